@@ -1,0 +1,66 @@
+// Dockerfile text -> stages and the external images a build depends on, following
+// BuildKit's frontend (shared/reference/DOCKERFILE.md sections 1-10, 12, 13). Pure:
+// text in, values out; no files, no network.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cascade/reference.hpp"
+#include "cascade/util/expected.hpp"
+
+namespace cascade::dockerfile {
+
+/// How an image is used by the build.
+enum class UseKind { From, CopyFrom, RunMount, OnbuildCopyFrom, OnbuildRunMount };
+std::string_view to_string(UseKind kind);
+
+struct Stage {
+  int index = 0;                 // zero-based position in the file
+  std::string name;              // lowercase alias after AS; empty when unnamed
+  int line = 0;                  // 1-based physical line of the FROM instruction
+  std::string base_text;         // the FROM word after ARG substitution
+  std::string platform;          // the --platform value after substitution; empty when absent
+  std::optional<int> base_stage; // index of the earlier stage it is built on
+  bool scratch = false;          // FROM scratch
+  std::optional<reference::Reference> base_image;  // set when built on an image
+  bool needed = false;           // part of the selected target's build
+
+  /// "name", or "stage-N" for an unnamed stage.
+  std::string label() const;
+};
+
+/// One external image a needed stage pulls.
+struct ImageUse {
+  reference::Reference image;
+  int stage = 0;   // index of the stage that uses it
+  UseKind kind = UseKind::From;
+  int line = 0;    // 1-based physical line of the instruction
+};
+
+struct Analysis {
+  std::vector<Stage> stages;      // every stage, in file order
+  int target = 0;                 // index of the selected target stage
+  std::vector<ImageUse> uses;     // external images used by needed stages, in file order
+  std::vector<std::string> bases; // normalized uses, sorted and de-duplicated (the section 1 set)
+  std::optional<reference::Reference> frontend;  // the `# syntax=` image, normalized
+};
+
+struct Options {
+  std::map<std::string, std::string> build_args;  // --build-arg K=V
+  std::optional<std::string> target;              // --target; the last stage when empty
+};
+
+struct Error {
+  int line = 0;         // 1-based physical line; 0 when the error concerns the whole file
+  std::string message;  // what is wrong and what to change
+};
+
+/// Analyzes a Dockerfile; fails with Error (naming the line) wherever BuildKit
+/// would refuse the file before building.
+Expected<Analysis, Error> analyze(std::string_view text, const Options& options = {});
+
+}  // namespace cascade::dockerfile

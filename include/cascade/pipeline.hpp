@@ -1,0 +1,95 @@
+// The pipeline file (YAML) -> validated config values. Unknown keys, wrong types and
+// inconsistent values are errors naming file:line:column and what to change.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cascade/util/expected.hpp"
+
+namespace cascade::pipeline {
+
+/// A position in the pipeline file, 1-based.
+struct Mark {
+  int line = 0;
+  int column = 0;
+};
+
+/// An explicit recipe: one Dockerfile producing one image.
+struct ImageRecipe {
+  std::string image;       // normalized reference the recipe produces
+  std::string dockerfile;  // path inside the repository
+  std::string context;     // folder inside the repository; defaults to the Dockerfile's folder
+  std::string target;      // --target stage; empty for the last stage
+  std::map<std::string, std::string> build_args;
+  Mark mark;               // where the entry starts
+};
+
+/// Recipes found by globbing the repository's files at the resolved commit.
+struct Discover {
+  std::string dockerfiles;     // glob, e.g. "services/*/Dockerfile" ('*', '?', '**', [set])
+  std::string image_template;  // e.g. "registry.example.com/apps/{dir}:latest"
+  std::string context_template;  // empty: the Dockerfile's folder
+  std::string target;
+  std::map<std::string, std::string> build_args;
+  Mark mark;
+};
+
+struct Source {
+  std::string name;  // unique among sources
+  std::string git;   // local path (already resolved against the file's folder) or URL
+  std::string ref;   // branch, tag or commit; "HEAD" by default
+  std::vector<ImageRecipe> images;
+  std::vector<Discover> discover;
+  Mark mark;
+};
+
+struct Registry {
+  std::string host;       // "registry.example.com", "127.0.0.1:5000"
+  bool insecure = false;  // plain http / unverified TLS only when true
+  Mark mark;
+};
+
+struct Pipeline {
+  std::string file;        // the file the pipeline was read from
+  std::string directory;   // its folder (absolute); relative paths resolve against it
+  int version = 1;
+  std::vector<Source> sources;
+  std::vector<Registry> registries;
+  std::string state;       // SQLite state file; default <directory>/.cascade/state.db
+  std::string cache;       // clone cache for remote sources; default under the user's cache dir
+};
+
+struct Error {
+  std::string file;
+  int line = 0;     // 1-based; 0 when not tied to a place
+  int column = 0;
+  std::string message;
+  /// "file:line:column: message"
+  std::string str() const;
+};
+
+/// Parses pipeline YAML text; `file` and `directory` are used for messages and for
+/// resolving relative paths. Fails with Error on any invalid content.
+Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory);
+
+/// Reads and parses a pipeline file; fails with Error when unreadable or invalid.
+Expected<Pipeline, Error> load(const std::string& path);
+
+/// Checks a discover glob; fails with the reason and the 0-based offset of the problem.
+Expected<void, std::pair<std::string, std::size_t>> validate_glob(std::string_view glob);
+
+/// True when `path` (repository-relative, '/'-separated) matches `glob`:
+/// '*' and '?' stay inside one path segment, '**' spans segments, [abc] / [!a-z] sets.
+bool glob_match(std::string_view glob, std::string_view path);
+
+/// Expands an image or context template for a discovered Dockerfile path.
+/// Placeholders: {dir} (folder name), {path} (folder path), {source} (source name),
+/// {file} (Dockerfile name). Fails with the reason on an unknown or unclosed placeholder.
+Expected<std::string, std::string> expand_template(std::string_view tmpl, std::string_view dockerfile_path,
+                                                   std::string_view source_name);
+
+}  // namespace cascade::pipeline

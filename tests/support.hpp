@@ -1,0 +1,116 @@
+// Helpers shared by the tests: temporary folders, files, real git repositories and the
+// cascade binary, all run with argument vectors through cascade::process.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cascade/process.hpp"
+
+namespace cascade::test {
+
+namespace fs = std::filesystem;
+
+/// A fresh folder under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "cascade-test-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+  fs::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  fs::path path_;
+};
+
+inline void write_file(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+inline std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Runs a program; throws when it cannot start (a test set-up failure, not a result).
+inline process::Result run(const std::vector<std::string>& argv, const process::Options& options = {}) {
+  auto result = process::run(argv, options);
+  if (!result) throw std::runtime_error(result.error());
+  return *result;
+}
+
+/// Runs git in `dir` with a fixed identity and dates, so commits are reproducible;
+/// throws with git's stderr when it fails.
+inline std::string git(const fs::path& dir, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"git", "-C", dir.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  process::Options options;
+  options.env = {{"GIT_AUTHOR_NAME", "cascade test"},      {"GIT_AUTHOR_EMAIL", "test@cascade.invalid"},
+                 {"GIT_COMMITTER_NAME", "cascade test"},   {"GIT_COMMITTER_EMAIL", "test@cascade.invalid"},
+                 {"GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"}, {"GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"},
+                 {"GIT_CONFIG_NOSYSTEM", "1"},             {"HOME", dir.string()}};
+  auto result = run(argv, options);
+  if (result.exit_code != 0) throw std::runtime_error("git failed: " + result.err);
+  return result.out;
+}
+
+/// Creates a git repository at `dir` holding `files` (path -> content) in one commit on
+/// branch main; returns the commit id.
+inline std::string make_repo(const fs::path& dir, const std::map<std::string, std::string>& files) {
+  fs::create_directories(dir);
+  git(dir, {"init", "-q", "-b", "main"});
+  for (const auto& [path, content] : files) write_file(dir / path, content);
+  git(dir, {"add", "-A"});
+  git(dir, {"commit", "-q", "-m", "initial"});
+  std::string head = git(dir, {"rev-parse", "HEAD"});
+  return head.substr(0, 40);
+}
+
+/// Adds or changes `files` in the repository and commits; returns the new commit id.
+inline std::string commit_files(const fs::path& dir, const std::map<std::string, std::string>& files,
+                                const std::string& message = "change") {
+  for (const auto& [path, content] : files) write_file(dir / path, content);
+  git(dir, {"add", "-A"});
+  git(dir, {"commit", "-q", "-m", message});
+  return git(dir, {"rev-parse", "HEAD"}).substr(0, 40);
+}
+
+/// The cascade binary built with the tests (CASCADE_BINARY, set by CTest).
+inline std::string cascade_binary() {
+  const char* path = std::getenv("CASCADE_BINARY");
+  if (!path) throw std::runtime_error("CASCADE_BINARY is not set; run the tests through ctest");
+  return path;
+}
+
+/// The project's source folder (CASCADE_SOURCE_DIR, set by CTest).
+inline fs::path source_dir() {
+  const char* path = std::getenv("CASCADE_SOURCE_DIR");
+  if (!path) throw std::runtime_error("CASCADE_SOURCE_DIR is not set; run the tests through ctest");
+  return path;
+}
+
+/// Runs `cascade args...`.
+inline process::Result cascade(std::vector<std::string> args, const process::Options& options = {}) {
+  args.insert(args.begin(), cascade_binary());
+  return run(args, options);
+}
+
+}  // namespace cascade::test
