@@ -11,13 +11,16 @@
 namespace cascade::reference {
 
 struct Reference {
-  std::string domain;     // as written, never case-folded: "docker.io", "localhost:5000"
-  std::string path;       // "library/debian"; lowercase, at most 255 characters
-  std::string tag;        // "12"; "latest" when the input had neither tag nor digest
-  std::string digest;     // "sha256:<hex>", or empty
+  // As written, never case-folded: "docker.io", "localhost:5000", "[fd00::7]:5000".
+  // Empty only when the first component looked like a host but is none, while being a
+  // valid path component ("my_reg.io/app": path "my_reg.io/app"), as in distribution.
+  std::string domain;
+  std::string path;          // "library/debian"; lowercase, at most 255 characters
+  std::string tag;           // "12"; "latest" when the input had neither; empty with a digest only
+  std::string digest;        // "sha256:<lowercase hex>", or empty
   bool tag_implied = false;  // true when "latest" was added by normalization
 
-  /// domain/path, e.g. "docker.io/library/debian".
+  /// domain/path, e.g. "docker.io/library/debian" (just the path when domain is empty).
   std::string repository() const;
   /// The normalized full form: domain/path[:tag][@digest].
   std::string str() const;
@@ -36,7 +39,9 @@ struct ParseError {
 };
 
 /// Parses and normalizes `text`; fails with ParseError on anything
-/// distribution/reference rejects (grammar, lowercase, length, digest rules).
+/// distribution/reference rejects (grammar, lowercase, length, digest rules), with
+/// distribution's wording plus a hint and the offset, e.g.
+/// "invalid reference format: tag must start with a letter, digit or '_' (at offset 7)".
 Expected<Reference, ParseError> parse(std::string_view text);
 
 /// Validates a digest "algorithm:hex" by go-digest's rules (sha256/sha384/sha512,
