@@ -71,7 +71,7 @@ class Graph {
 
   /// Every node in a valid build order (bases before the images built on them);
   /// ties broken by image name so the order is stable.
-  std::vector<NodeId> topological_order() const;
+  const std::vector<NodeId>& topological_order() const { return order_; }
 
   struct Affected {
     NodeId node;
@@ -86,6 +86,12 @@ class Graph {
   std::vector<Node> nodes_;
   std::map<std::string, NodeId> index_;             // image -> node
   std::map<std::string, std::vector<NodeId>> by_repository_;  // domain/path -> nodes
+  std::vector<NodeId> order_;          // topological order, computed once by build()
+  std::vector<std::size_t> position_;  // node -> its index in order_
+
+  /// The images of one cycle (first repeated at the end), or empty when there is none.
+  std::vector<std::string> find_cycle() const;
+  std::vector<NodeId> compute_order() const;
 };
 
 }  // namespace cascade::graph
