@@ -40,7 +40,8 @@ struct Discover {
 
 struct Source {
   std::string name;  // unique among sources
-  std::string git;   // local path (already resolved against the file's folder) or URL
+  std::string git;   // local path (absolute, resolved against the file's folder) or URL
+  bool remote = false;  // true when `git` is a URL (cloned into the cache), false for a local path
   std::string ref;   // branch, tag or commit; "HEAD" by default
   std::vector<ImageRecipe> images;
   std::vector<Discover> discover;
@@ -59,8 +60,17 @@ struct Pipeline {
   int version = 1;
   std::vector<Source> sources;
   std::vector<Registry> registries;
-  std::string state;       // SQLite state file; default <directory>/.cascade/state.db
-  std::string cache;       // clone cache for remote sources; default under the user's cache dir
+  std::string state;       // SQLite state file, absolute; default <directory>/.cascade/state.db
+  std::string cache;       // clone cache for remote sources, absolute; default $XDG_CACHE_HOME/cascade,
+                           // else $HOME/.cache/cascade, else <directory>/.cascade/cache
+};
+
+/// What parse() takes from the process environment, passed in so tests can choose it.
+struct Environment {
+  std::string home;            // $HOME; empty when unset (a path starting with '~' then fails)
+  std::string xdg_cache_home;  // $XDG_CACHE_HOME; empty when unset (ignored unless absolute)
+  /// The values of the running process.
+  static Environment current();
 };
 
 struct Error {
@@ -75,6 +85,9 @@ struct Error {
 /// Parses pipeline YAML text; `file` and `directory` are used for messages and for
 /// resolving relative paths. Fails with Error on any invalid content.
 Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory);
+/// The same, with '~' and the default cache taken from `env` instead of the process.
+Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory,
+                                const Environment& env);
 
 /// Reads and parses a pipeline file; fails with Error when unreadable or invalid.
 Expected<Pipeline, Error> load(const std::string& path);
@@ -83,12 +96,14 @@ Expected<Pipeline, Error> load(const std::string& path);
 Expected<void, std::pair<std::string, std::size_t>> validate_glob(std::string_view glob);
 
 /// True when `path` (repository-relative, '/'-separated) matches `glob`:
-/// '*' and '?' stay inside one path segment, '**' spans segments, [abc] / [!a-z] sets.
+/// '*' and '?' stay inside one path segment, '**' spans zero or more whole segments,
+/// [abc] / [a-z] / [!a-z] sets; every other character is literal.
 bool glob_match(std::string_view glob, std::string_view path);
 
 /// Expands an image or context template for a discovered Dockerfile path.
 /// Placeholders: {dir} (folder name), {path} (folder path), {source} (source name),
-/// {file} (Dockerfile name). Fails with the reason on an unknown or unclosed placeholder.
+/// {file} (Dockerfile name); for a Dockerfile at the repository root {dir} and {path} are ".".
+/// Fails with the reason on an unknown or unclosed placeholder, or a stray '}'.
 Expected<std::string, std::string> expand_template(std::string_view tmpl, std::string_view dockerfile_path,
                                                    std::string_view source_name);
 

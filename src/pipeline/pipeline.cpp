@@ -1,0 +1,216 @@
+// The pipeline file: YAML text -> Pipeline. The top-level sections are read here; sources
+// and recipes in sources.cpp and recipes.cpp, all through the key checker in fields.cpp.
+#include "cascade/pipeline.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <system_error>
+
+#include "paths.hpp"
+#include "sections.hpp"
+
+namespace cascade::pipeline {
+
+namespace fs = std::filesystem;
+
+namespace detail {
+namespace {
+
+const Section kTopLevel{"the pipeline file",
+                        {{"version", true}, {"state"}, {"cache"}, {"registries"}, {"sources", true}}};
+const Section kRegistry{"registry", {{"host", true}, {"insecure"}}};
+
+constexpr std::size_t kMaxFileSize = 4 * 1024 * 1024;
+
+Expected<int, Error> read_version(const Context& context, const YAML::Node& node) {
+  if (node.IsScalar() && node.Scalar() == "1") return 1;
+  std::string found = node.IsScalar() ? "'" + node.Scalar() + "'" : std::string(kind_of(node));
+  return unexpected(context.report.at(node, "unsupported version " + found + ": this cascade reads 'version: 1'"));
+}
+
+Expected<std::string, Error> read_local_path(const Context& context, const YAML::Node& node, std::string_view key) {
+  auto text = read_nonempty(context.report, node, key);
+  if (!text) return text;
+  auto path = resolve_local(*text, context.directory, context.env);
+  if (!path) return unexpected(context.report.at(node, "'" + std::string(key) + "': " + path.error()));
+  return *path;
+}
+
+bool valid_host_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+         ch == '-' || ch == ':' || ch == '[' || ch == ']';
+}
+
+Expected<std::string, Error> read_host(const Context& context, const YAML::Node& node) {
+  auto host = read_nonempty(context.report, node, "host");
+  if (!host) return host;
+  if (host->find("://") != std::string::npos)
+    return unexpected(context.report.at(node, "registry host '" + *host +
+                                                  "' must not carry a scheme: write only host[:port], and "
+                                                  "'insecure: true' for plain http"));
+  if (!std::all_of(host->begin(), host->end(), valid_host_char))
+    return unexpected(context.report.at(node, "registry host '" + *host +
+                                                  "' must be host[:port], e.g. 'registry.example.com' or "
+                                                  "'127.0.0.1:5000', without a path"));
+  return host;
+}
+
+Expected<Registry, Error> read_registry(const Context& context, const YAML::Node& node) {
+  auto fields = check_keys(context.report, node, kRegistry);
+  if (!fields) return unexpected(fields.error());
+  Registry registry;
+  registry.mark = mark_of(node);
+  auto host = read_host(context, fields->get("host"));
+  if (!host) return unexpected(host.error());
+  registry.host = *host;
+  if (auto node_insecure = fields->find("insecure")) {
+    auto insecure = read_bool(context.report, *node_insecure, "insecure");
+    if (!insecure) return unexpected(insecure.error());
+    registry.insecure = *insecure;
+  }
+  return registry;
+}
+
+Expected<std::vector<Registry>, Error> read_registries(const Context& context, const YAML::Node& node) {
+  auto list = expect_list(context.report, node, "registries");
+  if (!list) return unexpected(list.error());
+  std::vector<Registry> registries;
+  std::map<std::string, int> lines;
+  for (const YAML::Node& entry : node) {
+    auto registry = read_registry(context, entry);
+    if (!registry) return unexpected(registry.error());
+    if (auto first = lines.find(registry->host); first != lines.end())
+      return unexpected(context.report.at(entry, "registry '" + registry->host +
+                                                     "' is already configured at line " +
+                                                     std::to_string(first->second) + "; keep only one entry"));
+    lines.emplace(registry->host, registry->mark.line);
+    registries.push_back(std::move(*registry));
+  }
+  return registries;
+}
+
+std::string default_cache(const Context& context) {
+  const Environment& env = context.env;
+  if (!env.xdg_cache_home.empty() && env.xdg_cache_home.front() == '/')
+    return (fs::path(env.xdg_cache_home) / "cascade").lexically_normal().string();
+  if (!env.home.empty()) return (fs::path(env.home) / ".cache" / "cascade").lexically_normal().string();
+  return (fs::path(context.directory) / ".cascade" / "cache").string();
+}
+
+Status read_paths(const Context& context, const Fields& fields, Pipeline& pipeline) {
+  pipeline.state = (fs::path(context.directory) / ".cascade" / "state.db").string();
+  if (auto node = fields.find("state")) {
+    auto state = read_local_path(context, *node, "state");
+    if (!state) return unexpected(state.error());
+    pipeline.state = *state;
+  }
+  pipeline.cache = default_cache(context);
+  if (auto node = fields.find("cache")) {
+    auto cache = read_local_path(context, *node, "cache");
+    if (!cache) return unexpected(cache.error());
+    pipeline.cache = *cache;
+  }
+  return {};
+}
+
+Expected<Pipeline, Error> read_pipeline(const Context& context, const YAML::Node& root) {
+  if (root.IsNull())
+    return unexpected(Error{context.report.file(), 1, 1,
+                            "the pipeline file is empty: start it with 'version: 1' and a 'sources' list"});
+  auto fields = check_keys(context.report, root, kTopLevel);
+  if (!fields) return unexpected(fields.error());
+  Pipeline pipeline;
+  pipeline.file = context.report.file();
+  pipeline.directory = context.directory;
+  auto version = read_version(context, fields->get("version"));
+  if (!version) return unexpected(version.error());
+  pipeline.version = *version;
+  auto paths = read_paths(context, *fields, pipeline);
+  if (!paths) return unexpected(paths.error());
+  if (auto node = fields->find("registries")) {
+    auto registries = read_registries(context, *node);
+    if (!registries) return unexpected(registries.error());
+    pipeline.registries = std::move(*registries);
+  }
+  auto sources = read_sources(context, fields->get("sources"));
+  if (!sources) return unexpected(sources.error());
+  pipeline.sources = std::move(*sources);
+  return pipeline;
+}
+
+/// yaml-cpp's message, with a hint for its most common cause.
+std::string syntax_message(std::string_view text, const YAML::ParserException& exception) {
+  std::string message = "invalid YAML: " + exception.msg;
+  if (exception.mark.is_null()) return message;
+  std::size_t line_start = 0;
+  for (int line = 0; line < exception.mark.line && line_start != std::string_view::npos; ++line) {
+    line_start = text.find('\n', line_start);
+    if (line_start != std::string_view::npos) ++line_start;
+  }
+  if (line_start == std::string_view::npos) return message;
+  std::string_view line = text.substr(line_start, text.find('\n', line_start) - line_start);
+  if (line.substr(0, line.find_first_not_of(" \t")).find('\t') != std::string_view::npos)
+    message += " (the line is indented with a tab: YAML allows only spaces)";
+  return message;
+}
+
+}  // namespace
+}  // namespace detail
+
+std::string Error::str() const {
+  if (line <= 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+Environment Environment::current() {
+  Environment env;
+  if (const char* home = std::getenv("HOME")) env.home = home;
+  if (const char* cache = std::getenv("XDG_CACHE_HOME")) env.xdg_cache_home = cache;
+  return env;
+}
+
+Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory,
+                                const Environment& env) {
+  fs::path folder = directory.empty() ? fs::path(".") : fs::path(directory);
+  std::error_code ignored;
+  if (folder.is_relative()) folder = fs::absolute(folder, ignored);
+  detail::Context context{detail::Reporter(std::string(file)), folder.lexically_normal().string(), env};
+  if (context.directory.size() > 1 && context.directory.back() == '/') context.directory.pop_back();
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::ParserException& exception) {
+    return unexpected(context.report.at(exception.mark, detail::syntax_message(text, exception)));
+  }
+  if (documents.size() > 1)
+    return unexpected(context.report.at(documents[1], "the pipeline file must hold one YAML document; "
+                                                      "remove the second one (after '---')"));
+  return detail::read_pipeline(context, documents.empty() ? YAML::Node() : documents.front());
+}
+
+Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory) {
+  return parse(text, file, directory, Environment::current());
+}
+
+Expected<Pipeline, Error> load(const std::string& path) {
+  std::error_code error;
+  if (fs::is_directory(path, error))
+    return unexpected(Error{path, 0, 0, "cannot read the pipeline file: it is a directory; name the YAML file"});
+  auto size = fs::file_size(path, error);
+  if (error) return unexpected(Error{path, 0, 0, "cannot read the pipeline file: " + error.message()});
+  if (size > detail::kMaxFileSize)
+    return unexpected(Error{path, 0, 0, "the pipeline file is " + std::to_string(size) +
+                                            " bytes; at most 4 MiB is accepted"});
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return unexpected(Error{path, 0, 0, "cannot read the pipeline file: " + std::generic_category().message(errno)});
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  if (in.bad()) return unexpected(Error{path, 0, 0, "cannot read the pipeline file: I/O error"});
+  fs::path absolute = fs::absolute(fs::path(path), error);
+  return parse(text, path, absolute.parent_path().string());
+}
+
+}  // namespace cascade::pipeline

@@ -1,0 +1,82 @@
+#include "paths.hpp"
+
+#include <filesystem>
+
+namespace cascade::pipeline::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Expected<std::string, std::string> expand_home(std::string_view path, const Environment& env) {
+  if (path.empty() || path.front() != '~') return std::string(path);
+  if (path.size() > 1 && path[1] != '/')
+    return unexpected(std::string("'~user' paths are not supported: write the full path"));
+  if (env.home.empty()) return unexpected(std::string("cannot expand '~': HOME is not set; write the full path"));
+  return env.home + std::string(path.substr(1));
+}
+
+std::string without_trailing_slash(std::string text) {
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+Expected<std::string, std::string> resolve_local(std::string_view path, std::string_view directory,
+                                                 const Environment& env) {
+  auto expanded = expand_home(path, env);
+  if (!expanded) return expanded;
+  fs::path resolved = fs::path(*expanded);
+  if (resolved.is_relative()) resolved = fs::path(directory) / resolved;
+  return without_trailing_slash(resolved.lexically_normal().string());
+}
+
+Expected<GitLocation, std::string> classify_git(std::string_view git) {
+  std::size_t scheme_end = git.find("://");
+  if (scheme_end != std::string_view::npos) {
+    std::string_view scheme = git.substr(0, scheme_end);
+    if (scheme != "https" && scheme != "http" && scheme != "ssh" && scheme != "git" && scheme != "file")
+      return unexpected("unsupported URL scheme '" + std::string(scheme) +
+                        "': use https://, ssh://, git://, file://, user@host:path or a local path");
+    std::string_view authority = git.substr(scheme_end + 3);
+    authority = authority.substr(0, authority.find('/'));
+    std::size_t at = authority.rfind('@');
+    if (at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos)
+      return unexpected(std::string("the URL carries a password: remove it and use a git credential helper "
+                                    "or an SSH key; secrets do not belong in the pipeline file"));
+    return GitLocation::remote;
+  }
+  // git's own rule: a ':' before the first '/' makes an scp-like address (host:path).
+  std::size_t colon = git.find(':');
+  std::size_t slash = git.find('/');
+  if (colon != std::string_view::npos && colon > 0 && (slash == std::string_view::npos || colon < slash))
+    return GitLocation::remote;
+  return GitLocation::local;
+}
+
+Expected<std::string, std::string> repository_path(std::string_view path) {
+  if (!path.empty() && path.front() == '/')
+    return unexpected(std::string("must be relative to the repository root: remove the leading '/'"));
+  std::string normalized;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t slash = path.find('/', start);
+    std::string_view segment = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (segment == "..") return unexpected(std::string("must stay inside the repository: remove the '..'"));
+    if (!segment.empty() && segment != ".") {
+      if (!normalized.empty()) normalized += '/';
+      normalized += segment;
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return normalized;
+}
+
+std::string folder_of(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string(".") : std::string(path.substr(0, slash));
+}
+
+}  // namespace cascade::pipeline::detail
