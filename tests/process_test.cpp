@@ -20,10 +20,12 @@ TEST_CASE("process::run") {
   SUBCASE("feeds stdin and sets environment") {
     cascade::process::Options options;
     options.input = "hello";
-    options.env = {{"CASCADE_X", "42"}};
-    auto result = run({"sh", "-c", "cat; printf %s \"$CASCADE_X\""}, options);
+    options.env = {{"CASCADE_X", "42"}, {"CASCADE_Y", "y"}, {"CASCADE_Z", "z z"}, {"HOME", "/nowhere"}};
+    auto result = run({"sh", "-c", "cat; printf '%s|' \"$CASCADE_X\" \"$CASCADE_Y\" \"$CASCADE_Z\" \"$HOME\" \"$PATH\""},
+                      options);
     REQUIRE(result);
-    CHECK(result->out == "hello42");
+    CHECK(result->out.rfind("hello42|y|z z|/nowhere|", 0) == 0);
+    CHECK(result->out.size() > std::string("hello42|y|z z|/nowhere||").size());  // PATH inherited
   }
   SUBCASE("a missing program is an error naming it") {
     auto result = run({"cascade-no-such-program"});

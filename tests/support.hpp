@@ -67,7 +67,7 @@ inline std::string git(const fs::path& dir, std::vector<std::string> args) {
                  {"GIT_COMMITTER_NAME", "cascade test"},   {"GIT_COMMITTER_EMAIL", "test@cascade.invalid"},
                  {"GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"}, {"GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"},
                  {"GIT_CONFIG_NOSYSTEM", "1"},             {"HOME", dir.string()}};
-  auto result = run(argv, options);
+  auto result = test::run(argv, options);
   if (result.exit_code != 0) throw std::runtime_error("git failed: " + result.err);
   return result.out;
 }
@@ -110,7 +110,7 @@ inline fs::path source_dir() {
 /// Runs `cascade args...`.
 inline process::Result cascade(std::vector<std::string> args, const process::Options& options = {}) {
   args.insert(args.begin(), cascade_binary());
-  return run(args, options);
+  return test::run(args, options);
 }
 
 }  // namespace cascade::test

@@ -19,14 +19,16 @@ std::string find_executable(const std::string& program) {
 
 namespace {
 
-bp::process_environment make_environment(const std::map<std::string, std::string>& extra) {
+// The child's environment as KEY=VALUE strings: the inherited one with `extra` applied.
+// The caller keeps the vector alive until the child has started (Boost keeps pointers into it).
+std::vector<std::string> environment_entries(const std::map<std::string, std::string>& extra) {
   std::vector<std::string> entries;
   for (const auto& kv : bp::environment::current()) {
     std::string key = kv.key().string();
     if (!extra.count(key)) entries.push_back(kv.string());
   }
   for (const auto& [key, value] : extra) entries.push_back(key + "=" + value);
-  return bp::process_environment(entries);
+  return entries;
 }
 
 // Reads a pipe to its end, appending to `sink`.
@@ -52,11 +54,12 @@ Expected<Result, std::string> run(const std::vector<std::string>& argv, const Op
   Result result;
   boost::system::error_code ec;
   std::optional<bp::process> child;
+  std::vector<std::string> environment = environment_entries(options.env);
   try {
     child.emplace(ctx, exe, args,
                   bp::process_stdio{in, out, err},
                   bp::process_start_dir(options.working_dir.empty() ? "." : options.working_dir),
-                  make_environment(options.env));
+                  bp::process_environment(environment));
   } catch (const std::exception& e) {
     return unexpected("cannot run " + argv[0] + ": " + e.what());
   }
