@@ -584,6 +584,7 @@ sources:
     CHECK(two.line == 9);
     CHECK(two.column == 1);
     CHECK(contains(two.message, "must hold one YAML document"));
+    CHECK(parse_text("---\n" + std::string(kMinimal) + "---\n"));
   }
   SUBCASE("git locations") {
     auto source = [](std::string_view git, const Environment& env = kEnv) {

@@ -6,7 +6,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>

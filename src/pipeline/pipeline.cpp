@@ -186,9 +186,11 @@ Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, st
   } catch (const YAML::ParserException& exception) {
     return unexpected(context.report.at(exception.mark, detail::syntax_message(text, exception)));
   }
-  if (documents.size() > 1)
-    return unexpected(context.report.at(documents[1], "the pipeline file must hold one YAML document; "
+  for (std::size_t i = 1; i < documents.size(); ++i) {
+    if (documents[i].IsNull()) continue;  // a trailing '---' opens an empty document
+    return unexpected(context.report.at(documents[i], "the pipeline file must hold one YAML document; "
                                                       "remove the second one (after '---')"));
+  }
   return detail::read_pipeline(context, documents.empty() ? YAML::Node() : documents.front());
 }
 
