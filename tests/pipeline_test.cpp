@@ -1,6 +1,5 @@
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -8,6 +7,7 @@
 
 #include "cascade/pipeline.hpp"
 #include "cascade/reference.hpp"
+#include "support.hpp"
 
 using namespace cascade::pipeline;
 using cascade::Expected;
@@ -15,33 +15,8 @@ using cascade::Expected;
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A fresh folder, removed on destruction. (tests/support.hpp has one too, but it does not
-/// compile at the moment: its run() calls are ambiguous with cascade::process::run by ADL.)
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "cascade-pipeline-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str() const { return path_.string(); }
-  fs::path operator/(const std::string& relative) const { return path_ / relative; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
+using cascade::test::TempDir;
+using cascade::test::write_file;
 
 const Environment kEnv{"/home/dev", ""};
 
