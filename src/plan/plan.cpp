@@ -1,0 +1,206 @@
+#include "cascade/plan.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace cascade::plan {
+
+std::string_view to_string(Action action) { return action == Action::Build ? "build" : "skip"; }
+
+std::optional<std::size_t> Plan::find(const std::string& image) const {
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    if (steps[i].image == image) return i;
+  return std::nullopt;
+}
+
+namespace {
+
+// The nodes the run builds or skips: start nodes the fleet builds without a given digest,
+// then everything downstream of the start, in build order.
+struct Scope {
+  std::vector<graph::NodeId> rebuilt_starts;
+  std::vector<graph::Graph::Affected> downstream;
+  std::set<graph::NodeId> members;  // every node that gets a step
+};
+
+Scope scope_of(const graph::Graph& graph, const Trigger& trigger) {
+  Scope scope;
+  for (auto id : trigger.start)
+    if (graph.recipe_of(id) && !trigger.digests.count(id)) scope.rebuilt_starts.push_back(id);
+  scope.downstream = graph.downstream(trigger.start);
+  for (auto id : scope.rebuilt_starts) scope.members.insert(id);
+  for (const auto& item : scope.downstream) scope.members.insert(item.node);
+  return scope;
+}
+
+// True when the image's labels say it was built on `base_image` at `digest`.
+bool built_on(const Observed* current, const std::string& base_image, const std::string& digest) {
+  if (!current || digest.empty()) return false;
+  auto recorded = current->built_on.find(base_image);
+  return recorded != current->built_on.end() && recorded->second == digest;
+}
+
+std::string short_digest(const std::string& digest) {
+  auto colon = digest.find(':');
+  return colon == std::string::npos ? digest : digest.substr(0, std::min(digest.size(), colon + 13));
+}
+
+}  // namespace
+
+Needs needs(const graph::Graph& graph, const Trigger& trigger) {
+  Scope scope = scope_of(graph, trigger);
+  Needs out;
+  std::set<graph::NodeId> start(trigger.start.begin(), trigger.start.end());
+  std::set<graph::NodeId> resolve;
+  for (auto id : scope.members) {
+    out.inspect.push_back(id);
+    for (auto base : graph.node(id).bases)
+      if (!scope.members.count(base) && !start.count(base)) resolve.insert(base);
+  }
+  // A rebuilt start's own bases are pinned too (they are not part of the change).
+  out.resolve.assign(resolve.begin(), resolve.end());
+  return out;
+}
+
+Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std::string, Observed>& observed,
+          const std::map<std::string, std::string>& pinned) {
+  Scope scope = scope_of(graph, trigger);
+  Plan plan;
+  plan.query = trigger.query;
+  for (const auto& [id, digest] : trigger.digests) plan.trigger_digests[graph.node(id).image] = digest;
+
+  // Known digests: trigger digests, pins, and the current digest of every skipped step.
+  std::map<graph::NodeId, std::string> known;
+  for (const auto& [id, digest] : trigger.digests) known[id] = digest;
+  std::map<graph::NodeId, std::size_t> step_of;
+
+  auto add_step = [&](graph::NodeId id, int depth, std::vector<graph::NodeId> via) {
+    Step step;
+    step.node = id;
+    step.image = graph.node(id).image;
+    step.depth = depth;
+    for (auto v : via) step.via.push_back(graph.node(v).image);
+    auto seen = observed.find(step.image);
+    const Observed* current = seen == observed.end() ? nullptr : &seen->second;
+    if (current) step.old_digest = current->digest;
+
+    bool all_known_and_unchanged = current && current->digest.has_value();
+    std::string changed;  // the first base that makes this step build
+    for (auto base : graph.node(id).bases) {
+      const std::string& base_image = graph.node(base).image;
+      if (auto at = step_of.find(base); at != step_of.end() && plan.steps[at->second].action == Action::Build) {
+        step.after.push_back(at->second);
+        step.bases_built_in_run.push_back(base_image);
+        all_known_and_unchanged = false;
+        if (changed.empty()) changed = base_image + " is rebuilt in this run";
+        continue;
+      }
+      std::string digest;
+      if (auto k = known.find(base); k != known.end()) digest = k->second;
+      else if (auto p = pinned.find(base_image); p != pinned.end()) digest = p->second;
+      if (!digest.empty()) step.base_digests[base_image] = digest;
+      bool in_change = scope.members.count(base) || trigger.digests.count(base);
+      if (!in_change) continue;  // an unaffected base: pinned, not a reason to rebuild
+      if (!built_on(current, base_image, digest)) {
+        all_known_and_unchanged = false;
+        if (changed.empty()) changed = "base " + base_image + " is now " + (digest.empty() ? "unknown" : short_digest(digest));
+      }
+    }
+    bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
+    if (is_rebuilt_start) {
+      step.action = Action::Build;
+      step.reason = "patched image built by the fleet: rebuilt first";
+    } else if (all_known_and_unchanged) {
+      step.action = Action::Skip;
+      step.reason = "already built on the current digest of every base";
+      known[id] = *current->digest;
+    } else {
+      step.action = Action::Build;
+      step.reason = changed.empty() ? "no record of what it was built on" : changed;
+    }
+    step_of[id] = plan.steps.size();
+    plan.steps.push_back(std::move(step));
+  };
+
+  for (auto id : scope.rebuilt_starts) add_step(id, 0, {id});
+  for (const auto& item : scope.downstream) add_step(item.node, item.depth, item.via);
+  return plan;
+}
+
+Scheduler::Scheduler(const Plan& plan, const std::function<double(const std::string&)>& expected) {
+  std::size_t n = plan.steps.size();
+  children_.resize(n);
+  waiting_on_.assign(n, 0);
+  states_.assign(n, State::Waiting);
+  blocked_by_.assign(n, std::nullopt);
+  priority_.assign(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (auto dep : plan.steps[i].after) {
+      children_[dep].push_back(i);
+      ++waiting_on_[i];
+    }
+  // Steps come in build order, so a reverse sweep sees children before their parents.
+  for (std::size_t i = n; i-- > 0;) {
+    double longest_child = 0;
+    for (auto child : children_[i]) longest_child = std::max(longest_child, priority_[child]);
+    double own = plan.steps[i].action == Action::Build ? std::max(0.0, expected(plan.steps[i].image)) : 0.0;
+    priority_[i] = own + longest_child;
+  }
+  // A skipped step is never waited for: make() lists only built steps in `after`.
+  unfinished_ = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (plan.steps[i].action == Action::Skip) {
+      states_[i] = State::Skipped;
+      --unfinished_;
+    } else if (waiting_on_[i] == 0) {
+      make_ready(i);
+    }
+  }
+}
+
+void Scheduler::make_ready(std::size_t step) {
+  states_[step] = State::Ready;
+  ready_.push_back(step);
+  std::push_heap(ready_.begin(), ready_.end(), by_priority());
+}
+
+std::optional<std::size_t> Scheduler::next() {
+  if (ready_.empty()) return std::nullopt;
+  std::pop_heap(ready_.begin(), ready_.end(), by_priority());
+  std::size_t step = ready_.back();
+  ready_.pop_back();
+  states_[step] = State::Running;
+  ++running_;
+  return step;
+}
+
+void Scheduler::finished(std::size_t step, bool succeeded) {
+  if (states_[step] == State::Running) --running_;
+  if (states_[step] == State::Ready) {
+    ready_.erase(std::find(ready_.begin(), ready_.end(), step));
+    std::make_heap(ready_.begin(), ready_.end(), by_priority());
+  }
+  states_[step] = succeeded ? State::Done : State::Failed;
+  --unfinished_;
+  if (!succeeded) {
+    block_descendants(step);
+    return;
+  }
+  for (auto child : children_[step])
+    if (--waiting_on_[child] == 0 && states_[child] == State::Waiting) make_ready(child);
+}
+
+void Scheduler::block_descendants(std::size_t failed) {
+  std::vector<std::size_t> stack(children_[failed].begin(), children_[failed].end());
+  while (!stack.empty()) {
+    std::size_t step = stack.back();
+    stack.pop_back();
+    if (states_[step] != State::Waiting) continue;
+    states_[step] = State::Blocked;
+    blocked_by_[step] = failed;
+    --unfinished_;
+    stack.insert(stack.end(), children_[step].begin(), children_[step].end());
+  }
+}
+
+}  // namespace cascade::plan
