@@ -1,0 +1,328 @@
+// The durable state of cascade: runs, their tasks and every task's state history, the
+// latest digest per image, build durations, trigger events, rollout steps and quarantined
+// digests. Everything a write returns is committed: a crash right after it loses nothing.
+//
+// `Store` is the interface the executor, the daemon and `cascade status` use; it holds no
+// SQL. `open_sqlite` gives the SQLite implementation (one file, WAL mode). A PostgreSQL
+// backend would be a second implementation of the same interface.
+//
+// Times are UTC with millisecond precision, taken by the store from its clock when a row
+// is written (StoreOptions::clock lets tests pick them).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cascade/util/expected.hpp"
+
+namespace cascade::store {
+
+using Time = std::chrono::sys_time<std::chrono::milliseconds>;
+using Duration = std::chrono::milliseconds;
+using RunId = std::int64_t;
+using EventId = std::int64_t;
+
+// ---- states -------------------------------------------------------------------------
+
+/// What started a run.
+enum class TriggerKind { cli, webhook, schedule, api };
+
+/// A run's life: planned -> running -> succeeded | failed | interrupted.
+///   planned:     the plan is stored, nothing started yet
+///   running:     the executor works on it (after a crash the row still says running)
+///   succeeded:   every task pushed or skipped
+///   failed:      at least one task failed or was blocked; final
+///   interrupted: stopped on purpose (signal, cancel); may be resumed (-> running)
+/// Legal changes: planned -> running|succeeded|failed|interrupted,
+/// running -> succeeded|failed|interrupted, interrupted -> running|failed.
+enum class RunState { planned, running, succeeded, failed, interrupted };
+
+/// A task's life (one task per affected image of a run):
+///   pending:  waits for its dependencies or for a build slot
+///   building: a build is running (attempts counts entries into this state)
+///   pushing:  built; the image is being pushed
+///   pushed:   pushed, new_digest is set; final
+///   skipped:  nothing to do, reason says why ("already built on sha256:..."); final
+///   failed:   the build or push failed, reason says why; may be retried (-> pending)
+///   blocked:  a dependency failed ("blocked by X"); may be retried (-> pending)
+/// Legal changes: pending -> building|skipped|blocked|failed,
+/// building -> pushing|failed|pending, pushing -> pushed|failed|pending,
+/// failed -> pending, blocked -> pending. (-> pending from building/pushing: requeued
+/// after an interruption.)
+enum class TaskState { pending, building, pushing, pushed, skipped, failed, blocked };
+
+/// Where a latest digest was learned.
+enum class DigestSource { pushed, registry };
+
+/// One step of rolling a workload to a new digest:
+///   updating: the workload is being moved to to_digest
+///   healthy:  it runs to_digest and passed its health gate
+///   failed:   the update or the health gate failed
+///   rolled_back: it runs from_digest again
+enum class RolloutState { updating, healthy, failed, rolled_back };
+
+std::string_view to_string(TriggerKind kind);
+std::string_view to_string(RunState state);
+std::string_view to_string(TaskState state);
+std::string_view to_string(DigestSource source);
+std::string_view to_string(RolloutState state);
+/// The state named `text` ("pushed"); nullopt for an unknown name.
+std::optional<TriggerKind> parse_trigger_kind(std::string_view text);
+std::optional<RunState> parse_run_state(std::string_view text);
+std::optional<TaskState> parse_task_state(std::string_view text);
+std::optional<DigestSource> parse_digest_source(std::string_view text);
+std::optional<RolloutState> parse_rollout_state(std::string_view text);
+
+/// Whether a run or task may change from `from` to `to` (the tables above).
+bool can_transition(RunState from, RunState to);
+bool can_transition(TaskState from, TaskState to);
+/// True for pushed and skipped, the states a task never leaves.
+bool is_final(TaskState state);
+
+/// The estimate expected_duration() gives for recent successful build durations (oldest
+/// first): the median of the last kRecentDurations; nullopt when there are none.
+inline constexpr std::size_t kRecentDurations = 5;
+std::optional<Duration> estimate_duration(const std::vector<Duration>& oldest_first);
+
+// ---- records ------------------------------------------------------------------------
+
+struct Trigger {
+  TriggerKind kind = TriggerKind::cli;
+  std::string image;                  // the image whose change started the run
+  std::optional<std::string> digest;  // its new digest, when the trigger named one
+  std::string actor;                  // who or what: "cli:alice", "webhook:harbor", ...
+};
+
+/// What create_run() stores.
+struct NewRun {
+  Trigger trigger;
+  std::string pipeline_path;  // the pipeline file the run was planned from
+  std::string plan_json;      // the plan as JSON text (must be valid JSON)
+};
+
+/// Tasks of a run counted by state.
+struct Summary {
+  int total = 0;
+  int pending = 0, building = 0, pushing = 0, pushed = 0, skipped = 0, failed = 0, blocked = 0;
+};
+
+struct Run {
+  RunId id = 0;  // increasing, never reused
+  Trigger trigger;
+  std::string pipeline_path;
+  RunState state = RunState::planned;
+  Time created_at{};
+  std::optional<Time> started_at;   // first entry into running
+  std::optional<Time> finished_at;  // last entry into succeeded/failed/interrupted; cleared on resume
+  Summary summary;                  // computed from the tasks when read
+};
+
+/// One affected image as the plan has it; add_tasks() stores it in state pending.
+struct TaskSpec {
+  std::string image;                      // normalized reference; unique within the run
+  std::string source;                     // recipe: pipeline source name
+  std::string dockerfile;                 // recipe: path in the repository
+  std::string commit;                     // recipe: commit the Dockerfile was read at
+  std::vector<std::string> dependencies;  // images of this run it waits for
+  std::optional<std::string> old_digest;  // the image's digest before the run, when known
+};
+
+struct Task {
+  RunId run = 0;
+  int position = 0;  // order in the plan (0-based, as given to add_tasks)
+  std::string image, source, dockerfile, commit;
+  std::vector<std::string> dependencies;
+  TaskState state = TaskState::pending;
+  std::string reason;                     // detail of the latest transition
+  std::optional<std::string> old_digest;
+  std::optional<std::string> new_digest;  // set when pushed
+  std::map<std::string, std::string> base_digests;  // base image -> digest the build used
+  int attempts = 0;                       // entries into building
+  std::optional<Time> started_at;         // latest entry into building
+  std::optional<Time> finished_at;        // entry into pushed/skipped/failed/blocked
+  std::optional<Duration> duration;       // finished_at - started_at, for pushed/failed
+  std::optional<std::string> build_log;   // path of the build log
+};
+
+/// Fields transition_task() sets besides the state; empty ones are left unchanged.
+struct TaskUpdate {
+  std::optional<std::string> old_digest;
+  std::optional<std::string> new_digest;
+  std::optional<std::map<std::string, std::string>> base_digests;
+  std::optional<std::string> build_log;
+};
+
+/// One state change of a run or of one of its tasks (append-only history).
+struct Transition {
+  std::int64_t id = 0;               // increasing: the order changes were committed in
+  RunId run = 0;
+  std::optional<std::string> image;  // the task's image; nullopt for the run's own state
+  std::optional<std::string> from;   // state name before; nullopt when the row was created
+  std::string to;                    // state name after (a RunState or TaskState name)
+  std::string detail;
+  Time at{};
+};
+
+struct DigestRecord {
+  std::string image;
+  std::string digest;
+  Time observed_at{};
+  DigestSource source = DigestSource::registry;
+  std::optional<RunId> run;  // the run that pushed it (source pushed)
+};
+
+/// A received trigger event. record_event() reads the first six fields; the store sets
+/// id and received_at.
+struct Event {
+  std::string dedupe_key;              // unique: a second event with this key is a duplicate
+  std::string sender;                  // adapter that decoded it: "harbor", "schedule", ...
+  std::optional<std::string> event_id; // the sender's own id, when it has one
+  std::string image;
+  std::optional<std::string> digest;
+  std::optional<RunId> run{};          // the run it joined; nullopt while waiting
+  EventId id = 0;
+  Time received_at{};
+};
+
+struct RecordedEvent {
+  EventId id = 0;
+  bool is_new = false;       // false: a duplicate of the event with this id
+  std::optional<RunId> run;  // the run the (first) event joined, if any
+};
+
+/// One rollout step. record_rollout_step() reads all but id and at.
+struct RolloutStep {
+  RunId run = 0;
+  std::string target;    // deploy target name
+  std::string workload;  // workload within the target
+  std::string image;
+  std::optional<std::string> from_digest;
+  std::string to_digest;
+  RolloutState state = RolloutState::updating;
+  std::string detail;
+  std::int64_t id = 0;
+  Time at{};
+};
+
+struct Quarantined {
+  std::string image;
+  std::string digest;
+  std::string reason;
+  std::optional<RunId> run;  // the run that quarantined it
+  Time at{};
+};
+
+// ---- errors -------------------------------------------------------------------------
+
+enum class ErrorCode {
+  io,                  // the database failed (disk, locking, corruption, constraint)
+  not_found,           // no such run or task
+  illegal_transition,  // the state change is not allowed (see the state tables)
+  invalid_argument,    // a value the store refuses (duplicate image, invalid JSON, ...)
+  schema,              // the file's schema is newer than this binary, or not a cascade store
+};
+
+struct Error {
+  ErrorCode code = ErrorCode::io;
+  std::string message;  // "store /var/lib/cascade/state.db: transition_task(run 3, a:1): ..."
+};
+
+// ---- the interface ------------------------------------------------------------------
+
+/// Thread-safe: any method may be called from any thread.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // runs and tasks
+  /// Stores a run in state planned; fails when plan_json is not JSON or on I/O.
+  virtual Expected<RunId, Error> create_run(const NewRun& run) = 0;
+  /// Changes a run's state and records the transition; fails when the run is unknown or
+  /// the change is illegal.
+  virtual Expected<void, Error> set_run_state(RunId run, RunState state, const std::string& detail = "") = 0;
+  /// Adds tasks in state pending, all or none; fails on a duplicate image or unknown run.
+  virtual Expected<void, Error> add_tasks(RunId run, const std::vector<TaskSpec>& tasks) = 0;
+  /// Changes one task's state (reason := detail), sets `update`'s fields and records the
+  /// transition, all in one transaction; returns the task after the change. Fails when
+  /// the task is unknown or the change is illegal (nothing is written then).
+  virtual Expected<Task, Error> transition_task(RunId run, const std::string& image, TaskState state,
+                                                const std::string& detail, const TaskUpdate& update = {}) = 0;
+  /// The run; fails with not_found when there is none.
+  virtual Expected<Run, Error> get_run(RunId run) = 0;
+  /// The run's plan JSON as given to create_run; fails with not_found when there is none.
+  virtual Expected<std::string, Error> get_plan(RunId run) = 0;
+  /// At most `limit` runs, newest first.
+  virtual Expected<std::vector<Run>, Error> list_runs(std::size_t limit) = 0;
+  /// The run's tasks in plan order (empty for an unknown run).
+  virtual Expected<std::vector<Task>, Error> get_tasks(RunId run) = 0;
+  /// The run's and its tasks' transitions in commit order (empty for an unknown run).
+  virtual Expected<std::vector<Transition>, Error> get_transitions(RunId run) = 0;
+  /// Runs in state planned or running, oldest first: what to resume after a crash.
+  virtual Expected<std::vector<Run>, Error> unfinished_runs() = 0;
+
+  // digests and durations
+  /// Stores `digest` as the latest known digest of `image`.
+  virtual Expected<void, Error> record_digest(const std::string& image, const std::string& digest,
+                                              DigestSource source, std::optional<RunId> run = std::nullopt) = 0;
+  /// The latest known digest of `image`, nullopt when none was recorded.
+  virtual Expected<std::optional<DigestRecord>, Error> latest_digest(const std::string& image) = 0;
+  /// Records the duration of a successful build of `image`; fails on a negative duration.
+  virtual Expected<void, Error> record_duration(const std::string& image, Duration duration,
+                                                std::optional<RunId> run = std::nullopt) = 0;
+  /// estimate_duration() over the image's recent builds; nullopt when none is known.
+  virtual Expected<std::optional<Duration>, Error> expected_duration(const std::string& image) = 0;
+
+  // trigger events
+  /// Stores the event unless one with its dedupe_key exists; durable when it returns, so
+  /// the caller may acknowledge the sender then.
+  virtual Expected<RecordedEvent, Error> record_event(const Event& event) = 0;
+  /// Notes that the event joined `run`; fails when either is unknown.
+  virtual Expected<void, Error> attach_event(EventId event, RunId run) = 0;
+  /// Events that joined no run yet, oldest first (debounce state after a restart).
+  virtual Expected<std::vector<Event>, Error> pending_events() = 0;
+
+  // rollouts and quarantine
+  /// Appends a rollout step to the run's deploy history; returns its id.
+  virtual Expected<std::int64_t, Error> record_rollout_step(const RolloutStep& step) = 0;
+  /// The run's rollout steps in the order recorded.
+  virtual Expected<std::vector<RolloutStep>, Error> get_rollout_steps(RunId run) = 0;
+  /// Quarantines image@digest (again: replaces reason, run and time).
+  virtual Expected<void, Error> quarantine(const std::string& image, const std::string& digest,
+                                           const std::string& reason, std::optional<RunId> run = std::nullopt) = 0;
+  /// Lifts a quarantine; returns whether there was one.
+  virtual Expected<bool, Error> clear_quarantine(const std::string& image, const std::string& digest) = 0;
+  virtual Expected<bool, Error> is_quarantined(const std::string& image, const std::string& digest) = 0;
+  /// Quarantined digests (of `image`, or of every image when empty), newest first.
+  virtual Expected<std::vector<Quarantined>, Error> list_quarantined(const std::string& image = "") = 0;
+};
+
+// ---- SQLite -------------------------------------------------------------------------
+
+struct StoreOptions {
+  /// FULL syncs the WAL on every commit (survives power loss); NORMAL syncs at
+  /// checkpoints only (survives a process crash, may lose the last commits on power loss).
+  enum class Sync { full, normal } sync = Sync::full;
+  Duration busy_timeout{10'000};  // how long a write waits for another process's lock
+  std::function<Time()> clock;    // empty: the system clock
+  /// Migrate only up to this schema version (tests build old files with it); 0: latest.
+  int schema_version = 0;
+};
+
+/// The schema version this binary writes (PRAGMA user_version of a migrated file).
+int latest_schema_version();
+
+/// Opens (creating the folders and the file when missing) the SQLite store at `path`,
+/// WAL mode, and migrates it to the latest schema. Fails with code schema when the file
+/// is newer than this binary or not a database, with io when it cannot be opened.
+/// The store uses one connection guarded by a mutex; other processes may open the same
+/// file at the same time.
+Expected<std::unique_ptr<Store>, Error> open_sqlite(const std::string& path, StoreOptions options = {});
+
+}  // namespace cascade::store

@@ -1,0 +1,162 @@
+// The SQLite schema as numbered migrations. Migration N turns a version N-1 file into a
+// version N file (PRAGMA user_version = N); each runs in its own transaction, so a crash
+// leaves the file at N-1 or N. Never edit a released migration: add the next one.
+//
+// Conventions: STRICT tables; times are INTEGER milliseconds since the Unix epoch (UTC);
+// states are the lower-case names of the C++ enums, checked by CHECK constraints; lists
+// and maps are JSON text checked with json_valid.
+#include "schema.hpp"
+
+#include <string>
+#include <vector>
+
+namespace cascade::store::schema {
+
+namespace {
+
+// Version 1: runs, tasks, their history, latest digests, build durations.
+const char* const kVersion1 = R"sql(
+CREATE TABLE runs (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- increasing, never reused
+  trigger_kind   TEXT NOT NULL CHECK (trigger_kind IN ('cli', 'webhook', 'schedule', 'api')),
+  trigger_image  TEXT NOT NULL,
+  trigger_digest TEXT,                               -- NULL: the trigger named no digest
+  trigger_actor  TEXT NOT NULL,                      -- who or what: "cli:alice", "webhook:harbor"
+  pipeline_path  TEXT NOT NULL,
+  state          TEXT NOT NULL
+                 CHECK (state IN ('planned', 'running', 'succeeded', 'failed', 'interrupted')),
+  created_at     INTEGER NOT NULL,
+  started_at     INTEGER,                            -- first entry into running
+  finished_at    INTEGER,                            -- entry into succeeded/failed/interrupted
+  plan_json      TEXT NOT NULL CHECK (json_valid(plan_json))
+) STRICT;
+CREATE INDEX runs_by_state ON runs (state, id);
+
+CREATE TABLE tasks (
+  run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  image         TEXT NOT NULL,
+  position      INTEGER NOT NULL,                    -- order in the plan
+  source        TEXT NOT NULL,
+  dockerfile    TEXT NOT NULL,
+  recipe_commit TEXT NOT NULL,
+  dependencies  TEXT NOT NULL CHECK (json_valid(dependencies)),  -- JSON list of images
+  state         TEXT NOT NULL CHECK (state IN ('pending', 'building', 'pushing', 'pushed',
+                                               'skipped', 'failed', 'blocked')),
+  reason        TEXT NOT NULL,                       -- detail of the latest transition
+  old_digest    TEXT,
+  new_digest    TEXT,
+  base_digests  TEXT NOT NULL CHECK (json_valid(base_digests)),  -- JSON map base image -> digest
+  attempts      INTEGER NOT NULL CHECK (attempts >= 0),
+  started_at    INTEGER,
+  finished_at   INTEGER,
+  duration_ms   INTEGER,
+  build_log     TEXT,
+  PRIMARY KEY (run_id, image)
+) STRICT;
+
+-- Append-only: rows are inserted with the change they record, never updated.
+CREATE TABLE transitions (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  image      TEXT,                                   -- NULL: the run's own state changed
+  from_state TEXT,                                   -- NULL: the run or task was created
+  to_state   TEXT NOT NULL,
+  detail     TEXT NOT NULL,
+  at         INTEGER NOT NULL,
+  FOREIGN KEY (run_id, image) REFERENCES tasks (run_id, image) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX transitions_by_run ON transitions (run_id, id);
+CREATE TRIGGER transitions_append_only BEFORE UPDATE ON transitions
+BEGIN
+  SELECT RAISE(ABORT, 'transitions are append-only');
+END;
+
+CREATE TABLE image_digests (
+  image       TEXT PRIMARY KEY,
+  digest      TEXT NOT NULL,
+  observed_at INTEGER NOT NULL,
+  source      TEXT NOT NULL CHECK (source IN ('pushed', 'registry')),
+  run_id      INTEGER REFERENCES runs (id) ON DELETE SET NULL  -- the run that pushed it
+) STRICT;
+
+CREATE TABLE build_durations (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  image       TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),
+  recorded_at INTEGER NOT NULL,
+  run_id      INTEGER REFERENCES runs (id) ON DELETE SET NULL
+) STRICT;
+CREATE INDEX build_durations_by_image ON build_durations (image, id);
+)sql";
+
+// Version 2: trigger events, deploy history and quarantine (webhook and rollout work).
+const char* const kVersion2 = R"sql(
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  dedupe_key  TEXT NOT NULL UNIQUE,
+  sender      TEXT NOT NULL,
+  event_id    TEXT,                                  -- the sender's id, when it has one
+  image       TEXT NOT NULL,
+  digest      TEXT,
+  received_at INTEGER NOT NULL,
+  run_id      INTEGER REFERENCES runs (id) ON DELETE SET NULL  -- NULL: joined no run yet
+) STRICT;
+CREATE INDEX events_by_run ON events (run_id, id);
+
+CREATE TABLE rollout_steps (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  target      TEXT NOT NULL,
+  workload    TEXT NOT NULL,
+  image       TEXT NOT NULL,
+  from_digest TEXT,
+  to_digest   TEXT NOT NULL,
+  state       TEXT NOT NULL CHECK (state IN ('updating', 'healthy', 'failed', 'rolled_back')),
+  detail      TEXT NOT NULL,
+  at          INTEGER NOT NULL
+) STRICT;
+CREATE INDEX rollout_steps_by_run ON rollout_steps (run_id, id);
+
+CREATE TABLE quarantine (
+  image          TEXT NOT NULL,
+  digest         TEXT NOT NULL,
+  reason         TEXT NOT NULL,
+  run_id         INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+  quarantined_at INTEGER NOT NULL,
+  PRIMARY KEY (image, digest)
+) STRICT;
+)sql";
+
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> scripts = {kVersion1, kVersion2};
+  return scripts;
+}
+
+}  // namespace
+
+int latest_version() { return static_cast<int>(migrations().size()); }
+
+void migrate(sql::Connection& db, int target) {
+  int latest = latest_version();
+  if (target <= 0 || target > latest) target = latest;
+  int current = static_cast<int>(db.query_int("PRAGMA user_version"));
+  if (current > latest)
+    throw sql::Failure(ErrorCode::schema, "schema version " + std::to_string(current) +
+                                              " is newer than this cascade supports (" + std::to_string(latest) +
+                                              "); use a newer cascade binary");
+  for (int version = current + 1; version <= target; ++version) {
+    sql::Transaction transaction(db);
+    // Another process may have migrated between our read and our write lock.
+    if (db.query_int("PRAGMA user_version") >= version) continue;
+    try {
+      db.exec(migrations()[version - 1]);
+      db.exec("PRAGMA user_version = " + std::to_string(version));
+      transaction.commit();
+    } catch (const sql::Failure& failure) {
+      throw sql::Failure(failure.code(), "migration to schema version " + std::to_string(version) + ": " +
+                                             failure.what());
+    }
+  }
+}
+
+}  // namespace cascade::store::schema

@@ -1,0 +1,105 @@
+// The SQLite implementation of store::Store: one connection guarded by a mutex (every
+// public method locks it for its whole transaction), WAL mode, IMMEDIATE write
+// transactions. Other processes may use the same file; they wait up to busy_timeout.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <type_traits>
+
+#include "cascade/store.hpp"
+#include "sqlite.hpp"
+
+namespace cascade::store {
+
+/// Milliseconds since the Unix epoch as a Time.
+inline Time to_time(std::int64_t milliseconds) { return Time(Duration(milliseconds)); }
+inline std::optional<Time> to_time(std::optional<std::int64_t> milliseconds) {
+  if (!milliseconds) return std::nullopt;
+  return to_time(*milliseconds);
+}
+
+/// Parses a name read from column `column` with `parse` (parse_run_state, ...); a name
+/// the CHECK constraints should have kept out means a damaged file: throws Failure (io).
+template <typename Parse>
+auto stored(Parse parse, const std::string& text, const char* column) {
+  auto value = parse(text);
+  if (!value) throw sql::Failure(ErrorCode::io, "unknown value '" + text + "' in column " + column);
+  return *value;
+}
+
+class SqliteStore final : public Store {
+ public:
+  /// Opens the connection, sets the pragmas and migrates; throws sql::Failure.
+  SqliteStore(std::string path, StoreOptions options);
+
+  Expected<RunId, Error> create_run(const NewRun& run) override;
+  Expected<void, Error> set_run_state(RunId run, RunState state, const std::string& detail) override;
+  Expected<void, Error> add_tasks(RunId run, const std::vector<TaskSpec>& tasks) override;
+  Expected<Task, Error> transition_task(RunId run, const std::string& image, TaskState state,
+                                        const std::string& detail, const TaskUpdate& update) override;
+  Expected<Run, Error> get_run(RunId run) override;
+  Expected<std::string, Error> get_plan(RunId run) override;
+  Expected<std::vector<Run>, Error> list_runs(std::size_t limit) override;
+  Expected<std::vector<Task>, Error> get_tasks(RunId run) override;
+  Expected<std::vector<Transition>, Error> get_transitions(RunId run) override;
+  Expected<std::vector<Run>, Error> unfinished_runs() override;
+
+  Expected<void, Error> record_digest(const std::string& image, const std::string& digest, DigestSource source,
+                                      std::optional<RunId> run) override;
+  Expected<std::optional<DigestRecord>, Error> latest_digest(const std::string& image) override;
+  Expected<void, Error> record_duration(const std::string& image, Duration duration,
+                                        std::optional<RunId> run) override;
+  Expected<std::optional<Duration>, Error> expected_duration(const std::string& image) override;
+
+  Expected<RecordedEvent, Error> record_event(const Event& event) override;
+  Expected<void, Error> attach_event(EventId event, RunId run) override;
+  Expected<std::vector<Event>, Error> pending_events() override;
+
+  Expected<std::int64_t, Error> record_rollout_step(const RolloutStep& step) override;
+  Expected<std::vector<RolloutStep>, Error> get_rollout_steps(RunId run) override;
+  Expected<void, Error> quarantine(const std::string& image, const std::string& digest, const std::string& reason,
+                                   std::optional<RunId> run) override;
+  Expected<bool, Error> clear_quarantine(const std::string& image, const std::string& digest) override;
+  Expected<bool, Error> is_quarantined(const std::string& image, const std::string& digest) override;
+  Expected<std::vector<Quarantined>, Error> list_quarantined(const std::string& image) override;
+
+ private:
+  /// Runs `body` under the lock; a thrown sql::Failure becomes an Error naming the file
+  /// and `operation`.
+  template <typename Body>
+  auto locked(const std::string& operation, Body&& body) -> Expected<std::invoke_result_t<Body>, Error>;
+
+  std::int64_t now_ms() const;
+  /// The run's state; throws Failure (not_found) when there is no such run.
+  RunState run_state(RunId run);
+  Summary summary(RunId run);
+  std::vector<Run> query_runs(const std::string& where_order_limit, std::optional<std::int64_t> parameter);
+  Task read_task(RunId run, const std::string& image);
+
+  std::string path_;
+  StoreOptions options_;
+  std::mutex mutex_;
+  sql::Connection db_;
+};
+
+template <typename Body>
+auto SqliteStore::locked(const std::string& operation, Body&& body)
+    -> Expected<std::invoke_result_t<Body>, Error> {
+  using Result = std::invoke_result_t<Body>;
+  std::lock_guard lock(mutex_);
+  try {
+    if constexpr (std::is_void_v<Result>) {
+      body();
+      return {};
+    } else {
+      return body();
+    }
+  } catch (const sql::Failure& failure) {
+    return unexpected(Error{failure.code(), "store " + path_ + ": " + operation + ": " + failure.what()});
+  } catch (const std::exception& failure) {  // a corrupt JSON column, out of memory
+    return unexpected(Error{ErrorCode::io, "store " + path_ + ": " + operation + ": " + failure.what()});
+  }
+}
+
+}  // namespace cascade::store
