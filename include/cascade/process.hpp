@@ -1,13 +1,26 @@
-// Runs programs with an argument vector (never a shell), capturing their output.
+// Runs programs with an argument vector (never a shell), capturing their output or
+// streaming it to a file, with a timeout and cancellation.
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
 #include "cascade/util/expected.hpp"
+
+namespace cascade {
+
+/// Cancellation: whoever decides to stop (the executor, on SIGINT/SIGTERM) owns a
+/// CancelSource and calls request_stop() from any thread (not from a signal handler: use an
+/// asio::signal_set or a thread that waits for the signal); the work holds a CancelToken.
+/// Both are the standard stop_source/stop_token: copies share one flag.
+using CancelSource = std::stop_source;
+using CancelToken = std::stop_token;
+
+}  // namespace cascade
 
 namespace cascade::process {
 
@@ -15,21 +28,33 @@ struct Options {
   std::string working_dir;                     // empty: the current directory
   std::map<std::string, std::string> env;      // added to (or replacing in) the inherited environment
   std::optional<std::string> input;            // written to the child's stdin, then closed
-  std::optional<std::chrono::milliseconds> timeout;  // the child is killed when it runs longer
+  std::optional<std::chrono::milliseconds> timeout;  // the child is stopped when it runs longer
+  // A stop request stops the child. Not requested at start: the child is not started at all.
+  CancelToken cancel;
+  // Stopping (timeout or cancel) sends SIGTERM, then SIGKILL when the child is still there
+  // after this long. With a timeout or a cancel token the child leads its own process group
+  // and the signals go to the whole group, so its own children are stopped too (and a
+  // terminal's Ctrl-C reaches only the parent, which decides).
+  std::chrono::milliseconds kill_grace{2000};
+  // Non-empty: stdout and stderr both go, in the order written, to the end of this file
+  // (created 0644 when missing) instead of Result::out/err, which stay empty.
+  std::string output_file;
 };
 
 struct Result {
-  int exit_code = -1;    // the child's exit code; 128+N when killed by signal N
-  std::string out;       // everything the child wrote to stdout
-  std::string err;       // everything the child wrote to stderr
-  bool timed_out = false;
+  int exit_code = -1;    // the child's exit code; 128+N when killed by signal N; -1 when never started
+  std::string out;       // everything the child wrote to stdout (empty with output_file)
+  std::string err;       // everything the child wrote to stderr (empty with output_file)
+  bool timed_out = false;  // stopped because the timeout ran out
+  bool cancelled = false;  // stopped (or never started) because a stop was requested
 };
 
 /// Finds `program` on PATH (or takes it as a path when it contains '/'); empty when not found.
 std::string find_executable(const std::string& program);
 
 /// Runs argv[0] with the arguments argv[1..]; fails (with a message naming the program)
-/// only when it cannot be started. A non-zero exit is a Result, not a failure.
+/// only when it cannot be started or output_file cannot be opened. A non-zero exit, a
+/// timeout or a cancellation is a Result, not a failure.
 Expected<Result, std::string> run(const std::vector<std::string>& argv, const Options& options = {});
 
 }  // namespace cascade::process

@@ -3,8 +3,13 @@
 #include <boost/asio.hpp>
 #include <boost/process/v2.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 
 namespace cascade::process {
 
@@ -40,26 +45,102 @@ void drain(asio::readable_pipe& pipe, std::string& sink) {
   });
 }
 
+// A launcher initializer: in the child, between fork and exec, make it lead a new process
+// group (the parent's constructor returns only after exec, so signalling the group is safe).
+struct ProcessGroup {
+  bool enabled = false;
+  template <typename Launcher, typename Path>
+  boost::system::error_code on_exec_setup(Launcher&, const Path&, const char* const*) {
+    if (enabled && ::setpgid(0, 0) != 0) return {errno, boost::system::system_category()};
+    return {};
+  }
+};
+
+// An output file opened for appending; closed on destruction.
+struct OutputFile {
+  int fd = -1;
+  ~OutputFile() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Stops a running child: SIGTERM now, SIGKILL after the grace period; to its process group
+// when it leads one. Lives on the run's io_context thread.
+class Stopper {
+ public:
+  Stopper(asio::io_context& ctx, int pid, bool group, std::chrono::milliseconds grace)
+      : kill_timer_(ctx), pid_(pid), group_(group), grace_(grace) {}
+
+  // Starts stopping once; `reason` is the Result flag saying why.
+  void stop(bool& reason) {
+    if (stopping_ || exited_) return;
+    stopping_ = true;
+    reason = true;
+    signal(SIGTERM);
+    kill_timer_.expires_after(grace_);
+    kill_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) signal(SIGKILL);
+    });
+  }
+
+  // The child has exited (and was reaped): stragglers left in its group after a stop are
+  // killed now; the group id cannot be reused while any of them lives.
+  void exited() {
+    exited_ = true;
+    kill_timer_.cancel();
+    if (stopping_ && group_) ::kill(-pid_, SIGKILL);
+  }
+
+ private:
+  void signal(int number) { ::kill(group_ ? -pid_ : pid_, number); }
+
+  asio::steady_timer kill_timer_;
+  int pid_;
+  bool group_;
+  std::chrono::milliseconds grace_;
+  bool stopping_ = false;
+  bool exited_ = false;
+};
+
+int exit_code_of(int native) {
+  if (WIFEXITED(native)) return WEXITSTATUS(native);
+  if (WIFSIGNALED(native)) return 128 + WTERMSIG(native);
+  return -1;
+}
+
 }  // namespace
 
 Expected<Result, std::string> run(const std::vector<std::string>& argv, const Options& options) {
   if (argv.empty()) return unexpected(std::string("no program to run"));
   std::string exe = find_executable(argv[0]);
   if (exe.empty()) return unexpected("cannot run " + argv[0] + ": not found on PATH");
+  Result result;
+  if (options.cancel.stop_requested()) {
+    result.cancelled = true;
+    return result;
+  }
+  OutputFile output;
+  if (!options.output_file.empty()) {
+    output.fd = ::open(options.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (output.fd < 0)
+      return unexpected("cannot run " + argv[0] + ": cannot open " + options.output_file + ": " + std::strerror(errno));
+  }
 
   asio::io_context ctx;
   asio::readable_pipe out(ctx), err(ctx);
   asio::writable_pipe in(ctx);
   std::vector<std::string> args(argv.begin() + 1, argv.end());
-  Result result;
-  boost::system::error_code ec;
   std::optional<bp::process> child;
   std::vector<std::string> environment = environment_entries(options.env);
+  ProcessGroup group{options.timeout.has_value() || options.cancel.stop_possible()};
   try {
-    child.emplace(ctx, exe, args,
-                  bp::process_stdio{in, out, err},
-                  bp::process_start_dir(options.working_dir.empty() ? "." : options.working_dir),
-                  bp::process_environment(environment));
+    auto start_dir = bp::process_start_dir(options.working_dir.empty() ? "." : options.working_dir);
+    if (output.fd >= 0)
+      child.emplace(ctx, exe, args, bp::process_stdio{in, output.fd, output.fd}, start_dir,
+                    bp::process_environment(environment), group);
+    else
+      child.emplace(ctx, exe, args, bp::process_stdio{in, out, err}, start_dir,
+                    bp::process_environment(environment), group);
   } catch (const std::exception& e) {
     return unexpected("cannot run " + argv[0] + ": " + e.what());
   }
@@ -69,24 +150,28 @@ Expected<Result, std::string> run(const std::vector<std::string>& argv, const Op
   } else {
     in.close();  // the child reads end-of-file at once
   }
-  drain(out, result.out);
-  drain(err, result.err);
+  if (output.fd < 0) {
+    drain(out, result.out);
+    drain(err, result.err);
+  }
+  Stopper stopper(ctx, child->id(), group.enabled, options.kill_grace);
   asio::steady_timer deadline(ctx);
   if (options.timeout) {
     deadline.expires_after(*options.timeout);
     deadline.async_wait([&](boost::system::error_code wait_ec) {
-      if (!wait_ec && child->running()) {
-        result.timed_out = true;
-        boost::system::error_code kill_ec;
-        child->terminate(kill_ec);
-      }
+      if (!wait_ec) stopper.stop(result.timed_out);
     });
   }
-  child->async_wait([&](boost::system::error_code, int) { deadline.cancel(); });
+  // Runs on the requesting thread: hand the stop over to this run's thread.
+  std::stop_callback on_cancel(options.cancel, [&] {
+    asio::post(ctx, [&] { stopper.stop(result.cancelled); });
+  });
+  child->async_wait([&](boost::system::error_code, int) {
+    deadline.cancel();
+    stopper.exited();
+  });
   ctx.run();
-  int native = child->native_exit_code();
-  if (WIFEXITED(native)) result.exit_code = WEXITSTATUS(native);
-  else if (WIFSIGNALED(native)) result.exit_code = 128 + WTERMSIG(native);
+  result.exit_code = exit_code_of(child->native_exit_code());
   return result;
 }
 
