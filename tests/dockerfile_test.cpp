@@ -14,7 +14,9 @@
 namespace {
 
 namespace detail = cascade::dockerfile::detail;
+using cascade::dockerfile::analyze;
 using cascade::dockerfile::Error;
+using cascade::dockerfile::Options;
 using detail::Keyword;
 using Strings = std::vector<std::string>;
 
@@ -63,6 +65,19 @@ std::string expand(const std::string& word, Definitions definitions = {}, char e
 
 bool expands_to_error(const std::string& word, Definitions definitions = {}) {
   return expand(word, definitions).rfind("error: ", 0) == 0;
+}
+
+Error analyze_error(const std::string& text, const Options& options = {}) {
+  auto result = analyze(text, options);
+  REQUIRE_FALSE(result);
+  return result.error();
+}
+
+std::string frontend_of(const std::string& text, const Options& options = {}) {
+  auto result = analyze(text, options);
+  if (!result) FAIL_CHECK("line " << result.error().line << ": " << result.error().message);
+  REQUIRE(result);
+  return result->frontend ? result->frontend->str() : "none";
 }
 
 }  // namespace
@@ -230,6 +245,76 @@ TEST_CASE("dockerfile::heredocs") {
   }
 }
 
+TEST_CASE("dockerfile::directives") {
+  SUBCASE("escape=` selects the backtick") {
+    CHECK(lexed("# escape=`\nFROM a\n").escape == '`');
+    CHECK(lexed("#escape=\\\nFROM a\n").escape == '\\');
+  }
+  SUBCASE("spellings: #syntax=, # syntax = , tab and uppercase key") {
+    for (const char* line : {"#syntax=img/x:1", "# syntax = img/x:1", "#\t SYNTAX=img/x:1", "# syntax=img/x:1  "}) {
+      CAPTURE(line);
+      const auto directive = detail::find_syntax_directive(keep(std::string(line) + "\nFROM a\n"));
+      REQUIRE(directive);
+      CHECK(directive->value == "img/x:1");
+      CHECK(directive->line == 1);
+    }
+  }
+  SUBCASE("values are case-sensitive") {
+    CHECK(analyze_error("# syntax=docker/Dockerfile:1\nFROM a\n").line == 1);
+    CHECK(frontend_of("# SYNTAX=Docker/dockerfile:1\nFROM a\n") == "Docker/dockerfile:1");
+  }
+  SUBCASE("a repeated directive is an error") {
+    const Error error = analyze_error("# escape=\\\n# escape=`\nFROM a\n");
+    CHECK(error.line == 2);
+    CHECK(error.message == "only one escape parser directive can be used");
+    CHECK(analyze_error("# check=skip=all\n# CHECK=error=true\nFROM a\n").line == 2);
+    CHECK(analyze_error("# syntax=a/b\n# syntax=c/d\nFROM a\n").line == 2);
+  }
+  SUBCASE("an escape value other than \\ or ` is an error") {
+    CHECK(analyze_error("# escape=x\nFROM a\n").line == 1);
+  }
+  SUBCASE("a blank line, a plain comment or an unknown key ends the block") {
+    CHECK(lexed("\n# escape=`\nFROM a\n").escape == '\\');
+    CHECK(lexed("# Build file\n# escape=`\nFROM a\n").escape == '\\');
+    CHECK(lexed("# foo=bar\n# escape=`\nFROM a\n").escape == '\\');
+    CHECK(frontend_of("# foo=bar\n# syntax=a/b\nFROM a\n") == "none");
+  }
+  SUBCASE("a shebang line ends the block for escape, not for the syntax search") {
+    const std::string text = "#!/usr/bin/env buildctl\n# syntax=docker/dockerfile:1\n# escape=`\nFROM a\n";
+    CHECK(lexed(text).escape == '\\');
+    CHECK(frontend_of(text) == "docker.io/docker/dockerfile:1");
+    CHECK(detail::find_syntax_directive(text)->line == 2);
+  }
+  SUBCASE("indented directives count for escape but not for the syntax search") {
+    const std::string text = "  # escape=`\n  # syntax=x/y\nFROM a\n";
+    CHECK(lexed(text).escape == '`');
+    CHECK(frontend_of(text) == "none");
+  }
+  SUBCASE("the first word of syntax is the image; the rest are frontend options") {
+    CHECK(frontend_of("# syntax=docker/dockerfile:1.9 foo=bar\nFROM a\n") == "docker.io/docker/dockerfile:1.9");
+  }
+  SUBCASE("check names no image") {
+    CHECK(frontend_of("# check=skip=all;error=true\nFROM a\n") == "none");
+  }
+  SUBCASE("directive-like lines after the block are comments") {
+    CHECK(frontend_of("# syntax=a/b\nFROM x\n# syntax=c/d\n# escape=`\n") == "docker.io/a/b:latest");
+  }
+  SUBCASE("a directive cannot be continued") {
+    CHECK(frontend_of("# syntax=a/b \\\nFROM x\n") == "docker.io/a/b:latest");
+  }
+  SUBCASE("BUILDKIT_SYNTAX overrides the directive; dockerfile.v0 is the built-in frontend") {
+    Options options;
+    options.build_args["BUILDKIT_SYNTAX"] = "tonistiigi/dockerfile:v0 opt";
+    CHECK(frontend_of("# syntax=a/b\nFROM x\n", options) == "docker.io/tonistiigi/dockerfile:v0");
+    options.build_args["BUILDKIT_SYNTAX"] = "dockerfile.v0";
+    CHECK(frontend_of("# syntax=a/b\nFROM x\n", options) == "none");
+  }
+  SUBCASE("an invalid frontend reference is an error at the directive's line") {
+    const Error error = analyze_error("# escape=`\n# syntax=docker/dockerfile:\nFROM a\n");
+    CHECK(error.line == 2);
+  }
+}
+
 TEST_CASE("dockerfile::substitute") {
   const Definitions vars = {{"A", "1"}, {"EMPTY", ""}, {"I", "alpine AS x"}};
   SUBCASE("$NAME and ${NAME}; undefined is empty") {
@@ -334,3 +419,68 @@ TEST_CASE("dockerfile::patterns") {
   }
 }
 
+TEST_CASE("dockerfile::instruction errors name their line") {
+  SUBCASE("an empty file and a file without instructions") {
+    CHECK(analyze_error("").line == 0);
+    CHECK(analyze_error("# comment\n\n").message == "file with no instructions");
+  }
+  SUBCASE("only ARGs: no stage to build") {
+    CHECK(analyze_error("ARG A=1\nARG B\n").line == 0);
+  }
+  SUBCASE("any instruction but ARG before the first FROM") {
+    CHECK(analyze_error("ARG A=1\nRUN true\nFROM a\n").line == 2);
+  }
+  SUBCASE("an unknown instruction") {
+    const Error error = analyze_error("FROM a\n\nFORM b\n");
+    CHECK(error.line == 3);
+    CHECK(error.message == "unknown instruction: FORM");
+  }
+  SUBCASE("FROM takes one or three words, the middle one AS") {
+    for (const char* text : {"FROM\n", "FROM a b\n", "FROM a AS\n", "FROM a as b c\n", "FROM a TO b\n"}) {
+      CAPTURE(text);
+      CHECK(analyze_error(text).line == 1);
+    }
+  }
+  SUBCASE("stage names start with a letter; letters, digits, '.', '_' and '-' follow") {
+    CHECK(analyze_error("FROM a AS 1x\n").message.find("invalid name for build stage") != std::string::npos);
+    CHECK(analyze_error("FROM a AS b/c\n").line == 1);
+    auto analysis = analyze("FROM a AS My_Stage.1-x\n");
+    REQUIRE(analysis);
+    CHECK(analysis->stages[0].name == "my_stage.1-x");
+  }
+  SUBCASE("flags: unknown, missing value, repeated, boolean") {
+    CHECK(analyze_error("FROM --foo=bar a\n").message == "unknown flag: foo");
+    CHECK(analyze_error("FROM a\nCOPY --from src dst\n").message == "missing a value on flag: from");
+    CHECK(analyze_error("FROM --platform linux/amd64 a\n").message == "FROM requires either one or three arguments");
+    CHECK(analyze_error("FROM --platform=a --platform=b x\n").message == "duplicate flag specified: platform");
+    CHECK(analyze_error("FROM a\nADD --from=b x y\n").message == "unknown flag: from");
+    CHECK(analyze_error("FROM a\nCOPY --link=maybe x y\n").line == 2);
+    CHECK(analyze_error("FROM a\nCOPY --link= x y\n").line == 2);
+    CHECK(analyze_error("FROM a\nRUN --network true\n").line == 2);
+    CHECK(analyze_error("FROM a\nENV --x=1 A=1\n").line == 2);
+    CHECK(analyze("FROM a\nCOPY --link --chmod=644 --exclude=*.md --exclude=*.txt x y\n"));
+    CHECK(analyze("FROM a\nRUN --mount=type=cache,target=/a --mount=type=tmpfs,target=/b true\n"));
+    CHECK(analyze("FROM a\nSTOPSIGNAL --ignored=1 SIGTERM\n"));
+  }
+  SUBCASE("argument counts") {
+    for (const char* line : {"COPY onlyone", "COPY [\"a\"]", "ADD x", "WORKDIR", "USER", "ENV", "LABEL",
+                             "ARG =x", "ARG", "SHELL /bin/sh -c", "SHELL []", "HEALTHCHECK NONE x", "HEALTHCHECK CMD",
+                             "HEALTHCHECK FOO x", "VOLUME [\"\"]", "VOLUME", "EXPOSE", "ONBUILD", "MAINTAINER",
+                             "STOPSIGNAL"}) {
+      CAPTURE(line);
+      CHECK(analyze_error(std::string("FROM a\n") + line + "\n").line == 2);
+    }
+  }
+  SUBCASE("ONBUILD cannot store FROM, MAINTAINER or ONBUILD") {
+    CHECK(analyze_error("FROM a\nONBUILD FROM b\n").line == 2);
+    CHECK(analyze_error("FROM a\nONBUILD maintainer me\n").line == 2);
+    CHECK(analyze_error("FROM a\nONBUILD ONBUILD RUN x\n").message.find("Chaining ONBUILD") != std::string::npos);
+  }
+  SUBCASE("RUN --mount: from= takes no variables; the value must be one CSV record") {
+    CHECK(analyze_error("FROM a\nRUN --mount=from=$X,target=/x true\n").message.find(
+              "'from' doesn't support variable expansion") != std::string::npos);
+    CHECK(analyze_error("FROM a\nRUN --mount=type=cache,\\\"target=/x true\n").line == 2);
+    CHECK(analyze_error("FROM a\nRUN --mount= true\n").line == 2);
+    CHECK(analyze("FROM a\nRUN --mount=type=cache,\\\"target=/x,y\\\" true\n"));
+  }
+}
