@@ -293,6 +293,27 @@ TEST_CASE("store::concurrency") {
     check_consistent(*reader, run);
   }
 
+  SUBCASE("processes opening a new file at once migrate it once") {
+    std::vector<pid_t> children;
+    for (int i = 0; i < 4; ++i) {
+      pid_t pid = fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        auto store = st::open_sqlite(path);
+        if (!store) std::fprintf(stderr, "child: %s\n", store.error().message.c_str());
+        _exit(store && (*store)->create_run(sample_run()) ? 0 : 3);
+      }
+      children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+      int status = 0;
+      REQUIRE(waitpid(pid, &status, 0) == pid);
+      CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    CHECK(ok(open_store(path)->list_runs(10)).size() == 4);
+    CHECK(RawDb(path).one("PRAGMA user_version") == std::to_string(st::latest_schema_version()));
+  }
+
   SUBCASE("a second process writes the same file") {
     { auto store = open_store(path); }
     pid_t pid = fork();

@@ -16,6 +16,8 @@ ErrorCode code_of(int rc) {
 
 }  // namespace
 
+bool Failure::busy() const { return (result_code_ & 0xff) == SQLITE_BUSY; }
+
 // ---- Statement ----------------------------------------------------------------------
 
 Statement::Statement(Connection& connection, sqlite3_stmt* stmt, bool* in_use)
@@ -112,7 +114,7 @@ void Connection::fail(int rc) const {
   std::string message = sqlite3_errmsg(db_);
   // errmsg may describe an earlier call when this one failed outside the connection.
   if (sqlite3_extended_errcode(db_) != rc) message = sqlite3_errstr(rc);
-  throw Failure(code_of(rc), message + " (sqlite " + std::to_string(rc) + ")");
+  throw Failure(code_of(rc), message + " (sqlite " + std::to_string(rc) + ")", rc);
 }
 
 void Connection::exec(const std::string& sql) {

@@ -23,11 +23,15 @@ namespace cascade::store::sql {
 /// A failed database operation: the code a store::Error gets and what went wrong.
 class Failure : public std::runtime_error {
  public:
-  Failure(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  Failure(ErrorCode code, const std::string& message, int result_code = 0)
+      : std::runtime_error(message), code_(code), result_code_(result_code) {}
   ErrorCode code() const { return code_; }
+  /// True when SQLite gave up waiting for another connection's lock (SQLITE_BUSY).
+  bool busy() const;
 
  private:
   ErrorCode code_;
+  int result_code_;  // SQLite's extended result code; 0 when the failure is the store's own
 };
 
 class Connection;

@@ -2,6 +2,7 @@
 #include "sqlite_store.hpp"
 
 #include <filesystem>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "schema.hpp"
@@ -89,6 +90,24 @@ const std::string& with_folder(const std::string& path) {
   return path;
 }
 
+/// Switches the file to WAL mode (a no-op once it is). SQLite does not wait on the busy
+/// handler here when another process switches the same new file at the same moment, so
+/// this retries until `timeout`.
+void enable_wal(sql::Connection& db, Duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    try {
+      std::string mode = db.query_text("PRAGMA journal_mode = WAL");
+      if (mode != "wal") throw Failure(ErrorCode::io, "cannot use WAL mode (journal_mode stays " + mode + ")");
+      return;
+    } catch (const Failure& failure) {
+      if (!failure.busy() || std::chrono::steady_clock::now() > deadline)
+        throw Failure(failure.code(), std::string("WAL: ") + failure.what());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 }  // namespace
 
 int latest_schema_version() { return schema::latest_version(); }
@@ -106,8 +125,7 @@ Expected<std::unique_ptr<Store>, Error> open_sqlite(const std::string& path, Sto
 SqliteStore::SqliteStore(std::string path, StoreOptions options)
     : path_(std::move(path)), options_(std::move(options)), db_(with_folder(path_)) {
   db_.set_busy_timeout(static_cast<int>(options_.busy_timeout.count()));
-  std::string mode = db_.query_text("PRAGMA journal_mode = WAL");
-  if (mode != "wal") throw Failure(ErrorCode::io, "cannot use WAL mode (journal_mode stays " + mode + ")");
+  enable_wal(db_, options_.busy_timeout);
   db_.exec("PRAGMA foreign_keys = ON");
   db_.exec(options_.sync == StoreOptions::Sync::full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   schema::migrate(db_, options_.schema_version);
