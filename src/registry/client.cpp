@@ -1,0 +1,235 @@
+// Registry operations: ping, manifests and digests, image labels, tags, copies.
+#include <nlohmann/json.hpp>
+
+#include "internal.hpp"
+
+namespace cascade::registry {
+
+using namespace detail;
+
+namespace {
+
+std::string pull_scope(const std::string& path) { return "repository:" + path + ":pull"; }
+std::string push_scope(const std::string& path) { return "repository:" + path + ":pull,push"; }
+std::string manifest_target(const std::string& path, const std::string& ref) { return "/v2/" + path + "/manifests/" + ref; }
+
+// The tag, else the digest: what goes after /manifests/.
+std::string object_of(const reference::Reference& image) { return image.digest.empty() ? image.tag : image.digest; }
+
+Call manifest_call(const reference::Reference& image, const char* method) {
+  Call call{image.domain, method, manifest_target(image.path, object_of(image)), {}, {}, {pull_scope(image.path)}};
+  call.headers.set("Accept", kManifestAccept);
+  return call;
+}
+
+reference::Reference with_digest(reference::Reference image, const std::string& digest) {
+  image.digest = digest;
+  return image;
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  explicit Impl(Options options) : options(std::move(options)), transport(this->options) {}
+
+  /// Sends `call` and keeps the response only when its status is one of `wanted`.
+  Expected<http::Response, Error> expect(const Call& call, std::initializer_list<int> wanted, const std::string& what) {
+    auto response = transport.send(call);
+    if (!response) return unexpected(response.error());
+    for (int status : wanted)
+      if (response->status == status) return response;
+    return unexpected(from_status(call.registry, *response, what));
+  }
+
+  Expected<std::string, Error> get_blob(const reference::Reference& image, const std::string& digest);
+  Expected<void, Error> put_manifest(const reference::Reference& to, const std::string& ref, const Manifest& manifest,
+                                     const std::vector<std::string>& scopes);
+  Expected<void, Error> mount(const reference::Reference& from, const reference::Reference& to, const Descriptor& blob);
+  Expected<void, Error> upload(const reference::Reference& from, const reference::Reference& to, const Descriptor& blob);
+  Expected<void, Error> link_contents(Client& client, const reference::Reference& from, const reference::Reference& to,
+                                      const Manifest& manifest, int depth);
+
+  Options options;
+  Transport transport;
+};
+
+Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+std::size_t Client::connections_opened() const { return impl_->transport.connections_opened(); }
+
+Expected<void, Error> Client::ping(const std::string& registry_host) {
+  auto response = impl_->expect(Call{registry_host, "GET", "/v2/", {}, {}, {}}, {200}, "ping /v2/");
+  if (!response) return unexpected(response.error());
+  return {};
+}
+
+Expected<Manifest, Error> Client::get_manifest(const reference::Reference& image) {
+  auto response = impl_->expect(manifest_call(image, "GET"), {200}, "manifest " + image.familiar());
+  if (!response) return unexpected(response.error());
+  if (!image.digest.empty()) {
+    auto verified = verify_digest(image.domain, image.digest, response->body, "manifest " + image.familiar());
+    if (!verified) return unexpected(verified.error());
+  }
+  std::string digest = image.digest.empty() ? sha256_digest(response->body) : image.digest;
+  return Manifest{digest, media_type_of(*response), std::move(response->body)};
+}
+
+Expected<std::string, Error> Client::resolve_digest(const reference::Reference& image) {
+  if (!image.digest.empty()) return image.digest;
+  auto response = impl_->expect(manifest_call(image, "HEAD"), {200}, "manifest " + image.familiar());
+  if (!response) return unexpected(response.error());
+  auto header = response->headers.get("Docker-Content-Digest");
+  if (header && reference::validate_digest(*header)) return *header;
+  auto manifest = get_manifest(image);  // no digest header: hash the body ourselves
+  if (!manifest) return unexpected(manifest.error());
+  return manifest->digest;
+}
+
+Expected<std::string, Error> Client::Impl::get_blob(const reference::Reference& image, const std::string& digest) {
+  Call call{image.domain, "GET", "/v2/" + image.path + "/blobs/" + digest, {}, {}, {pull_scope(image.path)}};
+  std::string what = "blob " + digest + " of " + image.repository();
+  auto response = expect(call, {200}, what);
+  if (!response) return unexpected(response.error());
+  auto verified = verify_digest(image.domain, digest, response->body, what);
+  if (!verified) return unexpected(verified.error());
+  return std::move(response->body);
+}
+
+Expected<ImageInfo, Error> Client::inspect(const reference::Reference& image) {
+  auto top = get_manifest(image);
+  if (!top) return unexpected(top.error());
+  ImageInfo info{top->digest, top->media_type, top->digest, "", {}};
+  Manifest chosen = *top;
+  if (is_index(top->media_type)) {
+    auto child = choose_platform(image.domain, top->body, impl_->options.platform_os, impl_->options.platform_architecture);
+    if (!child) return unexpected(child.error());
+    auto manifest = get_manifest(with_digest(image, *child));
+    if (!manifest) return unexpected(manifest.error());
+    chosen = std::move(*manifest);
+    info.image_digest = chosen.digest;
+  }
+  auto config = config_of(image.domain, chosen.body);
+  if (!config) return unexpected(config.error());
+  info.config_digest = config->digest;
+  auto blob = impl_->get_blob(image, config->digest);
+  if (!blob) return unexpected(blob.error());
+  auto labels = labels_of(image.domain, *blob);
+  if (!labels) return unexpected(labels.error());
+  info.labels = std::move(*labels);
+  return info;
+}
+
+Expected<std::vector<std::string>, Error> Client::list_tags(const reference::Reference& repository) {
+  std::string target = "/v2/" + repository.path + "/tags/list";
+  if (impl_->options.tag_page_size > 0) target += "?n=" + std::to_string(impl_->options.tag_page_size);
+  std::vector<std::string> tags;
+  for (int page = 0; page < 100'000 && !target.empty(); ++page) {
+    Call call{repository.domain, "GET", target, {}, {}, {pull_scope(repository.path)}};
+    auto response = impl_->expect(call, {200}, "tags of " + repository.repository());
+    if (!response) return unexpected(response.error());
+    auto body = nlohmann::json::parse(response->body, nullptr, false);
+    if (!body.is_object()) return unexpected(Error{ErrorKind::invalid, repository.domain, "tag list is not JSON", "", 200});
+    if (body.contains("tags") && body["tags"].is_array())
+      for (const auto& tag : body["tags"])
+        if (tag.is_string()) tags.push_back(tag.get<std::string>());
+    std::string next = next_link(response->headers);
+    if (next.empty()) break;
+    auto next_target = impl_->transport.same_host_target(repository.domain, target, next);
+    if (!next_target) return unexpected(next_target.error());
+    target = *next_target;
+  }
+  return tags;
+}
+
+Expected<std::string, Error> Client::copy(const reference::Reference& from, const reference::Reference& to) {
+  if (from.domain != to.domain)
+    return unexpected(Error{ErrorKind::invalid, to.domain, "copying from " + from.domain + " to another registry is not supported", "", 0});
+  auto source = get_manifest(from);
+  if (!source) return unexpected(source.error());
+  if (!to.digest.empty() && to.digest != source->digest)
+    return unexpected(Error{ErrorKind::invalid, to.domain, "target digest " + to.digest + " differs from the source's", "", 0});
+  if (from.path != to.path) {
+    auto linked = impl_->link_contents(*this, from, to, *source, 0);
+    if (!linked) return unexpected(linked.error());
+  }
+  std::vector<std::string> scopes{push_scope(to.path)};
+  if (from.path != to.path) scopes.push_back(pull_scope(from.path));
+  auto put = impl_->put_manifest(to, to.tag.empty() ? source->digest : to.tag, *source, scopes);
+  if (!put) return unexpected(put.error());
+  return source->digest;
+}
+
+Expected<void, Error> Client::Impl::put_manifest(const reference::Reference& to, const std::string& ref,
+                                                 const Manifest& manifest, const std::vector<std::string>& scopes) {
+  Call call{to.domain, "PUT", manifest_target(to.path, ref), {}, manifest.body, scopes};
+  call.headers.set("Content-Type", manifest.media_type);
+  auto response = expect(call, {200, 201, 202}, "storing manifest " + to.path + ":" + ref);
+  if (!response) return unexpected(response.error());
+  auto stored = response->headers.get("Docker-Content-Digest");
+  if (stored && !stored->empty() && *stored != manifest.digest)
+    return unexpected(Error{ErrorKind::invalid, to.domain, "the registry stored " + to.path + ":" + ref + " as " + *stored +
+                                                              ", not " + manifest.digest, "", response->status});
+  return {};
+}
+
+Expected<void, Error> Client::Impl::link_contents(Client& client, const reference::Reference& from,
+                                                  const reference::Reference& to, const Manifest& manifest, int depth) {
+  if (depth > 2) return unexpected(Error{ErrorKind::invalid, from.domain, "indexes nested too deep in " + from.familiar(), "", 0});
+  if (!is_index(manifest.media_type)) {
+    auto blobs = blobs_of(from.domain, manifest.body);
+    if (!blobs) return unexpected(blobs.error());
+    for (const auto& blob : *blobs) {
+      auto mounted = mount(from, to, blob);
+      if (!mounted) return unexpected(mounted.error());
+    }
+    return {};
+  }
+  auto children = children_of(from.domain, manifest.body);
+  if (!children) return unexpected(children.error());
+  for (const auto& child : *children) {
+    auto child_manifest = client.get_manifest(with_digest(from, child.digest));
+    if (!child_manifest) return unexpected(child_manifest.error());
+    auto linked = link_contents(client, from, to, *child_manifest, depth + 1);
+    if (!linked) return unexpected(linked.error());
+    auto put = put_manifest(to, child.digest, *child_manifest, {push_scope(to.path), pull_scope(from.path)});
+    if (!put) return unexpected(put.error());
+  }
+  return {};
+}
+
+Expected<void, Error> Client::Impl::mount(const reference::Reference& from, const reference::Reference& to,
+                                          const Descriptor& blob) {
+  Call call{to.domain, "POST", "/v2/" + to.path + "/blobs/uploads/?mount=" + blob.digest + "&from=" + from.path, {}, {},
+            {push_scope(to.path), pull_scope(from.path)}};
+  auto response = expect(call, {201, 202}, "mounting " + blob.digest + " from " + from.path);
+  if (!response) return unexpected(response.error());
+  if (response->status == 201) return {};
+  // 202: no mount, an upload session instead. Cancel it and copy the bytes.
+  if (auto location = response->headers.get("Location")) {
+    auto session = transport.same_host_target(to.domain, call.target, *location);
+    if (session) (void)transport.send(Call{to.domain, "DELETE", *session, {}, {}, {push_scope(to.path)}});
+  }
+  return upload(from, to, blob);
+}
+
+Expected<void, Error> Client::Impl::upload(const reference::Reference& from, const reference::Reference& to,
+                                           const Descriptor& blob) {
+  auto bytes = get_blob(from, blob.digest);
+  if (!bytes) return unexpected(bytes.error());
+  std::vector<std::string> scopes{push_scope(to.path)};
+  Call start{to.domain, "POST", "/v2/" + to.path + "/blobs/uploads/", {}, {}, scopes};
+  auto opened = expect(start, {202}, "starting an upload to " + to.path);
+  if (!opened) return unexpected(opened.error());
+  auto session = transport.same_host_target(to.domain, start.target, opened->headers.get("Location").value_or(""));
+  if (!session) return unexpected(session.error());
+  std::string target = *session + (session->find('?') == std::string::npos ? "?" : "&") + "digest=" + blob.digest;
+  Call put{to.domain, "PUT", target, {}, std::move(*bytes), scopes};
+  put.headers.set("Content-Type", "application/octet-stream");
+  auto stored = expect(put, {201}, "uploading " + blob.digest + " to " + to.path);
+  if (!stored) return unexpected(stored.error());
+  return {};
+}
+
+}  // namespace cascade::registry
