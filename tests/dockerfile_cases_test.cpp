@@ -364,3 +364,258 @@ TEST_CASE("dockerfile::uses of a multi-stage file") {
   CHECK(analysis.stages[1].base_text == "alpine:3.20");
   CHECK(to_string(UseKind::RunMount) == "RUN --mount from");
 }
+
+TEST_CASE("dockerfile::reading the file (section 2)") {
+  SUBCASE("a byte-order mark and CRLF line ends are accepted") {
+    CHECK(bases("\xEF\xBB\xBF" "FROM alpine:3.20 \\\r\n  AS a\r\nRUN true\r\n") ==
+          Strings{"docker.io/library/alpine:3.20"});
+  }
+  SUBCASE("an empty file, a file of comments, a file of ARGs are errors") {
+    CHECK(error_of("").line == 0);
+    CHECK(error_of("# only a comment\n\n").message == "file with no instructions");
+    CHECK(error_of("ARG A=1\n").line == 0);
+  }
+  SUBCASE("an instruction other than ARG before the first FROM is an error at its line") {
+    CHECK(error_of("ARG A=1\nENV B=2\nFROM alpine\n").line == 2);
+  }
+}
+
+TEST_CASE("dockerfile::logical lines and instructions (sections 3-5)") {
+  SUBCASE("an escape directive after a blank line has no effect: the backslash continues") {
+    const auto analysis = ok("\n# escape=`\nFROM alpine:3.20 AS a\nRUN dir c:\\\nFROM busybox\n");
+    CHECK(analysis.stages.size() == 1);
+  }
+  SUBCASE("a continuation keeps the blanks of the next line: two words") {
+    CHECK(error_of("FROM alpine\\\n  :3.20\n").message == "FROM requires either one or three arguments");
+  }
+  SUBCASE("FROM splits on blanks before quotes are removed") {
+    CHECK(bases("FROM \"alpine:3.20\"\n") == Strings{"docker.io/library/alpine:3.20"});
+    CHECK(error_of("FROM \"my image\"\n").line == 1);
+  }
+  SUBCASE("flag names are case-sensitive and must be known for the instruction") {
+    CHECK(error_of("FROM alpine\nCOPY --FROM=x a b\n").message == "unknown flag: FROM");
+    CHECK(error_of("FROM alpine\nADD --from=x a b\n").line == 2);
+  }
+  SUBCASE("a quoted flag value is unquoted before it is read") {
+    const auto analysis = ok("FROM golang:1.23 AS build\nFROM alpine\nCOPY --from=\"build\" /a /a\n");
+    CHECK(analysis.stages[0].needed);
+  }
+}
+
+TEST_CASE("dockerfile::FROM (section 7)") {
+  SUBCASE("FROM Build does not match stage build: it is an invalid image") {
+    CHECK(error_of("FROM alpine AS build\nFROM Build\n").line == 2);
+  }
+  SUBCASE("FROM alpine AS alpine: the first is the image, a later FROM alpine the stage") {
+    const auto analysis = ok("FROM alpine AS alpine\nFROM alpine\n");
+    CHECK(analysis.bases == Strings{"docker.io/library/alpine:latest"});
+    CHECK(analysis.stages[1].base_stage == 0);
+  }
+  SUBCASE("FROM ubuntu:latest never matches a stage named ubuntu") {
+    const auto analysis = ok("FROM debian AS ubuntu\nFROM ubuntu:latest\n");
+    CHECK(analysis.bases == Strings{"docker.io/library/ubuntu:latest"});
+  }
+  SUBCASE("a blank base name is an error") {
+    CHECK(error_of("ARG EMPTY\nFROM ${EMPTY}\n").message == "base name (${EMPTY}) should not be blank");
+  }
+  SUBCASE("docker.io/library/scratch is an ordinary image") {
+    CHECK(bases("FROM docker.io/library/scratch\n") == Strings{"docker.io/library/scratch:latest"});
+  }
+  SUBCASE("a stage named scratch shadows the empty image in later FROM lines") {
+    const auto analysis = ok("FROM alpine AS scratch\nFROM scratch\n");
+    CHECK(analysis.stages[1].base_stage == 0);
+    CHECK(analysis.bases == Strings{"docker.io/library/alpine:latest"});
+  }
+  SUBCASE("duplicate names: FROM takes the definition above, --from the last in the file") {
+    const auto analysis = ok(
+        "FROM a:1 AS x\n"
+        "FROM x AS y\n"
+        "FROM b:1 AS x\n"
+        "FROM y\n"
+        "COPY --from=x / /\n");
+    CHECK(analysis.stages[1].base_stage == 0);
+    CHECK(analysis.bases == Strings{"docker.io/library/a:1", "docker.io/library/b:1"});
+  }
+  SUBCASE("copying from a duplicate name defined after the stage is an error") {
+    const Error error = error_of("FROM a:1 AS x\nFROM alpine AS app\nCOPY --from=x / /\nFROM b:1 AS x\n",
+                                 with_target("app"));
+    CHECK(error.line == 3);
+    CHECK(error.message.find("needs to be defined before current stage \"app\"") != std::string::npos);
+  }
+  SUBCASE("an invalid image in any stage fails, needed or not") {
+    CHECK(error_of("FROM alpine:3.20 AS a\nFROM Alpine AS b\nFROM alpine:3.21 AS c\n", with_target("a")).line == 2);
+  }
+}
+
+TEST_CASE("dockerfile::ARG and substitution in FROM (section 8)") {
+  SUBCASE("a build argument replaces a global ARG literally, without expansion or quote removal") {
+    CHECK(bases("ARG BASE=\"alpine\"\nFROM $BASE\n") == Strings{"docker.io/library/alpine:latest"});
+    CHECK(error_of("ARG BASE=alpine\nFROM $BASE\n", with_args({{"BASE", "\"alpine\""}})).line == 2);
+  }
+  SUBCASE("single quotes keep $ literal in a default") {
+    CHECK(bases("ARG A=3.20\nARG B='$A'\nFROM alpine:${B/?A/3.19}\n") == Strings{"docker.io/library/alpine:3.19"});
+  }
+  SUBCASE("a bare ARG keeps the earlier value; a new default overwrites it") {
+    CHECK(bases("ARG T=1\nARG T\nFROM img:$T\n") == Strings{"docker.io/library/img:1"});
+    CHECK(bases("ARG T=1\nARG T=2\nFROM img:$T\n") == Strings{"docker.io/library/img:2"});
+  }
+  SUBCASE("an empty build argument is a value, even without a default") {
+    CHECK(bases("ARG T\nFROM img${T-:unset}\n", with_args({{"T", ""}})) == Strings{"docker.io/library/img:latest"});
+    CHECK(bases("ARG T\nFROM img${T-:unset}\n") == Strings{"docker.io/library/img:unset"});
+  }
+  SUBCASE("built-in platform variables: overridden by a build argument or a global ARG") {
+    CHECK(bases("FROM img-$TARGETARCH\n", with_args({{"TARGETARCH", "arm64"}})) ==
+          Strings{"docker.io/library/img-arm64:latest"});
+    CHECK(bases("ARG TARGETARCH=riscv64\nFROM img-$TARGETARCH\n") == Strings{"docker.io/library/img-riscv64:latest"});
+    CHECK(bases("FROM img:${TARGETOS}-${BUILDARCH}${TARGETVARIANT:-x}${BUILDVARIANT+y}\n") ==
+          Strings{"docker.io/library/img:linux-amd64xy"});
+  }
+  SUBCASE("TARGETSTAGE is the target, else the last stage's name, else default") {
+    const std::string text = "FROM alpine:$TARGETSTAGE AS build\nFROM alpine:$TARGETSTAGE\n";
+    CHECK(bases(text) == Strings{"docker.io/library/alpine:default"});
+    CHECK(bases(text, with_target("build")) == Strings{"docker.io/library/alpine:build"});
+    CHECK(bases("FROM alpine:$TARGETSTAGE AS final\n") == Strings{"docker.io/library/alpine:final"});
+  }
+  SUBCASE("an expanded value is not split again: a space makes an invalid reference") {
+    CHECK(error_of("ARG I=\"alpine AS x\"\nFROM $I\n").line == 2);
+  }
+  SUBCASE("${VAR:?msg} fails at the FROM line; a failing default fails at the ARG line") {
+    const Error error = error_of("ARG V\nFROM alpine:${V:?set-V}\n");
+    CHECK(error.line == 2);
+    CHECK(error.message.find("V: set-V") != std::string::npos);
+    CHECK(error_of("ARG A=${B:?need B}\nFROM alpine\n").line == 1);
+  }
+  SUBCASE("--platform: an empty result or an invalid platform is an error; the value is reported") {
+    CHECK(error_of("FROM --platform=$UNDEFINED alpine\n").message.find("empty platform value") != std::string::npos);
+    CHECK(error_of("FROM --platform=linux/amd64/v8/x alpine\n").line == 1);
+    CHECK(error_of("FROM --platform=foo alpine\n").line == 1);
+    CHECK(error_of("FROM --platform=linux/* alpine\n").line == 1);
+    for (const char* platform : {"windows", "arm64", "linux/arm/v7", "windows(10.0.17763)/amd64", "x86_64"}) {
+      CAPTURE(platform);
+      CHECK(ok(std::string("FROM --platform=") + platform + " alpine\n").stages[0].platform == platform);
+    }
+    CHECK(ok("FROM --platform= alpine\n").stages[0].platform.empty());
+  }
+  SUBCASE("a build argument can turn an image reference into a stage reference") {
+    const std::string text = "ARG BASE=builder\nFROM golang:1.23 AS builder\nFROM ${BASE}\n";
+    CHECK(bases(text) == Strings{"docker.io/library/golang:1.23"});
+    CHECK(bases(text, with_args({{"BASE", "alpine:3.20"}})) == Strings{"docker.io/library/alpine:3.20"});
+    CHECK(bases(text, with_args({{"BASE", "scratch"}})).empty());
+  }
+}
+
+TEST_CASE("dockerfile::COPY --from, RUN --mount and ONBUILD (section 9)") {
+  SUBCASE("COPY --from= empty reads the build context") {
+    CHECK(bases("FROM alpine\nCOPY --from= a b\n") == Strings{"docker.io/library/alpine:latest"});
+  }
+  SUBCASE("quotes or escapes in --from count as variables") {
+    CHECK(error_of("FROM alpine AS a\nFROM alpine\nCOPY --from=a\\\\b x y\n").line == 3);
+    CHECK(error_of("FROM alpine AS a\nFROM alpine\nCOPY --from=\"'a'\" x y\n").line == 3);
+  }
+  SUBCASE("numeric indexes: out of range or negative are errors; huge numbers are names") {
+    CHECK(error_of("FROM alpine AS a\nCOPY --from=1 a b\nFROM busybox\n", with_target("a")).message ==
+          "cannot copy from stage \"1\", it needs to be defined before current stage \"a\"");
+    CHECK(error_of("FROM alpine\nCOPY --from=1 a b\n").message == "invalid stage index 1");
+    CHECK(error_of("FROM alpine\nCOPY --from=-1 a b\n").message == "invalid stage index -1");
+    CHECK(ok("FROM alpine AS a\nFROM busybox\nCOPY --from=+0 a b\n").stages[0].needed);
+    CHECK(bases("FROM alpine\nCOPY --from=99999999999999999999 a b\n") ==
+          Strings{"docker.io/library/99999999999999999999:latest", "docker.io/library/alpine:latest"});
+  }
+  SUBCASE("names are case-insensitive; scratch reads nothing") {
+    CHECK(ok("FROM alpine AS build\nFROM busybox\nCOPY --from=BUILD a b\n").stages[0].needed);
+    CHECK(bases("FROM busybox\nCOPY --from=scratch a b\n") == Strings{"docker.io/library/busybox:latest"});
+  }
+  SUBCASE("an invalid --from image fails even in a stage the target does not need") {
+    CHECK(error_of("FROM alpine AS a\nCOPY --from=Tools x y\nFROM busybox\n").line == 2);
+    CHECK(error_of("FROM alpine AS a\nRUN --mount=from=Tools true\nFROM busybox\n").line == 2);
+  }
+  SUBCASE("copying from the stage itself or in a circle is an error") {
+    CHECK(error_of("FROM alpine AS a\nCOPY --from=a x y\n").message == "circular dependency detected on stage: a");
+    CHECK(error_of("FROM alpine AS a\nCOPY --from=b x y\nFROM busybox AS b\nCOPY --from=a x y\nFROM c\n").line == 4);
+  }
+  SUBCASE("a $ in a mount's from= is an error unless it is the last character") {
+    CHECK(error_of("FROM alpine\nRUN --mount=from=${S},target=/s true\n").line == 2);
+    CHECK(error_of("FROM alpine\nRUN --mount=from=img$,target=/s true\n").message.find("invalid image reference") !=
+          std::string::npos);
+  }
+  SUBCASE("from= on a secret mount fails when the stage is built, not otherwise") {
+    const std::string text = "FROM alpine AS a\nRUN --mount=type=secret,id=k,from=b true\nFROM busybox\n";
+    CHECK(error_of(text, with_target("a")).message == "secret mount should not have a from");
+    CHECK(bases(text) == Strings{"docker.io/library/busybox:latest"});
+    CHECK(error_of("FROM alpine\nRUN --mount=type=nfs,target=/x true\n").line == 2);
+  }
+  SUBCASE("from= on tmpfs or ssh mounts still creates a dependency") {
+    CHECK(bases("FROM alpine\nRUN --mount=type=tmpfs,target=/t,from=busybox true\n") ==
+          Strings{"docker.io/library/alpine:latest", "docker.io/library/busybox:latest"});
+  }
+  SUBCASE("mounting from a stage defined later is an error when built") {
+    const Error error = error_of("FROM alpine AS a\nRUN --mount=from=b,target=/b true\nFROM busybox AS b\n",
+                                 with_target("a"));
+    CHECK(error.line == 2);
+  }
+  SUBCASE("a mount without from= reads a stage named scratch if there is one") {
+    const auto analysis = ok("FROM alpine AS scratch\nFROM busybox\nRUN --mount=type=cache,target=/c true\n");
+    CHECK(analysis.stages[0].needed);
+  }
+  SUBCASE("triggers run in children only: grandchildren and --from users do not run them") {
+    const std::string parent = "FROM alpine AS base\nONBUILD COPY --from=busybox:1.36 / /\n";
+    CHECK(bases(parent + "FROM base AS child\nFROM child\n") ==
+          Strings{"docker.io/library/alpine:latest", "docker.io/library/busybox:1.36"});
+    CHECK(bases(parent + "FROM base AS child\nFROM child\n", with_target("base")) ==
+          Strings{"docker.io/library/alpine:latest"});
+    CHECK(bases(parent + "FROM golang\nCOPY --from=base / /\n") ==
+          Strings{"docker.io/library/alpine:latest", "docker.io/library/golang:latest"});
+  }
+  SUBCASE("a trigger's stage names are resolved in this file and make those stages needed") {
+    const auto analysis = ok(
+        "FROM alpine AS tools\n"
+        "FROM alpine AS base\n"
+        "ONBUILD COPY --from=tools /t /t\n"
+        "ONBUILD RUN --mount=from=ghcr.io/acme/cache:1,target=/c true\n"
+        "FROM base\n");
+    CHECK(analysis.stages[0].needed);
+    CHECK(uses_of(analysis) == Strings{"base (FROM): docker.io/library/alpine:latest",
+                                       "stage-2 (ONBUILD RUN --mount from): ghcr.io/acme/cache:1",
+                                       "tools (FROM): docker.io/library/alpine:latest"});
+  }
+  SUBCASE("a trigger's errors surface at the child's FROM, and only when the child is needed") {
+    const std::string text = "FROM alpine AS base\nONBUILD COPY --from=${X} / /\nFROM base AS child\nFROM busybox\n";
+    CHECK(bases(text) == Strings{"docker.io/library/busybox:latest"});
+    const Error error = error_of(text, with_target("child"));
+    CHECK(error.line == 3);
+    CHECK(error.message.find("line 2") != std::string::npos);
+    CHECK(error_of("FROM alpine AS base\nONBUILD BOGUS x\nFROM base\n").line == 3);
+  }
+  SUBCASE("a trigger is parsed again with the default escape character") {
+    const auto analysis = ok("# escape=`\nFROM alpine AS base\nONBUILD COPY --from=busybox:1 a\\ b /x\nFROM base\n");
+    CHECK(analysis.bases == Strings{"docker.io/library/alpine:latest", "docker.io/library/busybox:1"});
+  }
+  SUBCASE("a trigger copying from a later stage fails in the child") {
+    CHECK(error_of("FROM alpine AS base\nONBUILD COPY --from=late / /\nFROM base AS child\nFROM busybox AS late\n",
+                   with_target("child"))
+              .line == 3);
+  }
+  SUBCASE("ONBUILD with a heredoc keeps its body out of the instructions") {
+    CHECK(bases("FROM alpine AS base\nONBUILD RUN <<EOF\nFROM nope\nEOF\nFROM base\n") ==
+          Strings{"docker.io/library/alpine:latest"});
+  }
+}
+
+TEST_CASE("dockerfile::target (section 10)") {
+  const std::string text = "FROM node:22 AS ui\nFROM golang:1.23 AS api\nFROM nginx:1.27 AS web\nCOPY --from=ui / /\n";
+  SUBCASE("an unknown target is an error") {
+    const Error error = error_of(text, with_target("nope"));
+    CHECK(error.message == "target stage \"nope\" could not be found");
+  }
+  SUBCASE("the target name is case-insensitive") {
+    CHECK(ok(text, with_target("WEB")).target == 2);
+  }
+  SUBCASE("stages before the target that it does not need are not built (no legacy order)") {
+    const auto analysis = ok(text);
+    CHECK_FALSE(analysis.stages[1].needed);
+    CHECK(analysis.bases == Strings{"docker.io/library/nginx:1.27", "docker.io/library/node:22"});
+  }
+  SUBCASE("an empty --target means the last stage") {
+    CHECK(ok(text, with_target("")).target == 2);
+  }
+}
