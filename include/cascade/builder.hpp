@@ -1,0 +1,226 @@
+// Build backends behind one interface: build an image from a context folder and a Dockerfile
+// text, push it, and say which digest the registry now serves.
+//
+// Backends: Buildah (the default; daemonless, runs here), Buildctl (a BuildKit daemon, local
+// or remote) and DockerBuildx (docker buildx, any builder driver). Every program runs with an
+// argument vector, never a shell; its whole output goes to the request's log file.
+//
+// Threads: a Builder holds only its options, so one Builder may run many build_and_push
+// calls at once from different threads (buildah's storage locks itself across processes).
+// Cancellation: build_and_push watches the CancelToken; a stop request ends the running
+// program (SIGTERM to its process group, SIGKILL after a grace period) and returns Cancelled.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cascade/process.hpp"
+#include "cascade/util/expected.hpp"
+
+namespace cascade::builder {
+
+struct BuildRequest {
+  std::string run_id;           // names temporary files and log headers; any text
+  std::string image;            // normalized reference to push: "127.0.0.1:5000/apps/shop:1"
+  std::string context_dir;      // the build context, a folder already on disk
+  std::string dockerfile_text;  // the Dockerfile to build, every base pinned as repo@sha256:...
+  std::string target;           // the stage to build; empty: the last one
+  std::map<std::string, std::string> build_args;
+  std::map<std::string, std::string> labels;
+  std::string log_path;  // receives the whole output, appended (a header per step; build-arg values masked)
+  std::chrono::seconds timeout{0};  // for build and push together; 0: none
+};
+
+struct BuildResult {
+  std::string digest;    // the pushed manifest's digest, "sha256:<64 hex>"
+  std::string image_id;  // the image's config digest, "sha256:<64 hex>"
+  double build_seconds = 0;
+  double push_seconds = 0;  // 0 for backends that build and push in one step (build_seconds has both)
+};
+
+struct Error {
+  enum class Kind {
+    BuildFailed,   // the Dockerfile failed (a RUN, a COPY, a missing base, a bad instruction)
+    PullFailed,    // a base could not be fetched for a network reason (refused, timeout, 5xx, 429)
+    PushFailed,    // the push failed for a network reason (refused, timeout, 5xx, 429)
+    PushRejected,  // the registry refused the push (auth, denied, invalid): retrying will not help
+    Cancelled,     // a stop was requested
+    TimedOut,      // the request's timeout ran out
+    Setup,         // cascade could not run the backend: program missing, files, bad request
+  };
+  Kind kind = Kind::Setup;
+  std::string message;  // one line saying what failed, then the last lines of the step's output
+
+  /// True when running the same request again later may succeed (PullFailed, PushFailed).
+  bool transient() const { return kind == Kind::PullFailed || kind == Kind::PushFailed; }
+};
+
+/// "build-failed", "pull-failed", "push-failed", "push-rejected", "cancelled", "timed-out", "setup".
+std::string_view kind_name(Error::Kind kind);
+
+class Builder {
+ public:
+  virtual ~Builder() = default;
+  /// "buildah", "buildctl" or "buildx".
+  virtual std::string name() const = 0;
+  /// Builds the request's Dockerfile in its context, pushes the image and returns the pushed
+  /// digest. Fails with an Error whose kind says what to do next (see Error::Kind); the full
+  /// output is in request.log_path either way.
+  virtual Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) = 0;
+};
+
+/// Which base images buildah fetches from the registry before building.
+enum class PullPolicy {
+  Missing,  // only those not in local storage (the default: bases are pinned by digest)
+  Always,   // every base, every build
+  Never,    // none: a base missing locally fails the build
+};
+
+/// Where cascade keeps its own files: $CASCADE_STATE_DIR, else $XDG_STATE_HOME/cascade, else
+/// $HOME/.local/state/cascade, else /var/lib/cascade.
+std::string default_state_dir();
+
+struct BuildahOptions {
+  std::string program = "buildah";
+  std::string state_dir;  // empty: default_state_dir(); holds buildah/{root,runroot,work}
+  std::string root;       // buildah --root; empty: <state_dir>/buildah/root
+  std::string runroot;    // buildah --runroot; empty: <state_dir>/buildah/runroot
+  std::string work_dir;   // a temporary folder per build (Dockerfile, id files); empty: <state_dir>/buildah/work
+  std::string storage_driver = "vfs";
+  std::string isolation = "chroot";
+  std::string format = "docker";  // "docker" keeps HEALTHCHECK, which the "oci" format drops
+  PullPolicy pull = PullPolicy::Missing;
+  std::set<std::string> insecure_registries;  // hosts ("127.0.0.1:5000") spoken to over plain http
+  // registries.conf to use. With insecure_registries, cascade writes a copy (this file, else
+  // /etc/containers/registries.conf) plus one [[registry]] insecure = true per host not
+  // already named in it, and points CONTAINERS_REGISTRIES_CONF at the copy.
+  std::string registries_conf;
+  std::string auth_file;  // --authfile: docker's config.json or containers' auth.json; empty: buildah's own search
+  std::optional<int> retries;  // --retry for pulls and pushes (buildah 1.28 honours it for pulls only)
+  std::string retry_delay;     // --retry-delay, e.g. "2s"; empty: buildah's default
+  std::vector<std::string> global_args;  // after the storage flags, before the subcommand
+  std::vector<std::string> bud_args;     // before the context folder
+  std::vector<std::string> push_args;    // before the image names
+  std::chrono::milliseconds kill_grace{5000};  // SIGTERM to SIGKILL on cancel or timeout
+};
+
+/// Files one buildah build uses, all inside the build's temporary folder.
+struct BuildahFiles {
+  std::string dockerfile;
+  std::string iidfile;
+  std::string digestfile;
+};
+
+class Buildah : public Builder {
+ public:
+  explicit Buildah(BuildahOptions options = {});
+  std::string name() const override { return "buildah"; }
+  Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) override;
+
+  /// `buildah ... bud ...` for the request: pure, for tests and for logs.
+  std::vector<std::string> bud_argv(const BuildRequest& request, const BuildahFiles& files) const;
+  /// `buildah ... push ...` of the built image `image_id` to docker://<request.image>.
+  std::vector<std::string> push_argv(const BuildRequest& request, const std::string& image_id,
+                                     const BuildahFiles& files) const;
+  const BuildahOptions& options() const { return options_; }
+
+ private:
+  std::vector<std::string> global_argv() const;
+  BuildahOptions options_;
+};
+
+// BuildKit through buildctl. To build on a remote worker, point `addr` at it:
+//   tcp://buildkitd.example:1234 with tls_ca_cert/tls_cert/tls_key (mutual TLS);
+//   kube-pod://buildkitd-0?namespace=ci (kubectl exec into a buildkitd pod);
+//   docker-container://buildkitd or podman-container://buildkitd; unix:///run/buildkit/buildkitd.sock.
+// Pulls from plain-http registries are configured on the daemon (buildkitd.toml
+// [registry."host"] http = true), pushes per build (insecure_registries). See docs/builders.md.
+struct BuildctlOptions {
+  std::string program = "buildctl";
+  std::string addr;  // --addr; empty: buildctl's default ($BUILDKIT_HOST, else the local socket)
+  std::string tls_server_name, tls_ca_cert, tls_cert, tls_key;  // --tlsservername, --tlscacert, --tlscert, --tlskey
+  std::set<std::string> insecure_registries;  // pushes to these hosts add registry.insecure=true
+  std::string docker_config_dir;  // DOCKER_CONFIG for buildctl (registry credentials); empty: inherited
+  std::string state_dir;          // empty: default_state_dir(); temporary files under <state_dir>/buildctl/work
+  std::vector<std::string> global_args;  // before "build"
+  std::vector<std::string> build_args;   // after the build flags
+  std::chrono::milliseconds kill_grace{5000};
+};
+
+/// Files one buildctl build uses.
+struct BuildctlFiles {
+  std::string dockerfile_dir;   // holds the Dockerfile (given to buildctl as --local dockerfile=)
+  std::string dockerfile_name;  // its name there
+  std::string metadata_file;
+};
+
+class Buildctl : public Builder {
+ public:
+  explicit Buildctl(BuildctlOptions options = {});
+  std::string name() const override { return "buildctl"; }
+  Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) override;
+  /// `buildctl ... build ...` for the request: pure.
+  std::vector<std::string> argv(const BuildRequest& request, const BuildctlFiles& files) const;
+
+ private:
+  BuildctlOptions options_;
+};
+
+struct BuildxOptions {
+  std::string program = "docker";
+  std::string builder;  // --builder; empty: the current builder
+  std::set<std::string> insecure_registries;  // pushes to these hosts add registry.insecure=true
+  std::string docker_config_dir;  // DOCKER_CONFIG (credentials; the buildx plugin must then be installed system-wide)
+  std::string state_dir;          // empty: default_state_dir(); temporary files under <state_dir>/buildx/work
+  std::vector<std::string> build_args;  // before the context folder
+  std::chrono::milliseconds kill_grace{5000};
+};
+
+/// Files one buildx build uses.
+struct BuildxFiles {
+  std::string dockerfile;
+  std::string metadata_file;
+};
+
+class DockerBuildx : public Builder {
+ public:
+  explicit DockerBuildx(BuildxOptions options = {});
+  std::string name() const override { return "buildx"; }
+  Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) override;
+  /// `docker buildx build ...` for the request: pure.
+  std::vector<std::string> argv(const BuildRequest& request, const BuildxFiles& files) const;
+
+ private:
+  BuildxOptions options_;
+};
+
+/// The digest and config digest from a BuildKit --metadata-file (buildctl and buildx write
+/// the same keys: containerimage.digest, containerimage.config.digest); build/push seconds 0.
+/// Fails naming the missing or malformed key.
+Expected<BuildResult, std::string> parse_buildkit_metadata(std::string_view json);
+
+/// The registry host of a normalized reference: "127.0.0.1:5000/apps/shop:1" -> "127.0.0.1:5000".
+std::string registry_host(std::string_view image);
+
+enum class BackendKind { Buildah, Buildctl, Buildx };
+
+/// "buildah", "buildctl", "buildx" -> the kind; fails listing the accepted names.
+Expected<BackendKind, std::string> parse_backend_kind(std::string_view name);
+
+struct BuilderConfig {
+  BackendKind kind = BackendKind::Buildah;
+  BuildahOptions buildah;    // used when kind is Buildah
+  BuildctlOptions buildctl;  // used when kind is Buildctl
+  BuildxOptions buildx;      // used when kind is Buildx
+};
+
+/// The backend the config names, with its options.
+std::unique_ptr<Builder> make_builder(const BuilderConfig& config);
+
+}  // namespace cascade::builder

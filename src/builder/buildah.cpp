@@ -1,0 +1,144 @@
+// The buildah backend: `buildah bud` into buildah's own storage, then `buildah push` of the
+// built image id to the registry. Daemonless; the default.
+//
+// Pull policy: the caller pins every base as repo@sha256:<digest>, and a digest names exactly
+// one manifest, so an image already in local storage under that digest is byte for byte what
+// the registry would serve. "missing" therefore builds on exactly the pinned base while
+// sparing a registry round trip per base and per build (and keeps building while the base's
+// registry is briefly unreachable). "always" adds nothing for pinned bases; it is there for
+// Dockerfiles that still name a base by tag.
+#include <filesystem>
+#include <system_error>
+
+#include "internal.hpp"
+
+namespace cascade::builder {
+
+namespace fs = std::filesystem;
+using detail::Clock;
+
+namespace {
+
+std::string_view pull_flag(PullPolicy policy) {
+  switch (policy) {
+    case PullPolicy::Always: return "--pull=always";
+    case PullPolicy::Never: return "--pull=never";
+    case PullPolicy::Missing: break;
+  }
+  return "--pull=missing";
+}
+
+void append(std::vector<std::string>& argv, const std::vector<std::string>& more) {
+  argv.insert(argv.end(), more.begin(), more.end());
+}
+
+std::string state_path(const BuildahOptions& options, const std::string& given, const char* name) {
+  if (!given.empty()) return given;
+  std::string state = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+  return (fs::path(state) / "buildah" / name).string();
+}
+
+// registries.conf text: `base` plus an insecure [[registry]] for each host it does not name.
+std::string registries_conf_text(const std::string& base, const std::set<std::string>& insecure) {
+  std::string text = base;
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += "\n# Added by cascade for its insecure registries.\n";
+  for (const auto& host : insecure) {
+    if (base.find("\"" + host + "\"") != std::string::npos) continue;  // configured there already
+    text += "[[registry]]\nlocation = \"" + host + "\"\ninsecure = true\n\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+Buildah::Buildah(BuildahOptions options) : options_(std::move(options)) {
+  options_.root = state_path(options_, options_.root, "root");
+  options_.runroot = state_path(options_, options_.runroot, "runroot");
+  options_.work_dir = detail::work_root(options_.work_dir, options_.state_dir, "buildah");
+}
+
+std::vector<std::string> Buildah::global_argv() const {
+  std::vector<std::string> argv = {options_.program, "--root", options_.root, "--runroot", options_.runroot};
+  if (!options_.storage_driver.empty()) append(argv, {"--storage-driver", options_.storage_driver});
+  append(argv, options_.global_args);
+  return argv;
+}
+
+std::vector<std::string> Buildah::bud_argv(const BuildRequest& request, const BuildahFiles& files) const {
+  std::vector<std::string> argv = global_argv();
+  append(argv, {"bud", "--isolation", options_.isolation, "--format", options_.format,
+                std::string(pull_flag(options_.pull))});
+  if (!options_.auth_file.empty()) append(argv, {"--authfile", options_.auth_file});
+  if (options_.retries) append(argv, {"--retry", std::to_string(*options_.retries)});
+  if (!options_.retry_delay.empty()) append(argv, {"--retry-delay", options_.retry_delay});
+  append(argv, {"-f", files.dockerfile, "-t", request.image});
+  if (!request.target.empty()) append(argv, {"--target", request.target});
+  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", key + "=" + value});
+  for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
+  append(argv, {"--iidfile", files.iidfile});
+  append(argv, options_.bud_args);
+  argv.push_back(request.context_dir);
+  return argv;
+}
+
+std::vector<std::string> Buildah::push_argv(const BuildRequest& request, const std::string& image_id,
+                                            const BuildahFiles& files) const {
+  std::vector<std::string> argv = global_argv();
+  argv.push_back("push");
+  if (!options_.auth_file.empty()) append(argv, {"--authfile", options_.auth_file});
+  if (options_.insecure_registries.count(registry_host(request.image))) argv.push_back("--tls-verify=false");
+  if (options_.retries) append(argv, {"--retry", std::to_string(*options_.retries)});
+  if (!options_.retry_delay.empty()) append(argv, {"--retry-delay", options_.retry_delay});
+  append(argv, {"--digestfile", files.digestfile});
+  append(argv, options_.push_args);
+  // The image id, not the tag: another build tagging the same name meanwhile cannot swap it.
+  append(argv, {image_id, "docker://" + request.image});
+  return argv;
+}
+
+Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request, const CancelToken& cancel) {
+  auto start = Clock::now();
+  if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
+  auto work = detail::WorkDir::create(options_.work_dir, request.run_id);
+  if (!work) return unexpected(work.error());
+  BuildahFiles files{work->file("Dockerfile"), work->file("image-id"), work->file("digest")};
+  if (auto written = detail::write_text(files.dockerfile, request.dockerfile_text); !written)
+    return unexpected(written.error());
+
+  std::map<std::string, std::string> env;
+  if (!options_.insecure_registries.empty()) {
+    std::string base = options_.registries_conf.empty() ? "/etc/containers/registries.conf" : options_.registries_conf;
+    std::string conf = work->file("registries.conf");
+    auto written = detail::write_text(conf, registries_conf_text(detail::read_trimmed(base), options_.insecure_registries));
+    if (!written) return unexpected(written.error());
+    env["CONTAINERS_REGISTRIES_CONF"] = conf;
+  } else if (!options_.registries_conf.empty()) {
+    env["CONTAINERS_REGISTRIES_CONF"] = options_.registries_conf;
+  }
+
+  detail::append_log(request.log_path, "=== cascade buildah: " + request.image + " (run " + request.run_id + ") ===\n");
+  detail::StepContext context{request, cancel, detail::deadline_for(request, start), options_.kill_grace};
+  auto built = detail::run_step({"buildah bud", bud_argv(request, files), env}, context);
+  if (!built) return unexpected(built.error());
+  if (built->exit_code != 0)
+    return unexpected(detail::step_error(detail::classify_build_failure(built->output), "buildah bud failed", request, *built));
+  BuildResult result;
+  result.build_seconds = built->seconds;
+  result.image_id = detail::read_trimmed(files.iidfile);
+  if (!detail::is_digest(result.image_id))
+    return unexpected(Error{Error::Kind::Setup, request.image + ": buildah bud wrote no image id to " + files.iidfile});
+
+  auto pushed = detail::run_step({"buildah push", push_argv(request, result.image_id, files), env}, context);
+  if (!pushed) return unexpected(pushed.error());
+  if (pushed->exit_code != 0)
+    return unexpected(detail::step_error(detail::classify_push_failure(pushed->output), "buildah push failed", request, *pushed));
+  result.push_seconds = pushed->seconds;
+  result.digest = detail::read_trimmed(files.digestfile);
+  if (!detail::is_digest(result.digest))
+    return unexpected(Error{Error::Kind::Setup, request.image + ": buildah push wrote no digest to " + files.digestfile});
+  detail::append_log(request.log_path, "cascade: pushed " + request.image + "@" + result.digest + "\n");
+  return result;
+}
+
+}  // namespace cascade::builder

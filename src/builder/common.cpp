@@ -1,0 +1,311 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <cstring>
+#include <system_error>
+
+#include "internal.hpp"
+
+namespace cascade::builder {
+
+namespace fs = std::filesystem;
+
+std::string_view kind_name(Error::Kind kind) {
+  switch (kind) {
+    case Error::Kind::BuildFailed: return "build-failed";
+    case Error::Kind::PullFailed: return "pull-failed";
+    case Error::Kind::PushFailed: return "push-failed";
+    case Error::Kind::PushRejected: return "push-rejected";
+    case Error::Kind::Cancelled: return "cancelled";
+    case Error::Kind::TimedOut: return "timed-out";
+    case Error::Kind::Setup: return "setup";
+  }
+  return "setup";
+}
+
+std::string default_state_dir() {
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value ? std::string(value) : std::string();
+  };
+  if (std::string dir = env("CASCADE_STATE_DIR"); !dir.empty()) return dir;
+  if (std::string dir = env("XDG_STATE_HOME"); !dir.empty()) return dir + "/cascade";
+  if (std::string home = env("HOME"); !home.empty()) return home + "/.local/state/cascade";
+  return "/var/lib/cascade";
+}
+
+std::string registry_host(std::string_view image) {
+  auto slash = image.find('/');
+  if (slash == std::string_view::npos) return "docker.io";
+  std::string_view first = image.substr(0, slash);
+  bool is_host = first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
+                 first == "localhost";
+  return is_host ? std::string(first) : "docker.io";
+}
+
+Expected<BackendKind, std::string> parse_backend_kind(std::string_view name) {
+  if (name == "buildah") return BackendKind::Buildah;
+  if (name == "buildctl") return BackendKind::Buildctl;
+  if (name == "buildx") return BackendKind::Buildx;
+  return unexpected("unknown builder \"" + std::string(name) + "\" (expected buildah, buildctl or buildx)");
+}
+
+std::unique_ptr<Builder> make_builder(const BuilderConfig& config) {
+  switch (config.kind) {
+    case BackendKind::Buildctl: return std::make_unique<Buildctl>(config.buildctl);
+    case BackendKind::Buildx: return std::make_unique<DockerBuildx>(config.buildx);
+    case BackendKind::Buildah: break;
+  }
+  return std::make_unique<Buildah>(config.buildah);
+}
+
+}  // namespace cascade::builder
+
+namespace cascade::builder::detail {
+
+namespace {
+
+constexpr std::size_t kOutputKept = 64 * 1024;  // bytes of a step's output kept for errors
+constexpr int kTailLines = 20;                   // lines of output quoted in an error
+
+Error setup_error(std::string message) { return Error{Error::Kind::Setup, std::move(message)}; }
+
+std::string lowercase(std::string_view text) {
+  std::string lower(text);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+std::uintmax_t size_or_zero(const std::string& path) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+// What the log gained after `offset`, at most the last kOutputKept bytes of it.
+std::string read_since(const std::string& path, std::uintmax_t offset) {
+  std::uintmax_t size = size_or_zero(path);
+  if (size <= offset) return {};
+  std::uintmax_t start = std::max(offset, size > kOutputKept ? size - kOutputKept : 0);
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(start));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The last `count` non-empty lines of `output`, each cut at 400 characters.
+std::string tail_lines(std::string_view output, int count) {
+  std::vector<std::string_view> lines;
+  std::size_t end = output.size();
+  while (end > 0 && static_cast<int>(lines.size()) < count) {
+    std::size_t start = output.rfind('\n', end - 1);
+    start = start == std::string_view::npos ? 0 : start + 1;
+    std::string_view line = output.substr(start, end - start);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back(line.substr(0, 400));
+    end = start == 0 ? 0 : start - 1;
+  }
+  std::string text;
+  for (auto line = lines.rbegin(); line != lines.rend(); ++line) text += "\n  " + std::string(*line);
+  return text;
+}
+
+bool needs_quotes(const std::string& arg) {
+  return arg.empty() || arg.find_first_of(" \t\n'\"\\$`*?;&|<>(){}[]#~") != std::string::npos;
+}
+
+std::string quote(const std::string& arg) {
+  if (!needs_quotes(arg)) return arg;
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string mask_value(const std::string& assignment) {
+  auto equals = assignment.find('=');
+  return equals == std::string::npos ? assignment : assignment.substr(0, equals + 1) + "***";
+}
+
+std::string with_tail(std::string message, std::string_view output, const std::string& log_path) {
+  std::string tail = tail_lines(output, kTailLines);
+  if (!tail.empty()) message += "\nlast lines of " + log_path + ":" + tail;
+  return message;
+}
+
+}  // namespace
+
+Expected<WorkDir, Error> WorkDir::create(const std::string& parent, const std::string& run_id) {
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  std::string name = run_id.empty() ? "build" : run_id;
+  for (auto& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  std::string pattern = (fs::path(parent) / (name.substr(0, 64) + "-XXXXXX")).string();
+  if (!::mkdtemp(pattern.data()))
+    return unexpected(setup_error("cannot create a work folder in " + parent + ": " + std::strerror(errno)));
+  return WorkDir(fs::path(pattern));
+}
+
+WorkDir::~WorkDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+Expected<void, Error> check_request(const BuildRequest& request) {
+  if (request.image.empty()) return unexpected(setup_error("the build request names no image"));
+  std::string what = request.image + ": ";
+  std::error_code ec;
+  if (request.context_dir.empty() || !fs::is_directory(request.context_dir, ec))
+    return unexpected(setup_error(what + "the build context \"" + request.context_dir + "\" is not a folder"));
+  if (request.dockerfile_text.empty()) return unexpected(setup_error(what + "the Dockerfile text is empty"));
+  if (request.log_path.empty()) return unexpected(setup_error(what + "the build request names no log file"));
+  fs::path parent = fs::path(request.log_path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) return unexpected(setup_error(what + "cannot create the log folder " + parent.string() + ": " + ec.message()));
+  return {};
+}
+
+Expected<void, Error> write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return unexpected(setup_error("cannot write " + path));
+  return {};
+}
+
+std::string read_trimmed(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+void append_log(const std::string& log_path, const std::string& text) {
+  std::ofstream out(log_path, std::ios::binary | std::ios::app);
+  out << text;
+}
+
+std::string format_command(const std::vector<std::string>& argv) {
+  std::string line;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& arg = argv[i];
+    bool build_arg = (i > 0 && argv[i - 1] == "--build-arg") || arg.rfind("build-arg:", 0) == 0;
+    if (!line.empty()) line += ' ';
+    line += quote(build_arg ? mask_value(arg) : arg);
+  }
+  return line;
+}
+
+Clock::time_point deadline_for(const BuildRequest& request, Clock::time_point start) {
+  if (request.timeout.count() <= 0) return Clock::time_point::max();
+  return start + request.timeout;
+}
+
+Expected<StepRun, Error> run_step(const Step& step, const StepContext& context) {
+  const BuildRequest& request = context.request;
+  std::string what = request.image + ": " + step.name;
+  auto now = Clock::now();
+  if (context.cancel.stop_requested())
+    return unexpected(Error{Error::Kind::Cancelled, what + " was not started: cancelled"});
+  if (now >= context.deadline)
+    return unexpected(Error{Error::Kind::TimedOut, what + " was not started: the build ran out of time"});
+  append_log(request.log_path, "$ " + format_command(step.argv) + "\n");
+  std::uintmax_t offset = size_or_zero(request.log_path);
+  process::Options options;
+  options.env = step.env;
+  options.cancel = context.cancel;
+  options.kill_grace = context.kill_grace;
+  options.output_file = request.log_path;
+  if (context.deadline != Clock::time_point::max())
+    options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(context.deadline - now);
+  auto result = process::run(step.argv, options);
+  if (!result) return unexpected(setup_error(what + ": " + result.error()));
+  StepRun run{result->exit_code, std::chrono::duration<double>(Clock::now() - now).count(),
+              read_since(request.log_path, offset)};
+  if (result->cancelled) {
+    append_log(request.log_path, "cascade: " + step.name + " cancelled\n");
+    return unexpected(Error{Error::Kind::Cancelled, with_tail(what + " cancelled", run.output, request.log_path)});
+  }
+  if (result->timed_out) {
+    append_log(request.log_path, "cascade: " + step.name + " stopped: the build's timeout ran out\n");
+    std::string message = what + " timed out (the build's limit is " + std::to_string(request.timeout.count()) + "s)";
+    return unexpected(Error{Error::Kind::TimedOut, with_tail(message, run.output, request.log_path)});
+  }
+  return run;
+}
+
+Error step_error(Error::Kind kind, const std::string& what, const BuildRequest& request, const StepRun& run) {
+  std::string message = request.image + ": " + what + " (exit " + std::to_string(run.exit_code) + ")";
+  std::string line = last_error_line(run.output);
+  if (!line.empty()) message += ": " + line;
+  return Error{kind, with_tail(message, run.output, request.log_path)};
+}
+
+std::string last_error_line(std::string_view output) {
+  std::string last_non_empty;
+  std::size_t start = 0;
+  std::string found;
+  while (start < output.size()) {
+    std::size_t end = output.find('\n', start);
+    if (end == std::string_view::npos) end = output.size();
+    std::string_view line = output.substr(start, end - start);
+    std::size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos) {
+      std::string trimmed(line.substr(first));
+      while (!trimmed.empty() && trimmed.back() == '\r') trimmed.pop_back();
+      if (lowercase(trimmed.substr(0, 6)) == "error:") found = trimmed;
+      last_non_empty = trimmed;
+    }
+    start = end + 1;
+  }
+  return found.empty() ? last_non_empty : found;
+}
+
+bool looks_transient(std::string_view error_line) {
+  static const char* const phrases[] = {
+      "connection refused", "connection reset", "i/o timeout", "timeout", "timed out",
+      "no route to host", "network is unreachable", "temporary failure in name resolution",
+      "server misbehaving", "unexpected eof", "broken pipe", "too many requests", "toomanyrequests",
+      "internal server error", "bad gateway", "service unavailable", "gateway timeout"};
+  std::string line = lowercase(error_line);
+  for (const char* phrase : phrases)
+    if (line.find(phrase) != std::string::npos) return true;
+  static const std::regex status(R"((status|code)[^0-9a-z]{0,12}(5[0-9][0-9]|429)\b|: eof$)");
+  return std::regex_search(line, status);
+}
+
+Error::Kind classify_build_failure(std::string_view output) {
+  std::string line = lowercase(last_error_line(output));
+  if (line.find("building at step") != std::string::npos) return Error::Kind::BuildFailed;  // a RUN, COPY...
+  return looks_transient(line) ? Error::Kind::PullFailed : Error::Kind::BuildFailed;
+}
+
+Error::Kind classify_push_failure(std::string_view output) {
+  return looks_transient(last_error_line(output)) ? Error::Kind::PushFailed : Error::Kind::PushRejected;
+}
+
+Error::Kind classify_buildkit_failure(std::string_view output) {
+  std::string line = lowercase(last_error_line(output));
+  if (line.find("did not complete successfully") != std::string::npos) return Error::Kind::BuildFailed;
+  if (line.find("push") != std::string::npos) return classify_push_failure(line);
+  return looks_transient(line) ? Error::Kind::PullFailed : Error::Kind::BuildFailed;
+}
+
+bool is_digest(std::string_view text) {
+  if (text.size() != 71 || text.substr(0, 7) != "sha256:") return false;
+  return std::all_of(text.begin() + 7, text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::string work_root(const std::string& options_dir, const std::string& state_dir, const std::string& backend) {
+  if (!options_dir.empty()) return options_dir;
+  return (fs::path(state_dir.empty() ? default_state_dir() : state_dir) / backend / "work").string();
+}
+
+}  // namespace cascade::builder::detail

@@ -1,0 +1,108 @@
+// Shared by the backends: request checks, a temporary folder per build, running one step
+// with its output appended to the log, and reading a failure out of that output.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cascade/builder.hpp"
+#include "cascade/process.hpp"
+
+namespace cascade::builder::detail {
+
+using Clock = std::chrono::steady_clock;
+
+/// A fresh folder <parent>/<run_id>-XXXXXX (parent created when missing), removed with its
+/// content on destruction. Fails with Setup naming the folder.
+class WorkDir {
+ public:
+  static Expected<WorkDir, Error> create(const std::string& parent, const std::string& run_id);
+  WorkDir(WorkDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  WorkDir& operator=(WorkDir&&) = delete;
+  ~WorkDir();
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string str() const { return path_.string(); }
+
+ private:
+  explicit WorkDir(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+/// Checks what every backend needs: an image, a context folder that exists, a Dockerfile
+/// text and a log path (whose folder is created). Fails with Setup saying which.
+Expected<void, Error> check_request(const BuildRequest& request);
+
+/// Writes `text` to `path`. Fails with Setup naming the file.
+Expected<void, Error> write_text(const std::string& path, const std::string& text);
+
+/// The file's content with surrounding whitespace trimmed; empty when it cannot be read.
+std::string read_trimmed(const std::string& path);
+
+/// Appends `text` to the log; best effort (the step that follows reports an unusable log).
+void append_log(const std::string& log_path, const std::string& text);
+
+/// The command as one line for the log: arguments quoted when needed, build-arg values
+/// ("--build-arg K=V", "build-arg:K=V") masked as K=***.
+std::string format_command(const std::vector<std::string>& argv);
+
+/// One program run of a build.
+struct Step {
+  std::string name;                        // "buildah bud", said in errors
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;  // added to the inherited environment
+};
+
+/// What the build as a whole brings to every step.
+struct StepContext {
+  const BuildRequest& request;
+  const CancelToken& cancel;
+  Clock::time_point deadline;  // Clock::time_point::max(): none
+  std::chrono::milliseconds kill_grace;
+};
+
+/// A step that ran to its end (any exit code).
+struct StepRun {
+  int exit_code = 0;
+  double seconds = 0;
+  std::string output;  // the end (up to 64 KiB) of what the step wrote to the log
+};
+
+/// The deadline for a request started at `start`.
+Clock::time_point deadline_for(const BuildRequest& request, Clock::time_point start);
+
+/// Runs the step with its output appended to the log after a "$ command" line. Fails with
+/// Setup (cannot start, log unusable), Cancelled or TimedOut, each with the output's end.
+Expected<StepRun, Error> run_step(const Step& step, const StepContext& context);
+
+/// An Error of `kind`: "<image>: <what> (exit N): <last error line>", then the output's last lines.
+Error step_error(Error::Kind kind, const std::string& what, const BuildRequest& request, const StepRun& run);
+
+/// The last line of `output` starting with "error:" (any case, after spaces) — how buildah,
+/// buildctl and buildx end a failure — or, with none, its last non-empty line.
+std::string last_error_line(std::string_view output);
+
+/// True when a failure line reads as a network problem worth retrying: refused or reset
+/// connections, timeouts, DNS failures, unexpected EOF, HTTP 5xx and 429.
+bool looks_transient(std::string_view error_line);
+
+/// buildah bud's failure: PullFailed when fetching a base failed transiently, else BuildFailed.
+Error::Kind classify_build_failure(std::string_view output);
+
+/// A push's failure: PushFailed when transient, else PushRejected.
+Error::Kind classify_push_failure(std::string_view output);
+
+/// A BuildKit build-and-push failure (buildctl, buildx): a RUN that failed is BuildFailed;
+/// a push is PushFailed or PushRejected; any other transient failure is PullFailed.
+Error::Kind classify_buildkit_failure(std::string_view output);
+
+/// True for "sha256:" followed by 64 lowercase hex digits.
+bool is_digest(std::string_view text);
+
+/// `options_dir` or, when empty, <default_state_dir()>/<backend>/work.
+std::string work_root(const std::string& options_dir, const std::string& state_dir, const std::string& backend);
+
+}  // namespace cascade::builder::detail

@@ -1,0 +1,307 @@
+// The parts of the builder that need no build engine: exact argument vectors for every
+// backend, BuildKit's metadata file, reading failures out of their output, the factory; and
+// the BuildKit run path driven through a stand-in buildctl/docker script (no BuildKit here).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "../src/builder/internal.hpp"
+#include "cascade/builder.hpp"
+#include "support.hpp"
+
+namespace {
+
+using namespace cascade;
+using builder::Error;
+using Args = std::vector<std::string>;
+namespace fs = std::filesystem;
+
+builder::BuildRequest shop_request(const std::string& image = "127.0.0.1:5000/apps/shop:1") {
+  builder::BuildRequest request;
+  request.run_id = "run-1";
+  request.image = image;
+  request.context_dir = "/ctx";
+  request.dockerfile_text = "FROM 127.0.0.1:5000/base@sha256:" + std::string(64, 'a') + "\n";
+  request.target = "runtime";
+  request.build_args = {{"B", "two words"}, {"A", "1"}};
+  request.labels = {{"k", "v"}};
+  request.log_path = "/logs/shop.log";
+  return request;
+}
+
+const std::string kImageId = "sha256:" + std::string(64, 'c');
+
+}  // namespace
+
+TEST_CASE("builder::Buildah argument vectors") {
+  builder::BuildahOptions options;
+  options.root = "/r";
+  options.runroot = "/rr";
+  options.work_dir = "/w";
+  options.insecure_registries = {"127.0.0.1:5000"};
+  options.auth_file = "/auth/config.json";
+  builder::Buildah buildah(options);
+  builder::BuildahFiles files{"/w/Dockerfile", "/w/iid", "/w/digest"};
+  Args global = {"buildah", "--root", "/r", "--runroot", "/rr", "--storage-driver", "vfs"};
+
+  SUBCASE("bud: Dockerfile outside the context, pinned-base pull policy, args and labels") {
+    Args expected = global;
+    expected.insert(expected.end(), {"bud", "--isolation", "chroot", "--format", "docker", "--pull=missing",
+                                     "--authfile", "/auth/config.json", "-f", "/w/Dockerfile",
+                                     "-t", "127.0.0.1:5000/apps/shop:1", "--target", "runtime",
+                                     "--build-arg", "A=1", "--build-arg", "B=two words", "--label", "k=v",
+                                     "--iidfile", "/w/iid", "/ctx"});
+    CHECK(buildah.bud_argv(shop_request(), files) == expected);
+  }
+  SUBCASE("push: by image id, plain http only for insecure hosts") {
+    Args expected = global;
+    expected.insert(expected.end(), {"push", "--authfile", "/auth/config.json", "--tls-verify=false",
+                                     "--digestfile", "/w/digest", kImageId, "docker://127.0.0.1:5000/apps/shop:1"});
+    CHECK(buildah.push_argv(shop_request(), kImageId, files) == expected);
+    Args secure = buildah.push_argv(shop_request("registry.example.com/apps/shop:1"), kImageId, files);
+    CHECK(std::find(secure.begin(), secure.end(), std::string("--tls-verify=false")) == secure.end());
+  }
+  SUBCASE("options: pull policy, retries, extra arguments, no target") {
+    options.pull = builder::PullPolicy::Always;
+    options.retries = 2;
+    options.retry_delay = "1s";
+    options.auth_file.clear();
+    options.global_args = {"--log-level", "debug"};
+    options.bud_args = {"--layers"};
+    options.push_args = {"--compression-format", "zstd"};
+    builder::Buildah tuned(options);
+    auto request = shop_request();
+    request.target.clear();
+    request.build_args.clear();
+    request.labels.clear();
+    Args global_tuned = global;
+    global_tuned.insert(global_tuned.end(), {"--log-level", "debug"});
+    Args bud = global_tuned;
+    bud.insert(bud.end(), {"bud", "--isolation", "chroot", "--format", "docker", "--pull=always",
+                           "--retry", "2", "--retry-delay", "1s", "-f", "/w/Dockerfile", "-t", "127.0.0.1:5000/apps/shop:1",
+                           "--iidfile", "/w/iid", "--layers", "/ctx"});
+    CHECK(tuned.bud_argv(request, files) == bud);
+    Args push = global_tuned;
+    push.insert(push.end(), {"push", "--tls-verify=false", "--retry", "2", "--retry-delay", "1s", "--digestfile",
+                             "/w/digest", "--compression-format", "zstd", kImageId, "docker://127.0.0.1:5000/apps/shop:1"});
+    CHECK(tuned.push_argv(request, kImageId, files) == push);
+  }
+  SUBCASE("storage defaults live under the state folder") {
+    builder::BuildahOptions defaults;
+    defaults.state_dir = "/state";
+    builder::Buildah under_state(defaults);
+    CHECK(under_state.options().root == "/state/buildah/root");
+    CHECK(under_state.options().runroot == "/state/buildah/runroot");
+    CHECK(under_state.options().work_dir == "/state/buildah/work");
+  }
+}
+
+TEST_CASE("builder::Buildctl argument vectors") {
+  builder::BuildctlOptions options;
+  options.addr = "tcp://buildkitd.example:1234";
+  options.tls_server_name = "buildkitd.example";
+  options.tls_ca_cert = "/certs/ca.pem";
+  options.tls_cert = "/certs/cert.pem";
+  options.tls_key = "/certs/key.pem";
+  options.insecure_registries = {"127.0.0.1:5000"};
+  builder::BuildctlFiles files{"/w/dockerfile", "Dockerfile", "/w/metadata.json"};
+  Args expected = {"buildctl", "--addr", "tcp://buildkitd.example:1234", "--tlsservername", "buildkitd.example",
+                   "--tlscacert", "/certs/ca.pem", "--tlscert", "/certs/cert.pem", "--tlskey", "/certs/key.pem",
+                   "build", "--progress", "plain", "--frontend", "dockerfile.v0",
+                   "--local", "context=/ctx", "--local", "dockerfile=/w/dockerfile", "--opt", "filename=Dockerfile",
+                   "--opt", "target=runtime", "--opt", "build-arg:A=1", "--opt", "build-arg:B=two words",
+                   "--opt", "label:k=v",
+                   "--output", "type=image,name=127.0.0.1:5000/apps/shop:1,push=true,registry.insecure=true",
+                   "--metadata-file", "/w/metadata.json"};
+  CHECK(builder::Buildctl(options).argv(shop_request(), files) == expected);
+
+  SUBCASE("a secure registry, the default daemon address, extra arguments") {
+    builder::BuildctlOptions plain;
+    plain.global_args = {"--debug"};
+    plain.build_args = {"--export-cache", "type=inline"};
+    auto request = shop_request("registry.example.com/apps/shop:1");
+    request.target.clear();
+    request.build_args.clear();
+    request.labels.clear();
+    Args minimal = {"buildctl", "--debug", "build", "--progress", "plain", "--frontend", "dockerfile.v0",
+                    "--local", "context=/ctx", "--local", "dockerfile=/w/dockerfile", "--opt", "filename=Dockerfile",
+                    "--output", "type=image,name=registry.example.com/apps/shop:1,push=true",
+                    "--metadata-file", "/w/metadata.json", "--export-cache", "type=inline"};
+    CHECK(builder::Buildctl(plain).argv(request, files) == minimal);
+  }
+}
+
+TEST_CASE("builder::DockerBuildx argument vectors") {
+  builder::BuildxOptions options;
+  options.builder = "ci";
+  options.insecure_registries = {"127.0.0.1:5000"};
+  builder::BuildxFiles files{"/w/Dockerfile", "/w/metadata.json"};
+  Args secure = {"docker", "buildx", "build", "--builder", "ci", "--progress", "plain", "--file", "/w/Dockerfile",
+                 "--target", "runtime", "--build-arg", "A=1", "--build-arg", "B=two words", "--label", "k=v",
+                 "--tag", "registry.example.com/apps/shop:1", "--push", "--metadata-file", "/w/metadata.json", "/ctx"};
+  CHECK(builder::DockerBuildx(options).argv(shop_request("registry.example.com/apps/shop:1"), files) == secure);
+  Args insecure = {"docker", "buildx", "build", "--builder", "ci", "--progress", "plain", "--file", "/w/Dockerfile",
+                   "--target", "runtime", "--build-arg", "A=1", "--build-arg", "B=two words", "--label", "k=v",
+                   "--tag", "127.0.0.1:5000/apps/shop:1",
+                   "--output", "type=image,name=127.0.0.1:5000/apps/shop:1,push=true,registry.insecure=true",
+                   "--metadata-file", "/w/metadata.json", "/ctx"};
+  CHECK(builder::DockerBuildx(options).argv(shop_request(), files) == insecure);
+}
+
+TEST_CASE("builder::parse_buildkit_metadata") {
+  // The shape buildx documents for --metadata-file (buildctl writes the same keys).
+  std::string json = R"({
+    "buildx.build.ref": "mybuilder/mybuilder0/0fjb6ubs52xx3vygf6fgdl611",
+    "containerimage.config.digest": "sha256:2937f66a9722f7f4a2df583de2f8cb97fc9196059a410e7f00072fc918930e66",
+    "containerimage.descriptor": {"digest": "sha256:19ffeab6f8bc9293ac2c3fdf94ebe28396254c993aea0b5a542cfb02e0883fa3",
+                                  "mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 506},
+    "containerimage.digest": "sha256:19ffeab6f8bc9293ac2c3fdf94ebe28396254c993aea0b5a542cfb02e0883fa3",
+    "image.name": "docker.io/user/app"})";
+  auto parsed = builder::parse_buildkit_metadata(json);
+  REQUIRE(parsed);
+  CHECK(parsed->digest == "sha256:19ffeab6f8bc9293ac2c3fdf94ebe28396254c993aea0b5a542cfb02e0883fa3");
+  CHECK(parsed->image_id == "sha256:2937f66a9722f7f4a2df583de2f8cb97fc9196059a410e7f00072fc918930e66");
+  CHECK_FALSE(builder::parse_buildkit_metadata("not json"));
+  CHECK(builder::parse_buildkit_metadata("{}").error().find("containerimage.digest") != std::string::npos);
+  CHECK_FALSE(builder::parse_buildkit_metadata(R"({"containerimage.digest": "sha256:short"})"));
+}
+
+TEST_CASE("builder failure classification") {
+  using builder::detail::classify_build_failure;
+  using builder::detail::classify_buildkit_failure;
+  using builder::detail::classify_push_failure;
+  // buildah 1.28's own lines, captured on this machine.
+  CHECK(classify_build_failure("STEP 2/2: RUN curl --max-time 5 x\nsubprocess exited with status 1\n"
+                               "Error: building at STEP \"RUN curl --max-time 5 x || echo timeout\": exit status 1\n") ==
+        Error::Kind::BuildFailed);
+  CHECK(classify_build_failure("Trying to pull 127.0.0.1:5999/x@sha256:...\nError: creating build container: initializing "
+                               "source docker://127.0.0.1:5999/x@sha256:...: pinging container registry 127.0.0.1:5999: "
+                               "Get \"https://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused") ==
+        Error::Kind::PullFailed);
+  CHECK(classify_build_failure("Error: creating build container: reading manifest sha256:ab in 127.0.0.1:5000/x: "
+                               "manifest unknown: manifest unknown") == Error::Kind::BuildFailed);
+  CHECK(classify_push_failure("Error: pushing image \"sha256:e2\" to \"docker://127.0.0.1:5999/base:1\": trying to reuse "
+                              "blob sha256:ce at destination: pinging container registry 127.0.0.1:5999: Get "
+                              "\"http://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused") ==
+        Error::Kind::PushFailed);
+  CHECK(classify_push_failure("Error: pushing image ...: http: server gave HTTP response to HTTPS client") ==
+        Error::Kind::PushRejected);
+  CHECK(classify_push_failure("Error: pushing image ...: pinging container registry 127.0.0.1:5081: invalid status code "
+                              "from registry 503 (Service Unavailable)") == Error::Kind::PushFailed);
+  CHECK(classify_push_failure("Error: pushing image ...: checking whether a blob sha256:ce exists in 127.0.0.1:5082/x: "
+                              "unauthorized: authentication required") == Error::Kind::PushRejected);
+  CHECK(classify_push_failure("Error: ...: received unexpected HTTP status: 502 Bad Gateway") == Error::Kind::PushFailed);
+  CHECK(classify_push_failure("Error: ...: requested access to the resource is denied") == Error::Kind::PushRejected);
+  // BuildKit's shapes (buildctl "error:", buildx "ERROR:").
+  CHECK(classify_buildkit_failure("#5 ERROR: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3\n"
+                                  "ERROR: failed to solve: process \"/bin/sh -c exit 3\" did not complete successfully: "
+                                  "exit code: 3") == Error::Kind::BuildFailed);
+  CHECK(classify_buildkit_failure("error: failed to solve: failed to push 127.0.0.1:5000/apps/shop:1: failed to do "
+                                  "request: Head \"http://127.0.0.1:5000/v2/apps/shop/blobs/sha256:ab\": dial tcp "
+                                  "127.0.0.1:5000: connect: connection refused") == Error::Kind::PushFailed);
+  CHECK(classify_buildkit_failure("error: failed to solve: failed to push r.example/apps/shop:1: unexpected status from "
+                                  "HEAD request to https://r.example/v2/apps/shop/blobs/sha256:ab: 401 Unauthorized") ==
+        Error::Kind::PushRejected);
+  CHECK(classify_buildkit_failure("error: failed to solve: r.example/base@sha256:ab: failed to resolve source metadata "
+                                  "for r.example/base@sha256:ab: unexpected status code 503 Service Unavailable") ==
+        Error::Kind::PullFailed);
+  CHECK(classify_buildkit_failure("error: failed to solve: r.example/base@sha256:ab: not found") == Error::Kind::BuildFailed);
+}
+
+TEST_CASE("builder helpers") {
+  SUBCASE("registry_host") {
+    CHECK(builder::registry_host("127.0.0.1:5000/apps/shop:1") == "127.0.0.1:5000");
+    CHECK(builder::registry_host("ghcr.io/org/app@sha256:ab") == "ghcr.io");
+    CHECK(builder::registry_host("localhost/app:1") == "localhost");
+    CHECK(builder::registry_host("docker.io/library/busybox:1") == "docker.io");
+    CHECK(builder::registry_host("library/busybox") == "docker.io");
+  }
+  SUBCASE("the factory") {
+    CHECK(builder::parse_backend_kind("buildah").value() == builder::BackendKind::Buildah);
+    CHECK(builder::parse_backend_kind("buildctl").value() == builder::BackendKind::Buildctl);
+    CHECK(builder::parse_backend_kind("buildx").value() == builder::BackendKind::Buildx);
+    CHECK(builder::parse_backend_kind("kaniko").error().find("buildah, buildctl or buildx") != std::string::npos);
+    builder::BuilderConfig config;
+    CHECK(builder::make_builder(config)->name() == "buildah");
+    config.kind = builder::BackendKind::Buildctl;
+    CHECK(builder::make_builder(config)->name() == "buildctl");
+    config.kind = builder::BackendKind::Buildx;
+    CHECK(builder::make_builder(config)->name() == "buildx");
+  }
+  SUBCASE("error kinds") {
+    CHECK(builder::kind_name(Error::Kind::PushFailed) == "push-failed");
+    CHECK(Error{Error::Kind::PullFailed, ""}.transient());
+    CHECK_FALSE(Error{Error::Kind::TimedOut, ""}.transient());
+    CHECK_FALSE(Error{Error::Kind::PushRejected, ""}.transient());
+  }
+  SUBCASE("logged commands mask build-arg values and quote") {
+    CHECK(builder::detail::format_command({"buildah", "bud", "--build-arg", "TOKEN=s3cret", "--label", "a=b c"}) ==
+          "buildah bud --build-arg 'TOKEN=***' --label 'a=b c'");
+    CHECK(builder::detail::format_command({"buildctl", "--opt", "build-arg:TOKEN=s3cret"}) ==
+          "buildctl --opt 'build-arg:TOKEN=***'");
+  }
+  SUBCASE("last_error_line") {
+    CHECK(builder::detail::last_error_line("a\nError: first\nb\nError: second\nc\n") == "Error: second");
+    CHECK(builder::detail::last_error_line("a\nlast words\n\n") == "last words");
+  }
+}
+
+TEST_CASE("builder::Buildctl and DockerBuildx run path, through a stand-in program") {
+  test::TempDir dir;
+  // Behaves like buildctl/docker as far as cascade can see: records its arguments and
+  // environment, prints progress, then writes the metadata file or fails as `mode` says.
+  test::write_file(dir / "bin/fake", "#!/bin/sh\nhere=$(dirname \"$0\")\nprintf '%s\\n' \"$@\" > \"$here/args\"\n"
+                                     "echo \"DOCKER_CONFIG=$DOCKER_CONFIG\" >> \"$here/args\"\n"
+                                     "meta=; prev=\nfor a in \"$@\"; do [ \"$prev\" = --metadata-file ] && meta=$a; prev=$a; done\n"
+                                     "echo '#1 [internal] load build definition from Dockerfile'\n"
+                                     "case $(cat \"$here/mode\") in\n"
+                                     "ok) printf '{\"containerimage.digest\":\"sha256:%s\",\"containerimage.config.digest\":"
+                                     "\"sha256:%s\"}' $(printf 'd%.0s' $(seq 64) ) $(printf 'c%.0s' $(seq 64)) > \"$meta\";;\n"
+                                     "run) echo 'error: failed to solve: process \"/bin/sh -c false\" did not complete "
+                                     "successfully: exit code: 1' >&2; exit 1;;\n"
+                                     "push) echo 'error: failed to solve: failed to push x: connect: connection refused' >&2; exit 1;;\n"
+                                     "esac\n");
+  fs::permissions(dir / "bin/fake", fs::perms::owner_all);
+  fs::create_directories(dir / "ctx");
+  auto request = shop_request();
+  request.context_dir = (dir / "ctx").string();
+  request.log_path = (dir / "build.log").string();
+
+  builder::BuildctlOptions buildctl_options;
+  buildctl_options.program = (dir / "bin/fake").string();
+  buildctl_options.state_dir = (dir / "state").string();
+  buildctl_options.docker_config_dir = "/etc/cascade/docker";
+  builder::Buildctl buildctl(buildctl_options);
+  builder::BuildxOptions buildx_options;
+  buildx_options.program = (dir / "bin/fake").string();
+  buildx_options.state_dir = (dir / "state").string();
+  builder::DockerBuildx buildx(buildx_options);
+
+  for (builder::Builder* backend : std::vector<builder::Builder*>{&buildctl, &buildx}) {
+    CAPTURE(backend->name());
+    test::write_file(dir / "bin/mode", "ok");
+    auto built = backend->build_and_push(request, {});
+    REQUIRE_MESSAGE(built, built.error().message);
+    CHECK(built->digest == "sha256:" + std::string(64, 'd'));
+    CHECK(built->image_id == "sha256:" + std::string(64, 'c'));
+    CHECK(test::read_file(request.log_path).find("#1 [internal] load build definition") != std::string::npos);
+    CHECK(fs::is_empty(dir / "state" / backend->name() / "work"));  // the Dockerfile folder is gone
+
+    test::write_file(dir / "bin/mode", "run");
+    auto failed = backend->build_and_push(request, {});
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().kind == Error::Kind::BuildFailed);
+    CHECK(failed.error().message.find("did not complete successfully") != std::string::npos);
+
+    test::write_file(dir / "bin/mode", "push");
+    auto push = backend->build_and_push(request, {});
+    REQUIRE_FALSE(push);
+    CHECK(push.error().kind == Error::Kind::PushFailed);
+  }
+  test::write_file(dir / "bin/mode", "ok");
+  REQUIRE(buildctl.build_and_push(request, {}));
+  std::string args = test::read_file(dir / "bin/args");
+  CHECK(args.find("DOCKER_CONFIG=/etc/cascade/docker") != std::string::npos);
+  CHECK(args.find("--opt\nfilename=Dockerfile\n") != std::string::npos);
+}
