@@ -38,7 +38,7 @@ struct ImageUse {
   reference::Reference image;
   int stage = 0;   // index of the stage that uses it
   UseKind kind = UseKind::From;
-  int line = 0;    // 1-based physical line of the instruction
+  int line = 0;    // 1-based physical line of the instruction (an ONBUILD use: the ONBUILD line)
 };
 
 struct Analysis {
@@ -55,7 +55,8 @@ struct Options {
 };
 
 struct Error {
-  int line = 0;         // 1-based physical line; 0 when the error concerns the whole file
+  int line = 0;         // 1-based physical line; 0 when the error concerns the whole file or the
+                        // options (empty file, no FROM, unknown --target, bad BUILDKIT_SYNTAX)
   std::string message;  // what is wrong and what to change
 };
 

@@ -232,6 +232,39 @@ class JsonReader {
   std::size_t pos_ = 0;
 };
 
+// A CSV field in quotes starting at `pos` ("" is a quote); it must end the record or
+// be followed by a comma.
+std::optional<std::string> read_quoted_csv_field(std::string_view text, std::size_t& pos, std::string& error) {
+  std::string field;
+  ++pos;
+  while (true) {
+    const std::size_t quote = text.find('"', pos);
+    if (quote == std::string_view::npos) break;
+    field.append(text.substr(pos, quote - pos));
+    pos = quote + 1;
+    if (pos < text.size() && text[pos] == '"') {
+      field.push_back('"');
+      ++pos;
+    } else if (pos == text.size() || text[pos] == ',') {
+      return field;
+    } else {
+      break;
+    }
+  }
+  error = "extraneous or missing \" in quoted-field";
+  return std::nullopt;
+}
+
+// A CSV field without quotes, up to the next comma; a quote inside it is an error.
+std::optional<std::string> read_plain_csv_field(std::string_view text, std::size_t& pos, std::string& error) {
+  const std::size_t comma = std::min(text.find(',', pos), text.size());
+  std::string field(text.substr(pos, comma - pos));
+  pos = comma;
+  if (field.find('"') == std::string::npos) return field;
+  error = "bare \" in non-quoted-field";
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::size_t space_length_at(std::string_view text, std::size_t pos) {
@@ -353,38 +386,10 @@ std::optional<std::vector<std::string>> parse_csv_record(std::string_view text, 
   std::vector<std::string> fields;
   std::size_t pos = 0;
   while (true) {
-    std::string field;
-    if (pos < text.size() && text[pos] == '"') {
-      ++pos;
-      while (true) {
-        const std::size_t quote = text.find('"', pos);
-        if (quote == std::string_view::npos) {
-          error = "extraneous or missing \" in quoted-field";
-          return std::nullopt;
-        }
-        field.append(text.substr(pos, quote - pos));
-        pos = quote + 1;
-        if (pos < text.size() && text[pos] == '"') {
-          field.push_back('"');
-          ++pos;
-          continue;
-        }
-        if (pos < text.size() && text[pos] != ',') {
-          error = "extraneous or missing \" in quoted-field";
-          return std::nullopt;
-        }
-        break;
-      }
-    } else {
-      const std::size_t comma = std::min(text.find(',', pos), text.size());
-      field.assign(text.substr(pos, comma - pos));
-      if (field.find('"') != std::string::npos) {
-        error = "bare \" in non-quoted-field";
-        return std::nullopt;
-      }
-      pos = comma;
-    }
-    fields.push_back(std::move(field));
+    auto field = pos < text.size() && text[pos] == '"' ? read_quoted_csv_field(text, pos, error)
+                                                       : read_plain_csv_field(text, pos, error);
+    if (!field) return std::nullopt;
+    fields.push_back(std::move(*field));
     if (pos >= text.size()) return fields;
     ++pos;  // the comma
   }
