@@ -165,6 +165,11 @@ class Client final : public Registry {
   Expected<std::vector<std::string>, Error> list_tags(const reference::Reference& repository) override;
   Expected<std::string, Error> copy(const reference::Reference& from, const reference::Reference& to) override;
 
+  /// Stores `manifest` (bytes and media type unchanged) under the tag or digest of `to`, whose
+  /// repository must already hold everything it references; returns its digest. Fails
+  /// (invalid) when the registry stores it under another digest.
+  Expected<std::string, Error> put_manifest(const reference::Reference& to, const Manifest& manifest);
+
   /// HTTP connections opened so far (for tests and benchmarks).
   std::size_t connections_opened() const;
 

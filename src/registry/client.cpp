@@ -161,6 +161,12 @@ Expected<std::string, Error> Client::copy(const reference::Reference& from, cons
   return source->digest;
 }
 
+Expected<std::string, Error> Client::put_manifest(const reference::Reference& to, const Manifest& manifest) {
+  auto put = impl_->put_manifest(to, to.tag.empty() ? manifest.digest : to.tag, manifest, {push_scope(to.path)});
+  if (!put) return unexpected(put.error());
+  return manifest.digest;
+}
+
 Expected<void, Error> Client::Impl::put_manifest(const reference::Reference& to, const std::string& ref,
                                                  const Manifest& manifest, const std::vector<std::string>& scopes) {
   Call call{to.domain, "PUT", manifest_target(to.path, ref), {}, manifest.body, scopes};
