@@ -65,10 +65,11 @@ inline std::string busybox_dockerfile(const std::string& more = "") {
   return "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n" + more;
 }
 
-/// `skopeo inspect` (or with `config`, `skopeo inspect --config`) of docker://<reference>.
+/// `skopeo inspect` of docker://<reference>, or with `config` the image's config blob as
+/// stored (`--config --raw`: without --raw skopeo converts it to OCI, dropping Healthcheck).
 inline nlohmann::json skopeo_inspect(const std::string& reference, bool config = false) {
   std::vector<std::string> argv = {"skopeo", "inspect", "--tls-verify=false"};
-  if (config) argv.push_back("--config");
+  if (config) argv.insert(argv.end(), {"--config", "--raw"});
   argv.push_back("docker://" + reference);
   auto result = run(argv);
   if (result.exit_code != 0) throw std::runtime_error("skopeo inspect " + reference + " failed: " + result.err);

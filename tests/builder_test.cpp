@@ -63,7 +63,7 @@ TEST_CASE("builder::Buildah builds and pushes a base image") {
   test::BuildahSandbox sandbox;
   builder::Buildah buildah(sandbox.options({shared().host()}));
   CHECK(buildah.name() == "buildah");
-  auto request = request_for(sandbox, shared().host() + "/fresh/base:7", test::busybox_dockerfile(),
+  auto request = request_for(sandbox, shared().host() + "/fresh/base:7", test::busybox_dockerfile("HEALTHCHECK CMD true\n"),
                              sandbox.context("ctx"), "fresh");
   request.labels = {{"org.opencontainers.image.base.digest", "none"}, {"cascade.run", "run 42"}};
   auto built = buildah.build_and_push(request, {});
@@ -91,6 +91,8 @@ TEST_CASE("builder::Buildah builds and pushes a base image") {
   SUBCASE("the manifest is docker's, so HEALTHCHECK survives") {
     auto raw = test::run({"skopeo", "inspect", "--raw", "--tls-verify=false", "docker://" + request.image});
     CHECK(raw.out.find("application/vnd.docker.distribution.manifest.v2+json") != std::string::npos);
+    auto config = test::skopeo_inspect(request.image, true);
+    CHECK(config["config"]["Healthcheck"]["Test"] == nlohmann::json::array({"CMD-SHELL", "true"}));
   }
 }
 
