@@ -73,6 +73,8 @@ if [[ $status -ne 0 ]]; then
   exit 1
 fi
 
+echo "graph_bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before timing" >&2
+
 # --- peak RSS (and wall time) with GNU time, R runs of each
 rss_cascade="$work/time-cascade.txt"
 rss_baseline="$work/time-baseline.txt"

@@ -53,10 +53,14 @@ def bases_of(entry) -> list[str] | None:
     return None
 
 
-def sample(items) -> str:
-    items = sorted(items)
-    more = f" ... (+{len(items) - 5})" if len(items) > 5 else ""
-    return ", ".join(items[:5]) + more
+def differences(what: str, missing: set, extra: set) -> str:
+    """'<what> differ: N missing (a, b ...), M unexpected (c ...)', empty parts left out."""
+    def part(label: str, items: set) -> str:
+        items = sorted(items)
+        more = f" ... (+{len(items) - 5})" if len(items) > 5 else ""
+        return f"{len(items)} {label} ({', '.join(items[:5])}{more})"
+    parts = [part(label, items) for label, items in (("missing", missing), ("unexpected", extra)) if items]
+    return f"{what} differ: " + ", ".join(parts)
 
 
 def check_graph(graph: dict, manifest: dict) -> list[str]:
@@ -72,13 +76,10 @@ def check_graph(graph: dict, manifest: dict) -> list[str]:
     external_refs = {ref_of(e) for e in external} - {None}
     produced = image_refs - expected_external if image_refs >= expected_external else image_refs
     if produced != expected_images:
-        missing, extra = expected_images - produced, produced - expected_images
-        notes.append(f"images differ from the fleet: {len(missing)} missing ({sample(missing)}), "
-                     f"{len(extra)} unexpected ({sample(extra)})")
+        notes.append(differences("images", expected_images - produced, produced - expected_images))
     if external_refs != expected_external:
-        missing, extra = expected_external - external_refs, external_refs - expected_external
-        notes.append(f"external roots differ: {len(missing)} missing ({sample(missing)}), "
-                     f"{len(extra)} unexpected ({sample(extra)})")
+        notes.append(differences("external roots", expected_external - external_refs,
+                                 external_refs - expected_external))
     expected_bases = {r["image"]: r["bases"] for r in manifest["recipes"]}
     compared = wrong = 0
     examples = []
@@ -94,7 +95,16 @@ def check_graph(graph: dict, manifest: dict) -> list[str]:
         notes.append(f"bases differ for {wrong} of {compared} images, e.g. " + "; ".join(examples))
     elif compared:
         notes.append(f"bases of all {compared} images match the fleet")
-    if not notes or all(n.startswith("bases of all") for n in notes):
+    expected_frontend = {r["image"]: r["frontend"] for r in manifest["recipes"]}
+    frontends = [(ref_of(e), e["frontend"]) for e in images if isinstance(e, dict) and "frontend" in e]
+    wrong_frontends = [f"{ref}: got {got}, expected {expected_frontend[ref]}"
+                       for ref, got in frontends if ref in expected_frontend and got != expected_frontend[ref]]
+    if wrong_frontends:
+        notes.append(f"frontends differ for {len(wrong_frontends)} of {len(frontends)} images, e.g. "
+                     + "; ".join(wrong_frontends[:3]))
+    elif frontends:
+        notes.append(f"frontends (# syntax=) of all {len(frontends)} images match the fleet")
+    if not any("differ" in n or "cannot" in n for n in notes):
         notes.insert(0, "graph matches the fleet (images and external roots)")
     return notes
 
