@@ -93,6 +93,6 @@ hyperfine --shell=bash --warmup 1 --runs "$runs" --style basic --export-json "$h
   -n cascade "$cascade_cmd" -n "git grep baseline" "$baseline_cmd" >&2
 
 # --- report
-python3 "$here/report.py" --hyperfine "$hyperfine_json" --time-cascade "$rss_cascade" \
+python3 "$here/graph_report.py" --hyperfine "$hyperfine_json" --time-cascade "$rss_cascade" \
   --time-baseline "$rss_baseline" --graph "$graph_json" --manifest "$fleet/manifest.json" \
   --out "$work/results.md"
