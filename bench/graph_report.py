@@ -133,6 +133,8 @@ def main(argv: list[str]) -> int:
     wall_c, wall_b = cascade["median"], baseline["median"]
     ratio = wall_b / wall_c if wall_c > 0 else float("inf")
     min_ratio = baseline["min"] / cascade["min"] if cascade["min"] > 0 else float("inf")
+    cpu_c = cascade["user"] + cascade["system"]
+    cpu_b = baseline["user"] + baseline["system"]
     peak_c = max(rss_cascade) if rss_cascade else float("nan")
     peak_b = max(rss_baseline) if rss_baseline else float("nan")
     verdict = lambda ok: "PASS" if ok else "FAIL"
@@ -155,6 +157,8 @@ def main(argv: list[str]) -> int:
         f"| < {GOAL_WALL_S:g} s | {verdict(wall_c < GOAL_WALL_S)} |",
         f"| wall time, min of {runs} | {cascade['min']:.3f} s | {baseline['min']:.3f} s "
         f"| {min_ratio:.2f}x | | |",
+        f"| CPU time user+sys, mean of {runs} | {cpu_c:.3f} s | {cpu_b:.3f} s | {cpu_b / cpu_c:.2f}x | | |"
+        if cpu_c > 0 else None,
         f"| peak RSS, max of {len(rss_cascade)} | {peak_c:.1f} MB | {peak_b:.1f} MB | | "
         f"< {GOAL_RSS_MB:g} MB | {verdict(peak_c < GOAL_RSS_MB)} |",
         f"| speed-up, baseline / cascade (medians) | | | {ratio:.2f}x | >= {GOAL_RATIO:g}x "
@@ -162,9 +166,9 @@ def main(argv: list[str]) -> int:
         "",
         f"cascade: mean {cascade['mean']:.3f} s ± {cascade['stddev'] or 0:.3f}, user {cascade['user']:.3f} s, "
         f"system {cascade['system']:.3f} s; peak RSS median {statistics.median(rss_cascade):.1f} MB"
-        if rss_cascade else "",
+        if rss_cascade else None,
     ]
-    text = "\n".join(out).rstrip() + "\n"
+    text = "\n".join(line for line in out if line is not None).rstrip() + "\n"
     sys.stdout.write(text)
     if args.out:
         with open(args.out, "w") as f:
