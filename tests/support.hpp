@@ -93,18 +93,16 @@ inline std::string commit_files(const fs::path& dir, const std::map<std::string,
   return git(dir, {"rev-parse", "HEAD"}).substr(0, 40);
 }
 
-/// The cascade binary built with the tests (CASCADE_BINARY, set by CTest).
+/// The cascade binary built with the tests ($CASCADE_BINARY overrides).
 inline std::string cascade_binary() {
   const char* path = std::getenv("CASCADE_BINARY");
-  if (!path) throw std::runtime_error("CASCADE_BINARY is not set; run the tests through ctest");
-  return path;
+  return path ? path : CASCADE_BINARY_DEFAULT;
 }
 
-/// The project's source folder (CASCADE_SOURCE_DIR, set by CTest).
+/// The project's source folder ($CASCADE_SOURCE_DIR overrides).
 inline fs::path source_dir() {
   const char* path = std::getenv("CASCADE_SOURCE_DIR");
-  if (!path) throw std::runtime_error("CASCADE_SOURCE_DIR is not set; run the tests through ctest");
-  return path;
+  return path ? path : CASCADE_SOURCE_DIR_DEFAULT;
 }
 
 /// Runs `cascade args...`.
