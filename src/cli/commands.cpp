@@ -1,0 +1,228 @@
+// The subcommand table and the handlers. Each handler returns an exit code:
+// 0 success, 1 the operation failed, 2 bad input or usage.
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+#include "cascade/cli.hpp"
+#include "render.hpp"
+
+namespace cascade::cli {
+
+namespace {
+
+constexpr int kOk = 0;
+constexpr int kBadInput = 2;
+
+struct Common {
+  std::string pipeline_file;
+  std::string format = "text";
+};
+
+void fail(const std::string& message) { std::cerr << "cascade: " << message << "\n"; }
+
+// The pipeline file from -p, or $CASCADE_PIPELINE.
+std::string pipeline_path(const Common& common) {
+  if (!common.pipeline_file.empty()) return common.pipeline_file;
+  const char* env = std::getenv("CASCADE_PIPELINE");
+  return env ? env : "";
+}
+
+// Loads and scans the fleet; prints every problem and returns nullopt on failure.
+std::optional<fleet::Fleet> load_fleet(const Common& common) {
+  std::string path = pipeline_path(common);
+  if (path.empty()) {
+    fail("no pipeline file: pass -p FILE (or set CASCADE_PIPELINE)");
+    return std::nullopt;
+  }
+  auto pipeline = pipeline::load(path);
+  if (!pipeline) {
+    fail(pipeline.error().str());
+    return std::nullopt;
+  }
+  auto fleet = fleet::scan(std::move(pipeline).value());
+  if (!fleet) {
+    for (const auto& problem : fleet.error()) fail(problem.str());
+    return std::nullopt;
+  }
+  for (const auto& warning : fleet->warnings) std::cerr << "cascade: warning: " << warning.str() << "\n";
+  return std::move(fleet).value();
+}
+
+void add_pipeline_option(CLI::App* command, Common& common) {
+  command->add_option("-p,--pipeline", common.pipeline_file, "pipeline file (default: $CASCADE_PIPELINE)");
+}
+
+void add_format_option(CLI::App* command, Common& common, std::vector<std::string> formats) {
+  std::string names;
+  for (const auto& f : formats) names += (names.empty() ? "" : "|") + f;
+  command->add_option("--format", common.format, "output format: " + names)
+      ->check(CLI::IsMember(formats))
+      ->capture_default_str();
+}
+
+int graph_command(const Common& common) {
+  auto fleet = load_fleet(common);
+  if (!fleet) return kBadInput;
+  if (common.format == "json") std::cout << graph_json(*fleet).dump(2) << "\n";
+  else if (common.format == "dot") std::cout << graph_dot(*fleet);
+  else if (common.format == "mermaid") std::cout << graph_mermaid(*fleet);
+  else std::cout << graph_text(*fleet);
+  return kOk;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Up to three fleet images whose familiar name is close to the query, or contains its
+// last path component.
+std::vector<std::string> suggestions(const graph::Graph& graph, const reference::Reference& query) {
+  std::string wanted = query.familiar();
+  std::string last = query.path.substr(query.path.rfind('/') + 1);
+  std::multimap<std::size_t, std::string> ranked;
+  for (const auto& node : graph.nodes()) {
+    std::string name = familiar(node.image);
+    std::size_t distance = edit_distance(wanted, name);
+    bool contains = name.find(last) != std::string::npos;
+    if (distance <= std::max<std::size_t>(3, wanted.size() / 3) || contains) ranked.emplace(distance, name);
+  }
+  std::vector<std::string> out;
+  for (const auto& [distance, name] : ranked) {
+    if (out.size() == 3) break;
+    out.push_back(name);
+  }
+  return out;
+}
+
+int affected_command(const Common& common, const std::string& image) {
+  auto query = reference::parse(image);
+  if (!query) {
+    fail("'" + image + "' is not an image reference: " + query.error().message);
+    return kBadInput;
+  }
+  auto fleet = load_fleet(common);
+  if (!fleet) return kBadInput;
+  AffectedReport report;
+  report.query = image;
+  report.matched = fleet->graph.match(*query);
+  report.affected = fleet->graph.downstream(report.matched);
+  if (report.matched.empty()) report.suggestions = suggestions(fleet->graph, *query);
+  if (common.format == "json") std::cout << affected_json(fleet->graph, report).dump(2) << "\n";
+  else if (report.matched.empty()) std::cerr << affected_text(fleet->graph, report);
+  else std::cout << affected_text(fleet->graph, report);
+  return kOk;
+}
+
+int validate_command(const Common& common) {
+  auto fleet = load_fleet(common);
+  if (!fleet) return kBadInput;
+  std::cout << "ok: " << fleet->pipeline.file << ": " << fleet->sources.size() << " sources, "
+            << fleet->graph.recipes().size() << " images, " << fleet->graph.external().size() << " external bases\n";
+  return kOk;
+}
+
+struct DockerfileArgs {
+  std::string path;
+  std::vector<std::string> build_args;
+  std::string target;
+};
+
+int dockerfile_command(const Common& common, const DockerfileArgs& args) {
+  std::string text;
+  if (args.path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(args.path, std::ios::binary);
+    if (!in) {
+      fail("cannot read " + args.path);
+      return kBadInput;
+    }
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  dockerfile::Options options;
+  for (const auto& pair : args.build_args) {
+    auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      fail("--build-arg '" + pair + "': expected NAME=VALUE");
+      return kBadInput;
+    }
+    options.build_args[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  if (!args.target.empty()) options.target = args.target;
+  auto analysis = dockerfile::analyze(text, options);
+  if (!analysis) {
+    const auto& error = analysis.error();
+    fail(args.path + (error.line > 0 ? ":" + std::to_string(error.line) : "") + ": " + error.message);
+    return kBadInput;
+  }
+  if (common.format == "json") std::cout << dockerfile_json(args.path, *analysis).dump(2) << "\n";
+  else std::cout << dockerfile_text(args.path, *analysis);
+  return kOk;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"cascade: keeps a fleet of container images patched"};
+  app.set_version_flag("--version", "cascade 0.1.0");
+  app.require_subcommand(1);
+  Common common;
+  int exit_code = kOk;
+
+  auto* graph = app.add_subcommand("graph", "print the image graph of the fleet");
+  add_pipeline_option(graph, common);
+  add_format_option(graph, common, {"text", "json", "dot", "mermaid"});
+  graph->callback([&] { exit_code = graph_command(common); });
+
+  std::string image;
+  auto* affected = app.add_subcommand("affected", "list every image downstream of IMAGE, in build order");
+  add_pipeline_option(affected, common);
+  add_format_option(affected, common, {"text", "json"});
+  affected->add_option("IMAGE", image, "image in any spelling: debian:12, docker.io/library/debian, ...")->required();
+  affected->callback([&] { exit_code = affected_command(common, image); });
+
+  auto* validate = app.add_subcommand("validate", "check a pipeline file, its sources and their Dockerfiles");
+  add_pipeline_option(validate, common);
+  validate->callback([&] { exit_code = validate_command(common); });
+
+  DockerfileArgs dockerfile_args;
+  auto* dockerfile = app.add_subcommand("dockerfile", "show what cascade understands of a Dockerfile");
+  dockerfile->add_option("PATH", dockerfile_args.path, "the Dockerfile ('-' for stdin)")->required();
+  dockerfile->add_option("--build-arg", dockerfile_args.build_args, "NAME=VALUE (repeatable)");
+  dockerfile->add_option("--target", dockerfile_args.target, "the stage to build (default: the last)");
+  add_format_option(dockerfile, common, {"text", "json"});
+  dockerfile->callback([&] { exit_code = dockerfile_command(common, dockerfile_args); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kBadInput;
+  }
+  return exit_code;
+}
+
+}  // namespace cascade::cli

@@ -1,0 +1,242 @@
+#include "render.hpp"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace cascade::cli {
+
+using nlohmann::json;
+
+std::string familiar(const std::string& image) {
+  auto parsed = reference::parse(image);
+  return parsed ? parsed->familiar() : image;
+}
+
+namespace {
+
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+json recipe_json(const graph::Graph& graph, graph::NodeId id) {
+  const auto& node = graph.node(id);
+  const auto* recipe = graph.recipe_of(id);
+  json bases = json::array();
+  for (auto base : node.bases) bases.push_back(graph.node(base).image);
+  json out = {{"image", node.image},           {"familiar", familiar(node.image)},
+              {"bases", bases},                {"source", recipe->source},
+              {"dockerfile", recipe->dockerfile}, {"context", recipe->context},
+              {"target", recipe->target.empty() ? json(nullptr) : json(recipe->target)},
+              {"build_args", recipe->build_args}, {"commit", recipe->commit},
+              {"frontend", recipe->frontend ? json(*recipe->frontend) : json(nullptr)}};
+  return out;
+}
+
+// Groups the recipe nodes by source, in build order; external roots under "".
+std::map<std::string, std::vector<graph::NodeId>> by_source(const graph::Graph& graph) {
+  std::map<std::string, std::vector<graph::NodeId>> groups;
+  for (auto id : graph.topological_order()) {
+    const auto* recipe = graph.recipe_of(id);
+    groups[recipe ? recipe->source : ""].push_back(id);
+  }
+  return groups;
+}
+
+void tree_lines(const graph::Graph& graph, graph::NodeId id, const std::string& prefix, bool last,
+                std::set<graph::NodeId>& shown, std::ostringstream& out) {
+  const auto* recipe = graph.recipe_of(id);
+  out << prefix << (last ? "└── " : "├── ") << familiar(graph.node(id).image);
+  if (shown.count(id)) {
+    out << "  (see above)\n";
+    return;
+  }
+  shown.insert(id);
+  if (recipe) out << "  [" << recipe->source << ": " << recipe->dockerfile << "]";
+  out << "\n";
+  const auto& children = graph.node(id).children;
+  for (std::size_t i = 0; i < children.size(); ++i)
+    tree_lines(graph, children[i], prefix + (last ? "    " : "│   "), i + 1 == children.size(), shown, out);
+}
+
+}  // namespace
+
+json graph_json(const fleet::Fleet& fleet) {
+  const auto& graph = fleet.graph;
+  json sources = json::array();
+  for (const auto& source : fleet.sources)
+    sources.push_back({{"name", source.name}, {"commit", source.commit}, {"dockerfiles", source.dockerfiles}});
+  json images = json::array();
+  for (auto id : graph.topological_order())
+    if (graph.recipe_of(id)) images.push_back(recipe_json(graph, id));
+  json external = json::array();
+  for (auto id : graph.external()) external.push_back(graph.node(id).image);
+  return {{"pipeline", fleet.pipeline.file}, {"sources", sources}, {"images", images}, {"external", external}};
+}
+
+std::string graph_text(const fleet::Fleet& fleet) {
+  const auto& graph = fleet.graph;
+  std::ostringstream out;
+  std::size_t produced = graph.recipes().size();
+  out << fleet.pipeline.file << ": " << fleet.sources.size() << " sources, " << produced << " images, "
+      << graph.external().size() << " external bases\n";
+  for (const auto& source : fleet.sources)
+    out << "  " << source.name << " @ " << source.commit.substr(0, 12) << " (" << source.dockerfiles
+        << " Dockerfiles)\n";
+  out << "\n";
+  std::set<graph::NodeId> shown;
+  for (auto id : graph.topological_order()) {
+    if (!graph.node(id).bases.empty()) continue;
+    const auto* recipe = graph.recipe_of(id);
+    out << familiar(graph.node(id).image)
+        << (recipe ? "  [" + recipe->source + ": " + recipe->dockerfile + "]" : std::string("  (external)")) << "\n";
+    shown.insert(id);
+    const auto& children = graph.node(id).children;
+    for (std::size_t i = 0; i < children.size(); ++i)
+      tree_lines(graph, children[i], "", i + 1 == children.size(), shown, out);
+  }
+  return out.str();
+}
+
+std::string graph_dot(const fleet::Fleet& fleet) {
+  const auto& graph = fleet.graph;
+  std::ostringstream out;
+  out << "digraph cascade {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", "
+         "fontname=\"Helvetica\"];\n";
+  int cluster = 0;
+  for (const auto& [source, ids] : by_source(graph)) {
+    out << "  subgraph cluster_" << cluster++ << " {\n    label=" << quoted(source.empty() ? "external" : source)
+        << ";\n";
+    if (source.empty()) out << "    style=dashed;\n";
+    for (auto id : ids) {
+      out << "    n" << id << " [label=" << quoted(familiar(graph.node(id).image));
+      if (source.empty()) out << ", fillcolor=\"#f4f4f4\", style=\"rounded,dashed,filled\"";
+      out << "];\n";
+    }
+    out << "  }\n";
+  }
+  for (auto id : graph.topological_order())
+    for (auto child : graph.node(id).children) out << "  n" << id << " -> n" << child << ";\n";
+  out << "}\n";
+  return out.str();
+}
+
+std::string graph_mermaid(const fleet::Fleet& fleet) {
+  const auto& graph = fleet.graph;
+  std::ostringstream out;
+  out << "flowchart LR\n";
+  int group = 0;
+  for (const auto& [source, ids] : by_source(graph)) {
+    out << "  subgraph s" << group++ << "[" << quoted(source.empty() ? "external" : source) << "]\n";
+    for (auto id : ids) {
+      std::string label = familiar(graph.node(id).image);
+      for (char& c : label)
+        if (c == '"') c = '\'';
+      out << "    n" << id << (source.empty() ? "([\"" : "[\"") << label << (source.empty() ? "\"])" : "\"]") << "\n";
+    }
+    out << "  end\n";
+  }
+  for (auto id : graph.topological_order())
+    for (auto child : graph.node(id).children) out << "  n" << id << " --> n" << child << "\n";
+  return out.str();
+}
+
+json affected_json(const graph::Graph& graph, const AffectedReport& report) {
+  json matched = json::array();
+  for (auto id : report.matched) matched.push_back(graph.node(id).image);
+  json images = json::array();
+  for (const auto& item : report.affected) {
+    json via = json::array();
+    for (auto id : item.via) via.push_back(graph.node(id).image);
+    const auto* recipe = graph.recipe_of(item.node);
+    images.push_back({{"image", graph.node(item.node).image},
+                      {"depth", item.depth},
+                      {"via", via},
+                      {"source", recipe ? json(recipe->source) : json(nullptr)},
+                      {"dockerfile", recipe ? json(recipe->dockerfile) : json(nullptr)}});
+  }
+  json out = {{"query", report.query}, {"matched", matched}, {"images", images}};
+  if (report.matched.empty()) out["suggestions"] = report.suggestions;
+  return out;
+}
+
+std::string affected_text(const graph::Graph& graph, const AffectedReport& report) {
+  std::ostringstream out;
+  if (report.matched.empty()) {
+    out << "no image in the fleet matches " << report.query << "\n";
+    if (!report.suggestions.empty()) {
+      out << "did you mean:";
+      for (const auto& name : report.suggestions) out << " " << name;
+      out << "\n";
+    }
+    return out.str();
+  }
+  out << report.query << " matches";
+  for (auto id : report.matched) out << " " << familiar(graph.node(id).image);
+  out << "; " << report.affected.size() << (report.affected.size() == 1 ? " image" : " images")
+      << " affected, in build order:\n";
+  for (const auto& item : report.affected) {
+    out << "  " << item.depth << "  " << familiar(graph.node(item.node).image) << "  via ";
+    for (std::size_t i = 0; i < item.via.size(); ++i)
+      out << (i ? " -> " : "") << familiar(graph.node(item.via[i]).image);
+    out << "\n";
+  }
+  return out.str();
+}
+
+json dockerfile_json(const std::string& file, const dockerfile::Analysis& analysis) {
+  json stages = json::array();
+  for (const auto& stage : analysis.stages) {
+    json base;
+    if (stage.scratch) base = {{"scratch", true}};
+    else if (stage.base_stage) base = {{"stage", analysis.stages[*stage.base_stage].label()}};
+    else if (stage.base_image) base = {{"image", stage.base_image->str()}};
+    stages.push_back({{"index", stage.index},
+                      {"name", stage.name.empty() ? json(nullptr) : json(stage.name)},
+                      {"label", stage.label()},
+                      {"line", stage.line},
+                      {"base", base},
+                      {"platform", stage.platform.empty() ? json(nullptr) : json(stage.platform)},
+                      {"needed", stage.needed}});
+  }
+  json uses = json::array();
+  for (const auto& use : analysis.uses)
+    uses.push_back({{"image", use.image.str()},
+                    {"stage", analysis.stages[use.stage].label()},
+                    {"kind", std::string(dockerfile::to_string(use.kind))},
+                    {"line", use.line}});
+  return {{"file", file},
+          {"frontend", analysis.frontend ? json(analysis.frontend->str()) : json(nullptr)},
+          {"target", analysis.stages[analysis.target].label()},
+          {"bases", analysis.bases},
+          {"stages", stages},
+          {"uses", uses}};
+}
+
+std::string dockerfile_text(const std::string& file, const dockerfile::Analysis& analysis) {
+  std::ostringstream out;
+  out << file << ": " << analysis.stages.size() << (analysis.stages.size() == 1 ? " stage" : " stages")
+      << ", target " << analysis.stages[analysis.target].label() << "\n";
+  out << "frontend: " << (analysis.frontend ? analysis.frontend->str() : std::string("(none)")) << "\n";
+  out << "stages:\n";
+  for (const auto& stage : analysis.stages) {
+    out << "  line " << stage.line << "  " << stage.label() << "  FROM ";
+    if (stage.scratch) out << "scratch";
+    else if (stage.base_stage) out << "stage " << analysis.stages[*stage.base_stage].label();
+    else if (stage.base_image) out << stage.base_image->str();
+    if (!stage.platform.empty()) out << "  --platform=" << stage.platform;
+    if (!stage.needed) out << "  (not needed for the target)";
+    out << "\n";
+  }
+  out << "bases:\n";
+  for (const auto& base : analysis.bases) out << "  " << base << "\n";
+  if (analysis.bases.empty()) out << "  (none)\n";
+  return out.str();
+}
+
+}  // namespace cascade::cli

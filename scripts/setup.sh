@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package cascade's build, tests, examples and benchmarks need, then
+# configures and builds cascade into build/. Idempotent: installed packages are skipped,
+# and the build is incremental. Run as root on Debian 12.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+  # build
+  cmake g++ ninja-build pkg-config git
+  # libraries
+  libboost1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev libyaml-cpp-dev nlohmann-json3-dev
+  libgit2-dev doctest-dev libsqlite3-dev libssl-dev libcli11-dev
+  # the real peers the tests and the demo talk to
+  docker-registry buildah podman runc busybox-static skopeo
+  # bcrypt htpasswd files for the registry tests' Basic-auth registry
+  apache2-utils
+  # benchmarks
+  wrk hyperfine time python3
+  # rendering graphs (the tests check that the DOT output renders)
+  graphviz
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$here/build" --parallel "$(nproc)"

@@ -1,0 +1,34 @@
+// Rendering of command results: human text, JSON (stable shapes), DOT and Mermaid.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cascade/dockerfile.hpp"
+#include "cascade/fleet.hpp"
+#include "cascade/graph.hpp"
+
+namespace cascade::cli {
+
+/// The familiar short form of a normalized reference ("debian:12"), or the text itself.
+std::string familiar(const std::string& image);
+
+nlohmann::json graph_json(const fleet::Fleet& fleet);
+std::string graph_text(const fleet::Fleet& fleet);
+std::string graph_dot(const fleet::Fleet& fleet);
+std::string graph_mermaid(const fleet::Fleet& fleet);
+
+struct AffectedReport {
+  std::string query;                        // as the user wrote it
+  std::vector<graph::NodeId> matched;       // nodes the query matched
+  std::vector<graph::Graph::Affected> affected;
+  std::vector<std::string> suggestions;     // near names when nothing matched
+};
+nlohmann::json affected_json(const graph::Graph& graph, const AffectedReport& report);
+std::string affected_text(const graph::Graph& graph, const AffectedReport& report);
+
+nlohmann::json dockerfile_json(const std::string& file, const dockerfile::Analysis& analysis);
+std::string dockerfile_text(const std::string& file, const dockerfile::Analysis& analysis);
+
+}  // namespace cascade::cli
