@@ -141,6 +141,28 @@ TEST_CASE("builder::Buildah honours build args, target and labels") {
   CHECK(log.find("--build-arg 'GREETING=***'") != std::string::npos);  // the command line masks values
 }
 
+TEST_CASE("builder::Buildah registries.conf") {
+  test::BuildahSandbox sandbox;
+  std::string dockerfile = "FROM " + shared().pinned_base() + "\nRUN true\n";
+  auto request = request_for(sandbox, shared().host() + "/apps/conf:1", dockerfile, sandbox.context("ctx"), "conf");
+  SUBCASE("a configured file is used for pulls and pushes, alone or with insecure hosts it already names") {
+    auto options = sandbox.options({});
+    options.registries_conf = (sandbox.path() / "registries.conf").string();
+    test::write_file(options.registries_conf, "[[registry]]\nlocation = \"" + shared().host() + "\"\ninsecure = true\n");
+    auto built = builder::Buildah(options).build_and_push(request, {});
+    CHECK_MESSAGE(built, built.error().message);
+    options.insecure_registries = {shared().host()};
+    auto again = builder::Buildah(options).build_and_push(request, {});
+    CHECK_MESSAGE(again, again.error().message);
+  }
+  SUBCASE("without insecure hosts, plain http fails with a rejection, not a retryable error") {
+    auto built = builder::Buildah(sandbox.options({})).build_and_push(request, {});
+    REQUIRE_FALSE(built);
+    CHECK(built.error().kind == Error::Kind::BuildFailed);
+    CHECK(built.error().message.find("server gave HTTP response to HTTPS client") != std::string::npos);
+  }
+}
+
 TEST_CASE("builder::Buildah reports a failing RUN as BuildFailed with the log's end") {
   test::BuildahSandbox sandbox;
   builder::Buildah buildah(sandbox.options({shared().host()}));
@@ -257,6 +279,14 @@ TEST_CASE("builder::Buildah set-up failures") {
     REQUIRE_FALSE(built);
     CHECK(built.error().kind == Error::Kind::Setup);
     CHECK(built.error().message.find("cascade-no-such-buildah") != std::string::npos);
+  }
+  SUBCASE("an auth file that does not exist") {
+    auto options = sandbox.options({});
+    options.auth_file = (sandbox.path() / "no-config.json").string();
+    auto built = builder::Buildah(options).build_and_push(request, {});
+    REQUIRE_FALSE(built);
+    CHECK(built.error().kind == Error::Kind::Setup);
+    CHECK(built.error().message.find("no-config.json") != std::string::npos);
   }
   SUBCASE("the per-build work folder is removed afterwards") {
     auto options = sandbox.options({});

@@ -100,6 +100,11 @@ std::vector<std::string> Buildah::push_argv(const BuildRequest& request, const s
 Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request, const CancelToken& cancel) {
   auto start = Clock::now();
   if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
+  for (const std::string* file : {&options_.registries_conf, &options_.auth_file}) {
+    std::error_code ec;
+    if (!file->empty() && !fs::is_regular_file(*file, ec))
+      return unexpected(Error{Error::Kind::Setup, request.image + ": buildah: " + *file + " is not a readable file"});
+  }
   auto work = detail::WorkDir::create(options_.work_dir, request.run_id);
   if (!work) return unexpected(work.error());
   BuildahFiles files{work->file("Dockerfile"), work->file("image-id"), work->file("digest")};
