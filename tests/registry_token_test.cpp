@@ -3,6 +3,7 @@
 // sent as they are, token reuse, realms with a query, and retried timeouts.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "cascade/registry.hpp"
@@ -118,4 +119,38 @@ TEST_CASE("registry::Client retries a timed-out request") {
   CHECK_MESSAGE(pinged, pinged.error().str());
   CHECK(server.requests() == 2);
   CHECK(server.connections() == 2);
+}
+
+TEST_CASE("registry::Client::copy uploads a blob the registry would not mount") {
+  TempDir dir;
+  const std::string config = R"({"architecture":"amd64","os":"linux","config":{"Labels":{"a":"b"}}})";
+  const std::string config_digest = registry::sha256_digest(config);
+  const std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                               config_digest + R"(","size":)" + std::to_string(config.size()) + R"(},"layers":[]})";
+  std::string uploaded;
+  ScriptedServer server([&](const Received& request) {
+    const std::string& target = request.target;
+    if (request.method == "GET" && target == "/v2/src/app/manifests/1")
+      return Reply{200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, manifest};
+    if (request.method == "GET" && target == "/v2/src/app/blobs/" + config_digest) return Reply{200, {}, config};
+    if (request.method == "POST" && target.rfind("/v2/dst/app/blobs/uploads/?mount=", 0) == 0)
+      return Reply{202, {{"Location", "/v2/dst/app/blobs/uploads/session-1?_state=x"}}, ""};
+    if (request.method == "DELETE" && target == "/v2/dst/app/blobs/uploads/session-1?_state=x") return Reply{204, {}, ""};
+    if (request.method == "POST" && target == "/v2/dst/app/blobs/uploads/")
+      return Reply{202, {{"Location", "/v2/dst/app/blobs/uploads/session-2?_state=y"}}, ""};
+    if (request.method == "PUT" && target == "/v2/dst/app/blobs/uploads/session-2?_state=y&digest=" + config_digest) {
+      uploaded = request.body;
+      return Reply{201, {}, ""};
+    }
+    if (request.method == "PUT" && target == "/v2/dst/app/manifests/1" && request.body == manifest)
+      return Reply{201, {{"Docker-Content-Digest", registry::sha256_digest(manifest)}}, ""};
+    return Reply{404, {}, R"({"errors":[{"code":"UNSUPPORTED","message":")" + request.method + " " + target + "\"}]}"};
+  });
+  registry::Client client(options_for(dir, {server.host()}));
+  auto copied = client.copy(image_ref(server.host() + "/src/app:1"), image_ref(server.host() + "/dst/app:1"));
+  REQUIRE_MESSAGE(copied, copied.error().str());
+  CHECK(*copied == registry::sha256_digest(manifest));
+  CHECK(uploaded == config);
+  auto seen = server.received();
+  CHECK(std::any_of(seen.begin(), seen.end(), [](const Received& r) { return r.method == "DELETE"; }));
 }

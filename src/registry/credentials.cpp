@@ -1,5 +1,6 @@
 // Credentials from docker's config.json (DOCKER_AUTH_CONFIG, $DOCKER_CONFIG, ~/.docker) and
 // docker-credential-* helpers, in the docker CLI's lookup order. Nothing here is logged.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
