@@ -64,4 +64,13 @@ struct Error {
 /// would refuse the file before building.
 Expected<Analysis, Error> analyze(std::string_view text, const Options& options = {});
 
+/// Rewrites the Dockerfile so that each external image the build uses whose normalized
+/// reference is a key of `pins` is named by its value instead (e.g. "repo@sha256:…"):
+/// FROM lines are rewritten whole (ARG-templated ones included), COPY --from and
+/// RUN --mount from= values in place; physical line numbers are kept. Fails when the
+/// text does not analyze, a pin is not a valid reference, or a use cannot be rewritten;
+/// the result is re-analyzed to prove every pinned use now names its pin.
+Expected<std::string, Error> pin(std::string_view text, const Options& options,
+                                 const std::map<std::string, std::string>& pins);
+
 }  // namespace cascade::dockerfile

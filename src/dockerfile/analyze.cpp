@@ -12,6 +12,7 @@ namespace cascade::dockerfile {
 namespace {
 
 using detail::Build;
+using detail::LexedFile;
 using detail::Program;
 using detail::SourceRef;
 using detail::StageState;
@@ -196,8 +197,10 @@ Analysis report(Build& build, std::optional<reference::Reference> frontend) {
   return analysis;
 }
 
-Expected<Analysis, Error> analyze_program(const Program& program, char escape, const Options& options,
-                                          std::optional<reference::Reference> frontend) {
+Expected<Analysis, Error> analyze_program(const LexedFile& file, const Program& program, const Options& options,
+                                          std::optional<reference::Reference> frontend,
+                                          const std::function<void(const LexedFile&, const Build&)>& visit) {
+  const char escape = file.escape;
   auto variables = global_variables(program, options, escape);
   if (!variables) return unexpected(std::move(variables).error());
   Build build = start_build(program, escape);
@@ -210,6 +213,7 @@ Expected<Analysis, Error> analyze_program(const Program& program, char escape, c
   if (auto parsed = parse_base_images(build); !parsed) return unexpected(parsed.error());
   if (auto needed = detail::mark_needed(build); !needed) return unexpected(needed.error());
   if (auto checked = detail::check_needed_stages(build); !checked) return unexpected(checked.error());
+  if (visit) visit(file, build);
   return report(build, std::move(frontend));
 }
 
@@ -229,6 +233,11 @@ std::string_view to_string(UseKind kind) {
 std::string Stage::label() const { return name.empty() ? "stage-" + std::to_string(index) : name; }
 
 Expected<Analysis, Error> analyze(std::string_view text, const Options& options) {
+  return detail::analyze_with(text, options, {});
+}
+
+Expected<Analysis, Error> detail::analyze_with(std::string_view text, const Options& options,
+                                               const std::function<void(const LexedFile&, const Build&)>& visit) {
   if (text.empty()) return fail(0, "the Dockerfile is empty");
   auto frontend = frontend_of(text, options);
   if (!frontend) return unexpected(std::move(frontend).error());
@@ -236,7 +245,7 @@ Expected<Analysis, Error> analyze(std::string_view text, const Options& options)
   if (!lexed) return unexpected(std::move(lexed).error());
   auto program = detail::build_program(*lexed);
   if (!program) return unexpected(std::move(program).error());
-  return analyze_program(*program, lexed->escape, options, std::move(*frontend));
+  return analyze_program(*lexed, *program, options, std::move(*frontend), visit);
 }
 
 }  // namespace cascade::dockerfile

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,6 +106,7 @@ struct Instruction {
   std::vector<std::string> json_values;  // the array's strings when json
   std::unique_ptr<Instruction> trigger;  // ONBUILD: the instruction it stores; else null
   int line = 0;                    // 1-based physical line where the instruction starts
+  int end_line = 0;                // physical line where its text ends (heredoc bodies follow)
 };
 
 struct LexedFile {
@@ -210,5 +212,10 @@ Expected<void, Error> parse_source_images(std::vector<SourceRef>& sources);
 Expected<void, Error> mark_needed(Build& build);
 /// The checks made while converting needed stages: sources defined earlier, mounts.
 Expected<void, Error> check_needed_stages(const Build& build);
+
+/// analyze(), letting `visit` see the lexed file and the finished build (whose pointers
+/// die when analyze_with returns) before the report is made.
+Expected<Analysis, Error> analyze_with(std::string_view text, const Options& options,
+                                       const std::function<void(const LexedFile&, const Build&)>& visit);
 
 }  // namespace cascade::dockerfile::detail

@@ -318,6 +318,7 @@ class Lexer {
     Instruction instruction;
     if (auto split = split_instruction(line, file_.escape, instruction); !split) return fail(start, split.error());
     instruction.line = start;
+    instruction.end_line = line_number_;
     if (can_contain_heredoc(instruction) && line.find("<<") != std::string_view::npos) {
       auto markers = heredoc_markers(line);
       if (!markers) return fail(start, markers.error());
