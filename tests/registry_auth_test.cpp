@@ -120,6 +120,8 @@ TEST_CASE("registry::find_credentials") {
     CHECK(creds->password == "s3cr:et");
     CHECK(registry::credential_key("docker.io") == "https://index.docker.io/v1/");
     CHECK(registry::credential_key("127.0.0.1:5000") == "127.0.0.1:5000");
+    CHECK(registry::credential_key("index.docker.io") == "https://index.docker.io/v1/");
+    CHECK(registry::credential_key("registry-1.docker.io") == "https://index.docker.io/v1/");
   }
   SUBCASE("old keys with scheme and path match by host; identity and registry tokens") {
     write({{"auths", {{"https://registry.example.com/v2/", {{"identitytoken", "refresh-me"}}},
