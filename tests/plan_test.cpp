@@ -124,6 +124,24 @@ TEST_CASE("plan::make") {
     CHECK(p.steps[0].base_digests.at(kDebian) == D0);
     CHECK(after_images(p, step(p, kWeb)) == std::vector<std::string>{kBase});
   }
+  SUBCASE("an image the fleet builds is skipped when already built from its commit on the same bases") {
+    auto g = graph::Graph::build({[] { auto r = recipe(kBase, {kDebian}); r.commit = "c0ffee"; return r; }(),
+                                  recipe(kWeb, {kBase})});
+    REQUIRE(g);
+    std::map<std::string, std::string> pins = {{kDebian, D0}};
+    std::map<std::string, plan::Observed> observed = {{kBase, {digest_of('b'), {{kDebian, D0}}, "c0ffee"}},
+                                                      {kWeb, {digest_of('w'), {{kBase, digest_of('b')}}, ""}}};
+    auto p = plan::make(*g, trigger_on(*g, kBase, std::nullopt), observed, pins);
+    CHECK(step(p, kBase).action == Action::Skip);
+    CHECK(step(p, kWeb).action == Action::Skip);
+    observed[kBase].revision = "0ld";
+    CHECK(step(plan::make(*g, trigger_on(*g, kBase, std::nullopt), observed, pins), kBase).action == Action::Build);
+    observed[kBase].revision = "c0ffee";
+    pins[kDebian] = D1;  // the base moved
+    auto moved = plan::make(*g, trigger_on(*g, kBase, std::nullopt), observed, pins);
+    CHECK(step(moved, kBase).action == Action::Build);
+    CHECK(step(moved, kWeb).action == Action::Build);
+  }
   SUBCASE("an image the fleet builds, with a digest given, is not rebuilt; its children build on that digest") {
     auto p = plan::make(graph, trigger_on(graph, kBase, D1), {}, pinned);
     REQUIRE(p.steps.size() == 3);

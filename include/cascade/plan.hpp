@@ -19,6 +19,7 @@ namespace cascade::plan {
 struct Observed {
   std::optional<std::string> digest;             // empty: never pushed
   std::map<std::string, std::string> built_on;   // base image -> digest it was built on
+  std::string revision;                          // the source commit it was built from, when labelled
 };
 
 /// The start of a cascade: the images the trigger names and, for each one that is not
@@ -62,7 +63,8 @@ Needs needs(const graph::Graph& graph, const Trigger& trigger);
 
 /// Makes the plan: every image downstream of the trigger (and the start images the fleet
 /// builds itself, when the trigger gave no digest for them), in build order. A step is
-/// skipped when every base's digest is known now and the image was already built on it.
+/// skipped when every base's digest is known now and the image was already built on it;
+/// a start image the fleet builds is skipped when it was also built from its recipe's commit.
 /// `observed` holds what `needs().inspect` found; `pinned` the digests of `needs().resolve`.
 Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std::string, Observed>& observed,
           const std::map<std::string, std::string>& pinned);

@@ -10,61 +10,12 @@
 #include <sstream>
 
 #include "cascade/cli.hpp"
+#include "common.hpp"
 #include "render.hpp"
 
 namespace cascade::cli {
 
 namespace {
-
-constexpr int kOk = 0;
-constexpr int kBadInput = 2;
-
-struct Common {
-  std::string pipeline_file;
-  std::string format = "text";
-};
-
-void fail(const std::string& message) { std::cerr << "cascade: " << message << "\n"; }
-
-// The pipeline file from -p, or $CASCADE_PIPELINE.
-std::string pipeline_path(const Common& common) {
-  if (!common.pipeline_file.empty()) return common.pipeline_file;
-  const char* env = std::getenv("CASCADE_PIPELINE");
-  return env ? env : "";
-}
-
-// Loads and scans the fleet; prints every problem and returns nullopt on failure.
-std::optional<fleet::Fleet> load_fleet(const Common& common) {
-  std::string path = pipeline_path(common);
-  if (path.empty()) {
-    fail("no pipeline file: pass -p FILE (or set CASCADE_PIPELINE)");
-    return std::nullopt;
-  }
-  auto pipeline = pipeline::load(path);
-  if (!pipeline) {
-    fail(pipeline.error().str());
-    return std::nullopt;
-  }
-  auto fleet = fleet::scan(std::move(pipeline).value());
-  if (!fleet) {
-    for (const auto& problem : fleet.error()) fail(problem.str());
-    return std::nullopt;
-  }
-  for (const auto& warning : fleet->warnings) std::cerr << "cascade: warning: " << warning.str() << "\n";
-  return std::move(fleet).value();
-}
-
-void add_pipeline_option(CLI::App* command, Common& common) {
-  command->add_option("-p,--pipeline", common.pipeline_file, "pipeline file (default: $CASCADE_PIPELINE)");
-}
-
-void add_format_option(CLI::App* command, Common& common, std::vector<std::string> formats) {
-  std::string names;
-  for (const auto& f : formats) names += (names.empty() ? "" : "|") + f;
-  command->add_option("--format", common.format, "output format: " + names)
-      ->check(CLI::IsMember(formats))
-      ->capture_default_str();
-}
 
 int graph_command(const Common& common) {
   auto fleet = load_fleet(common);
@@ -209,6 +160,9 @@ int run(int argc, char** argv) {
   dockerfile->add_option("--target", dockerfile_args.target, "the stage to build (default: the last)");
   add_format_option(dockerfile, common, {"text", "json"});
   dockerfile->callback([&] { exit_code = dockerfile_command(common, dockerfile_args); });
+
+  PatchCommandArgs patch_args;
+  add_patch_commands(app, common, patch_args, exit_code);
 
   try {
     app.parse(argc, argv);

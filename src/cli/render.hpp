@@ -31,4 +31,9 @@ std::string affected_text(const graph::Graph& graph, const AffectedReport& repor
 nlohmann::json dockerfile_json(const std::string& file, const dockerfile::Analysis& analysis);
 std::string dockerfile_text(const std::string& file, const dockerfile::Analysis& analysis);
 
+/// Text for the JSON values of app::plan_json, app::run_json and app::runs_json.
+std::string plan_text(const nlohmann::json& plan);
+std::string run_text(const nlohmann::json& run);
+std::string runs_text(const nlohmann::json& runs);
+
 }  // namespace cascade::cli

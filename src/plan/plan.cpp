@@ -108,8 +108,20 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
     }
     bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
     if (is_rebuilt_start) {
-      step.action = Action::Build;
-      step.reason = "patched image built by the fleet: rebuilt first";
+      const graph::Recipe* recipe = graph.recipe_of(id);
+      bool same_inputs = current && current->digest && !recipe->commit.empty() && current->revision == recipe->commit &&
+                         std::all_of(step.base_digests.begin(), step.base_digests.end(), [&](const auto& base) {
+                           return built_on(current, base.first, base.second);
+                         }) &&
+                         step.base_digests.size() == graph.node(id).bases.size();
+      if (same_inputs) {
+        step.action = Action::Skip;
+        step.reason = "already built from commit " + recipe->commit.substr(0, 12) + " on the current digests of its bases";
+        known[id] = *current->digest;
+      } else {
+        step.action = Action::Build;
+        step.reason = "patched image built by the fleet: rebuilt first";
+      }
     } else if (all_known_and_unchanged) {
       step.action = Action::Skip;
       step.reason = "already built on the current digest of every base";

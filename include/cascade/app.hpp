@@ -1,0 +1,86 @@
+// The composition root: a pipeline's fleet wired to its state store, registry client,
+// builder and git workspace, and the operations the commands run on them (plan, patch,
+// resume, status). Failures carry the exit code they mean: 1 an operation failed, 2 bad input.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cascade/builder.hpp"
+#include "cascade/executor.hpp"
+#include "cascade/fleet.hpp"
+#include "cascade/plan.hpp"
+#include "cascade/registry.hpp"
+#include "cascade/store.hpp"
+
+namespace cascade::app {
+
+struct Failure {
+  int exit_code = 1;    // 1: the operation failed; 2: bad input
+  std::string message;  // what went wrong and what to do
+};
+
+struct Wiring {
+  fleet::Fleet fleet;
+  std::string state_dir;  // the state file's folder: runs/ (logs, contexts) and buildah/ live here
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<builder::Builder> builder;
+  std::unique_ptr<executor::Workspace> workspace;
+};
+
+/// Opens the state store and makes the clients for the fleet's pipeline.
+Expected<Wiring, Failure> wire(fleet::Fleet fleet);
+
+/// The git-backed workspace: contexts exported and Dockerfiles read at the recipe's commit.
+std::unique_ptr<executor::Workspace> git_workspace(const pipeline::Pipeline& pipeline);
+
+struct PlannedPatch {
+  plan::Trigger trigger;
+  plan::Plan plan;
+};
+
+/// Resolves the trigger `query` (IMAGE or IMAGE@DIGEST; unknown image: bad input), asks the
+/// registry what every affected image was built on and pins the unaffected bases, and
+/// makes the plan. `given` overrides the digest of start images (used by resume).
+Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& query,
+                                           const std::map<graph::NodeId, std::string>& given = {});
+
+struct RunOptions {
+  std::size_t parallel = 2;
+  std::stop_token stop;    // start nothing new; let running builds finish
+  std::stop_token cancel;  // cancel running builds too
+  std::function<void(const executor::Progress&)> progress;
+};
+
+struct RunResult {
+  store::RunId run = 0;
+  store::RunState state = store::RunState::succeeded;
+  bool resumed = false;
+};
+
+/// Stores a new run for the plan and executes it.
+Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& planned, const RunOptions& options);
+
+/// Finishes run `run` after a crash or an interruption: tasks found building are checked
+/// against the registry (pushed ones are kept), the rest is built. Fails when the run is
+/// finished, unknown, or still running in another process.
+Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunOptions& options);
+
+/// An unfinished run (interrupted, or running in no live process) of the same trigger image
+/// and digest, which a new patch should finish instead of starting another.
+std::optional<store::RunId> unfinished_run_for(Wiring& wiring, const PlannedPatch& planned);
+
+/// The plan as JSON: {"query", "trigger", "steps": [{"image", "after", "action", "reason", ...}]}.
+nlohmann::json plan_json(const plan::Plan& plan);
+/// A run in detail: the run, its tasks and their transitions.
+Expected<nlohmann::json, Failure> run_json(store::Store& store, store::RunId run);
+/// The newest runs, newest first.
+Expected<nlohmann::json, Failure> runs_json(store::Store& store, std::size_t limit);
+
+}  // namespace cascade::app

@@ -1,0 +1,94 @@
+// Drives a cascade plan: runs its builds on a builder with bounded parallelism, longest
+// remaining path first (plan::Scheduler), each on the exact digests of its bases from this
+// same run, pushes, retries transient failures, blocks only the descendants of a failure,
+// stops on request, and records every step in the state store. Reaches I/O only through
+// the Registry, Builder, Store and Workspace interfaces.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "cascade/builder.hpp"
+#include "cascade/graph.hpp"
+#include "cascade/plan.hpp"
+#include "cascade/registry.hpp"
+#include "cascade/store.hpp"
+
+namespace cascade::executor {
+
+/// Labels cascade puts on every image it builds.
+inline constexpr const char* kLabelBases = "io.cascade.bases";  // JSON: base image -> digest
+inline constexpr const char* kLabelRun = "io.cascade.run";
+inline constexpr const char* kLabelRecipe = "io.cascade.recipe";
+inline constexpr const char* kLabelBaseName = "org.opencontainers.image.base.name";
+inline constexpr const char* kLabelBaseDigest = "org.opencontainers.image.base.digest";
+inline constexpr const char* kLabelRevision = "org.opencontainers.image.revision";
+
+/// What an image's labels say it was built on: io.cascade.bases, else the OCI base labels.
+std::map<std::string, std::string> built_on(const std::map<std::string, std::string>& labels);
+
+/// A build's inputs, materialized from git: the context folder and the Dockerfile text.
+struct Prepared {
+  std::string context_dir;
+  std::string dockerfile_text;
+};
+
+/// Where build inputs come from (git in production).
+class Workspace {
+ public:
+  virtual ~Workspace() = default;
+  /// Writes the recipe's context at its commit under `into` and reads its Dockerfile;
+  /// fails with a message naming the source, commit and path.
+  virtual Expected<Prepared, std::string> prepare(const graph::Recipe& recipe, const std::string& into) = 0;
+};
+
+struct Options {
+  std::size_t parallel = 2;                    // builds at once
+  int attempts = 3;                            // tries in all for a transient failure (push 5xx, timeouts)
+  std::chrono::milliseconds retry_delay{2000};  // doubled after each try
+  std::chrono::seconds build_timeout{3600};    // one build and push
+  std::string work_dir;                        // per-run folders for contexts and build logs
+};
+
+/// Something worth telling a person while the run goes (progress on stderr).
+struct Progress {
+  enum class Kind { Started, Retrying, Pushed, Failed, Blocked, Skipped, Interrupted } kind;
+  std::string image;
+  std::string detail;    // digest, error or reason
+  double seconds = 0;    // how long the step took, for Pushed and Failed
+};
+
+struct Services {
+  registry::Registry& registry;
+  builder::Builder& builder;
+  store::Store& store;
+  Workspace& workspace;
+  std::function<void(const Progress&)> progress;  // may be empty
+};
+
+struct Outcome {
+  store::RunState state = store::RunState::succeeded;  // succeeded, failed or interrupted
+  double seconds = 0;
+};
+
+class Executor {
+ public:
+  Executor(Services services, Options options) : services_(std::move(services)), options_(std::move(options)) {}
+
+  /// Runs `plan` as run `run`, whose tasks are already in the store (pending, or already
+  /// final when resumed). `stop` ends the run early: nothing new starts and running builds
+  /// finish; `cancel` also cancels the running builds. Records the run's final state.
+  Outcome execute(const graph::Graph& graph, const plan::Plan& plan, store::RunId run, std::stop_token stop,
+                  std::stop_token cancel);
+
+ private:
+  Services services_;
+  Options options_;
+};
+
+}  // namespace cascade::executor

@@ -1,0 +1,208 @@
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cascade/app.hpp"
+#include "run_lock.hpp"
+
+namespace cascade::app {
+
+namespace {
+
+// Runs work(i) for i in [0, n) on up to `threads` threads.
+void parallel_each(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& work) {
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < n; i = next++) work(i);
+  };
+  std::vector<std::jthread> pool;
+  for (std::size_t t = 1; t < std::min(threads, n); ++t) pool.emplace_back(worker);
+  worker();
+}
+
+constexpr std::size_t kRegistryThreads = 8;
+
+Expected<reference::Reference, Failure> parse_image(const std::string& text) {
+  auto parsed = reference::parse(text);
+  if (!parsed) return unexpected(Failure{2, "'" + text + "' is not an image reference: " + parsed.error().message});
+  return std::move(parsed).value();
+}
+
+// What the registry says about the affected images, and the digests of the pinned bases.
+Expected<void, Failure> observe(Wiring& wiring, const plan::Needs& needs, std::map<std::string, plan::Observed>& observed,
+                                std::map<std::string, std::string>& pinned) {
+  const auto& graph = wiring.fleet.graph;
+  std::mutex mutex;
+  std::optional<Failure> failure;
+  parallel_each(needs.inspect.size() + needs.resolve.size(), kRegistryThreads, [&](std::size_t i) {
+    bool inspecting = i < needs.inspect.size();
+    const std::string& image = graph.node(inspecting ? needs.inspect[i] : needs.resolve[i - needs.inspect.size()]).image;
+    auto ref = reference::parse(image);
+    if (!ref) return;
+    if (inspecting) {
+      auto info = wiring.registry->inspect(*ref);
+      std::lock_guard lock(mutex);
+      if (info) {
+        auto revision = info->labels.find(executor::kLabelRevision);
+        observed[image] = plan::Observed{info->digest, executor::built_on(info->labels),
+                                         revision == info->labels.end() ? "" : revision->second};
+      }
+      else if (info.error().kind == registry::ErrorKind::not_found) observed[image] = plan::Observed{};
+      else failure = Failure{1, "cannot inspect " + image + ": " + info.error().str()};
+    } else {
+      auto digest = wiring.registry->resolve_digest(*ref);
+      std::lock_guard lock(mutex);
+      if (digest) pinned[image] = *digest;
+      else failure = Failure{1, "cannot resolve the base " + image + ": " + digest.error().str()};
+    }
+  });
+  if (failure) return unexpected(*failure);
+  return {};
+}
+
+executor::Options executor_options(const Wiring& wiring, const RunOptions& options) {
+  executor::Options out;
+  out.parallel = std::max<std::size_t>(1, options.parallel);
+  out.work_dir = wiring.state_dir + "/runs";
+  return out;
+}
+
+Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned, store::RunId run,
+                                     const RunOptions& options, bool resumed) {
+  auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
+  if (!lock) return unexpected(Failure{1, "run " + std::to_string(run) + " is running in another process"});
+  executor::Services services{*wiring.registry, *wiring.builder, *wiring.store, *wiring.workspace, options.progress};
+  executor::Executor executor(services, executor_options(wiring, options));
+  auto outcome = executor.execute(wiring.fleet.graph, planned.plan, run, options.stop, options.cancel);
+  return RunResult{run, outcome.state, resumed};
+}
+
+std::vector<store::TaskSpec> task_specs(const Wiring& wiring, const plan::Plan& plan) {
+  std::vector<store::TaskSpec> specs;
+  for (const auto& step : plan.steps) {
+    const graph::Recipe* recipe = wiring.fleet.graph.recipe_of(step.node);
+    store::TaskSpec spec;
+    spec.image = step.image;
+    spec.source = recipe->source;
+    spec.dockerfile = recipe->dockerfile;
+    spec.commit = recipe->commit;
+    for (auto dep : step.after) spec.dependencies.push_back(plan.steps[dep].image);
+    spec.old_digest = step.old_digest;
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+}  // namespace
+
+Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& query,
+                                           const std::map<graph::NodeId, std::string>& given) {
+  auto ref = parse_image(query);
+  if (!ref) return unexpected(ref.error());
+  const auto& graph = wiring.fleet.graph;
+  PlannedPatch planned;
+  planned.trigger.query = query;
+  planned.trigger.start = graph.match(*ref);
+  if (planned.trigger.start.empty())
+    return unexpected(Failure{2, "no image in the fleet matches " + query + " (cascade graph lists them)"});
+  for (auto id : planned.trigger.start) {
+    if (auto digest = given.find(id); digest != given.end()) {
+      planned.trigger.digests[id] = digest->second;
+    } else if (!ref->digest.empty()) {
+      planned.trigger.digests[id] = ref->digest;
+    } else if (!graph.recipe_of(id)) {
+      auto digest = wiring.registry->resolve_digest(*reference::parse(graph.node(id).image));
+      if (!digest) return unexpected(Failure{1, "cannot resolve " + graph.node(id).image + ": " + digest.error().str()});
+      planned.trigger.digests[id] = *digest;
+    }
+  }
+  std::map<std::string, plan::Observed> observed;
+  std::map<std::string, std::string> pinned;
+  if (auto seen = observe(wiring, plan::needs(graph, planned.trigger), observed, pinned); !seen)
+    return unexpected(seen.error());
+  planned.plan = plan::make(graph, planned.trigger, observed, pinned);
+  return planned;
+}
+
+Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& planned, const RunOptions& options) {
+  store::NewRun new_run;
+  new_run.trigger.kind = store::TriggerKind::cli;
+  new_run.trigger.image = planned.trigger.query;
+  if (planned.trigger.digests.size() == 1) new_run.trigger.digest = planned.trigger.digests.begin()->second;
+  new_run.trigger.actor = "cli";
+  new_run.pipeline_path = wiring.fleet.pipeline.file;
+  new_run.plan_json = plan_json(planned.plan).dump();
+  auto run = wiring.store->create_run(new_run);
+  if (!run) return unexpected(Failure{1, run.error().message});
+  if (auto added = wiring.store->add_tasks(*run, task_specs(wiring, planned.plan)); !added)
+    return unexpected(Failure{1, added.error().message});
+  if (auto started = wiring.store->set_run_state(*run, store::RunState::running); !started)
+    return unexpected(Failure{1, started.error().message});
+  return execute(wiring, planned, *run, options, false);
+}
+
+Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunOptions& options) {
+  auto stored = wiring.store->get_run(run);
+  if (!stored) return unexpected(Failure{2, "no run " + std::to_string(run) + " in " + wiring.fleet.pipeline.state});
+  if (stored->state == store::RunState::succeeded || stored->state == store::RunState::failed)
+    return unexpected(Failure{2, "run " + std::to_string(run) + " is already " + std::string(store::to_string(stored->state))});
+  auto probe = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
+  if (!probe) return unexpected(Failure{1, "run " + std::to_string(run) + " is running in another process"});
+  probe.reset();
+
+  // The start digests of the run: those it was triggered with, and start images it pushed.
+  const auto& graph = wiring.fleet.graph;
+  std::map<graph::NodeId, std::string> given;
+  auto plan_text = wiring.store->get_plan(run);
+  auto stored_plan = nlohmann::json::parse(plan_text ? *plan_text : "{}", nullptr, false);
+  if (stored_plan.is_object() && stored_plan.contains("trigger"))
+    for (const auto& [image, digest] : stored_plan["trigger"].items())
+      if (auto id = graph.find(image)) given[*id] = digest.get<std::string>();
+  auto tasks = wiring.store->get_tasks(run);
+  if (!tasks) return unexpected(Failure{1, tasks.error().message});
+  std::set<std::string> rebuilt_starts;  // images the run rebuilt first (depth 0)
+  if (stored_plan.is_object() && stored_plan.contains("steps"))
+    for (const auto& step : stored_plan["steps"])
+      if (step.value("depth", 1) == 0) rebuilt_starts.insert(step.value("image", ""));
+  for (const auto& task : *tasks)
+    if (task.state == store::TaskState::pushed && task.new_digest && rebuilt_starts.count(task.image))
+      if (auto id = graph.find(task.image)) given[*id] = *task.new_digest;
+
+  auto planned = plan_patch(wiring, stored->trigger.image, given);
+  if (!planned) return unexpected(planned.error());
+
+  // Requeue what a crash or an interruption left half done, and what failed before.
+  std::set<std::string> known;
+  for (const auto& task : *tasks) {
+    known.insert(task.image);
+    using S = store::TaskState;
+    if (task.state == S::building || task.state == S::pushing || task.state == S::failed || task.state == S::blocked)
+      wiring.store->transition_task(run, task.image, S::pending,
+                                    "resumed: was " + std::string(store::to_string(task.state)));
+  }
+  std::vector<store::TaskSpec> missing;
+  for (auto& spec : task_specs(wiring, planned->plan))
+    if (!known.count(spec.image)) missing.push_back(std::move(spec));
+  if (!missing.empty()) wiring.store->add_tasks(run, missing);
+  if (stored->state != store::RunState::running)
+    if (auto started = wiring.store->set_run_state(run, store::RunState::running, "resumed"); !started)
+      return unexpected(Failure{1, started.error().message});
+  return execute(wiring, *planned, run, options, true);
+}
+
+std::optional<store::RunId> unfinished_run_for(Wiring& wiring, const PlannedPatch& planned) {
+  auto runs = wiring.store->list_runs(50);
+  if (!runs) return std::nullopt;
+  std::optional<std::string> digest;
+  if (planned.trigger.digests.size() == 1) digest = planned.trigger.digests.begin()->second;
+  for (const auto& run : *runs) {
+    if (run.state != store::RunState::running && run.state != store::RunState::interrupted) continue;
+    if (run.trigger.image != planned.trigger.query || run.trigger.digest != digest) continue;
+    if (RunLock::try_acquire(run_lock_path(wiring.state_dir, run.id))) return run.id;
+  }
+  return std::nullopt;
+}
+
+}  // namespace cascade::app

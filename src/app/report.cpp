@@ -1,0 +1,116 @@
+#include <ctime>
+
+#include "cascade/app.hpp"
+
+namespace cascade::app {
+
+using nlohmann::json;
+
+namespace {
+
+// "2026-11-28T03:04:05.678Z"
+std::string iso_time(store::Time time) {
+  auto ms = time.time_since_epoch().count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(ms % 1000));
+  return out;
+}
+
+json optional_time(const std::optional<store::Time>& time) { return time ? json(iso_time(*time)) : json(nullptr); }
+
+template <typename T>
+json optional_value(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json summary_json(const store::Summary& s) {
+  return {{"total", s.total},     {"pending", s.pending}, {"building", s.building}, {"pushing", s.pushing},
+          {"pushed", s.pushed},   {"skipped", s.skipped}, {"failed", s.failed},     {"blocked", s.blocked}};
+}
+
+json run_record_json(const store::Run& run) {
+  return {{"id", run.id},
+          {"state", store::to_string(run.state)},
+          {"trigger",
+           {{"kind", store::to_string(run.trigger.kind)},
+            {"image", run.trigger.image},
+            {"digest", optional_value(run.trigger.digest)},
+            {"actor", run.trigger.actor}}},
+          {"pipeline", run.pipeline_path},
+          {"created_at", iso_time(run.created_at)},
+          {"started_at", optional_time(run.started_at)},
+          {"finished_at", optional_time(run.finished_at)},
+          {"summary", summary_json(run.summary)}};
+}
+
+json task_json(const store::Task& task) {
+  return {{"image", task.image},
+          {"state", store::to_string(task.state)},
+          {"reason", task.reason},
+          {"old_digest", optional_value(task.old_digest)},
+          {"new_digest", optional_value(task.new_digest)},
+          {"base_digests", task.base_digests},
+          {"after", task.dependencies},
+          {"attempts", task.attempts},
+          {"seconds", task.duration ? json(task.duration->count() / 1000.0) : json(nullptr)},
+          {"started_at", optional_time(task.started_at)},
+          {"finished_at", optional_time(task.finished_at)},
+          {"build_log", optional_value(task.build_log)},
+          {"source", task.source},
+          {"dockerfile", task.dockerfile},
+          {"commit", task.commit}};
+}
+
+}  // namespace
+
+json plan_json(const plan::Plan& plan) {
+  json steps = json::array();
+  for (const auto& step : plan.steps) {
+    json after = json::array();
+    for (auto dep : step.after) after.push_back(plan.steps[dep].image);
+    steps.push_back({{"image", step.image},
+                     {"after", after},
+                     {"action", plan::to_string(step.action)},
+                     {"reason", step.reason},
+                     {"depth", step.depth},
+                     {"via", step.via},
+                     {"base_digests", step.base_digests},
+                     {"bases_built_in_run", step.bases_built_in_run},
+                     {"old_digest", optional_value(step.old_digest)}});
+  }
+  return {{"query", plan.query}, {"trigger", plan.trigger_digests}, {"steps", steps}};
+}
+
+Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
+  auto run = store.get_run(id);
+  if (!run) return unexpected(Failure{2, run.error().message});
+  auto tasks = store.get_tasks(id);
+  auto transitions = store.get_transitions(id);
+  if (!tasks || !transitions) return unexpected(Failure{1, "cannot read run " + std::to_string(id)});
+  json out = run_record_json(*run);
+  out["tasks"] = json::array();
+  for (const auto& task : *tasks) out["tasks"].push_back(task_json(task));
+  out["transitions"] = json::array();
+  for (const auto& t : *transitions)
+    out["transitions"].push_back({{"image", optional_value(t.image)},
+                                  {"from", optional_value(t.from)},
+                                  {"to", t.to},
+                                  {"detail", t.detail},
+                                  {"at", iso_time(t.at)}});
+  return out;
+}
+
+Expected<json, Failure> runs_json(store::Store& store, std::size_t limit) {
+  auto runs = store.list_runs(limit);
+  if (!runs) return unexpected(Failure{1, runs.error().message});
+  json out = json::array();
+  for (const auto& run : *runs) out.push_back(run_record_json(run));
+  return json{{"runs", out}};
+}
+
+}  // namespace cascade::app

@@ -1,0 +1,64 @@
+#include <filesystem>
+
+#include "cascade/app.hpp"
+#include "cascade/git.hpp"
+
+namespace cascade::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class GitWorkspace final : public executor::Workspace {
+ public:
+  explicit GitWorkspace(pipeline::Pipeline pipeline) : pipeline_(std::move(pipeline)) {}
+
+  Expected<executor::Prepared, std::string> prepare(const graph::Recipe& recipe, const std::string& into) override {
+    const pipeline::Source* source = nullptr;
+    for (const auto& candidate : pipeline_.sources)
+      if (candidate.name == recipe.source) source = &candidate;
+    if (!source) return unexpected("no source named '" + recipe.source + "' in " + pipeline_.file);
+    std::string path = source->remote ? git::cache_path_for(source->git, pipeline_.cache) : source->git;
+    auto repo = git::Repository::open(path);
+    if (!repo) return unexpected("source '" + recipe.source + "': " + repo.error().message);
+    std::string context = (fs::path(into) / "context").string();
+    if (auto exported = repo->export_tree(recipe.commit, recipe.context, context); !exported)
+      return unexpected("source '" + recipe.source + "': " + exported.error().message);
+    auto text = repo->read_file(recipe.commit, recipe.dockerfile);
+    if (!text) return unexpected("source '" + recipe.source + "': " + text.error().message);
+    return executor::Prepared{context, std::move(text).value()};
+  }
+
+ private:
+  pipeline::Pipeline pipeline_;
+};
+
+}  // namespace
+
+std::unique_ptr<executor::Workspace> git_workspace(const pipeline::Pipeline& pipeline) {
+  return std::make_unique<GitWorkspace>(pipeline);
+}
+
+Expected<Wiring, Failure> wire(fleet::Fleet fleet) {
+  Wiring wiring;
+  const pipeline::Pipeline& pipeline = fleet.pipeline;
+  wiring.state_dir = fs::path(pipeline.state).parent_path().string();
+  auto store = store::open_sqlite(pipeline.state);
+  if (!store) return unexpected(Failure{1, store.error().message});
+  wiring.store = std::move(store).value();
+
+  registry::Options registry_options;
+  builder::BuilderConfig builder_config;
+  builder_config.buildah.state_dir = wiring.state_dir;
+  for (const auto& entry : pipeline.registries) {
+    registry_options.registries.push_back({entry.host, entry.insecure, ""});
+    if (entry.insecure) builder_config.buildah.insecure_registries.insert(entry.host);
+  }
+  wiring.registry = std::make_unique<registry::Client>(registry_options);
+  wiring.builder = builder::make_builder(builder_config);
+  wiring.workspace = git_workspace(pipeline);
+  wiring.fleet = std::move(fleet);
+  return wiring;
+}
+
+}  // namespace cascade::app

@@ -1,0 +1,54 @@
+#include "common.hpp"
+
+#include <cstdlib>
+#include <iostream>
+
+namespace cascade::cli {
+
+namespace {
+
+// The pipeline file from -p, or $CASCADE_PIPELINE.
+std::string pipeline_path(const Common& common) {
+  if (!common.pipeline_file.empty()) return common.pipeline_file;
+  const char* env = std::getenv("CASCADE_PIPELINE");
+  return env ? env : "";
+}
+
+}  // namespace
+
+void fail(const std::string& message) { std::cerr << "cascade: " << message << "\n"; }
+
+std::optional<fleet::Fleet> load_fleet(const Common& common) {
+  std::string path = pipeline_path(common);
+  if (path.empty()) {
+    fail("no pipeline file: pass -p FILE (or set CASCADE_PIPELINE)");
+    return std::nullopt;
+  }
+  auto pipeline = pipeline::load(path);
+  if (!pipeline) {
+    fail(pipeline.error().str());
+    return std::nullopt;
+  }
+  auto fleet = fleet::scan(std::move(pipeline).value());
+  if (!fleet) {
+    for (const auto& problem : fleet.error()) fail(problem.str());
+    return std::nullopt;
+  }
+  for (const auto& warning : fleet->warnings) std::cerr << "cascade: warning: " << warning.str() << "\n";
+  return std::move(fleet).value();
+}
+
+void add_pipeline_option(CLI::App* command, Common& common) {
+  command->add_option("-p,--pipeline", common.pipeline_file, "pipeline file (default: $CASCADE_PIPELINE)");
+}
+
+void add_format_option(CLI::App* command, Common& common, std::vector<std::string> formats) {
+  std::string names;
+  for (const auto& f : formats) names += (names.empty() ? "" : "|") + f;
+  command->add_option("--format", common.format, "output format: " + names)
+      ->check(CLI::IsMember(formats))
+      ->capture_default_str();
+}
+
+
+}  // namespace cascade::cli

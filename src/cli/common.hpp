@@ -1,0 +1,49 @@
+// What the subcommands share: options every command takes, loading the fleet, messages.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cascade/fleet.hpp"
+
+namespace cascade::cli {
+
+constexpr int kOk = 0;
+constexpr int kFailed = 1;
+constexpr int kBadInput = 2;
+
+struct Common {
+  std::string pipeline_file;
+  std::string format = "text";
+};
+
+/// Prints "cascade: message" on stderr.
+void fail(const std::string& message);
+
+/// Loads and scans the fleet; prints every problem and returns nullopt on failure.
+std::optional<fleet::Fleet> load_fleet(const Common& common);
+
+void add_pipeline_option(CLI::App* command, Common& common);
+void add_format_option(CLI::App* command, Common& common, std::vector<std::string> formats);
+
+struct PatchArgs {
+  std::string image;
+  bool dry_run = false;
+  std::size_t parallel = 2;
+  long long resume = 0;  // a run to resume; 0: none
+};
+
+/// What plan, patch and status parse their arguments into; owned by run().
+struct PatchCommandArgs {
+  std::string plan_image;
+  PatchArgs patch;
+  long long status_run = 0;
+};
+
+/// plan, patch and status (patch_commands.cpp).
+void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, int& exit_code);
+
+}  // namespace cascade::cli

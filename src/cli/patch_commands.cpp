@@ -1,0 +1,157 @@
+// plan, patch and status: planning a cascade, running it (or resuming one), and reading
+// past runs from the state store.
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <mutex>
+
+#include "cascade/app.hpp"
+#include "common.hpp"
+#include "render.hpp"
+#include "signals.hpp"
+
+namespace cascade::cli {
+
+namespace {
+
+std::optional<app::Wiring> wire(const Common& common) {
+  auto fleet = load_fleet(common);
+  if (!fleet) return std::nullopt;
+  auto wiring = app::wire(std::move(fleet).value());
+  if (!wiring) {
+    fail(wiring.error().message);
+    return std::nullopt;
+  }
+  return std::move(wiring).value();
+}
+
+// "[03:04:05] pushed  127.0.0.1:5000/apps/shop:1  sha256:1234…  2.1 s" on stderr.
+void print_progress(const executor::Progress& progress) {
+  static std::mutex mutex;
+  static const char* names[] = {"build", "retry", "pushed", "FAILED", "blocked", "skip", "stopping"};
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char clock[16];
+  std::strftime(clock, sizeof clock, "%H:%M:%S", &local);
+  std::lock_guard lock(mutex);
+  std::fprintf(stderr, "[%s] %-8s %s", clock, names[static_cast<int>(progress.kind)], progress.image.c_str());
+  if (!progress.detail.empty()) std::fprintf(stderr, "  %s", progress.detail.c_str());
+  if (progress.seconds > 0) std::fprintf(stderr, "  (%.1f s)", progress.seconds);
+  std::fprintf(stderr, "\n");
+}
+
+int report_run(app::Wiring& wiring, const Common& common, store::RunId run) {
+  auto detail = app::run_json(*wiring.store, run);
+  if (!detail) {
+    fail(detail.error().message);
+    return detail.error().exit_code;
+  }
+  if (common.format == "json") std::cout << detail->dump(2) << "\n";
+  else std::cout << run_text(*detail);
+  std::string state = (*detail)["state"];
+  return state == "succeeded" ? kOk : kFailed;
+}
+
+int plan_command(const Common& common, const std::string& image) {
+  auto wiring = wire(common);
+  if (!wiring) return kBadInput;
+  auto planned = app::plan_patch(*wiring, image);
+  if (!planned) {
+    fail(planned.error().message);
+    return planned.error().exit_code;
+  }
+  if (common.format == "json") std::cout << app::plan_json(planned->plan).dump(2) << "\n";
+  else std::cout << plan_text(app::plan_json(planned->plan));
+  return kOk;
+}
+
+int patch_command(const Common& common, const PatchArgs& args) {
+  if (args.resume == 0 && args.image.empty()) {
+    fail("patch needs an IMAGE, or --resume RUN");
+    return kBadInput;
+  }
+  auto wiring = wire(common);
+  if (!wiring) return kBadInput;
+  SignalStop signals;
+  app::RunOptions options{args.parallel, signals.stop(), signals.cancel(), print_progress};
+  Expected<app::RunResult, app::Failure> result = unexpected(app::Failure{});
+  if (args.resume != 0) {
+    result = app::resume(*wiring, args.resume, options);
+  } else {
+    auto planned = app::plan_patch(*wiring, args.image);
+    if (!planned) {
+      fail(planned.error().message);
+      return planned.error().exit_code;
+    }
+    if (args.dry_run) {
+      if (common.format == "json") std::cout << app::plan_json(planned->plan).dump(2) << "\n";
+      else std::cout << plan_text(app::plan_json(planned->plan));
+      return kOk;
+    }
+    if (auto unfinished = app::unfinished_run_for(*wiring, *planned)) {
+      std::cerr << "cascade: finishing run " << *unfinished << ", an unfinished cascade of the same image\n";
+      result = app::resume(*wiring, *unfinished, options);
+    } else {
+      result = app::run_patch(*wiring, *planned, options);
+    }
+  }
+  if (!result) {
+    fail(result.error().message);
+    return result.error().exit_code;
+  }
+  int code = report_run(*wiring, common, result->run);
+  if (result->state == store::RunState::interrupted)
+    std::cerr << "cascade: run " << result->run << " interrupted; finish it with: cascade patch --resume "
+              << result->run << "\n";
+  return code;
+}
+
+int status_command(const Common& common, long long run) {
+  auto wiring = wire(common);
+  if (!wiring) return kBadInput;
+  if (run != 0) {
+    int code = report_run(*wiring, common, run);
+    return code == kBadInput ? kBadInput : kOk;
+  }
+  auto runs = app::runs_json(*wiring->store, 20);
+  if (!runs) {
+    fail(runs.error().message);
+    return runs.error().exit_code;
+  }
+  if (common.format == "json") std::cout << runs->dump(2) << "\n";
+  else std::cout << runs_text(*runs);
+  return kOk;
+}
+
+}  // namespace
+
+void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, int& exit_code) {
+  std::string& plan_image = args.plan_image;
+  auto* plan = app.add_subcommand("plan", "show what a patch of IMAGE would do, doing nothing");
+  add_pipeline_option(plan, common);
+  add_format_option(plan, common, {"text", "json"});
+  plan->add_option("IMAGE", plan_image, "IMAGE or IMAGE@DIGEST")->required();
+  plan->callback([&] { exit_code = plan_command(common, plan_image); });
+
+  PatchArgs& patch_args = args.patch;
+  auto* patch = app.add_subcommand("patch", "rebuild and push everything downstream of IMAGE, in order");
+  add_pipeline_option(patch, common);
+  add_format_option(patch, common, {"text", "json"});
+  patch->add_option("IMAGE", patch_args.image, "IMAGE or IMAGE@DIGEST (no digest: resolved in its registry)");
+  patch->add_flag("--dry-run", patch_args.dry_run, "print the plan and stop");
+  patch->add_option("--parallel", patch_args.parallel, "builds at once")->check(CLI::Range(1, 256))->capture_default_str();
+  patch->add_option("--resume", patch_args.resume, "finish run RUN after a crash or an interruption")
+      ->check(CLI::PositiveNumber);
+  patch->callback([&] { exit_code = patch_command(common, patch_args); });
+
+  long long& status_run = args.status_run;
+  auto* status = app.add_subcommand("status", "past runs, or one run in detail");
+  add_pipeline_option(status, common);
+  add_format_option(status, common, {"text", "json"});
+  status->add_option("RUN", status_run, "a run id")->check(CLI::PositiveNumber);
+  status->callback([&] { exit_code = status_command(common, status_run); });
+}
+
+}  // namespace cascade::cli

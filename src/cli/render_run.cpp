@@ -1,0 +1,89 @@
+#include <cstdio>
+#include <sstream>
+
+#include "render.hpp"
+
+namespace cascade::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// "sha256:1234567890ab" (12 hex digits), or "-".
+std::string short_digest(const json& digest) {
+  if (!digest.is_string()) return "-";
+  std::string text = digest;
+  auto colon = text.find(':');
+  return colon == std::string::npos ? text : text.substr(0, std::min(text.size(), colon + 13));
+}
+
+std::string pad(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+}
+
+std::size_t widest(const json& items, const char* key, std::size_t at_least) {
+  std::size_t width = at_least;
+  for (const auto& item : items) width = std::max(width, familiar(item.value(key, "")).size() + 2);
+  return width;
+}
+
+}  // namespace
+
+std::string plan_text(const json& plan) {
+  std::ostringstream out;
+  out << "plan for " << plan["query"].get<std::string>();
+  for (const auto& [image, digest] : plan["trigger"].items()) out << "  (" << familiar(image) << " @ " << short_digest(digest) << ")";
+  out << "\n";
+  const json& steps = plan["steps"];
+  std::size_t width = widest(steps, "image", 10);
+  int builds = 0, skips = 0;
+  for (const auto& step : steps) {
+    std::string action = step["action"];
+    (action == "build" ? builds : skips)++;
+    out << "  " << pad(action, 6) << pad(familiar(step["image"]), width);
+    std::string after;
+    for (const auto& image : step["after"]) after += (after.empty() ? "" : ", ") + familiar(image);
+    out << "after: " << pad(after.empty() ? "-" : after, 10) << "  " << step["reason"].get<std::string>() << "\n";
+  }
+  out << builds << " to build, " << skips << " to skip\n";
+  return out.str();
+}
+
+std::string run_text(const json& run) {
+  std::ostringstream out;
+  const json& s = run["summary"];
+  out << "run " << run["id"] << " " << run["state"].get<std::string>() << ": " << run["trigger"]["image"].get<std::string>();
+  if (run["trigger"]["digest"].is_string()) out << " @ " << short_digest(run["trigger"]["digest"]);
+  out << "\n  " << s["pushed"] << " pushed, " << s["skipped"] << " skipped, " << s["failed"] << " failed, "
+      << s["blocked"] << " blocked, " << s["pending"].get<int>() + s["building"].get<int>() + s["pushing"].get<int>()
+      << " not done\n";
+  const json& tasks = run["tasks"];
+  std::size_t width = widest(tasks, "image", 10);
+  out << "  " << pad("IMAGE", width) << pad("STATE", 9) << pad("OLD DIGEST", 21) << pad("NEW DIGEST", 21) << "TIME\n";
+  for (const auto& task : tasks) {
+    char seconds[32] = "-";
+    if (task["seconds"].is_number()) std::snprintf(seconds, sizeof seconds, "%.1f s", task["seconds"].get<double>());
+    out << "  " << pad(familiar(task["image"]), width) << pad(task["state"], 9) << pad(short_digest(task["old_digest"]), 21)
+        << pad(short_digest(task["new_digest"]), 21) << seconds;
+    std::string state = task["state"];
+    if (state == "failed" || state == "blocked" || state == "skipped") out << "  " << task["reason"].get<std::string>();
+    out << "\n";
+    if (state == "failed" && task["build_log"].is_string()) out << "      log: " << task["build_log"].get<std::string>() << "\n";
+  }
+  return out.str();
+}
+
+std::string runs_text(const json& runs) {
+  std::ostringstream out;
+  if (runs["runs"].empty()) return "no runs yet\n";
+  out << "  RUN  STATE        CREATED                   TRIGGER\n";
+  for (const auto& run : runs["runs"]) {
+    char line[64];
+    std::snprintf(line, sizeof line, "  %-4lld %-12s %-25s ", run["id"].get<long long>(),
+                  run["state"].get<std::string>().c_str(), run["created_at"].get<std::string>().c_str());
+    out << line << run["trigger"]["image"].get<std::string>() << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace cascade::cli

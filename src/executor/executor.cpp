@@ -1,0 +1,168 @@
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "cascade/executor.hpp"
+#include "step.hpp"
+
+namespace cascade::executor {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// "127.0.0.1:5000/apps/shop:1" -> "127.0.0.1_5000_apps_shop_1": a folder or file name.
+std::string slug(const std::string& image) {
+  std::string out = image;
+  for (char& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+  return out;
+}
+
+struct Completion {
+  std::size_t step;
+  detail::StepResult result;
+};
+
+// Completions from worker threads, taken by the executor's loop one at a time.
+class Mailbox {
+ public:
+  void post(Completion completion) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(completion));
+    }
+    ready_.notify_one();
+  }
+  Completion take() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return !queue_.empty(); });
+    Completion completion = std::move(queue_.front());
+    queue_.pop_front();
+    return completion;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Completion> queue_;
+};
+
+// Expected seconds per image from past builds; unknown ones get the median of the known
+// ones in this plan (1 when none is known), so they neither starve nor jump the queue.
+std::map<std::string, double> expected_durations(store::Store& store, const plan::Plan& plan) {
+  std::map<std::string, double> known;
+  std::vector<double> values;
+  for (const auto& step : plan.steps) {
+    auto expected = store.expected_duration(step.image);
+    if (expected && *expected) {
+      double seconds = std::chrono::duration<double>(**expected).count();
+      known[step.image] = seconds;
+      values.push_back(seconds);
+    }
+  }
+  double fallback = 1;
+  if (!values.empty()) {
+    std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+    fallback = values[values.size() / 2];
+  }
+  for (const auto& step : plan.steps) known.emplace(step.image, fallback);
+  return known;
+}
+
+}  // namespace
+
+Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, store::RunId run, std::stop_token stop,
+                          std::stop_token cancel) {
+  auto started = Clock::now();
+  store::Store& store = services_.store;
+  std::map<std::string, store::Task> tasks;
+  if (auto stored = store.get_tasks(run)) {
+    for (auto& task : *stored) tasks[task.image] = task;
+  }
+  auto durations = expected_durations(store, plan);
+  plan::Scheduler scheduler(plan, [&](const std::string& image) { return durations.at(image); });
+
+  for (const auto& step : plan.steps) {
+    if (step.action != plan::Action::Skip) continue;
+    auto task = tasks.find(step.image);
+    if (task != tasks.end() && task->second.state == store::TaskState::pending) {
+      store.transition_task(run, step.image, store::TaskState::skipped, step.reason);
+      if (services_.progress) services_.progress({Progress::Kind::Skipped, step.image, step.reason, 0});
+    }
+  }
+
+  std::map<std::string, std::string> digest_of;  // image -> digest pushed in this run
+  std::vector<bool> reported(plan.steps.size(), false);
+  bool interrupted = false;
+  bool any_failed = false;
+  Mailbox mailbox;
+  std::vector<std::jthread> workers;
+  std::string run_dir = (std::filesystem::path(options_.work_dir) / ("run-" + std::to_string(run))).string();
+
+  auto start_step = [&](std::size_t index) {
+    const plan::Step& step = plan.steps[index];
+    detail::StepInput input;
+    input.run = run;
+    input.step = &step;
+    input.recipe = graph.recipe_of(step.node);
+    input.base_digests = step.base_digests;
+    for (const auto& base : step.bases_built_in_run) input.base_digests[base] = digest_of.at(base);
+    input.work_dir = run_dir + "/work/" + slug(step.image);
+    input.log_path = run_dir + "/logs/" + slug(step.image) + ".log";
+    workers.emplace_back([this, &mailbox, index, input, stop, cancel] {
+      mailbox.post({index, detail::run_step(services_, options_, input, stop, cancel)});
+    });
+  };
+
+  auto record_blocked = [&](std::size_t failed) {
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      if (reported[i] || scheduler.state(i) != plan::Scheduler::State::Blocked) continue;
+      reported[i] = true;
+      std::string reason = "blocked by " + plan.steps[failed].image;
+      store.transition_task(run, plan.steps[i].image, store::TaskState::blocked, reason);
+      if (services_.progress) services_.progress({Progress::Kind::Blocked, plan.steps[i].image, reason, 0});
+    }
+  };
+
+  while (!scheduler.done()) {
+    while (!stop.stop_requested() && scheduler.running() < options_.parallel) {
+      auto next = scheduler.next();
+      if (!next) break;
+      const plan::Step& step = plan.steps[*next];
+      auto task = tasks.find(step.image);
+      if (task != tasks.end() && task->second.state == store::TaskState::pushed && task->second.new_digest) {
+        digest_of[step.image] = *task->second.new_digest;  // pushed before a resume
+        scheduler.finished(*next, true);
+        continue;
+      }
+      start_step(*next);
+    }
+    if (scheduler.running() == 0) break;  // stopping, or nothing else can start
+    Completion completion = mailbox.take();
+    const auto& result = completion.result;
+    if (result.succeeded) digest_of[plan.steps[completion.step].image] = result.digest;
+    if (result.cancelled) interrupted = true;
+    // A cancelled step leaves its descendants pending in the store, for a resume.
+    scheduler.finished(completion.step, result.succeeded);
+    if (!result.succeeded && !result.cancelled) {
+      any_failed = true;
+      record_blocked(completion.step);
+    }
+  }
+  workers.clear();  // joins
+
+  Outcome outcome;
+  outcome.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (!scheduler.done() || interrupted) outcome.state = store::RunState::interrupted;
+  else if (any_failed) outcome.state = store::RunState::failed;
+  if (outcome.state == store::RunState::interrupted && services_.progress)
+    services_.progress({Progress::Kind::Interrupted, "", "stopped on request", 0});
+  store.set_run_state(run, outcome.state);
+  return outcome;
+}
+
+}  // namespace cascade::executor

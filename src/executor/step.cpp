@@ -1,0 +1,177 @@
+#include "step.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "cascade/dockerfile.hpp"
+
+namespace cascade::executor::detail {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void tell(const Services& services, Progress::Kind kind, const std::string& image, const std::string& detail,
+          double seconds = 0) {
+  if (services.progress) services.progress(Progress{kind, image, detail, seconds});
+}
+
+// Records a task transition; a store failure is reported in the step's error text.
+bool transition(const Services& services, const StepInput& input, store::TaskState state, const std::string& detail,
+                const store::TaskUpdate& update, std::string& error) {
+  auto done = services.store.transition_task(input.run, input.step->image, state, detail, update);
+  if (!done) error = done.error().message;
+  return bool(done);
+}
+
+// "repo@digest" for every base: what the Dockerfile is rewritten to.
+std::map<std::string, std::string> pins_for(const std::map<std::string, std::string>& base_digests) {
+  std::map<std::string, std::string> pins;
+  for (const auto& [base, digest] : base_digests) {
+    auto parsed = reference::parse(base);
+    if (parsed) pins[base] = parsed->repository() + "@" + digest;
+  }
+  return pins;
+}
+
+// The image the target stage is built on (following FROM <stage> links), when it is one.
+std::optional<std::string> final_base(const std::string& dockerfile_text, const dockerfile::Options& options) {
+  auto analysis = dockerfile::analyze(dockerfile_text, options);
+  if (!analysis) return std::nullopt;
+  const dockerfile::Stage* stage = &analysis->stages[analysis->target];
+  while (stage->base_stage) stage = &analysis->stages[*stage->base_stage];
+  if (!stage->base_image) return std::nullopt;
+  return stage->base_image->str();
+}
+
+std::map<std::string, std::string> labels_for(const StepInput& input, const std::string& dockerfile_text,
+                                              const dockerfile::Options& options) {
+  std::map<std::string, std::string> labels;
+  labels[kLabelBases] = nlohmann::json(input.base_digests).dump();
+  labels[kLabelRun] = std::to_string(input.run);
+  labels[kLabelRecipe] = input.recipe->source + ":" + input.recipe->dockerfile;
+  labels[kLabelRevision] = input.recipe->commit;
+  if (auto base = final_base(dockerfile_text, options)) {
+    if (auto digest = input.base_digests.find(*base); digest != input.base_digests.end()) {
+      labels[kLabelBaseName] = *base;
+      labels[kLabelBaseDigest] = digest->second;
+    }
+  }
+  return labels;
+}
+
+// Waits `delay` unless a stop comes first; true when it waited the whole time.
+bool wait_for(std::chrono::milliseconds delay, std::stop_token stop) {
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mutex);
+  return !wake.wait_for(lock, stop, delay, [] { return false; }) && !stop.stop_requested();
+}
+
+// The request a build makes, or an error message when the inputs cannot be made.
+Expected<builder::BuildRequest, std::string> make_request(const Services& services, const StepInput& input) {
+  const graph::Recipe& recipe = *input.recipe;
+  auto prepared = services.workspace.prepare(recipe, input.work_dir);
+  if (!prepared) return unexpected(prepared.error());
+  dockerfile::Options options;
+  options.build_args = recipe.build_args;
+  if (!recipe.target.empty()) options.target = recipe.target;
+  auto pinned = dockerfile::pin(prepared->dockerfile_text, options, pins_for(input.base_digests));
+  if (!pinned) {
+    return unexpected(recipe.source + ":" + recipe.dockerfile + ":" + std::to_string(pinned.error().line) +
+                      ": cannot pin the bases: " + pinned.error().message);
+  }
+  builder::BuildRequest request;
+  request.run_id = std::to_string(input.run);
+  request.image = input.step->image;
+  request.context_dir = prepared->context_dir;
+  request.dockerfile_text = *pinned;
+  request.target = recipe.target;
+  request.build_args = recipe.build_args;
+  request.labels = labels_for(input, prepared->dockerfile_text, options);  // names as written, before pinning
+  request.log_path = input.log_path;
+  return request;
+}
+
+}  // namespace
+
+StepResult run_step(const Services& services, const Options& options, const StepInput& input, std::stop_token stop,
+                    std::stop_token cancel) {
+  StepResult result;
+  const std::string& image = input.step->image;
+  auto started = Clock::now();
+  store::TaskUpdate start_update;
+  start_update.base_digests = input.base_digests;
+  start_update.build_log = input.log_path;
+  if (!transition(services, input, store::TaskState::building, "building", start_update, result.error)) return result;
+  tell(services, Progress::Kind::Started, image, "");
+
+  std::error_code ignored;
+  fs::remove_all(input.work_dir, ignored);
+  fs::create_directories(fs::path(input.log_path).parent_path(), ignored);
+  auto request = make_request(services, input);
+  if (!request) {
+    result.error = request.error();
+    transition(services, input, store::TaskState::failed, result.error, {}, result.error);
+    tell(services, Progress::Kind::Failed, image, result.error, seconds_since(started));
+    return result;
+  }
+  request->timeout = options.build_timeout;
+
+  auto delay = options.retry_delay;
+  for (int attempt = 1;; ++attempt) {
+    auto built = services.builder.build_and_push(*request, cancel);
+    if (built) {
+      result.seconds = seconds_since(started);
+      std::string error;
+      transition(services, input, store::TaskState::pushing, "built in " + std::to_string(built->build_seconds) + " s", {},
+                 error);
+      store::TaskUpdate pushed;
+      pushed.new_digest = built->digest;
+      if (!transition(services, input, store::TaskState::pushed, "pushed " + built->digest, pushed, result.error))
+        return result;
+      services.store.record_digest(image, built->digest, store::DigestSource::pushed, input.run);
+      services.store.record_duration(image, std::chrono::milliseconds(static_cast<long>(result.seconds * 1000)), input.run);
+      result.succeeded = true;
+      result.digest = built->digest;
+      tell(services, Progress::Kind::Pushed, image, built->digest, result.seconds);
+      fs::remove_all(input.work_dir, ignored);
+      return result;
+    }
+    const builder::Error& error = built.error();
+    if (error.kind == builder::Error::Kind::Cancelled) {
+      result.cancelled = true;
+      transition(services, input, store::TaskState::pending, "cancelled; a resumed run builds it again", {}, result.error);
+      return result;
+    }
+    bool retry = error.transient() && attempt < options.attempts && !stop.stop_requested();
+    if (retry) {
+      std::string ignored_error;
+      transition(services, input, store::TaskState::pending, "retrying: " + error.message, {}, ignored_error);
+      tell(services, Progress::Kind::Retrying, image, error.message);
+      if (wait_for(delay, stop)) {
+        delay *= 2;
+        transition(services, input, store::TaskState::building, "building (attempt " + std::to_string(attempt + 1) + ")",
+                   {}, ignored_error);
+        continue;
+      }
+      result.cancelled = true;  // stopped while waiting: stays pending
+      return result;
+    }
+    result.seconds = seconds_since(started);
+    result.error = std::string(builder::kind_name(error.kind)) + ": " + error.message;
+    transition(services, input, store::TaskState::failed, result.error, {}, result.error);
+    tell(services, Progress::Kind::Failed, image, result.error, result.seconds);
+    return result;
+  }
+}
+
+}  // namespace cascade::executor::detail

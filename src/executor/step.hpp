@@ -1,0 +1,34 @@
+// One build step of a run: prepare the inputs, pin the bases, build and push with
+// retries, and record every transition. Runs on a worker thread of the executor.
+#pragma once
+
+#include <map>
+#include <stop_token>
+#include <string>
+
+#include "cascade/executor.hpp"
+
+namespace cascade::executor::detail {
+
+struct StepResult {
+  bool succeeded = false;
+  bool cancelled = false;  // stopped on request: the task stays pending, to resume
+  std::string digest;      // pushed digest when succeeded
+  std::string error;       // why it failed
+  double seconds = 0;
+};
+
+struct StepInput {
+  store::RunId run = 0;
+  const plan::Step* step = nullptr;
+  const graph::Recipe* recipe = nullptr;
+  std::map<std::string, std::string> base_digests;  // every base of the recipe -> digest to build on
+  std::string work_dir;                             // this step's own folder
+  std::string log_path;
+};
+
+/// Builds and pushes one step; the store is updated at every state change.
+StepResult run_step(const Services& services, const Options& options, const StepInput& input, std::stop_token stop,
+                    std::stop_token cancel);
+
+}  // namespace cascade::executor::detail
