@@ -210,6 +210,9 @@ TEST_CASE("registry::Client with a Basic (htpasswd) docker-registry") {
     CHECK(error.str().find("alice") != std::string::npos);
     CHECK(error.str().find("not-the-password") == std::string::npos);
     MESSAGE(error.str());
+    write_auth_config(dir, host, "alice", "wonder-land-42");  // fixed: rejected credentials are read again
+    auto fixed = client.resolve_digest(image_ref(host + "/team/app:1"));
+    CHECK_MESSAGE(fixed, fixed.error().str());
   }
   SUBCASE("no credentials: unauthorized, saying where they were looked for") {
     registry::Client client(options);

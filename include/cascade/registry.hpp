@@ -147,6 +147,9 @@ class Registry {
   virtual Expected<std::string, Error> copy(const reference::Reference& from, const reference::Reference& to) = 0;
 };
 
+/// The real registry client. Thread-safe: share one between threads. Docker credentials are
+/// read once per registry and again after the registry or token server rejects them; tokens
+/// are cached per (realm, service, scopes, identity) until 10 s before they expire.
 class Client final : public Registry {
  public:
   explicit Client(Options options = {});

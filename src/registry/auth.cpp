@@ -178,6 +178,7 @@ Expected<Transport::Token, Error> Transport::token_from(const Call& call, const 
                                                         const http::Response& response, const Credentials& creds) {
   std::string scope_text = join(call.scopes, " ");
   if (response.status == 401 || response.status == 403) {
+    forget_credentials(call.registry);
     Error error = from_status(call.registry, response, "token server " + realm_host(auth.realm) + " refused " +
                                                            who(creds) + " for " + scope_text);
     error.kind = ErrorKind::unauthorized;
@@ -197,12 +198,18 @@ Expected<Transport::Token, Error> Transport::token_from(const Call& call, const 
   return Token{token, Clock::now() + std::chrono::seconds(std::max(lifetime, kMinimumLifetime))};
 }
 
+void Transport::forget_credentials(const std::string& registry) {
+  std::lock_guard lock(mutex_);
+  credentials_.erase(registry);
+}
+
 Error Transport::rejected(const Call& call, const http::Response& response) {
   Credentials creds;
   {
     std::lock_guard lock(mutex_);
     if (auto found = credentials_.find(call.registry); found != credentials_.end()) creds = found->second;
   }
+  forget_credentials(call.registry);
   Error error = from_status(call.registry, response, "the registry refused " + who(creds) + " for " +
                                                          join(call.scopes, " ") + " with fresh credentials");
   error.kind = ErrorKind::unauthorized;

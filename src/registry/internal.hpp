@@ -112,7 +112,10 @@ class Transport {
 
   Expected<std::string, Error> authorization(const Call& call);
   Expected<void, Error> answer_challenge(const Call& call, const http::Response& response);
+  /// Docker's credentials for `registry`, looked up once and kept until they are rejected.
   Expected<Credentials, Error> credentials(const std::string& registry);
+  /// Drops the kept credentials, so the next call reads the config or asks the helper again.
+  void forget_credentials(const std::string& registry);
   Expected<Token, Error> fetch_token(const Call& call, const HostAuth& auth, const std::vector<std::string>& scopes,
                                      const Credentials& creds);
   Expected<Token, Error> oauth_token(const Call& call, const HostAuth& auth, const std::vector<std::string>& scopes,
