@@ -2,6 +2,8 @@
 # Turns each folder of examples/ into a git repository under examples/.repos/ (or DEST),
 # with one commit on branch main. Idempotent: the repositories are made anew each time,
 # with fixed author and dates, so the commit ids are the same on every machine.
+# CASCADE_EXAMPLE_REGISTRY=host:port puts the fleet in that registry instead of
+# 127.0.0.1:5000 (tests run their own registry on a free port).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:-$here/examples/.repos}
@@ -18,6 +20,9 @@ for repo in platform runtimes apps; do
   rm -rf "${dest:?}/$repo"
   cp -r "$here/examples/$repo" "$dest/$repo"
   if [ "$repo" = platform ]; then cp "$busybox" "$dest/$repo/base/busybox"; fi
+  if [ -n "${CASCADE_EXAMPLE_REGISTRY:-}" ]; then
+    find "$dest/$repo" -name Dockerfile -exec sed -i "s#127\.0\.0\.1:5000#${CASCADE_EXAMPLE_REGISTRY}#g" {} +
+  fi
   git -C "$dest/$repo" init -q -b main
   git -C "$dest/$repo" add -A
   git -C "$dest/$repo" commit -q -m "example fleet: $repo"

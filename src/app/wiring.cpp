@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <filesystem>
 
 #include "cascade/app.hpp"
@@ -33,6 +34,16 @@ class GitWorkspace final : public executor::Workspace {
   pipeline::Pipeline pipeline_;
 };
 
+// docker's config.json when there is one ($DOCKER_CONFIG, else ~/.docker), so buildah
+// pushes with the credentials the registry client uses; empty otherwise.
+std::string docker_config_file() {
+  const char* dir = std::getenv("DOCKER_CONFIG");
+  const char* home = std::getenv("HOME");
+  fs::path file = dir ? fs::path(dir) / "config.json" : home ? fs::path(home) / ".docker/config.json" : fs::path();
+  std::error_code ec;
+  return !file.empty() && fs::is_regular_file(file, ec) ? file.string() : std::string();
+}
+
 }  // namespace
 
 std::unique_ptr<executor::Workspace> git_workspace(const pipeline::Pipeline& pipeline) {
@@ -54,6 +65,7 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet) {
     registry_options.registries.push_back({entry.host, entry.insecure, ""});
     if (entry.insecure) builder_config.buildah.insecure_registries.insert(entry.host);
   }
+  builder_config.buildah.auth_file = docker_config_file();
   wiring.registry = std::make_unique<registry::Client>(registry_options);
   wiring.builder = builder::make_builder(builder_config);
   wiring.workspace = git_workspace(pipeline);

@@ -2,6 +2,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -118,11 +119,21 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     });
   };
 
+  // "failed -> child -> ... -> step": how the failure reaches a blocked step.
+  std::function<std::string(std::size_t, std::size_t)> chain = [&](std::size_t failed, std::size_t step) {
+    const auto& after = plan.steps[step].after;
+    if (std::find(after.begin(), after.end(), failed) != after.end())
+      return plan.steps[failed].image + " -> " + plan.steps[step].image;
+    for (auto dep : after)
+      if (scheduler.state(dep) == plan::Scheduler::State::Blocked && scheduler.blocked_by(dep) == failed)
+        return chain(failed, dep) + " -> " + plan.steps[step].image;
+    return plan.steps[failed].image + " -> " + plan.steps[step].image;
+  };
   auto record_blocked = [&](std::size_t failed) {
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
       if (reported[i] || scheduler.state(i) != plan::Scheduler::State::Blocked) continue;
       reported[i] = true;
-      std::string reason = "blocked by " + plan.steps[failed].image;
+      std::string reason = "blocked by " + plan.steps[failed].image + " (failed): " + chain(failed, i);
       store.transition_task(run, plan.steps[i].image, store::TaskState::blocked, reason);
       if (services_.progress) services_.progress({Progress::Kind::Blocked, plan.steps[i].image, reason, 0});
     }
