@@ -1,6 +1,7 @@
 #include "step.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -132,8 +133,9 @@ StepResult run_step(const Services& services, const Options& options, const Step
     if (built) {
       result.seconds = seconds_since(started);
       std::string error;
-      transition(services, input, store::TaskState::pushing, "built in " + std::to_string(built->build_seconds) + " s", {},
-                 error);
+      char timing[96];
+      std::snprintf(timing, sizeof timing, "built in %.3f s, pushed in %.3f s", built->build_seconds, built->push_seconds);
+      transition(services, input, store::TaskState::pushing, timing, {}, error);
       store::TaskUpdate pushed;
       pushed.new_digest = built->digest;
       if (!transition(services, input, store::TaskState::pushed, "pushed " + built->digest, pushed, result.error))
