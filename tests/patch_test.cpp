@@ -172,6 +172,43 @@ TEST_CASE("patch: kill -9 in the middle, then --resume") {
   CHECK(again.err.find("already succeeded") != std::string::npos);
 }
 
+TEST_CASE("patch: SIGINT starts nothing new, lets the running build finish, records the run interrupted") {
+  PatchFleet fleet;
+  namespace bp = boost::process::v2;
+  boost::asio::io_context io;
+  boost::asio::readable_pipe out(io);
+  std::vector<std::string> args = {"patch", "-p", fleet.pipeline(), fleet.image("platform/base:1"), "--parallel", "1",
+                                   "--format", "json"};
+  bp::process patch(io, test::cascade_binary(), args, bp::process_stdio{nullptr, out, nullptr});
+  json before;
+  for (int i = 0; i < 600; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto status = fleet.cascade("status", {"1", "--format", "json"});
+    if (status.exit_code != 0) continue;
+    before = json::parse(status.out);
+    if (before["summary"]["building"].get<int>() == 1 && before["summary"]["pushed"].get<int>() >= 1) break;
+  }
+  REQUIRE(before["summary"]["building"].get<int>() == 1);
+  ::kill(patch.id(), SIGINT);
+  std::string report;
+  boost::system::error_code ec;
+  boost::asio::read(out, boost::asio::dynamic_buffer(report), ec);
+  int code = patch.wait(ec);
+  CHECK(code == 1);
+  json run = json::parse(report);
+  CHECK(run["state"] == "interrupted");
+  // the build running at the signal finished and was pushed; nothing else started
+  CHECK(run["summary"]["pushed"].get<int>() == before["summary"]["pushed"].get<int>() + 1);
+  CHECK(run["summary"]["pending"].get<int>() == 9 - run["summary"]["pushed"].get<int>());
+  auto resumed = fleet.cascade("patch", {fleet.image("platform/base:1"), "--format", "json"});
+  CHECK_MESSAGE(resumed.exit_code == 0, resumed.err);
+  CHECK(resumed.err.find("finishing run 1") != std::string::npos);
+  json finished = run_json(resumed);
+  CHECK(finished["id"] == 1);
+  CHECK(finished["summary"]["pushed"] == 9);
+  check_labels(fleet, finished);
+}
+
 TEST_CASE("patch: bad input and unreachable registries") {
   SUBCASE("an image the fleet does not know is bad input") {
     PatchFleet fleet;

@@ -72,9 +72,9 @@ int patch_command(const Common& common, const PatchArgs& args) {
     fail("patch needs an IMAGE, or --resume RUN");
     return kBadInput;
   }
+  SignalStop signals;  // first: every thread started later (registry client, builds) inherits the mask
   auto wiring = wire(common);
   if (!wiring) return kBadInput;
-  SignalStop signals;
   app::RunOptions options{args.parallel, signals.stop(), signals.cancel(), print_progress};
   Expected<app::RunResult, app::Failure> result = unexpected(app::Failure{});
   if (args.resume != 0) {
