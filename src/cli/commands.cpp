@@ -20,7 +20,7 @@ namespace {
 int graph_command(const Common& common) {
   auto fleet = load_fleet(common);
   if (!fleet) return kBadInput;
-  if (common.format == "json") std::cout << graph_json(*fleet).dump(2) << "\n";
+  if (common.format == "json") std::cout << graph_json(*fleet);
   else if (common.format == "dot") std::cout << graph_dot(*fleet);
   else if (common.format == "mermaid") std::cout << graph_mermaid(*fleet);
   else std::cout << graph_text(*fleet);

@@ -1,5 +1,7 @@
 #include "render.hpp"
 
+#include "json_writer.hpp"
+
 #include <map>
 #include <set>
 #include <sstream>
@@ -22,20 +24,6 @@ std::string quoted(const std::string& text) {
     out += c;
   }
   return out + "\"";
-}
-
-json recipe_json(const graph::Graph& graph, graph::NodeId id) {
-  const auto& node = graph.node(id);
-  const auto* recipe = graph.recipe_of(id);
-  json bases = json::array();
-  for (auto base : node.bases) bases.push_back(graph.node(base).image);
-  json out = {{"image", node.image},           {"familiar", familiar(node.image)},
-              {"bases", bases},                {"source", recipe->source},
-              {"dockerfile", recipe->dockerfile}, {"context", recipe->context},
-              {"target", recipe->target.empty() ? json(nullptr) : json(recipe->target)},
-              {"build_args", recipe->build_args}, {"commit", recipe->commit},
-              {"frontend", recipe->frontend ? json(*recipe->frontend) : json(nullptr)}};
-  return out;
 }
 
 // Groups the recipe nodes by source, in build order; external roots under "".
@@ -66,17 +54,34 @@ void tree_lines(const graph::Graph& graph, graph::NodeId id, const std::string& 
 
 }  // namespace
 
-json graph_json(const fleet::Fleet& fleet) {
+std::string graph_json(const fleet::Fleet& fleet) {
   const auto& graph = fleet.graph;
-  json sources = json::array();
-  for (const auto& source : fleet.sources)
-    sources.push_back({{"name", source.name}, {"commit", source.commit}, {"dockerfiles", source.dockerfiles}});
-  json images = json::array();
-  for (auto id : graph.topological_order())
-    if (graph.recipe_of(id)) images.push_back(recipe_json(graph, id));
-  json external = json::array();
-  for (auto id : graph.external()) external.push_back(graph.node(id).image);
-  return {{"pipeline", fleet.pipeline.file}, {"sources", sources}, {"images", images}, {"external", external}};
+  JsonWriter out;
+  out.begin_object().key("pipeline").value(fleet.pipeline.file);
+  out.key("sources").begin_array();
+  for (const auto& source : fleet.sources) {
+    out.begin_object().key("name").value(source.name).key("commit").value(source.commit);
+    out.key("dockerfiles").value(source.dockerfiles).end_object();
+  }
+  out.end_array().key("images").begin_array();
+  for (auto id : graph.topological_order()) {
+    const auto* recipe = graph.recipe_of(id);
+    if (!recipe) continue;
+    out.begin_object().key("image").value(recipe->image).key("familiar").value(familiar(recipe->image));
+    out.key("bases").strings(recipe->bases);  // as the Dockerfile names them, digests kept
+    out.key("source").value(recipe->source).key("dockerfile").value(recipe->dockerfile);
+    out.key("context").value(recipe->context).key("target");
+    recipe->target.empty() ? out.null() : out.value(recipe->target);
+    out.key("build_args").begin_object();
+    for (const auto& [name, value] : recipe->build_args) out.key(name).value(value);
+    out.end_object().key("commit").value(recipe->commit).key("frontend");
+    recipe->frontend ? out.value(*recipe->frontend) : out.null();
+    out.end_object();
+  }
+  out.end_array().key("external").begin_array();
+  for (auto id : graph.external()) out.value(graph.node(id).image);
+  out.end_array().end_object();
+  return out.str() + "\n";
 }
 
 std::string graph_text(const fleet::Fleet& fleet) {

@@ -14,7 +14,9 @@ namespace cascade::cli {
 /// The familiar short form of a normalized reference ("debian:12"), or the text itself.
 std::string familiar(const std::string& image);
 
-nlohmann::json graph_json(const fleet::Fleet& fleet);
+/// The graph as JSON text (streamed: fleets have 10,000s of images): {"pipeline", "sources",
+/// "images" in build order, "external"}.
+std::string graph_json(const fleet::Fleet& fleet);
 std::string graph_text(const fleet::Fleet& fleet);
 std::string graph_dot(const fleet::Fleet& fleet);
 std::string graph_mermaid(const fleet::Fleet& fleet);
