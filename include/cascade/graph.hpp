@@ -38,7 +38,8 @@ struct Recipe {
 using NodeId = std::size_t;
 
 struct Node {
-  std::string image;                 // normalized reference (for pinned bases: as written)
+  std::string image;                 // normalized reference; an external base pinned by tag and digest
+                                     // is keyed by repo:tag, one pinned by digest only by repo@digest
   std::optional<std::size_t> recipe; // index into recipes(); empty for an external root
   std::vector<NodeId> bases;         // nodes this one is built on
   std::vector<NodeId> children;      // nodes built on this one
