@@ -14,79 +14,12 @@
 
 #include "cascade/git.hpp"
 #include "cascade/process.hpp"
+#include "support.hpp"
 
 namespace git = cascade::git;
 namespace fs = std::filesystem;
 
-// The helpers of tests/support.hpp, which does not compile at the moment: its unqualified
-// run(argv, options) calls are ambiguous with cascade::process::run (found by argument-
-// dependent lookup through process::Options). Switch back once support.hpp qualifies them
-// and process::run passes its environment.
-namespace fixture {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "cascade-test-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& relative) const { return path_ / relative; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// The identity goes in as -c options: process::Options::env does not reach the child
-// reliably at the moment (make_environment in src/process/process.cpp hands Boost pointers
-// into a vector that dies before the child starts), so the commit dates are not pinned.
-std::string git(const fs::path& dir, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"git", "-c", "user.name=cascade test", "-c", "user.email=test@cascade.invalid",
-                                   "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-C", dir.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto result = cascade::process::run(argv);
-  if (!result) throw std::runtime_error(result.error());
-  if (result->exit_code != 0) throw std::runtime_error("git failed: " + result->err);
-  return result->out;
-}
-
-std::string make_repo(const fs::path& dir, const std::map<std::string, std::string>& files) {
-  fs::create_directories(dir);
-  git(dir, {"init", "-q", "-b", "main"});
-  for (const auto& [path, content] : files) write_file(dir / path, content);
-  git(dir, {"add", "-A"});
-  git(dir, {"commit", "-q", "-m", "initial"});
-  return git(dir, {"rev-parse", "HEAD"}).substr(0, 40);
-}
-
-std::string commit_files(const fs::path& dir, const std::map<std::string, std::string>& files,
-                         const std::string& message = "change") {
-  for (const auto& [path, content] : files) write_file(dir / path, content);
-  git(dir, {"add", "-A"});
-  git(dir, {"commit", "-q", "-m", message});
-  return git(dir, {"rev-parse", "HEAD"}).substr(0, 40);
-}
-
-}  // namespace fixture
+namespace fixture = cascade::test;  // TempDir, make_repo, commit_files, git, read_file
 
 using fixture::commit_files;
 using fixture::make_repo;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <functional>
 
 #include "patch_support.hpp"
 
@@ -43,6 +44,20 @@ void check_labels(const PatchFleet& fleet, const json& run) {
     }
     CHECK(labels.at("io.cascade.run") == std::to_string(run["id"].get<long long>()));
   }
+}
+
+// Polls run 1 (from another process, as `cascade status` would) until `ready` holds for its
+// summary or about a minute has passed; returns the run as last seen.
+json wait_for_run(const PatchFleet& fleet, const std::function<bool(const json& summary)>& ready) {
+  json run;
+  for (int i = 0; i < 1200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto status = fleet.cascade("status", {"1", "--format", "json"});
+    if (status.exit_code != 0) continue;
+    run = json::parse(status.out);
+    if (ready(run["summary"])) break;
+  }
+  return run;
 }
 
 }  // namespace
@@ -133,14 +148,7 @@ TEST_CASE("patch: kill -9 in the middle, then --resume") {
   bp::process patch(io, test::cascade_binary(), args, bp::process_stdio{nullptr, nullptr, nullptr});
 
   // Wait until some images are pushed, then kill cascade without warning.
-  json before;
-  for (int i = 0; i < 600; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto status = fleet.cascade("status", {"1", "--format", "json"});
-    if (status.exit_code != 0) continue;
-    before = json::parse(status.out);
-    if (before["summary"]["pushed"].get<int>() >= 3) break;
-  }
+  json before = wait_for_run(fleet, [](const json& summary) { return summary["pushed"].get<int>() >= 3; });
   REQUIRE(before["summary"]["pushed"].get<int>() >= 3);
   ::kill(patch.id(), SIGKILL);
   boost::system::error_code ec;
@@ -180,14 +188,9 @@ TEST_CASE("patch: SIGINT starts nothing new, lets the running build finish, reco
   std::vector<std::string> args = {"patch", "-p", fleet.pipeline(), fleet.image("platform/base:1"), "--parallel", "1",
                                    "--format", "json"};
   bp::process patch(io, test::cascade_binary(), args, bp::process_stdio{nullptr, out, nullptr});
-  json before;
-  for (int i = 0; i < 600; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto status = fleet.cascade("status", {"1", "--format", "json"});
-    if (status.exit_code != 0) continue;
-    before = json::parse(status.out);
-    if (before["summary"]["building"].get<int>() == 1 && before["summary"]["pushed"].get<int>() >= 1) break;
-  }
+  json before = wait_for_run(fleet, [](const json& summary) {
+    return summary["building"].get<int>() == 1 && summary["pushed"].get<int>() >= 1;
+  });
   REQUIRE(before["summary"]["building"].get<int>() == 1);
   ::kill(patch.id(), SIGINT);
   std::string report;
