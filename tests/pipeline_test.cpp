@@ -256,7 +256,8 @@ TEST_CASE("pipeline::parse errors") {
     CHECK(error.line == 8);
     CHECK(error.column == 1);
     CHECK(error.message ==
-          "unknown key 'builder' in the pipeline file; allowed: version, state, cache, registries, sources");
+          "unknown key 'builder' in the pipeline file; allowed: version, state, cache, registries, sources, deploy, "
+          "max_parallel_deploys");
     Error typo = error_for(std::string(kMinimal) + "registrie: []\n");
     CHECK(contains(typo.message, "did you mean 'registries'?"));
   }

@@ -2,6 +2,7 @@
 // inconsistent values are errors naming file:line:column and what to change.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -54,6 +55,46 @@ struct Registry {
   Mark mark;
 };
 
+/// How a target replaces a workload's instances (the `rollout:` mapping of a deploy target).
+struct Rollout {
+  int batch = 1;            // instances replaced at once, >= 1
+  int max_unavailable = 1;  // instances that may be down at once, >= 0
+  std::chrono::milliseconds health_timeout{60'000};  // per batch; > 0
+  bool rollback = true;     // restore the previous image when a batch fails
+  std::string http_probe;   // "http(s)://..." checked after start; empty: none
+  std::chrono::milliseconds stable_for{0};  // healthy this long before the next batch
+};
+
+enum class DeployKind { docker, kubernetes, command };
+
+/// TLS files for a docker tcp:// endpoint; absolute paths, empty when not given.
+struct TlsFiles {
+  std::string ca;
+  std::string cert;  // set together with key
+  std::string key;
+};
+
+/// One entry of the `deploy:` list. Only the fields of its kind are set.
+struct DeployTarget {
+  std::string name;  // unique among targets
+  DeployKind kind = DeployKind::docker;
+  std::vector<std::string> images;  // globs on the normalized repository; empty: every image
+  Rollout rollout;
+  // docker
+  std::string endpoint;  // "unix:///abs/path" or "tcp://host:port"
+  std::optional<TlsFiles> tls;  // only with tcp://
+  std::string group_by = "com.docker.compose.service";  // label grouping replicas
+  // kubernetes
+  std::string kubeconfig;  // absolute; empty: $KUBECONFIG, else ~/.kube/config
+  std::string context;     // empty: the kubeconfig's current-context
+  std::vector<std::string> namespaces;  // at least one
+  // command
+  std::vector<std::string> argv;  // with {image} {digest} {old_digest} {run} {repository}
+  std::map<std::string, std::string> env;
+  std::chrono::milliseconds timeout{600'000};
+  Mark mark;
+};
+
 struct Pipeline {
   std::string file;        // the file the pipeline was read from
   std::string directory;   // its folder (absolute); relative paths resolve against it
@@ -63,6 +104,8 @@ struct Pipeline {
   std::string state;       // SQLite state file, absolute; default <directory>/.cascade/state.db
   std::string cache;       // clone cache for remote sources, absolute; default $XDG_CACHE_HOME/cascade,
                            // else $HOME/.cache/cascade, else <directory>/.cascade/cache
+  std::vector<DeployTarget> deploy;
+  int max_parallel_deploys = 4;  // rollouts across the fleet at once, >= 1
 };
 
 /// What parse() takes from the process environment, passed in so tests can choose it.
@@ -106,5 +149,16 @@ bool glob_match(std::string_view glob, std::string_view path);
 /// Fails with the reason on an unknown or unclosed placeholder, or a stray '}'.
 Expected<std::string, std::string> expand_template(std::string_view tmpl, std::string_view dockerfile_path,
                                                    std::string_view source_name);
+
+/// "60s", "5m", "1h30m", "500ms": one or more <digits><unit> with units h, m, s, ms in
+/// that order, each at most once. Fails with the reason on anything else.
+Expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text);
+
+/// The name of a deploy kind: "docker", "kubernetes", "command".
+std::string_view kind_name(DeployKind kind);
+
+/// True when `target` deploys `repository` (normalized, without tag): its `images` globs
+/// match it, or it has none.
+bool deploys(const DeployTarget& target, std::string_view repository);
 
 }  // namespace cascade::pipeline

@@ -21,7 +21,8 @@ namespace detail {
 namespace {
 
 const Section kTopLevel{"the pipeline file",
-                        {{"version", true}, {"state"}, {"cache"}, {"registries"}, {"sources", true}}};
+                        {{"version", true}, {"state"}, {"cache"}, {"registries"}, {"sources", true},
+                         {"deploy"}, {"max_parallel_deploys"}}};
 const Section kRegistry{"registry", {{"host", true}, {"insecure"}}};
 
 constexpr std::size_t kMaxFileSize = 4 * 1024 * 1024;
@@ -139,6 +140,16 @@ Expected<Pipeline, Error> read_pipeline(const Context& context, const YAML::Node
   auto sources = read_sources(context, fields->get("sources"));
   if (!sources) return unexpected(sources.error());
   pipeline.sources = std::move(*sources);
+  if (auto node = fields->find("deploy")) {
+    auto deploy = read_deploy(context, *node);
+    if (!deploy) return unexpected(deploy.error());
+    pipeline.deploy = std::move(*deploy);
+  }
+  if (auto node = fields->find("max_parallel_deploys")) {
+    auto most = read_max_parallel_deploys(context, *node);
+    if (!most) return unexpected(most.error());
+    pipeline.max_parallel_deploys = *most;
+  }
   return pipeline;
 }
 

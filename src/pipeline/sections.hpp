@@ -32,4 +32,10 @@ Expected<std::map<std::string, std::string>, Error> read_build_args(const Contex
 /// `target:` of a recipe or discover entry.
 Expected<std::string, Error> read_target(const Context& context, const YAML::Node& node);
 
+/// The `deploy:` list: each target with its kind's keys, unique names.
+Expected<std::vector<DeployTarget>, Error> read_deploy(const Context& context, const YAML::Node& node);
+
+/// `max_parallel_deploys:`, a whole number >= 1.
+Expected<int, Error> read_max_parallel_deploys(const Context& context, const YAML::Node& node);
+
 }  // namespace cascade::pipeline::detail

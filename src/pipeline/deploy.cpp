@@ -1,0 +1,452 @@
+// The `deploy:` section: named deploy targets of three kinds (docker, kubernetes, command),
+// their per-kind keys, rollout policies, durations and command placeholders.
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <map>
+
+#include "paths.hpp"
+#include "sections.hpp"
+
+namespace cascade::pipeline::detail {
+
+namespace {
+
+/// Every key a target may carry; the kind decides which of them are allowed.
+const Section kTarget{"deploy target",
+                      {{"name", true}, {"kind", true}, {"images"}, {"rollout"}, {"endpoint"}, {"tls"},
+                       {"group_by"}, {"kubeconfig"}, {"context"}, {"namespaces"}, {"argv"}, {"env"},
+                       {"timeout"}}};
+const Section kRolloutSection{"rollout",
+                              {{"batch"}, {"max_unavailable"}, {"health_timeout"}, {"rollback"}, {"http_probe"},
+                               {"stable_for"}}};
+const Section kTlsSection{"tls", {{"ca"}, {"cert"}, {"key"}}};
+
+struct KindKeys {
+  DeployKind kind;
+  std::string_view name;
+  std::vector<std::string_view> keys;  // keys only this kind takes
+  std::string_view required;           // one of them the kind needs
+};
+
+const std::array<KindKeys, 3> kKinds{{
+    {DeployKind::docker, "docker", {"endpoint", "tls", "group_by"}, "endpoint"},
+    {DeployKind::kubernetes, "kubernetes", {"kubeconfig", "context", "namespaces"}, "namespaces"},
+    {DeployKind::command, "command", {"argv", "env", "timeout"}, "argv"},
+}};
+
+/// Rollout keys Kubernetes leaves to the workload's own update strategy.
+const std::vector<std::string_view> kDockerOnlyRollout{"batch", "max_unavailable", "http_probe", "stable_for"};
+
+const std::vector<std::string_view> kPlaceholders{"image", "digest", "old_digest", "run", "repository"};
+
+std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+const KindKeys* owner_of(std::string_view key) {
+  for (const KindKeys& kind : kKinds)
+    if (std::find(kind.keys.begin(), kind.keys.end(), key) != kind.keys.end()) return &kind;
+  return nullptr;
+}
+
+bool valid_target_name(const std::string& name) {
+  auto lower_or_digit = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+  if (name.empty() || !lower_or_digit(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char ch) { return lower_or_digit(ch) || ch == '.' || ch == '_' || ch == '-'; });
+}
+
+/// A DNS label as Kubernetes requires for namespaces.
+bool valid_namespace(const std::string& name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'; });
+}
+
+bool valid_env_name(const std::string& name) {
+  auto letter = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '_'; };
+  if (name.empty() || !letter(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char ch) { return letter(ch) || std::isdigit(static_cast<unsigned char>(ch)); });
+}
+
+Expected<int, Error> read_int(const Context& context, const YAML::Node& node, std::string_view key, int minimum) {
+  std::string text = node.IsScalar() ? node.Scalar() : std::string();
+  bool digits = !text.empty() && text.size() <= 6 && node.Tag() != "!" &&
+                std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  int value = digits ? std::stoi(text) : -1;
+  if (!digits || value < minimum) {
+    std::string found = node.IsScalar() ? quoted(text) : std::string(kind_of(node));
+    return unexpected(context.report.at(node, quoted(key) + " must be a whole number of at least " +
+                                                  std::to_string(minimum) + ", not " + found));
+  }
+  return value;
+}
+
+Expected<std::chrono::milliseconds, Error> read_duration(const Context& context, const YAML::Node& node,
+                                                         std::string_view key, bool allow_zero) {
+  auto text = read_nonempty(context.report, node, key);
+  if (!text) return unexpected(text.error());
+  auto duration = parse_duration(*text);
+  if (!duration) return unexpected(context.report.at(node, quoted(key) + ": " + duration.error()));
+  if (!allow_zero && duration->count() == 0)
+    return unexpected(context.report.at(node, quoted(key) + " must be longer than zero"));
+  return *duration;
+}
+
+/// A list of non-empty strings.
+Expected<std::vector<std::string>, Error> read_string_list(const Context& context, const YAML::Node& node,
+                                                           std::string_view key) {
+  auto list = expect_list(context.report, node, key);
+  if (!list) return unexpected(list.error());
+  if (node.size() == 0) return unexpected(context.report.at(node, quoted(key) + " is empty: list at least one value"));
+  std::vector<std::string> values;
+  for (const YAML::Node& entry : node) {
+    auto value = read_nonempty(context.report, entry, key);
+    if (!value) return unexpected(value.error());
+    values.push_back(*value);
+  }
+  return values;
+}
+
+/// Checks the placeholders of one argv entry; fails with the reason.
+Expected<void, std::string> check_placeholders(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '}') {
+      if (i + 1 < text.size() && text[i + 1] == '}') {
+        ++i;
+        continue;
+      }
+      return unexpected(std::string("stray '}': write '}}' for a literal brace"));
+    }
+    if (text[i] != '{') continue;
+    if (i + 1 < text.size() && text[i + 1] == '{') {
+      ++i;
+      continue;
+    }
+    std::size_t close = text.find('}', i);
+    if (close == std::string_view::npos)
+      return unexpected(std::string("unclosed '{': write '{{' for a literal brace"));
+    std::string_view name = text.substr(i + 1, close - i - 1);
+    if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) == kPlaceholders.end())
+      return unexpected("unknown placeholder {" + std::string(name) +
+                        "}; known: {image}, {digest}, {old_digest}, {run}, {repository}");
+    i = close;
+  }
+  return {};
+}
+
+Status read_argv(const Context& context, const YAML::Node& node, DeployTarget& target) {
+  auto argv = read_string_list(context, node, "argv");
+  if (!argv) return unexpected(argv.error());
+  for (std::size_t i = 0; i < argv->size(); ++i) {
+    auto checked = check_placeholders((*argv)[i]);
+    if (!checked) return unexpected(context.report.at(node[i], "'argv' entry " + quoted((*argv)[i]) + ": " +
+                                                                   checked.error()));
+  }
+  target.argv = std::move(*argv);
+  return {};
+}
+
+Status read_endpoint(const Context& context, const YAML::Node& node, DeployTarget& target) {
+  auto endpoint = read_nonempty(context.report, node, "endpoint");
+  if (!endpoint) return unexpected(endpoint.error());
+  const std::string& text = *endpoint;
+  bool unix_socket = text.rfind("unix:///", 0) == 0 && text.size() > 8;
+  bool tcp = text.rfind("tcp://", 0) == 0 && text.size() > 6 && text.find('/', 6) == std::string::npos &&
+             text.find(':', 6) != std::string::npos;
+  if (!unix_socket && !tcp)
+    return unexpected(context.report.at(node, "'endpoint' " + quoted(text) +
+                                                  " must be unix:///absolute/path.sock or tcp://host:port"));
+  target.endpoint = text;
+  return {};
+}
+
+Status read_tls(const Context& context, const YAML::Node& node, DeployTarget& target) {
+  auto fields = check_keys(context.report, node, kTlsSection);
+  if (!fields) return unexpected(fields.error());
+  TlsFiles files;
+  for (auto [key, out] : {std::pair{"ca", &files.ca}, {"cert", &files.cert}, {"key", &files.key}}) {
+    auto value_node = fields->find(key);
+    if (!value_node) continue;
+    auto text = read_nonempty(context.report, *value_node, key);
+    if (!text) return unexpected(text.error());
+    auto path = resolve_local(*text, context.directory, context.env);
+    if (!path) return unexpected(context.report.at(*value_node, quoted(key) + ": " + path.error()));
+    *out = *path;
+  }
+  if (files.cert.empty() != files.key.empty())
+    return unexpected(context.report.at(node, "'tls' needs both 'cert' and 'key' for a client certificate, or neither"));
+  if (target.endpoint.rfind("tcp://", 0) != 0)
+    return unexpected(context.report.at(node, "'tls' applies only to a tcp:// endpoint"));
+  target.tls = files;
+  return {};
+}
+
+Status read_http_probe(const Context& context, const YAML::Node& node, Rollout& rollout) {
+  auto probe = read_nonempty(context.report, node, "http_probe");
+  if (!probe) return unexpected(probe.error());
+  bool http = probe->rfind("http://", 0) == 0 && probe->size() > 7;
+  bool https = probe->rfind("https://", 0) == 0 && probe->size() > 8;
+  if (!http && !https)
+    return unexpected(context.report.at(node, "'http_probe' " + quoted(*probe) + " must be an http:// or https:// URL"));
+  rollout.http_probe = *probe;
+  return {};
+}
+
+Status read_rollout(const Context& context, const YAML::Node& node, DeployKind kind, Rollout& rollout) {
+  auto fields = check_keys(context.report, node, kRolloutSection);
+  if (!fields) return unexpected(fields.error());
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    bool docker_only = std::find(kDockerOnlyRollout.begin(), kDockerOnlyRollout.end(), key) != kDockerOnlyRollout.end();
+    if (kind == DeployKind::kubernetes && docker_only)
+      return unexpected(context.report.at(entry.first, "rollout key " + quoted(key) +
+                                                           " applies only to docker targets: Kubernetes rolls pods "
+                                                           "by the workload's own update strategy"));
+  }
+  if (auto value = fields->find("batch")) {
+    auto batch = read_int(context, *value, "batch", 1);
+    if (!batch) return unexpected(batch.error());
+    rollout.batch = *batch;
+  }
+  if (auto value = fields->find("max_unavailable")) {
+    auto most = read_int(context, *value, "max_unavailable", 0);
+    if (!most) return unexpected(most.error());
+    rollout.max_unavailable = *most;
+  }
+  if (auto value = fields->find("health_timeout")) {
+    auto timeout = read_duration(context, *value, "health_timeout", false);
+    if (!timeout) return unexpected(timeout.error());
+    rollout.health_timeout = *timeout;
+  }
+  if (auto value = fields->find("rollback")) {
+    auto rollback = read_bool(context.report, *value, "rollback");
+    if (!rollback) return unexpected(rollback.error());
+    rollout.rollback = *rollback;
+  }
+  if (auto value = fields->find("http_probe")) {
+    auto probe = read_http_probe(context, *value, rollout);
+    if (!probe) return probe;
+  }
+  if (auto value = fields->find("stable_for")) {
+    auto stable = read_duration(context, *value, "stable_for", true);
+    if (!stable) return unexpected(stable.error());
+    rollout.stable_for = *stable;
+  }
+  return {};
+}
+
+Status read_images(const Context& context, const YAML::Node& node, DeployTarget& target) {
+  auto images = read_string_list(context, node, "images");
+  if (!images) return unexpected(images.error());
+  for (std::size_t i = 0; i < images->size(); ++i) {
+    const std::string& glob = (*images)[i];
+    auto valid = validate_glob(glob);
+    if (!valid)
+      return unexpected(context.report.at(node[i], "'images' glob " + quoted(glob) + ": " + valid.error().first));
+    std::size_t last_slash = glob.rfind('/');
+    std::size_t tail = last_slash == std::string::npos ? 0 : last_slash + 1;
+    if (glob.find_first_of(":@", tail) != std::string::npos)
+      return unexpected(context.report.at(node[i], "'images' glob " + quoted(glob) +
+                                                       " matches repositories: remove the tag or digest"));
+  }
+  target.images = std::move(*images);
+  return {};
+}
+
+Status read_namespaces(const Context& context, const YAML::Node& node, DeployTarget& target) {
+  auto namespaces = read_string_list(context, node, "namespaces");
+  if (!namespaces) return unexpected(namespaces.error());
+  for (std::size_t i = 0; i < namespaces->size(); ++i) {
+    const std::string& name = (*namespaces)[i];
+    if (!valid_namespace(name))
+      return unexpected(context.report.at(node[i], "namespace " + quoted(name) +
+                                                       " must be a DNS label: lowercase letters, digits and '-', "
+                                                       "at most 63 characters"));
+    if (std::find(namespaces->begin(), namespaces->begin() + static_cast<long>(i), name) !=
+        namespaces->begin() + static_cast<long>(i))
+      return unexpected(context.report.at(node[i], "namespace " + quoted(name) + " is listed twice"));
+  }
+  target.namespaces = std::move(*namespaces);
+  return {};
+}
+
+Status read_env(const Context& context, const YAML::Node& node, DeployTarget& target) {
+  auto env = read_string_map(context.report, node, "env");
+  if (!env) return unexpected(env.error());
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    if (!valid_env_name(name))
+      return unexpected(context.report.at(entry.first, "environment variable name " + quoted(name) +
+                                                           " must match [A-Za-z_][A-Za-z0-9_]*"));
+    if (name.rfind("CASCADE_", 0) == 0)
+      return unexpected(context.report.at(entry.first, quoted(name) + " is set by cascade itself; pick another name"));
+  }
+  target.env = std::move(*env);
+  return {};
+}
+
+Expected<DeployKind, Error> read_kind(const Context& context, const YAML::Node& node) {
+  auto text = read_nonempty(context.report, node, "kind");
+  if (!text) return unexpected(text.error());
+  for (const KindKeys& kind : kKinds)
+    if (kind.name == *text) return kind.kind;
+  return unexpected(context.report.at(node, "unknown deploy kind " + quoted(*text) +
+                                                "; known: docker, kubernetes, command"));
+}
+
+/// Fails on a key that belongs to another kind, or when the kind's required key is missing.
+Status check_kind_keys(const Context& context, const YAML::Node& node, const Fields& fields, DeployKind kind) {
+  const KindKeys& own = kKinds[static_cast<std::size_t>(kind)];
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    const KindKeys* owner = owner_of(key);
+    if (owner && owner->kind != kind)
+      return unexpected(context.report.at(entry.first, quoted(key) + " belongs to kind " + quoted(owner->name) +
+                                                           ", not " + quoted(own.name) + "; remove it or change 'kind'"));
+    if (key == "rollout" && kind == DeployKind::command)
+      return unexpected(context.report.at(entry.first, "'rollout' does not apply to kind 'command': a command "
+                                                       "deploys in one step; bound it with 'timeout'"));
+  }
+  if (!fields.find(own.required))
+    return unexpected(context.report.at(node, "missing required key " + quoted(own.required) + " for kind " +
+                                                  quoted(own.name) + "; add it"));
+  return {};
+}
+
+Status read_kind_fields(const Context& context, const Fields& fields, DeployTarget& target) {
+  if (auto node = fields.find("endpoint")) {
+    if (auto read = read_endpoint(context, *node, target); !read) return read;
+  }
+  if (auto node = fields.find("tls")) {
+    if (auto read = read_tls(context, *node, target); !read) return read;
+  }
+  if (auto node = fields.find("group_by")) {
+    auto label = read_nonempty(context.report, *node, "group_by");
+    if (!label) return unexpected(label.error());
+    target.group_by = *label;
+  }
+  if (auto node = fields.find("kubeconfig")) {
+    auto text = read_nonempty(context.report, *node, "kubeconfig");
+    if (!text) return unexpected(text.error());
+    auto path = resolve_local(*text, context.directory, context.env);
+    if (!path) return unexpected(context.report.at(*node, "'kubeconfig': " + path.error()));
+    target.kubeconfig = *path;
+  }
+  if (auto node = fields.find("context")) {
+    auto name = read_nonempty(context.report, *node, "context");
+    if (!name) return unexpected(name.error());
+    target.context = *name;
+  }
+  if (auto node = fields.find("namespaces")) {
+    if (auto read = read_namespaces(context, *node, target); !read) return read;
+  }
+  if (auto node = fields.find("argv")) {
+    if (auto read = read_argv(context, *node, target); !read) return read;
+  }
+  if (auto node = fields.find("env")) {
+    if (auto read = read_env(context, *node, target); !read) return read;
+  }
+  if (auto node = fields.find("timeout")) {
+    auto timeout = read_duration(context, *node, "timeout", false);
+    if (!timeout) return unexpected(timeout.error());
+    target.timeout = *timeout;
+  }
+  return {};
+}
+
+Expected<DeployTarget, Error> read_deploy_target(const Context& context, const YAML::Node& node) {
+  auto fields = check_keys(context.report, node, kTarget);
+  if (!fields) return unexpected(fields.error());
+  DeployTarget target;
+  target.mark = mark_of(node);
+  YAML::Node name_node = fields->get("name");
+  auto name = read_nonempty(context.report, name_node, "name");
+  if (!name) return unexpected(name.error());
+  if (!valid_target_name(*name))
+    return unexpected(context.report.at(name_node, "deploy target name " + quoted(*name) +
+                                                       " must match [a-z0-9][a-z0-9._-]*"));
+  target.name = *name;
+  auto kind = read_kind(context, fields->get("kind"));
+  if (!kind) return unexpected(kind.error());
+  target.kind = *kind;
+  if (auto checked = check_kind_keys(context, node, *fields, target.kind); !checked) return unexpected(checked.error());
+  if (auto images = fields->find("images")) {
+    if (auto read = read_images(context, *images, target); !read) return unexpected(read.error());
+  }
+  if (auto rollout = fields->find("rollout")) {
+    if (auto read = read_rollout(context, *rollout, target.kind, target.rollout); !read)
+      return unexpected(read.error());
+  }
+  if (auto read = read_kind_fields(context, *fields, target); !read) return unexpected(read.error());
+  return target;
+}
+
+}  // namespace
+
+Expected<std::vector<DeployTarget>, Error> read_deploy(const Context& context, const YAML::Node& node) {
+  auto list = expect_list(context.report, node, "deploy");
+  if (!list) return unexpected(list.error());
+  std::vector<DeployTarget> targets;
+  std::map<std::string, int> lines;
+  for (const YAML::Node& entry : node) {
+    auto target = read_deploy_target(context, entry);
+    if (!target) return unexpected(target.error());
+    if (auto first = lines.find(target->name); first != lines.end())
+      return unexpected(context.report.at(entry["name"], "deploy target name " + quoted(target->name) +
+                                                             " is already used by the target at line " +
+                                                             std::to_string(first->second) +
+                                                             "; give each target a unique name"));
+    lines.emplace(target->name, target->mark.line);
+    targets.push_back(std::move(*target));
+  }
+  return targets;
+}
+
+Expected<int, Error> read_max_parallel_deploys(const Context& context, const YAML::Node& node) {
+  return read_int(context, node, "max_parallel_deploys", 1);
+}
+
+}  // namespace cascade::pipeline::detail
+
+namespace cascade::pipeline {
+
+Expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text) {
+  static const std::array<std::pair<std::string_view, long long>, 4> units{
+      {{"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
+  auto fail = [&] {
+    return unexpected("duration '" + std::string(text) + "' must be like 500ms, 60s, 5m or 1h30m");
+  };
+  if (text.empty()) return fail();
+  long long total = 0;
+  std::size_t next_unit = 0;  // units must come in order, each once
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == start || i - start > 9) return fail();
+    long long number = std::stoll(std::string(text.substr(start, i - start)));
+    std::size_t unit_start = i;
+    while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
+    std::string_view unit = text.substr(unit_start, i - unit_start);
+    std::size_t found = next_unit;
+    while (found < units.size() && units[found].first != unit) ++found;
+    if (found == units.size()) {
+      if (unit.empty() && i == text.size()) return unexpected("duration '" + std::string(text) + "' needs a unit: ms, s, m or h");
+      return fail();
+    }
+    total += number * units[found].second;
+    next_unit = found + 1;
+  }
+  return std::chrono::milliseconds(total);
+}
+
+std::string_view kind_name(DeployKind kind) { return detail::kKinds[static_cast<std::size_t>(kind)].name; }
+
+bool deploys(const DeployTarget& target, std::string_view repository) {
+  if (target.images.empty()) return true;
+  return std::any_of(target.images.begin(), target.images.end(),
+                     [&](const std::string& glob) { return glob_match(glob, repository); });
+}
+
+}  // namespace cascade::pipeline
