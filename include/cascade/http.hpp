@@ -71,6 +71,11 @@ struct Error {
 struct HostOptions {
   bool insecure = false;  // allows plain http and TLS without verification for this host
   std::string ca_file;    // PEM file to verify the peer with, instead of the system roots
+  std::string cert_file;  // PEM client certificate (chain) to present in the TLS handshake, if any
+  std::string key_file;   // PEM private key of cert_file
+  // Non-empty: connect to this unix socket path instead of resolving the host (plain http
+  // only, e.g. "http://docker/..." with hosts["docker"] = {.insecure = true, .unix_socket = ...}).
+  std::string unix_socket;
 };
 
 struct Options {

@@ -13,7 +13,7 @@ using asio::as_tuple;
 using asio::use_awaitable;
 
 Expected<ssl::context*, Error> TlsContexts::get(const HostOptions& host, const std::string& host_port) {
-  std::string key = (host.insecure ? "insecure|" : "verify|") + host.ca_file;
+  std::string key = (host.insecure ? "insecure|" : "verify|") + host.ca_file + "|" + host.cert_file + "|" + host.key_file;
   std::lock_guard lock(mutex_);
   auto found = contexts_.find(key);
   if (found != contexts_.end()) return found->second.get();
@@ -23,6 +23,11 @@ Expected<ssl::context*, Error> TlsContexts::get(const HostOptions& host, const s
   if (!host.ca_file.empty()) context->load_verify_file(host.ca_file, ec);
   else context->set_default_verify_paths(ec);
   if (ec) return unexpected(Error{"handshake", host_port, "cannot load CA certificates " + host.ca_file + ": " + ec.message()});
+  if (!host.cert_file.empty()) {
+    context->use_certificate_chain_file(host.cert_file, ec);
+    if (!ec) context->use_private_key_file(host.key_file.empty() ? host.cert_file : host.key_file, ssl::context::pem, ec);
+    if (ec) return unexpected(Error{"handshake", host_port, "cannot load client certificate " + host.cert_file + ": " + ec.message()});
+  }
   ssl::context* result = context.get();
   contexts_.emplace(key, std::move(context));
   return result;
@@ -89,6 +94,7 @@ asio::awaitable<Expected<void, Error>> handshake(Connection& connection, const H
 
 asio::awaitable<Expected<std::unique_ptr<Connection>, Error>> open_connection(
     const Endpoint& endpoint, const HostOptions& host, TlsContexts& contexts, const Options& options) {
+  if (!host.unix_socket.empty()) co_return co_await open_unix_connection(endpoint, host, options);
   auto results = co_await resolve(endpoint, options.resolve_timeout);
   if (!results) co_return unexpected(results.error());
   auto executor = co_await asio::this_coro::executor;
@@ -131,7 +137,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, co
                                       const Options& options) {
   Exchange result{unexpected(Error{})};
   const Endpoint& endpoint = connection.endpoint;
-  connection.lowest().expires_after(options.write_timeout);
+  beast::get_lowest_layer(stream).expires_after(options.write_timeout);
   auto [write_ec, written] = co_await bhttp::async_write(stream, request, as_tuple(use_awaitable));
   if (write_ec) {
     result.stale = connection.reused && write_ec != beast::error::timeout;
@@ -142,7 +148,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, co
   parser.body_limit(options.body_limit);
   parser.header_limit(64 * 1024);
   if (request.method() == bhttp::verb::head) parser.skip(true);
-  connection.lowest().expires_after(options.read_timeout);
+  beast::get_lowest_layer(stream).expires_after(options.read_timeout);
   auto [read_ec, read] = co_await bhttp::async_read(stream, connection.buffer, parser, as_tuple(use_awaitable));
   if (read_ec) {
     result.stale = connection.reused && !parser.got_some() && connection_dropped(read_ec);
@@ -151,7 +157,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, co
     result.response = unexpected(std::move(error));
     co_return result;
   }
-  connection.lowest().expires_never();
+  beast::get_lowest_layer(stream).expires_never();
   result.reusable = parser.get().keep_alive();
   result.response = to_response(parser.release());
   co_return result;
@@ -161,6 +167,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, co
 
 asio::awaitable<Exchange> exchange(Connection& connection, const BeastRequest& request, const Options& options) {
   if (connection.tls) co_return co_await exchange_on(*connection.tls, connection, request, options);
+  if (connection.local) co_return co_await exchange_on(*connection.local, connection, request, options);
   co_return co_await exchange_on(*connection.plain, connection, request, options);
 }
 

@@ -49,10 +49,13 @@ Expected<Target, Error> parse_target(std::string_view url);
 /// Resolves a Location header against the URL that sent it; empty when it is not a URL.
 std::string resolve_location(std::string_view base, std::string_view location);
 
+using LocalStream = beast::basic_stream<asio::local::stream_protocol>;
+
 struct Connection {
   Endpoint endpoint;
   std::unique_ptr<beast::tcp_stream> plain;                    // set for http
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;   // set for https
+  std::unique_ptr<LocalStream> local;                          // set for http over a unix socket
   beast::flat_buffer buffer;                                   // bytes read past a response
   Clock::time_point idle_since{};
   bool reused = false;  // true once it served a response and came back from the pool
@@ -95,7 +98,13 @@ class TlsContexts {
   std::map<std::string, std::unique_ptr<ssl::context>> contexts_;
 };
 
-/// Resolves, connects and (for https) handshakes with verification unless `host.insecure`.
+/// Connects to the unix socket `host.unix_socket` under the connect timeout; fails (step
+/// "url") for https, (step "connect") when nobody listens there.
+asio::awaitable<Expected<std::unique_ptr<Connection>, Error>> open_unix_connection(
+    const Endpoint& endpoint, const HostOptions& host, const Options& options);
+
+/// Resolves, connects and (for https) handshakes with verification unless `host.insecure`;
+/// with `host.unix_socket`, connects to that socket instead.
 asio::awaitable<Expected<std::unique_ptr<Connection>, Error>> open_connection(
     const Endpoint& endpoint, const HostOptions& host, TlsContexts& contexts, const Options& options);
 
