@@ -5,6 +5,7 @@
 #include <csignal>
 #include <functional>
 
+#include "flaky_proxy.hpp"
 #include "patch_support.hpp"
 
 using nlohmann::json;
@@ -210,6 +211,40 @@ TEST_CASE("patch: SIGINT starts nothing new, lets the running build finish, reco
   CHECK(finished["id"] == 1);
   CHECK(finished["summary"]["pushed"] == 9);
   check_labels(fleet, finished);
+}
+
+TEST_CASE("patch: a push or pull that fails on the network is retried with backoff") {
+  int proxy_port = test::free_port();
+  PatchFleet fleet({}, "127.0.0.1:" + std::to_string(proxy_port));
+  std::string upstream = fleet.registry().host();
+  test::FlakyProxy proxy(proxy_port, std::stoi(upstream.substr(upstream.rfind(':') + 1)));
+  namespace bp = boost::process::v2;
+  boost::asio::io_context io;
+  boost::asio::readable_pipe out(io);
+  std::vector<std::string> args = {"patch", "-p", fleet.pipeline(), fleet.image("platform/base:1"), "--parallel", "1",
+                                   "--format", "json"};
+  bp::process patch(io, test::cascade_binary(), args, bp::process_stdio{nullptr, out, nullptr});
+  wait_for_run(fleet, [](const json& summary) { return summary["pushed"].get<int>() >= 1; });
+  proxy.refuse(true);  // the registry goes away while the next image builds and pushes
+  json failing = wait_for_run(fleet, [](const json& summary) { return summary["pending"].get<int>() == 8; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  proxy.refuse(false);
+  std::string report;
+  boost::system::error_code ec;
+  boost::asio::read(out, boost::asio::dynamic_buffer(report), ec);
+  CHECK(patch.wait(ec) == 0);
+  json run = json::parse(report);
+  CHECK(run["state"] == "succeeded");
+  CHECK(run["summary"]["pushed"] == 9);
+  CHECK(proxy.refused() > 0);
+  bool retried = false;
+  for (const auto& task : run["tasks"])
+    if (task["attempts"].get<int>() > 1) retried = true;
+  CHECK(retried);
+  bool logged = false;
+  for (const auto& t : run["transitions"])
+    if (t["to"] == "pending" && t["detail"].get<std::string>().rfind("retrying: ", 0) == 0) logged = true;
+  CHECK(logged);
 }
 
 TEST_CASE("patch: bad input and unreachable registries") {
