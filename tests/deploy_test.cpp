@@ -101,10 +101,59 @@ World& world() {
   return instance;
 }
 
-std::vector<deploy::Step> collect(std::vector<deploy::Step>& steps, std::mutex& mutex, const deploy::Step& step) {
-  std::lock_guard lock(mutex);
-  steps.push_back(step);
-  return steps;
+// Step records, gathered from the rolling threads.
+struct Steps {
+  std::mutex mutex;
+  std::vector<deploy::Step> all;
+  deploy::StepSink sink() {
+    return [this](const deploy::Step& step) {
+      std::lock_guard lock(mutex);
+      all.push_back(step);
+    };
+  }
+  bool any(deploy::StepState state, const std::string& text) {
+    std::lock_guard lock(mutex);
+    return std::any_of(all.begin(), all.end(), [&](const deploy::Step& step) {
+      return step.state == state && step.detail.find(text) != std::string::npos;
+    });
+  }
+};
+
+// Samples how many replicas of `service` run, from another thread, until destroyed.
+class RunningSampler {
+ public:
+  RunningSampler(const std::string& socket, const std::string& service)
+      : thread_([this, socket, service](std::stop_token stop) {
+          test::EngineApi api(socket);
+          while (!stop.stop_requested()) {
+            int running = 0;
+            for (const auto& entry : api.call("GET", "/containers/json").body)
+              if (entry["Labels"].value("com.docker.compose.service", "") == service) ++running;
+            minimum_ = std::min(minimum_.load(), running);
+            ++samples_;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        }) {}
+  int minimum() const { return minimum_; }
+  int samples() const { return samples_; }
+  void stop() {
+    thread_.request_stop();
+    thread_.join();
+  }
+
+ private:
+  std::atomic<int> minimum_{1 << 20};
+  std::atomic<int> samples_{0};
+  std::jthread thread_;
+};
+
+deploy::Workload workload_named(deploy::Target& target, const std::string& name) {
+  auto workloads = target.inventory(std::nullopt);
+  REQUIRE(workloads);
+  for (const auto& workload : *workloads)
+    if (workload.name == name) return workload;
+  FAIL("no workload " << name);
+  return {};
 }
 
 }  // namespace
@@ -211,4 +260,140 @@ TEST_CASE("deploy::docker inventory groups replicas by compose service") {
   REQUIRE(grouped);
   CHECK(std::any_of(grouped->begin(), grouped->end(),
                     [](const auto& workload) { return workload.name == "team=blue" && workload.instances.size() >= 4; }));
+}
+
+TEST_CASE("deploy::docker rollout moves every replica to the new digest, keeping its configuration") {
+  World& w = world();
+  test::TempDir mount;
+  w.service("roll", 3, mount.str());
+  auto target = w.target();
+  deploy::Workload workload = workload_named(*target, "shop/roll");
+  REQUIRE(workload.instances.size() == 3);
+  Steps steps;
+  deploy::RolloutPolicy policy;
+  policy.health_timeout = std::chrono::seconds(30);
+  RunningSampler sampler(w.podman->socket(), "roll");
+  auto begin = std::chrono::steady_clock::now();
+  auto result = target->rollout(workload, w.pinned(w.v2), policy, steps.sink(), {});
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
+  sampler.stop();
+  REQUIRE_MESSAGE(result, result.error().str());
+  CHECK_MESSAGE(result->outcome == deploy::RolloutResult::Outcome::healthy, result->reason);
+  std::string v2_id = w.api->image_id(w.repository() + "@" + w.v2);
+  CHECK(result->new_image_id == v2_id);
+  REQUIRE(result->instances.size() == 3);
+  for (const auto& instance : result->instances) {
+    CHECK(instance.outcome == deploy::InstanceOutcome::updated);
+    MESSAGE(instance.name << " replaced in " << instance.took.count() << " ms");
+  }
+  MESSAGE("rollout of 3 replicas took " << took.count() << " ms; " << sampler.samples() << " samples");
+  CHECK(sampler.minimum() >= 2);  // max_unavailable 1 of 3
+  auto containers = w.containers("roll-");
+  CHECK(containers.size() == 3);  // the old ones are gone
+  for (const auto& [name, c] : containers) {
+    INFO(name);
+    CHECK(c["Image"] == v2_id);
+    CHECK(c["State"]["Running"] == true);
+    auto env = c["Config"]["Env"];
+    CHECK(std::count(env.begin(), env.end(), "MODE=prod") == 1);
+    CHECK(std::count(env.begin(), env.end(), "REPLICA=" + name.substr(5)) == 1);
+    CHECK(std::count(env.begin(), env.end(), "APP_VERSION=2") == 1);  // the image's default, not the old one's
+    CHECK(c["Config"]["Labels"]["team"] == "blue");
+    CHECK(c["Config"]["Labels"]["com.docker.compose.service"] == "roll");
+    CHECK(c["Config"]["Labels"]["app.version"] == "2");
+    CHECK(c["Config"]["Cmd"][2].get<std::string>().rfind("echo custom;", 0) == 0);
+    CHECK(c["HostConfig"]["NetworkMode"] == "none");
+    CHECK(c["Mounts"][0]["Source"] == mount.str());
+    CHECK(c["Mounts"][0]["Destination"] == "/data");
+  }
+  CHECK(steps.any(deploy::StepState::healthy, "old container removed"));
+  CHECK(steps.any(deploy::StepState::updating, "renamed to roll-1-cascade-old"));
+  auto again = target->rollout(workload_named(*target, "shop/roll"), w.pinned(w.v2), policy, steps.sink(), {});
+  REQUIRE(again);
+  CHECK(again->outcome == deploy::RolloutResult::Outcome::healthy);
+  CHECK(std::all_of(again->instances.begin(), again->instances.end(),
+                    [](const auto& i) { return i.outcome == deploy::InstanceOutcome::unchanged; }));
+}
+
+TEST_CASE("deploy::docker a failing HEALTHCHECK rolls every replica back") {
+  World& w = world();
+  test::TempDir mount;
+  w.service("sick", 2, mount.str());
+  auto target = w.target();
+  deploy::Workload workload = workload_named(*target, "shop/sick");
+  std::string v1_id = w.api->image_id(w.repository() + ":1");
+  Steps steps;
+  deploy::RolloutPolicy policy;
+  policy.batch = 2;
+  policy.max_unavailable = 2;
+  policy.health_timeout = std::chrono::seconds(20);
+  auto result = target->rollout(workload, w.pinned(w.bad), policy, steps.sink(), {});
+  REQUIRE_MESSAGE(result, result.error().str());
+  CHECK(result->outcome == deploy::RolloutResult::Outcome::rolled_back);
+  CHECK_MESSAGE(result->reason.find("unhealthy") != std::string::npos, result->reason);
+  MESSAGE("reason: " << result->reason);
+  auto containers = w.containers("sick-");
+  CHECK(containers.size() == 2);
+  for (const auto& [name, c] : containers) {
+    INFO(name);
+    CHECK(c["Image"] == v1_id);
+    CHECK(c["State"]["Running"] == true);
+    CHECK(c["Id"] == (name == "sick-1" ? workload.instances[0] : workload.instances[1]));
+  }
+  CHECK(steps.any(deploy::StepState::rolled_back, "rolled back to"));
+}
+
+TEST_CASE("deploy::docker a missing digest fails the pull before any container is touched") {
+  World& w = world();
+  test::TempDir mount;
+  w.service("nopull", 1, mount.str());
+  auto target = w.target();
+  deploy::Workload workload = workload_named(*target, "shop/nopull");
+  std::string missing = "sha256:" + std::string(64, '0');
+  Steps steps;
+  auto result = target->rollout(workload, w.pinned(missing), {}, steps.sink(), {});
+  REQUIRE(!result);
+  CHECK(result.error().kind == deploy::ErrorKind::pull);
+  CHECK_MESSAGE(result.error().message.find("manifest unknown") != std::string::npos, result.error().message);
+  CHECK(steps.any(deploy::StepState::failed, "manifest unknown"));
+  auto containers = w.containers("nopull-");
+  REQUIRE(containers.size() == 1);
+  CHECK(containers.begin()->second["Id"] == workload.instances[0]);
+  CHECK(containers.begin()->second["State"]["Running"] == true);
+}
+
+TEST_CASE("deploy::docker recover leaves exactly one healthy set after a crash") {
+  World& w = world();
+  w.api->pull(w.repository(), w.v2);
+  w.api->pull(w.repository(), w.bad);
+  auto crashed = [&](const std::string& name, std::optional<std::string> new_digest) {
+    std::string old_id = w.api->run(name, {{"Image", w.repository() + ":1"}, {"HostConfig", {{"NetworkMode", "none"}}}});
+    w.api->call("POST", "/containers/" + old_id + "/stop?t=1");
+    w.api->call("POST", "/containers/" + old_id + "/rename?name=" + name + "-cascade-old");
+    if (new_digest) w.api->run(name, {{"Image", w.repository() + "@" + *new_digest}, {"HostConfig", {{"NetworkMode", "none"}}}});
+    return old_id;
+  };
+  std::string healthy_old = crashed("rec-healthy", w.v2);
+  std::string sick_old = crashed("rec-sick", w.bad);
+  std::string lone_old = crashed("rec-lone", std::nullopt);
+  auto target = w.target();
+  Steps steps;
+  deploy::RolloutPolicy policy;
+  policy.health_timeout = std::chrono::seconds(20);
+  auto recovered = target->recover("run-7", policy, steps.sink());
+  REQUIRE_MESSAGE(recovered, recovered.error().str());
+  auto containers = w.containers("rec-");
+  CHECK(containers.size() == 3);
+  REQUIRE(containers.contains("rec-healthy"));
+  CHECK(containers["rec-healthy"]["Image"] == w.api->image_id(w.repository() + "@" + w.v2));
+  CHECK(containers["rec-healthy"]["Id"] != healthy_old);
+  REQUIRE(containers.contains("rec-sick"));
+  CHECK(containers["rec-sick"]["Id"] == sick_old);
+  CHECK(containers["rec-sick"]["State"]["Running"] == true);
+  REQUIRE(containers.contains("rec-lone"));
+  CHECK(containers["rec-lone"]["Id"] == lone_old);
+  CHECK(containers["rec-lone"]["State"]["Running"] == true);
+  CHECK(steps.any(deploy::StepState::healthy, "kept the healthy new container"));
+  CHECK(steps.any(deploy::StepState::rolled_back, "no new container"));
+  CHECK(steps.all.front().workload == "recover:run-7");
 }

@@ -148,7 +148,7 @@ std::optional<std::string> wait_healthy(Engine& engine, const std::string& id, c
       if (failed) {
         last = *failed;
         if ((libpod || engine.podman()) && Clock::now() - begin >= start_period && ++failures >= retries)
-          return "unhealthy: " + last;
+          return "unhealthy: HEALTHCHECK failed " + std::to_string(failures) + " times in a row, last: " + last;
       }
     } else if (Clock::now() - stable_since >= gate.policy.stable_for) {
       return std::nullopt;

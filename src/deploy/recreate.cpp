@@ -165,13 +165,12 @@ json create_body(const json& container, const json& old_image, const std::string
     bool podman_root_default = std::string(field) == "WorkingDir" && value == "/" && image_value.empty();
     if (!value.empty() && value != image_value && !podman_root_default) body[field] = value;
   }
-  if (config.contains("Healthcheck") && config["Healthcheck"].is_object()) {
-    json health = json::object();
+  // Healthcheck: the image's own (same Test) is left to the new image; podman fills in
+  // defaults (Timeout) the image never set, so sub-fields are not compared one by one.
+  if (config.contains("Healthcheck") && config["Healthcheck"].is_object() && !config["Healthcheck"].empty()) {
     json image_health = defaults.value("Healthcheck", json::object());
-    if (!image_health.is_object()) image_health = json::object();
-    for (const auto& [key, value] : config["Healthcheck"].items())
-      if (!(image_health.contains(key) && image_health[key] == value)) health[key] = value;
-    if (!health.empty()) body["Healthcheck"] = health;
+    bool from_image = image_health.is_object() && image_health.value("Test", json()) == config["Healthcheck"].value("Test", json());
+    if (!from_image) body["Healthcheck"] = config["Healthcheck"];
   }
   std::string hostname = config.value("Hostname", "");
   std::string mode = host.value("NetworkMode", "");

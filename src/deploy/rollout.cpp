@@ -102,6 +102,12 @@ Expected<std::vector<Replica>, Error> plan(Engine& engine, const Workload& workl
       return unexpected(Error{ErrorKind::invalid, replica.name + " is removed when stopped (--rm): no rollback possible"});
     auto image = engine.expect("GET", "/images/" + replica.old_image_id + "/json", {200}, "inspect image of " + replica.name);
     replica.old_image = image ? *image : json::object();  // an image gone since: keep every setting
+    if (engine.podman() && image && !(*image)["Config"].contains("Healthcheck")) {
+      // podman's compatible image inspect leaves the HEALTHCHECK out; its own API has it.
+      auto libpod = engine.call("GET", "/v4.0.0/libpod/images/" + replica.old_image_id + "/json", {}, {}, true);
+      auto parsed = libpod && libpod->status == 200 ? json::parse(libpod->body, nullptr, false) : json();
+      if (parsed.is_object() && parsed.contains("Healthcheck")) replica.old_image["Config"]["Healthcheck"] = parsed["Healthcheck"];
+    }
     replica.inspected = std::move(*inspected);
     replicas.push_back(std::move(replica));
   }
