@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade/builder.hpp"
+#include "cascade/deploy.hpp"
 #include "cascade/executor.hpp"
 #include "cascade/fleet.hpp"
 #include "cascade/plan.hpp"
@@ -25,8 +26,15 @@ struct Failure {
   std::string message;  // what went wrong and what to do
 };
 
+/// A connected deploy target and its entry in the pipeline file.
+struct TargetEntry {
+  std::unique_ptr<deploy::Target> target;
+  const pipeline::DeployTarget* config = nullptr;  // points into fleet.pipeline
+};
+
 struct Wiring {
   fleet::Fleet fleet;
+  std::vector<TargetEntry> targets;  // connected on first use (connect_targets)
   std::string state_dir;  // the state file's folder: runs/ (logs, contexts) and buildah/ live here
   std::unique_ptr<store::Store> store;
   std::unique_ptr<registry::Registry> registry;
@@ -40,19 +48,41 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet);
 /// The git-backed workspace: contexts exported and Dockerfiles read at the recipe's commit.
 std::unique_ptr<executor::Workspace> git_workspace(const pipeline::Pipeline& pipeline);
 
+/// A workload that runs an image of the plan, on target `target` (index into Wiring::targets).
+struct PlannedDeployment {
+  std::size_t target = 0;
+  std::string image;  // the fleet image it runs
+  deploy::Workload workload;
+};
+
 struct PlannedPatch {
   plan::Trigger trigger;
   plan::Plan plan;
+  std::vector<PlannedDeployment> deployments;  // empty with deploy off
 };
+
+/// Connects every target of the pipeline's `deploy:` section (once); fails naming the target.
+Expected<void, Failure> connect_targets(Wiring& wiring);
+/// The workloads on every target that run one of `images` (and that the target deploys).
+Expected<std::vector<PlannedDeployment>, Failure> plan_deployments(Wiring& wiring, const std::vector<std::string>& images);
+/// The command targets made for run `run` (others stay null: their connected ones serve).
+Expected<std::vector<std::unique_ptr<deploy::Target>>, Failure> run_targets(Wiring& wiring, store::RunId run);
+/// The executor's deployments per image for planned ones.
+std::map<std::string, std::vector<executor::Deployment>> deployments_for(
+    Wiring& wiring, const std::vector<PlannedDeployment>& planned,
+    const std::vector<std::unique_ptr<deploy::Target>>& command_targets);
+/// The rollout policy of a target's entry.
+deploy::RolloutPolicy rollout_policy(const pipeline::DeployTarget& config);
 
 /// Resolves the trigger `query` (IMAGE or IMAGE@DIGEST; unknown image: bad input), asks the
 /// registry what every affected image was built on and pins the unaffected bases, and
 /// makes the plan. `given` overrides the digest of start images (used by resume).
 Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& query,
-                                           const std::map<graph::NodeId, std::string>& given = {});
+                                           const std::map<graph::NodeId, std::string>& given = {}, bool deploy = true);
 
 struct RunOptions {
   std::size_t parallel = 2;
+  bool deploy = true;      // roll each pushed image out to the workloads that run it
   std::stop_token stop;    // start nothing new; let running builds finish
   std::stop_token cancel;  // cancel running builds too
   std::function<void(const executor::Progress&)> progress;
@@ -76,10 +106,13 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
 /// and digest, which a new patch should finish instead of starting another.
 std::optional<store::RunId> unfinished_run_for(Wiring& wiring, const PlannedPatch& planned);
 
-/// The plan as JSON: {"query", "trigger", "steps": [{"image", "after", "action", "reason", ...}]}.
-nlohmann::json plan_json(const plan::Plan& plan);
+/// The plan as JSON: {"query", "trigger", "steps": [{"image", "after", "action", "reason",
+/// "workloads", ...}]}.
+nlohmann::json plan_json(const PlannedPatch& planned, const Wiring& wiring);
 /// A run in detail: the run, its tasks and their transitions.
 Expected<nlohmann::json, Failure> run_json(store::Store& store, store::RunId run);
+/// Quarantined digests: {"quarantined": [{"image", "digest", "reason", "run", "at"}]}.
+Expected<nlohmann::json, Failure> quarantine_json(store::Store& store);
 /// The newest runs, newest first.
 Expected<nlohmann::json, Failure> runs_json(store::Store& store, std::size_t limit);
 

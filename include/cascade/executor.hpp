@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cascade/builder.hpp"
+#include "cascade/deploy.hpp"
 #include "cascade/graph.hpp"
 #include "cascade/plan.hpp"
 #include "cascade/registry.hpp"
@@ -57,10 +58,19 @@ struct Options {
 
 /// Something worth telling a person while the run goes (progress on stderr).
 struct Progress {
-  enum class Kind { Started, Retrying, Pushed, Failed, Blocked, Skipped, Interrupted } kind;
+  enum class Kind { Started, Retrying, Pushed, Failed, Blocked, Skipped, Interrupted, Deploying, Deployed, RolledBack }
+      kind;
   std::string image;
   std::string detail;    // digest, error or reason
   double seconds = 0;    // how long the step took, for Pushed and Failed
+};
+
+/// One workload to roll over when its image is pushed (or, for a skipped image, to its
+/// current digest: instances already on it are left alone).
+struct Deployment {
+  deploy::Target* target = nullptr;
+  deploy::Workload workload;
+  deploy::RolloutPolicy policy;
 };
 
 struct Services {
@@ -69,6 +79,8 @@ struct Services {
   store::Store& store;
   Workspace& workspace;
   std::function<void(const Progress&)> progress;  // may be empty
+  std::map<std::string, std::vector<Deployment>> deployments;  // plan image -> workloads running it
+  std::size_t max_parallel_deploys = 4;
 };
 
 struct Outcome {

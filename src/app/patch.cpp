@@ -73,7 +73,11 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
                                      const RunOptions& options, bool resumed) {
   auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
   if (!lock) return unexpected(Failure{1, "run " + std::to_string(run) + " is running in another process"});
+  auto command_targets = run_targets(wiring, run);
+  if (!command_targets) return unexpected(command_targets.error());
   executor::Services services{*wiring.registry, *wiring.builder, *wiring.store, *wiring.workspace, options.progress};
+  if (options.deploy) services.deployments = deployments_for(wiring, planned.deployments, *command_targets);
+  services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet.pipeline.max_parallel_deploys);
   executor::Executor executor(services, executor_options(wiring, options));
   auto outcome = executor.execute(wiring.fleet.graph, planned.plan, run, options.stop, options.cancel);
   return RunResult{run, outcome.state, resumed};
@@ -98,7 +102,7 @@ std::vector<store::TaskSpec> task_specs(const Wiring& wiring, const plan::Plan& 
 }  // namespace
 
 Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& query,
-                                           const std::map<graph::NodeId, std::string>& given) {
+                                           const std::map<graph::NodeId, std::string>& given, bool deploy) {
   auto ref = parse_image(query);
   if (!ref) return unexpected(ref.error());
   const auto& graph = wiring.fleet.graph;
@@ -123,6 +127,13 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
   if (auto seen = observe(wiring, plan::needs(graph, planned.trigger), observed, pinned); !seen)
     return unexpected(seen.error());
   planned.plan = plan::make(graph, planned.trigger, observed, pinned);
+  if (deploy && !wiring.fleet.pipeline.deploy.empty()) {
+    std::vector<std::string> images;
+    for (const auto& step : planned.plan.steps) images.push_back(step.image);
+    auto deployments = plan_deployments(wiring, images);
+    if (!deployments) return unexpected(deployments.error());
+    planned.deployments = std::move(deployments).value();
+  }
   return planned;
 }
 
@@ -133,7 +144,7 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
   if (planned.trigger.digests.size() == 1) new_run.trigger.digest = planned.trigger.digests.begin()->second;
   new_run.trigger.actor = "cli";
   new_run.pipeline_path = wiring.fleet.pipeline.file;
-  new_run.plan_json = plan_json(planned.plan).dump();
+  new_run.plan_json = plan_json(planned, wiring).dump();
   auto run = wiring.store->create_run(new_run);
   if (!run) return unexpected(Failure{1, run.error().message});
   if (auto added = wiring.store->add_tasks(*run, task_specs(wiring, planned.plan)); !added)
@@ -170,8 +181,30 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
     if (task.state == store::TaskState::pushed && task.new_digest && rebuilt_starts.count(task.image))
       if (auto id = graph.find(task.image)) given[*id] = *task.new_digest;
 
-  auto planned = plan_patch(wiring, stored->trigger.image, given);
+  auto planned = plan_patch(wiring, stored->trigger.image, given, options.deploy);
   if (!planned) return unexpected(planned.error());
+
+  // A rollout cut short by the crash: every workload back on exactly one set of containers.
+  if (options.deploy) {
+    for (const auto& entry : wiring.targets) {
+      auto sink = [&](const deploy::Step& step) {
+        store::RolloutStep record;
+        record.run = run;
+        record.target = entry.config->name;
+        record.workload = step.workload;
+        record.to_digest = step.to;
+        record.state = step.state == deploy::StepState::healthy       ? store::RolloutState::healthy
+                       : step.state == deploy::StepState::rolled_back ? store::RolloutState::rolled_back
+                       : step.state == deploy::StepState::failed      ? store::RolloutState::failed
+                                                                      : store::RolloutState::updating;
+        record.detail = step.instance + ": " + step.detail;
+        wiring.store->record_rollout_step(record);
+      };
+      if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(*entry.config), sink);
+          !recovered)
+        return unexpected(Failure{1, "deploy target '" + entry.config->name + "': " + recovered.error().str()});
+    }
+  }
 
   // Requeue what a crash or an interruption left half done, and what failed before.
   std::set<std::string> known;

@@ -1,4 +1,5 @@
 #include <ctime>
+#include <map>
 
 #include "cascade/app.hpp"
 
@@ -68,7 +69,14 @@ json task_json(const store::Task& task) {
 
 }  // namespace
 
-json plan_json(const plan::Plan& plan) {
+json plan_json(const PlannedPatch& planned, const Wiring& wiring) {
+  const plan::Plan& plan = planned.plan;
+  std::map<std::string, json> workloads;
+  for (const auto& item : planned.deployments)
+    workloads[item.image].push_back({{"target", wiring.targets[item.target].config->name},
+                                     {"workload", item.workload.name},
+                                     {"instances", item.workload.instances.size()},
+                                     {"digest", optional_value(item.workload.digest)}});
   json steps = json::array();
   for (const auto& step : plan.steps) {
     json after = json::array();
@@ -81,7 +89,8 @@ json plan_json(const plan::Plan& plan) {
                      {"via", step.via},
                      {"base_digests", step.base_digests},
                      {"bases_built_in_run", step.bases_built_in_run},
-                     {"old_digest", optional_value(step.old_digest)}});
+                     {"old_digest", optional_value(step.old_digest)},
+                     {"workloads", workloads.count(step.image) ? workloads[step.image] : json::array()}});
   }
   return {{"query", plan.query}, {"trigger", plan.trigger_digests}, {"steps", steps}};
 }
@@ -95,6 +104,18 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
   json out = run_record_json(*run);
   out["tasks"] = json::array();
   for (const auto& task : *tasks) out["tasks"].push_back(task_json(task));
+  out["rollouts"] = json::array();
+  if (auto steps = store.get_rollout_steps(id)) {
+    for (const auto& step : *steps)
+      out["rollouts"].push_back({{"target", step.target},
+                                 {"workload", step.workload},
+                                 {"image", step.image},
+                                 {"from_digest", optional_value(step.from_digest)},
+                                 {"to_digest", step.to_digest},
+                                 {"state", store::to_string(step.state)},
+                                 {"detail", step.detail},
+                                 {"at", iso_time(step.at)}});
+  }
   out["transitions"] = json::array();
   for (const auto& t : *transitions)
     out["transitions"].push_back({{"image", optional_value(t.image)},
@@ -103,6 +124,19 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
                                   {"detail", t.detail},
                                   {"at", iso_time(t.at)}});
   return out;
+}
+
+Expected<json, Failure> quarantine_json(store::Store& store) {
+  auto entries = store.list_quarantined();
+  if (!entries) return unexpected(Failure{1, entries.error().message});
+  json out = json::array();
+  for (const auto& entry : *entries)
+    out.push_back({{"image", entry.image},
+                   {"digest", entry.digest},
+                   {"reason", entry.reason},
+                   {"run", optional_value(entry.run)},
+                   {"at", iso_time(entry.at)}});
+  return json{{"quarantined", out}};
 }
 
 Expected<json, Failure> runs_json(store::Store& store, std::size_t limit) {

@@ -18,13 +18,19 @@ std::string pipeline_path(const Common& common) {
 
 void fail(const std::string& message) { std::cerr << "cascade: " << message << "\n"; }
 
-std::optional<fleet::Fleet> load_fleet(const Common& common) {
+std::optional<std::string> pipeline_file(const Common& common) {
   std::string path = pipeline_path(common);
   if (path.empty()) {
     fail("no pipeline file: pass -p FILE (or set CASCADE_PIPELINE)");
     return std::nullopt;
   }
-  auto pipeline = pipeline::load(path);
+  return path;
+}
+
+std::optional<fleet::Fleet> load_fleet(const Common& common) {
+  auto path = pipeline_file(common);
+  if (!path) return std::nullopt;
+  auto pipeline = pipeline::load(*path);
   if (!pipeline) {
     fail(pipeline.error().str());
     return std::nullopt;

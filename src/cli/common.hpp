@@ -23,6 +23,9 @@ struct Common {
 /// Prints "cascade: message" on stderr.
 void fail(const std::string& message);
 
+/// The pipeline file from -p or $CASCADE_PIPELINE; prints what to do and returns nullopt when none.
+std::optional<std::string> pipeline_file(const Common& common);
+
 /// Loads and scans the fleet; prints every problem and returns nullopt on failure.
 std::optional<fleet::Fleet> load_fleet(const Common& common);
 
@@ -32,6 +35,7 @@ void add_format_option(CLI::App* command, Common& common, std::vector<std::strin
 struct PatchArgs {
   std::string image;
   bool dry_run = false;
+  bool no_deploy = false;
   std::size_t parallel = 2;
   long long resume = 0;  // a run to resume; 0: none
 };
@@ -41,6 +45,8 @@ struct PatchCommandArgs {
   std::string plan_image;
   PatchArgs patch;
   long long status_run = 0;
+  std::string quarantine_action = "list";
+  std::string quarantine_image;
 };
 
 /// plan, patch and status (patch_commands.cpp).

@@ -29,7 +29,8 @@ std::optional<app::Wiring> wire(const Common& common) {
 // "[03:04:05] pushed  127.0.0.1:5000/apps/shop:1  sha256:1234…  2.1 s" on stderr.
 void print_progress(const executor::Progress& progress) {
   static std::mutex mutex;
-  static const char* names[] = {"build", "retry", "pushed", "FAILED", "blocked", "skip", "stopping"};
+  static const char* names[] = {"build",    "retry",  "pushed",   "FAILED",  "blocked",
+                                "skip",     "stopping", "deploy", "deployed", "ROLLBACK"};
   std::time_t now = std::time(nullptr);
   std::tm local{};
   localtime_r(&now, &local);
@@ -62,8 +63,8 @@ int plan_command(const Common& common, const std::string& image) {
     fail(planned.error().message);
     return planned.error().exit_code;
   }
-  if (common.format == "json") std::cout << app::plan_json(planned->plan).dump(2) << "\n";
-  else std::cout << plan_text(app::plan_json(planned->plan));
+  if (common.format == "json") std::cout << app::plan_json(*planned, *wiring).dump(2) << "\n";
+  else std::cout << plan_text(app::plan_json(*planned, *wiring));
   return kOk;
 }
 
@@ -75,19 +76,19 @@ int patch_command(const Common& common, const PatchArgs& args) {
   SignalStop signals;  // first: every thread started later (registry client, builds) inherits the mask
   auto wiring = wire(common);
   if (!wiring) return kBadInput;
-  app::RunOptions options{args.parallel, signals.stop(), signals.cancel(), print_progress};
+  app::RunOptions options{args.parallel, !args.no_deploy, signals.stop(), signals.cancel(), print_progress};
   Expected<app::RunResult, app::Failure> result = unexpected(app::Failure{});
   if (args.resume != 0) {
     result = app::resume(*wiring, args.resume, options);
   } else {
-    auto planned = app::plan_patch(*wiring, args.image);
+    auto planned = app::plan_patch(*wiring, args.image, {}, !args.no_deploy);
     if (!planned) {
       fail(planned.error().message);
       return planned.error().exit_code;
     }
     if (args.dry_run) {
-      if (common.format == "json") std::cout << app::plan_json(planned->plan).dump(2) << "\n";
-      else std::cout << plan_text(app::plan_json(planned->plan));
+      if (common.format == "json") std::cout << app::plan_json(*planned, *wiring).dump(2) << "\n";
+      else std::cout << plan_text(app::plan_json(*planned, *wiring));
       return kOk;
     }
     if (auto unfinished = app::unfinished_run_for(*wiring, *planned)) {
@@ -125,6 +126,53 @@ int status_command(const Common& common, long long run) {
   return kOk;
 }
 
+int quarantine_command(const Common& common, const std::string& action, const std::string& image) {
+  auto path = pipeline_file(common);
+  if (!path) return kBadInput;
+  auto pipeline = pipeline::load(*path);
+  if (!pipeline) {
+    fail(pipeline.error().str());
+    return kBadInput;
+  }
+  auto store = store::open_sqlite(pipeline->state);
+  if (!store) {
+    fail(store.error().message);
+    return kFailed;
+  }
+  if (action == "clear") {
+    auto ref = reference::parse(image);
+    if (!ref || ref->digest.empty()) {
+      fail("quarantine clear needs IMAGE@DIGEST, e.g. registry.example.com/app:1@sha256:...");
+      return kBadInput;
+    }
+    auto cleared = (*store)->clear_quarantine(ref->without_digest().str(), ref->digest);
+    if (!cleared) {
+      fail(cleared.error().message);
+      return kFailed;
+    }
+    if (!*cleared) {
+      fail(image + " is not quarantined (cascade quarantine list shows what is)");
+      return kBadInput;
+    }
+    std::cout << "cleared: " << image << " may be deployed again\n";
+    return kOk;
+  }
+  auto listed = app::quarantine_json(**store);
+  if (!listed) {
+    fail(listed.error().message);
+    return listed.error().exit_code;
+  }
+  if (common.format == "json") {
+    std::cout << listed->dump(2) << "\n";
+    return kOk;
+  }
+  if ((*listed)["quarantined"].empty()) std::cout << "nothing is quarantined\n";
+  for (const auto& entry : (*listed)["quarantined"])
+    std::cout << entry["image"].get<std::string>() << "@" << entry["digest"].get<std::string>() << "  "
+              << entry["reason"].get<std::string>() << "\n";
+  return kOk;
+}
+
 }  // namespace
 
 void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, int& exit_code) {
@@ -141,10 +189,19 @@ void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, i
   add_format_option(patch, common, {"text", "json"});
   patch->add_option("IMAGE", patch_args.image, "IMAGE or IMAGE@DIGEST (no digest: resolved in its registry)");
   patch->add_flag("--dry-run", patch_args.dry_run, "print the plan and stop");
+  patch->add_flag("--no-deploy", patch_args.no_deploy, "build and push only; roll nothing out");
   patch->add_option("--parallel", patch_args.parallel, "builds at once")->check(CLI::Range(1, 256))->capture_default_str();
   patch->add_option("--resume", patch_args.resume, "finish run RUN after a crash or an interruption")
       ->check(CLI::PositiveNumber);
   patch->callback([&] { exit_code = patch_command(common, patch_args); });
+
+  auto* quarantine = app.add_subcommand("quarantine", "digests whose rollout failed: list them, or clear one");
+  add_pipeline_option(quarantine, common);
+  add_format_option(quarantine, common, {"text", "json"});
+  quarantine->add_option("ACTION", args.quarantine_action, "list (default) or clear")
+      ->check(CLI::IsMember({"list", "clear"}));
+  quarantine->add_option("IMAGE", args.quarantine_image, "IMAGE@DIGEST to clear");
+  quarantine->callback([&] { exit_code = quarantine_command(common, args.quarantine_action, args.quarantine_image); });
 
   long long& status_run = args.status_run;
   auto* status = app.add_subcommand("status", "past runs, or one run in detail");

@@ -70,6 +70,14 @@ std::string run_text(const json& run) {
     out << "\n";
     if (state == "failed" && task["build_log"].is_string()) out << "      log: " << task["build_log"].get<std::string>() << "\n";
   }
+  if (run.contains("rollouts")) {
+    for (const auto& step : run["rollouts"]) {
+      std::string state = step["state"];
+      if (state == "updating") continue;
+      out << "  rollout " << step["target"].get<std::string>() << "/" << step["workload"].get<std::string>() << "  "
+          << state << "  " << step["detail"].get<std::string>() << "\n";
+    }
+  }
   return out.str();
 }
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cascade/executor.hpp"
+#include "rollout.hpp"
 #include "step.hpp"
 
 namespace cascade::executor {
@@ -26,6 +27,15 @@ std::string slug(const std::string& image) {
 struct Completion {
   std::size_t step;
   detail::StepResult result;
+  bool deploy = false;  // a rollout finished (result unused), healthy or not
+  bool healthy = false;
+};
+
+// A rollout waiting for a deploy slot.
+struct PendingDeploy {
+  std::string image;
+  std::string digest;
+  const Deployment* deployment;
 };
 
 // Completions from worker threads, taken by the executor's loop one at a time.
@@ -129,6 +139,29 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
         return chain(failed, dep) + " -> " + plan.steps[step].image;
     return plan.steps[failed].image + " -> " + plan.steps[step].image;
   };
+  std::deque<PendingDeploy> deploy_queue;
+  std::size_t deploys_running = 0;
+  bool any_deploy_failed = false;
+  auto enqueue_deploys = [&](const std::string& image, const std::string& digest) {
+    auto found = services_.deployments.find(image);
+    if (found == services_.deployments.end()) return;
+    for (const auto& deployment : found->second) deploy_queue.push_back({image, digest, &deployment});
+  };
+  auto start_deploys = [&] {
+    while (!stop.stop_requested() && !deploy_queue.empty() &&
+           deploys_running < std::max<std::size_t>(1, services_.max_parallel_deploys)) {
+      PendingDeploy next = deploy_queue.front();
+      deploy_queue.pop_front();
+      ++deploys_running;
+      workers.emplace_back([this, &mailbox, run, next, cancel] {
+        auto outcome = detail::roll_out(services_, run, next.image, next.digest, *next.deployment, cancel);
+        mailbox.post({0, {}, true, outcome.healthy});
+      });
+    }
+  };
+  for (const auto& step : plan.steps)
+    if (step.action == plan::Action::Skip && step.old_digest) enqueue_deploys(step.image, *step.old_digest);
+
   auto record_blocked = [&](std::size_t failed) {
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
       if (reported[i] || scheduler.state(i) != plan::Scheduler::State::Blocked) continue;
@@ -139,7 +172,7 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     }
   };
 
-  while (!scheduler.done()) {
+  while (!scheduler.done() || deploys_running > 0 || (!deploy_queue.empty() && !stop.stop_requested())) {
     while (!stop.stop_requested() && scheduler.running() < options_.parallel) {
       auto next = scheduler.next();
       if (!next) break;
@@ -147,15 +180,25 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
       auto task = tasks.find(step.image);
       if (task != tasks.end() && task->second.state == store::TaskState::pushed && task->second.new_digest) {
         digest_of[step.image] = *task->second.new_digest;  // pushed before a resume
+        enqueue_deploys(step.image, *task->second.new_digest);
         scheduler.finished(*next, true);
         continue;
       }
       start_step(*next);
     }
-    if (scheduler.running() == 0) break;  // stopping, or nothing else can start
+    start_deploys();
+    if (scheduler.running() == 0 && deploys_running == 0) break;  // stopping, or nothing else can start
     Completion completion = mailbox.take();
+    if (completion.deploy) {
+      --deploys_running;
+      if (!completion.healthy) any_deploy_failed = true;
+      continue;
+    }
     const auto& result = completion.result;
-    if (result.succeeded) digest_of[plan.steps[completion.step].image] = result.digest;
+    if (result.succeeded) {
+      digest_of[plan.steps[completion.step].image] = result.digest;
+      enqueue_deploys(plan.steps[completion.step].image, result.digest);
+    }
     if (result.cancelled) interrupted = true;
     // A cancelled step leaves its descendants pending in the store, for a resume.
     scheduler.finished(completion.step, result.succeeded);
@@ -168,8 +211,8 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
 
   Outcome outcome;
   outcome.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (!scheduler.done() || interrupted) outcome.state = store::RunState::interrupted;
-  else if (any_failed) outcome.state = store::RunState::failed;
+  if (!scheduler.done() || interrupted || !deploy_queue.empty()) outcome.state = store::RunState::interrupted;
+  else if (any_failed || any_deploy_failed) outcome.state = store::RunState::failed;
   if (outcome.state == store::RunState::interrupted && services_.progress)
     services_.progress({Progress::Kind::Interrupted, "", "stopped on request", 0});
   store.set_run_state(run, outcome.state);

@@ -1,0 +1,79 @@
+#include "rollout.hpp"
+
+namespace cascade::executor::detail {
+
+namespace {
+
+store::RolloutState state_of(deploy::StepState state) {
+  switch (state) {
+    case deploy::StepState::updating: return store::RolloutState::updating;
+    case deploy::StepState::healthy: return store::RolloutState::healthy;
+    case deploy::StepState::failed: return store::RolloutState::failed;
+    case deploy::StepState::rolled_back: return store::RolloutState::rolled_back;
+  }
+  return store::RolloutState::failed;
+}
+
+void tell(const Services& services, Progress::Kind kind, const std::string& what, const std::string& detail) {
+  if (services.progress) services.progress(Progress{kind, what, detail, 0});
+}
+
+}  // namespace
+
+RolloutOutcome roll_out(const Services& services, store::RunId run, const std::string& image, const std::string& digest,
+                        const Deployment& deployment, std::stop_token stop) {
+  const deploy::Workload& workload = deployment.workload;
+  std::string what = deployment.target->name() + "/" + workload.name;
+  auto record = [&](store::RolloutState state, const std::string& detail) {
+    store::RolloutStep step;
+    step.run = run;
+    step.target = deployment.target->name();
+    step.workload = workload.name;
+    step.image = image;
+    step.from_digest = workload.digest;
+    step.to_digest = digest;
+    step.state = state;
+    step.detail = detail;
+    services.store.record_rollout_step(step);
+  };
+  if (auto quarantined = services.store.is_quarantined(image, digest); quarantined && *quarantined) {
+    std::string detail = "not deployed: " + digest + " is quarantined (cascade quarantine clear)";
+    record(store::RolloutState::failed, detail);
+    tell(services, Progress::Kind::RolledBack, what, detail);
+    return {false, detail};
+  }
+  auto parsed = reference::parse(image);
+  auto pinned = parsed ? reference::parse(parsed->repository() + "@" + digest) : parsed;
+  if (!pinned) return {false, "invalid image " + image + "@" + digest};
+  tell(services, Progress::Kind::Deploying, what, digest);
+  auto sink = [&](const deploy::Step& step) {
+    record(state_of(step.state), step.instance + ": " + step.detail);
+  };
+  auto result = deployment.target->rollout(workload, *pinned, deployment.policy, sink, stop);
+  if (!result) {
+    record(store::RolloutState::failed, result.error().str());
+    tell(services, Progress::Kind::RolledBack, what, result.error().str());
+    return {false, result.error().str()};
+  }
+  switch (result->outcome) {
+    case deploy::RolloutResult::Outcome::healthy:
+      record(store::RolloutState::healthy, "every instance runs " + digest);
+      tell(services, Progress::Kind::Deployed, what, digest);
+      return {true, ""};
+    case deploy::RolloutResult::Outcome::rolled_back:
+      record(store::RolloutState::rolled_back, result->reason);
+      if (result->reason != "cancelled")
+        services.store.quarantine(image, digest, deployment.target->name() + "/" + workload.name + ": " + result->reason,
+                                  run);
+      tell(services, Progress::Kind::RolledBack, what, result->reason);
+      return {false, "rolled back: " + result->reason};
+    case deploy::RolloutResult::Outcome::failed:
+      record(store::RolloutState::failed, result->reason);
+      services.store.quarantine(image, digest, deployment.target->name() + "/" + workload.name + ": " + result->reason, run);
+      tell(services, Progress::Kind::RolledBack, what, result->reason);
+      return {false, "failed: " + result->reason};
+  }
+  return {false, "unknown outcome"};
+}
+
+}  // namespace cascade::executor::detail

@@ -1,0 +1,118 @@
+// `cascade patch` with a deploy target: a real podman API service runs the example fleet's
+// services, a real registry and buildah make the new images; each pushed image is rolled
+// out, a failing health check is rolled back and its digest quarantined.
+#include <doctest/doctest.h>
+
+#include "patch_support.hpp"
+#include "podman_fixture.hpp"
+
+using nlohmann::json;
+using namespace cascade;
+
+namespace {
+
+// A container of `image` that stops at once on SIGTERM, in compose service `service` when given.
+json container(const std::string& image, const std::string& service) {
+  json labels = json::object();
+  labels["app.role"] = "demo";
+  if (!service.empty()) {
+    labels["com.docker.compose.project"] = "demo";
+    labels["com.docker.compose.service"] = service;
+  }
+  return {{"Image", image},
+          {"Cmd", {"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"}},
+          {"Env", {"DEMO=1"}},
+          {"Labels", labels},
+          {"StopTimeout", 1},
+          {"HostConfig", {{"NetworkMode", "none"}}}};
+}
+
+}  // namespace
+
+TEST_CASE("patch with a docker deploy target: roll out, roll back, quarantine") {
+  test::PatchFleet fleet;
+  auto built = fleet.cascade("patch", {fleet.image("platform/base:1"), "--no-deploy"});
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+
+  test::PodmanService podman({fleet.registry().host()});
+  test::EngineApi api(podman.socket());
+  api.pull(fleet.image("apps/billing"), "1");
+  api.pull(fleet.image("apps/reports"), "1");
+  std::string old_billing = api.image_id(fleet.image("apps/billing:1"));
+  std::string old_reports = api.image_id(fleet.image("apps/reports:1"));
+  api.run("billing-1", container(fleet.image("apps/billing:1"), "billing"));
+  api.run("billing-2", container(fleet.image("apps/billing:1"), "billing"));
+  api.run("reports", container(fleet.image("apps/reports:1"), ""));
+
+  test::write_file(fleet.pipeline(), test::read_file(fleet.pipeline()) +
+                                         "deploy:\n  - name: podman\n    kind: docker\n    endpoint: " + podman.endpoint() +
+                                         "\n    rollout: {batch: 1, max_unavailable: 1, health_timeout: 20s, stable_for: 1s}\n");
+  // A fix in the base, and a billing image whose health check now fails.
+  test::commit_files(fleet.repos() / "platform",
+                     {{"base/Dockerfile", test::read_file(fleet.repos() / "platform/base/Dockerfile") +
+                                              "RUN echo patched > /etc/patched\n"}});
+  std::string billing = test::read_file(fleet.repos() / "apps/services/billing/Dockerfile");
+  billing.replace(billing.find("HEALTHCHECK"), std::string::npos, "HEALTHCHECK --interval=5s CMD [\"false\"]\n");
+  test::commit_files(fleet.repos() / "apps", {{"services/billing/Dockerfile", billing}});
+
+  auto plan = fleet.cascade("plan", {fleet.image("platform/base:1"), "--format", "json"});
+  REQUIRE_MESSAGE(plan.exit_code == 0, plan.err);
+  for (const auto& step : json::parse(plan.out)["steps"]) {
+    if (step["image"] != fleet.image("apps/billing:1")) continue;
+    REQUIRE(step["workloads"].size() == 1);
+    CHECK(step["workloads"][0]["workload"] == "demo/billing");
+    CHECK(step["workloads"][0]["instances"] == 2);
+  }
+
+  auto patched = fleet.cascade("patch", {fleet.image("platform/base:1"), "--format", "json"});
+  CHECK(patched.exit_code == 1);  // one rollout was rolled back
+  json run = json::parse(patched.out);
+  CHECK(run["summary"]["pushed"] == 9);
+  auto tasks = test::tasks_by_image(run);
+  std::string reports_digest = tasks[fleet.image("apps/reports:1")]["new_digest"];
+  std::string billing_digest = tasks[fleet.image("apps/billing:1")]["new_digest"];
+
+  SUBCASE("the healthy image runs everywhere it ran; configuration kept") {
+    auto reports = api.inspect("reports");
+    CHECK(reports["State"]["Running"] == true);
+    CHECK(reports["Image"] != old_reports);
+    CHECK(reports["Image"] == api.image_id(fleet.image("apps/reports") + "@" + reports_digest));
+    CHECK(reports["Config"]["Labels"]["app.role"] == "demo");
+    bool env_kept = false;
+    for (const auto& entry : reports["Config"]["Env"]) env_kept = env_kept || entry == "DEMO=1";
+    CHECK(env_kept);
+  }
+  SUBCASE("the unhealthy image is rolled back: the old containers run the old image again") {
+    for (const char* name : {"billing-1", "billing-2"}) {
+      auto inspected = api.inspect(name);
+      CHECK(inspected["State"]["Running"] == true);
+      CHECK(inspected["Image"] == old_billing);
+    }
+    std::size_t containers = api.list().size();
+    CHECK(containers == 3);  // no copies left behind
+  }
+  SUBCASE("the rolled-back digest is quarantined and not deployed again") {
+    auto listed = fleet.cascade("quarantine", {"list", "--format", "json"});
+    REQUIRE(listed.exit_code == 0);
+    auto quarantined = json::parse(listed.out)["quarantined"];
+    REQUIRE(quarantined.size() == 1);
+    CHECK(quarantined[0]["image"] == fleet.image("apps/billing:1"));
+    CHECK(quarantined[0]["digest"] == billing_digest);
+    bool recorded = false;
+    for (const auto& step : run["rollouts"])
+      if (step["workload"] == "demo/billing" && step["state"] == "rolled_back") recorded = true;
+    CHECK(recorded);
+    // The same patch again: nothing to build; billing's digest stays quarantined.
+    auto again = fleet.cascade("patch", {fleet.image("platform/base:1"), "--format", "json"});
+    json rerun = json::parse(again.out);
+    CHECK(rerun["summary"]["pushed"] == 0);
+    CHECK(api.inspect("billing-1")["Image"] == old_billing);
+    bool refused = false;
+    for (const auto& step : rerun["rollouts"])
+      if (step["detail"].get<std::string>().find("quarantined") != std::string::npos) refused = true;
+    CHECK(refused);
+    auto cleared = fleet.cascade("quarantine", {"clear", fleet.image("apps/billing:1") + "@" + billing_digest});
+    CHECK(cleared.exit_code == 0);
+    CHECK(json::parse(fleet.cascade("quarantine", {"--format", "json"}).out)["quarantined"].empty());
+  }
+}
