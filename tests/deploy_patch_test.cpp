@@ -57,7 +57,8 @@ TEST_CASE("patch with a docker deploy target: roll out, roll back, quarantine") 
 
   auto plan = fleet.cascade("plan", {fleet.image("platform/base:1"), "--format", "json"});
   REQUIRE_MESSAGE(plan.exit_code == 0, plan.err);
-  for (const auto& step : json::parse(plan.out)["steps"]) {
+  json planned = json::parse(plan.out);
+  for (const auto& step : planned["steps"]) {
     if (step["image"] != fleet.image("apps/billing:1")) continue;
     REQUIRE(step["workloads"].size() == 1);
     CHECK(step["workloads"][0]["workload"] == "demo/billing");
@@ -90,6 +91,28 @@ TEST_CASE("patch with a docker deploy target: roll out, roll back, quarantine") 
     }
     std::size_t containers = api.list().size();
     CHECK(containers == 3);  // no copies left behind
+  }
+  SUBCASE("inventory shows what runs where and marks the workload left behind") {
+    auto listed = fleet.cascade("inventory", {"--format", "json"});
+    REQUIRE_MESSAGE(listed.exit_code == 0, listed.err);
+    json inventory = json::parse(listed.out);  // kept alive: the loop below walks into it
+    std::map<std::string, json> workloads;
+    for (const auto& workload : inventory["targets"][0]["workloads"]) workloads[workload["workload"].get<std::string>()] = workload;
+    REQUIRE(workloads.count("demo/billing"));
+    REQUIRE(workloads.count("reports"));
+    CHECK(workloads["demo/billing"]["behind"] == true);
+    CHECK(workloads["demo/billing"]["newest_digest"] == billing_digest);
+    CHECK(workloads["demo/billing"]["instances"].size() == 2);
+    CHECK(workloads["reports"]["behind"] == false);
+  }
+  SUBCASE("cascade deploy rolls an already-pushed digest out (here: back to the previous reports image)") {
+    std::string previous = tasks[fleet.image("apps/reports:1")]["old_digest"];
+    auto deployed = fleet.cascade("deploy", {fleet.image("apps/reports:1") + "@" + previous, "--format", "json"});
+    CHECK_MESSAGE(deployed.exit_code == 0, deployed.err);
+    CHECK(api.inspect("reports")["Image"] == old_reports);
+    CHECK(api.inspect("reports")["State"]["Running"] == true);
+    auto unknown = fleet.cascade("deploy", {"docker.io/library/nope:1"});
+    CHECK(unknown.exit_code == 2);
   }
   SUBCASE("the rolled-back digest is quarantined and not deployed again") {
     auto listed = fleet.cascade("quarantine", {"list", "--format", "json"});

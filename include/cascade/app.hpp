@@ -102,6 +102,14 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
 /// finished, unknown, or still running in another process.
 Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunOptions& options);
 
+/// Rolls an image the fleet builds (IMAGE or IMAGE@DIGEST; no digest: its tag's digest now)
+/// out to every workload that runs it, as a run of its own; quarantined digests are refused.
+Expected<RunResult, Failure> deploy_image(Wiring& wiring, const std::string& query, const RunOptions& options);
+
+/// Every deploy target's workloads that run a fleet image, and whether each is behind its
+/// image's newest pushed digest: {"targets": [{"name", "kind", "workloads": [...]}]}.
+Expected<nlohmann::json, Failure> inventory_json(Wiring& wiring);
+
 /// An unfinished run (interrupted, or running in no live process) of the same trigger image
 /// and digest, which a new patch should finish instead of starting another.
 std::optional<store::RunId> unfinished_run_for(Wiring& wiring, const PlannedPatch& planned);

@@ -45,6 +45,7 @@ struct PatchCommandArgs {
   std::string plan_image;
   PatchArgs patch;
   long long status_run = 0;
+  std::string deploy_image;
   std::string quarantine_action = "list";
   std::string quarantine_image;
 };

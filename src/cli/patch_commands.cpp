@@ -126,6 +126,47 @@ int status_command(const Common& common, long long run) {
   return kOk;
 }
 
+int deploy_command(const Common& common, const std::string& image, std::size_t parallel) {
+  SignalStop signals;  // before any thread starts
+  auto wiring = wire(common);
+  if (!wiring) return kBadInput;
+  app::RunOptions options{parallel, true, signals.stop(), signals.cancel(), print_progress};
+  auto result = app::deploy_image(*wiring, image, options);
+  if (!result) {
+    fail(result.error().message);
+    return result.error().exit_code;
+  }
+  return report_run(*wiring, common, result->run);
+}
+
+int inventory_command(const Common& common) {
+  auto wiring = wire(common);
+  if (!wiring) return kBadInput;
+  auto inventory = app::inventory_json(*wiring);
+  if (!inventory) {
+    fail(inventory.error().message);
+    return inventory.error().exit_code;
+  }
+  if (common.format == "json") {
+    std::cout << inventory->dump(2) << "\n";
+    return kOk;
+  }
+  for (const auto& target : (*inventory)["targets"]) {
+    std::cout << target["name"].get<std::string>() << " (" << target["kind"].get<std::string>() << ")\n";
+    if (target["workloads"].empty()) std::cout << "  no workload runs an image of the fleet\n";
+    for (const auto& workload : target["workloads"]) {
+      std::string digest = workload["digest"].is_string() ? workload["digest"].get<std::string>().substr(0, 19) : "?";
+      std::cout << "  " << workload["workload"].get<std::string>() << "  " << workload["image"].get<std::string>() << "  "
+                << digest << "  " << workload["instances"].size() << " running"
+                << (workload["behind"].get<bool>() ? "  BEHIND: newest is " +
+                                                         workload["newest_digest"].get<std::string>().substr(0, 19)
+                                                   : "")
+                << "\n";
+    }
+  }
+  return kOk;
+}
+
 int quarantine_command(const Common& common, const std::string& action, const std::string& image) {
   auto path = pipeline_file(common);
   if (!path) return kBadInput;
@@ -194,6 +235,17 @@ void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, i
   patch->add_option("--resume", patch_args.resume, "finish run RUN after a crash or an interruption")
       ->check(CLI::PositiveNumber);
   patch->callback([&] { exit_code = patch_command(common, patch_args); });
+
+  auto* deploy = app.add_subcommand("deploy", "roll an already-pushed image out to every workload that runs it");
+  add_pipeline_option(deploy, common);
+  add_format_option(deploy, common, {"text", "json"});
+  deploy->add_option("IMAGE", args.deploy_image, "IMAGE or IMAGE@DIGEST (no digest: the tag's digest now)")->required();
+  deploy->callback([&] { exit_code = deploy_command(common, args.deploy_image, args.patch.parallel); });
+
+  auto* inventory = app.add_subcommand("inventory", "what runs where, and which workloads are behind their image");
+  add_pipeline_option(inventory, common);
+  add_format_option(inventory, common, {"text", "json"});
+  inventory->callback([&] { exit_code = inventory_command(common); });
 
   auto* quarantine = app.add_subcommand("quarantine", "digests whose rollout failed: list them, or clear one");
   add_pipeline_option(quarantine, common);
