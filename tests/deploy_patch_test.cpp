@@ -139,3 +139,54 @@ TEST_CASE("patch with a docker deploy target: roll out, roll back, quarantine") 
     CHECK(json::parse(fleet.cascade("quarantine", {"--format", "json"}).out)["quarantined"].empty());
   }
 }
+
+TEST_CASE("patch with a docker deploy target: kill -9 during a rollout, then --resume") {
+  test::PatchFleet fleet;
+  auto built = fleet.cascade("patch", {fleet.image("platform/base:1"), "--no-deploy"});
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+  test::PodmanService podman({fleet.registry().host()});
+  test::EngineApi api(podman.socket());
+  api.pull(fleet.image("apps/reports"), "1");
+  for (const char* name : {"reports-1", "reports-2"}) api.run(name, container(fleet.image("apps/reports:1"), "reports"));
+  // A slow gate ("running for 4 s"), so the kill lands while a replica is being replaced.
+  test::write_file(fleet.pipeline(), test::read_file(fleet.pipeline()) +
+                                         "deploy:\n  - name: podman\n    kind: docker\n    endpoint: " + podman.endpoint() +
+                                         "\n    rollout: {batch: 1, max_unavailable: 1, health_timeout: 30s, stable_for: 4s}\n");
+  test::commit_files(fleet.repos() / "platform",
+                     {{"base/Dockerfile", test::read_file(fleet.repos() / "platform/base/Dockerfile") +
+                                              "RUN echo patched > /etc/patched\n"}});
+
+  namespace bp = boost::process::v2;
+  boost::asio::io_context io;
+  std::vector<std::string> args = {"patch", "-p", fleet.pipeline(), fleet.image("platform/base:1")};
+  bp::process patch(io, test::cascade_binary(), args, bp::process_stdio{nullptr, nullptr, nullptr});
+  bool mid_rollout = false;
+  for (int i = 0; i < 1200 && !mid_rollout; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto status = fleet.cascade("status", {"2", "--format", "json"});  // run 1 was the build without deploy
+    if (status.exit_code != 0) continue;
+    json run = json::parse(status.out);
+    for (const auto& step : run["rollouts"])
+      if (step["state"] == "updating" && step["detail"].get<std::string>().find("reports-") == 0) mid_rollout = true;
+  }
+  REQUIRE(mid_rollout);
+  ::kill(patch.id(), SIGKILL);
+  boost::system::error_code ec;
+  patch.wait(ec);
+
+  auto resumed = fleet.cascade("patch", {"--resume", "2", "--format", "json"});
+  CHECK_MESSAGE(resumed.exit_code == 0, resumed.err);
+  json run = json::parse(resumed.out);
+  CHECK(run["state"] == "succeeded");
+  std::string reports_digest = test::tasks_by_image(run)[fleet.image("apps/reports:1")]["new_digest"];
+  std::string new_image = api.image_id(fleet.image("apps/reports") + "@" + reports_digest);
+  // Exactly one healthy set: two containers, both running the new image, no leftovers.
+  json containers = api.list();
+  CHECK(containers.size() == 2);
+  for (const auto& listed : containers) {
+    auto inspected = api.inspect(listed["Id"]);
+    CHECK(inspected["State"]["Running"] == true);
+    CHECK(inspected["Image"] == new_image);
+    CHECK(inspected["Name"].get<std::string>().find("cascade-old") == std::string::npos);
+  }
+}

@@ -163,6 +163,30 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
   if (!probe) return unexpected(Failure{1, "run " + std::to_string(run) + " is running in another process"});
   probe.reset();
 
+  // A rollout cut short by the crash: every workload back on exactly one set of containers.
+  // (before planning: the inventory must see the containers where recovery leaves them)
+  if (options.deploy) {
+    if (auto connected = connect_targets(wiring); !connected) return unexpected(connected.error());
+    for (const auto& entry : wiring.targets) {
+      auto sink = [&](const deploy::Step& step) {
+        store::RolloutStep record;
+        record.run = run;
+        record.target = entry.config->name;
+        record.workload = step.workload;
+        record.to_digest = step.to;
+        record.state = step.state == deploy::StepState::healthy       ? store::RolloutState::healthy
+                       : step.state == deploy::StepState::rolled_back ? store::RolloutState::rolled_back
+                       : step.state == deploy::StepState::failed      ? store::RolloutState::failed
+                                                                      : store::RolloutState::updating;
+        record.detail = step.instance + ": " + step.detail;
+        wiring.store->record_rollout_step(record);
+      };
+      if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(*entry.config), sink);
+          !recovered)
+        return unexpected(Failure{1, "deploy target '" + entry.config->name + "': " + recovered.error().str()});
+    }
+  }
+
   // The start digests of the run: those it was triggered with, and start images it pushed.
   const auto& graph = wiring.fleet.graph;
   std::map<graph::NodeId, std::string> given;
@@ -183,28 +207,6 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
 
   auto planned = plan_patch(wiring, stored->trigger.image, given, options.deploy);
   if (!planned) return unexpected(planned.error());
-
-  // A rollout cut short by the crash: every workload back on exactly one set of containers.
-  if (options.deploy) {
-    for (const auto& entry : wiring.targets) {
-      auto sink = [&](const deploy::Step& step) {
-        store::RolloutStep record;
-        record.run = run;
-        record.target = entry.config->name;
-        record.workload = step.workload;
-        record.to_digest = step.to;
-        record.state = step.state == deploy::StepState::healthy       ? store::RolloutState::healthy
-                       : step.state == deploy::StepState::rolled_back ? store::RolloutState::rolled_back
-                       : step.state == deploy::StepState::failed      ? store::RolloutState::failed
-                                                                      : store::RolloutState::updating;
-        record.detail = step.instance + ": " + step.detail;
-        wiring.store->record_rollout_step(record);
-      };
-      if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(*entry.config), sink);
-          !recovered)
-        return unexpected(Failure{1, "deploy target '" + entry.config->name + "': " + recovered.error().str()});
-    }
-  }
 
   // Requeue what a crash or an interruption left half done, and what failed before.
   std::set<std::string> known;
