@@ -65,6 +65,10 @@ TEST_CASE("patch with a docker deploy target: roll out, roll back, quarantine") 
     CHECK(step["workloads"][0]["instances"] == 2);
   }
 
+  auto affected = fleet.cascade("affected", {fleet.image("platform/base:1")});
+  CHECK(affected.out.find("runs in podman/demo/billing") != std::string::npos);
+  CHECK(affected.out.find("runs in podman/reports") != std::string::npos);
+
   auto patched = fleet.cascade("patch", {fleet.image("platform/base:1"), "--format", "json"});
   CHECK(patched.exit_code == 1);  // one rollout was rolled back
   json run = json::parse(patched.out);

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "cascade/app.hpp"
 #include "cascade/cli.hpp"
 #include "common.hpp"
 #include "render.hpp"
@@ -75,9 +76,28 @@ int affected_command(const Common& common, const std::string& image) {
   report.matched = fleet->graph.match(*query);
   report.affected = fleet->graph.downstream(report.matched);
   if (report.matched.empty()) report.suggestions = suggestions(fleet->graph, *query);
-  if (common.format == "json") std::cout << affected_json(fleet->graph, report).dump(2) << "\n";
-  else if (report.matched.empty()) std::cerr << affected_text(fleet->graph, report);
-  else std::cout << affected_text(fleet->graph, report);
+  std::optional<app::Wiring> wiring;
+  if (!fleet->pipeline.deploy.empty() && !report.affected.empty()) {
+    auto wired = app::wire(std::move(fleet).value());
+    if (!wired) {
+      fail(wired.error().message);
+      return wired.error().exit_code;
+    }
+    wiring = std::move(wired).value();
+  }
+  const graph::Graph& graph = wiring ? wiring->fleet.graph : fleet->graph;
+  if (wiring) {  // the running workloads of each affected image; the images alone when targets are down
+    std::vector<std::string> images;
+    for (const auto& item : report.affected) images.push_back(graph.node(item.node).image);
+    auto deployments = app::plan_deployments(*wiring, images);
+    if (!deployments) std::cerr << "cascade: warning: workloads not shown: " << deployments.error().message << "\n";
+    else
+      for (const auto& item : *deployments)
+        report.workloads[item.image].push_back(wiring->targets[item.target].config->name + "/" + item.workload.name);
+  }
+  if (common.format == "json") std::cout << affected_json(graph, report).dump(2) << "\n";
+  else if (report.matched.empty()) std::cerr << affected_text(graph, report);
+  else std::cout << affected_text(graph, report);
   return kOk;
 }
 

@@ -159,7 +159,9 @@ json affected_json(const graph::Graph& graph, const AffectedReport& report) {
     json via = json::array();
     for (auto id : item.via) via.push_back(graph.node(id).image);
     const auto* recipe = graph.recipe_of(item.node);
+    auto running = report.workloads.find(graph.node(item.node).image);
     images.push_back({{"image", graph.node(item.node).image},
+                      {"workloads", running == report.workloads.end() ? json::array() : json(running->second)},
                       {"depth", item.depth},
                       {"via", via},
                       {"source", recipe ? json(recipe->source) : json(nullptr)},
@@ -190,6 +192,8 @@ std::string affected_text(const graph::Graph& graph, const AffectedReport& repor
     for (std::size_t i = 0; i < item.via.size(); ++i)
       out << (i ? " -> " : "") << familiar(graph.node(item.via[i]).image);
     out << "\n";
+    if (auto running = report.workloads.find(graph.node(item.node).image); running != report.workloads.end())
+      for (const auto& workload : running->second) out << "       runs in " << workload << "\n";
   }
   return out.str();
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct AffectedReport {
   std::vector<graph::NodeId> matched;       // nodes the query matched
   std::vector<graph::Graph::Affected> affected;
   std::vector<std::string> suggestions;     // near names when nothing matched
+  std::map<std::string, std::vector<std::string>> workloads;  // image -> "target/workload" running it
 };
 nlohmann::json affected_json(const graph::Graph& graph, const AffectedReport& report);
 std::string affected_text(const graph::Graph& graph, const AffectedReport& report);

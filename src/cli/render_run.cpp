@@ -44,6 +44,10 @@ std::string plan_text(const json& plan) {
     std::string after;
     for (const auto& image : step["after"]) after += (after.empty() ? "" : ", ") + familiar(image);
     out << "after: " << pad(after.empty() ? "-" : after, 10) << "  " << step["reason"].get<std::string>() << "\n";
+    if (step.contains("workloads"))
+      for (const auto& workload : step["workloads"])
+        out << "         then roll out to " << workload["target"].get<std::string>() << "/"
+            << workload["workload"].get<std::string>() << " (" << workload["instances"] << " running)\n";
   }
   out << builds << " to build, " << skips << " to skip\n";
   return out.str();
