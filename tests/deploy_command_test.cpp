@@ -58,7 +58,7 @@ TEST_CASE("deploy::CommandTarget") {
   SUBCASE("exit 0 is healthy; placeholders in argv and CASCADE_* in the environment, no shell") {
     std::string program = script(dir, "deploy.sh",
                                  "for a in \"$@\"; do echo \"arg=$a\"; done > \"$OUT\"\n"
-                                 "env | grep -E '^(CASCADE_|EXTRA=)' | sort >> \"$OUT\"\n");
+                                 "env | grep -E '^(CASCADE_(DIGEST|IMAGE|OLD_DIGEST|REPOSITORY|RUN)|EXTRA)=' | sort >> \"$OUT\"\n");
     CommandOptions options;
     options.name = "legacy";
     options.argv = {program, "image={image}", "-e", "digest={digest}", "{old_digest}", "{run}", "{repository}",
