@@ -194,3 +194,65 @@ TEST_CASE("patch with a docker deploy target: kill -9 during a rollout, then --r
     CHECK(inspected["Name"].get<std::string>().find("cascade-old") == std::string::npos);
   }
 }
+
+TEST_CASE("patch with docker deploy targets: two services of two replicas and an HTTP-probed one all roll out") {
+  test::PatchFleet fleet;
+  auto built = fleet.cascade("patch", {fleet.image("platform/base:1"), "--no-deploy"});
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+  test::PodmanService podman({fleet.registry().host()});
+  test::EngineApi api(podman.socket());
+  test::TempDir mount;
+  for (const char* image : {"apps/billing", "apps/reports", "apps/status"}) api.pull(fleet.image(image), "1");
+  std::map<std::string, std::string> old_image;
+  for (const char* service : {"billing", "reports"}) {
+    for (int replica = 1; replica <= 2; ++replica) {
+      json body = container(fleet.image(std::string("apps/") + service + ":1"), service);
+      body["HostConfig"]["Binds"] = {mount.str() + ":/data"};
+      std::string name = std::string(service) + "-" + std::to_string(replica);
+      api.run(name, body);
+      old_image[name] = api.inspect(name)["Image"];
+    }
+  }
+  int port = test::free_port();
+  json web = container(fleet.image("apps/status:1"), "");
+  web["Cmd"] = {"httpd", "-f", "-p", std::to_string(port), "-h", "/srv/www"};
+  web["HostConfig"]["NetworkMode"] = "host";
+  api.run("status", web);
+  old_image["status"] = api.inspect("status")["Image"];
+
+  test::write_file(fleet.pipeline(),
+                   test::read_file(fleet.pipeline()) + "deploy:\n  - name: podman\n    kind: docker\n    endpoint: " +
+                       podman.endpoint() + "\n    images: [\"*/apps/billing\", \"*/apps/reports\"]\n" +
+                       "    rollout: {batch: 1, max_unavailable: 1, health_timeout: 20s, stable_for: 1s}\n" +
+                       "  - name: web\n    kind: docker\n    endpoint: " + podman.endpoint() +
+                       "\n    images: [\"*/apps/status\"]\n    rollout: {health_timeout: 20s, http_probe: \"http://127.0.0.1:" +
+                       std::to_string(port) + "/health\"}\n");
+  test::commit_files(fleet.repos() / "platform",
+                     {{"base/Dockerfile", test::read_file(fleet.repos() / "platform/base/Dockerfile") +
+                                              "RUN echo patched > /etc/patched\n"}});
+  auto patched = fleet.cascade("patch", {fleet.image("platform/base:1"), "--format", "json"});
+  CHECK_MESSAGE(patched.exit_code == 0, patched.err);
+  json run = json::parse(patched.out);
+  auto tasks = test::tasks_by_image(run);
+  for (const auto& [name, before] : old_image) {
+    INFO(name);
+    auto inspected = api.inspect(name);
+    std::string service = name == "status" ? "status" : name.substr(0, name.find('-'));
+    std::string digest = tasks[fleet.image("apps/" + service + ":1")]["new_digest"];
+    CHECK(inspected["State"]["Running"] == true);
+    CHECK(inspected["Image"] != before);
+    CHECK(inspected["Image"] == api.image_id(fleet.image("apps/" + service) + "@" + digest));
+    if (name == "status") continue;
+    CHECK(inspected["Config"]["Labels"]["com.docker.compose.service"] == service);
+    CHECK(inspected["Config"]["Cmd"][2].get<std::string>().find("trap") != std::string::npos);
+    CHECK(inspected["HostConfig"]["Binds"][0].get<std::string>().rfind(mount.str() + ":/data", 0) == 0);
+    bool env_kept = false;
+    for (const auto& entry : inspected["Config"]["Env"]) env_kept = env_kept || entry == "DEMO=1";
+    CHECK(env_kept);
+  }
+  CHECK(api.list().size() == 5);  // the old containers are gone
+  bool probed = false;
+  for (const auto& step : run["rollouts"])
+    if (step["target"] == "web" && step["state"] == "healthy") probed = true;
+  CHECK(probed);
+}
