@@ -15,6 +15,8 @@ packages=(
   docker-registry buildah podman runc busybox-static skopeo
   # bcrypt htpasswd files for the registry tests' Basic-auth registry
   apache2-utils
+  # certificates and keys the TLS and token tests make
+  openssl ca-certificates
   # benchmarks
   wrk hyperfine time python3
   # rendering graphs (the tests check that the DOT output renders)
