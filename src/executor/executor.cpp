@@ -3,6 +3,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -25,6 +26,7 @@ std::string slug(const std::string& image) {
 }
 
 struct Completion {
+  std::size_t worker;  // the thread that posted it, joined when it is taken
   std::size_t step;
   detail::StepResult result;
   bool deploy = false;  // a rollout finished (result unused), healthy or not
@@ -111,7 +113,8 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
   bool interrupted = false;
   bool any_failed = false;
   Mailbox mailbox;
-  std::vector<std::jthread> workers;
+  std::map<std::size_t, std::jthread> workers;  // running threads by id; each posts once, then ends
+  std::size_t next_worker = 0;
   std::string run_dir = (std::filesystem::path(options_.work_dir) / ("run-" + std::to_string(run))).string();
 
   auto start_step = [&](std::size_t index) {
@@ -124,9 +127,10 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     for (const auto& base : step.bases_built_in_run) input.base_digests[base] = digest_of.at(base);
     input.work_dir = run_dir + "/work/" + slug(step.image);
     input.log_path = run_dir + "/logs/" + slug(step.image) + ".log";
-    workers.emplace_back([this, &mailbox, index, input, stop, cancel] {
-      mailbox.post({index, detail::run_step(services_, options_, input, stop, cancel)});
-    });
+    std::size_t id = next_worker++;
+    workers.emplace(id, std::jthread([this, &mailbox, id, index, input, stop, cancel] {
+      mailbox.post({id, index, detail::run_step(services_, options_, input, stop, cancel)});
+    }));
   };
 
   // "failed -> child -> ... -> step": how the failure reaches a blocked step.
@@ -153,10 +157,11 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
       PendingDeploy next = deploy_queue.front();
       deploy_queue.pop_front();
       ++deploys_running;
-      workers.emplace_back([this, &mailbox, run, next, cancel] {
+      std::size_t id = next_worker++;
+      workers.emplace(id, std::jthread([this, &mailbox, id, run, next, cancel] {
         auto outcome = detail::roll_out(services_, run, next.image, next.digest, *next.deployment, cancel);
-        mailbox.post({0, {}, true, outcome.healthy});
-      });
+        mailbox.post({id, 0, {}, true, outcome.healthy});
+      }));
     }
   };
   for (const auto& step : plan.steps)
@@ -189,6 +194,7 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     start_deploys();
     if (scheduler.running() == 0 && deploys_running == 0) break;  // stopping, or nothing else can start
     Completion completion = mailbox.take();
+    workers.erase(completion.worker);  // joins a thread that has posted its last word
     if (completion.deploy) {
       --deploys_running;
       if (!completion.healthy) any_deploy_failed = true;
