@@ -95,6 +95,40 @@ struct DeployTarget {
   Mark mark;
 };
 
+/// One `triggers.webhooks` entry: an endpoint POST /hooks/<path> for one sender.
+struct Webhook {
+  std::string sender;      // "distribution", "dockerhub", "harbor", "quay", "github", "generic"
+  std::string path;        // URL path segment after /hooks/; default: the sender's name; unique
+  std::string token_env;   // environment variable holding the shared token; empty: none
+  std::string secret_env;  // environment variable holding the HMAC key (github, generic only); empty: none
+  bool unauthenticated = false;  // `auth: none`: explicitly accept unsigned, tokenless deliveries
+  std::string registry;    // registry host for repositories the payload names without one
+  Mark mark;
+};
+
+/// One `triggers.schedule` entry.
+struct ScheduleEntry {
+  std::string name;        // unique; default "<action>-<index>"
+  std::string cron;        // five fields or an @macro; checked with cron::Schedule::parse
+  std::string timezone = "UTC";  // IANA name
+  enum class Action { refresh, rebuild } action = Action::refresh;
+  std::vector<std::string> images;  // rebuild: globs on normalized repositories; empty: every fleet image
+  Mark mark;
+};
+
+/// The `triggers:` section: what `cascade serve` listens on and reacts to.
+struct Triggers {
+  std::string listen = "127.0.0.1:8080";  // host:port ("[::1]:8080" for IPv6)
+  std::chrono::milliseconds debounce{10'000};  // a burst of pushes of one image within this makes one cascade
+  std::size_t body_limit = 1u << 20;      // bytes (`body_limit: 1MiB`)
+  std::string api_token_env = "CASCADE_API_TOKEN";  // bearer token for state-changing API calls
+  std::string log_format = "text";        // "text" or "json"
+  std::vector<Webhook> webhooks;
+  std::vector<ScheduleEntry> schedule;
+  std::size_t parallel = 2;               // builds at once in a daemon-started run
+  Mark mark;
+};
+
 struct Pipeline {
   std::string file;        // the file the pipeline was read from
   std::string directory;   // its folder (absolute); relative paths resolve against it
@@ -106,6 +140,7 @@ struct Pipeline {
                            // else $HOME/.cache/cascade, else <directory>/.cascade/cache
   std::vector<DeployTarget> deploy;
   int max_parallel_deploys = 4;  // rollouts across the fleet at once, >= 1
+  std::optional<Triggers> triggers;  // set when the file has a `triggers:` section
 };
 
 /// What parse() takes from the process environment, passed in so tests can choose it.

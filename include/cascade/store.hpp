@@ -187,6 +187,7 @@ struct Event {
   std::string image;
   std::optional<std::string> digest;
   std::optional<RunId> run{};          // the run it joined; nullopt while waiting
+  std::optional<std::string> outcome;  // set by settle_event(): why it needs no run ("up to date", ...)
   EventId id = 0;
   Time received_at{};
 };
@@ -285,8 +286,20 @@ class Store {
   virtual Expected<RecordedEvent, Error> record_event(const Event& event) = 0;
   /// Notes that the event joined `run`; fails when either is unknown.
   virtual Expected<void, Error> attach_event(EventId event, RunId run) = 0;
-  /// Events that joined no run yet, oldest first (debounce state after a restart).
+  /// record_event() for many events in one transaction (one disk sync): the results in the
+  /// same order. A key repeated within the batch is new only the first time.
+  virtual Expected<std::vector<RecordedEvent>, Error> record_events(const std::vector<Event>& events) = 0;
+  /// Notes that the event needs no run, and why ("up to date", "not in the fleet"); it is
+  /// then no longer pending. Fails when the event is unknown.
+  virtual Expected<void, Error> settle_event(EventId event, const std::string& outcome) = 0;
+  /// Events that joined no run and were not settled, oldest first (debounce state after a restart).
   virtual Expected<std::vector<Event>, Error> pending_events() = 0;
+  /// The newest `limit` events, newest first (for the API and the dashboard).
+  virtual Expected<std::vector<Event>, Error> recent_events(std::size_t limit) = 0;
+
+  // small durable settings of the daemon ("schedule.nightly.last" -> "2026-11-28T03:00:00Z")
+  virtual Expected<void, Error> put_setting(const std::string& key, const std::string& value) = 0;
+  virtual Expected<std::optional<std::string>, Error> get_setting(const std::string& key) = 0;
 
   // rollouts and quarantine
   /// Appends a rollout step to the run's deploy history; returns its id.
