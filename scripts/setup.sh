@@ -11,6 +11,10 @@ packages=(
   # libraries
   libboost1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev libyaml-cpp-dev nlohmann-json3-dev
   libgit2-dev doctest-dev libsqlite3-dev libssl-dev libcli11-dev
+  # cron schedules in IANA time zones (date/tz.h over the system tz database)
+  libhowardhinnant-date-dev tzdata
+  # the dashboard's browser test
+  chromium
   # the real peers the tests and the demo talk to
   docker-registry buildah podman runc busybox-static skopeo
   # bcrypt htpasswd files for the registry tests' Basic-auth registry
