@@ -80,12 +80,20 @@ deploy::RolloutPolicy rollout_policy(const pipeline::DeployTarget& config);
 Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& query,
                                            const std::map<graph::NodeId, std::string>& given = {}, bool deploy = true);
 
+/// Plans a rebuild of every fleet image whose repository matches one of `globs` (all fleet
+/// images when empty) and everything downstream, even when already built on its bases.
+/// Fails with exit code 2 when no fleet image matches.
+Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<std::string>& globs, bool deploy = true);
+
 struct RunOptions {
   std::size_t parallel = 2;
+  store::TriggerKind kind = store::TriggerKind::cli;  // recorded as the run's trigger
+  std::string actor = "cli";
   bool deploy = true;      // roll each pushed image out to the workloads that run it
   std::stop_token stop;    // start nothing new; let running builds finish
   std::stop_token cancel;  // cancel running builds too
   std::function<void(const executor::Progress&)> progress;
+  std::function<void(store::RunId)> on_run;  // called once the run is stored, before it executes
 };
 
 struct RunResult {
@@ -123,5 +131,17 @@ Expected<nlohmann::json, Failure> run_json(store::Store& store, store::RunId run
 Expected<nlohmann::json, Failure> quarantine_json(store::Store& store);
 /// The newest runs, newest first.
 Expected<nlohmann::json, Failure> runs_json(store::Store& store, std::size_t limit);
+
+/// What `cascade affected` and GET /api/affected report.
+struct AffectedReport {
+  std::string query;                        // as the user wrote it
+  std::vector<graph::NodeId> matched;       // nodes the query matched
+  std::vector<graph::Graph::Affected> affected;
+  std::vector<std::string> suggestions;     // near names when nothing matched
+  std::map<std::string, std::vector<std::string>> workloads;  // image -> "target/workload" running it
+};
+/// {"query", "matched", "images": [{"image", "workloads", "depth", "via", "source", "dockerfile"}]}
+/// (and "suggestions" when nothing matched).
+nlohmann::json affected_json(const graph::Graph& graph, const AffectedReport& report);
 
 }  // namespace cascade::app

@@ -28,6 +28,8 @@ struct Trigger {
   std::string query;                     // as given: "debian:12", "x@sha256:..."
   std::vector<graph::NodeId> start;      // nodes matched by the query
   std::map<graph::NodeId, std::string> digests;  // start node -> its new digest (external or given)
+  bool rebuild = false;  // build every step even when already built on its bases (scheduled rebuilds
+                         // pick up package updates in derived layers)
 };
 
 enum class Action { Build, Skip };

@@ -73,6 +73,7 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
                                      const RunOptions& options, bool resumed) {
   auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
   if (!lock) return unexpected(Failure{1, "run " + std::to_string(run) + " is running in another process"});
+  if (options.on_run) options.on_run(run);
   auto command_targets = run_targets(wiring, run);
   if (!command_targets) return unexpected(command_targets.error());
   executor::Services services{*wiring.registry, *wiring.builder, *wiring.store, *wiring.workspace, options.progress};
@@ -99,6 +100,28 @@ std::vector<store::TaskSpec> task_specs(const Wiring& wiring, const plan::Plan& 
   return specs;
 }
 
+// Observes the registry for the trigger's plan and makes it, with its deployments.
+Expected<PlannedPatch, Failure> finish_plan(Wiring& wiring, PlannedPatch planned, bool deploy) {
+  const auto& graph = wiring.fleet.graph;
+  std::map<std::string, plan::Observed> observed;
+  std::map<std::string, std::string> pinned;
+  if (auto seen = observe(wiring, plan::needs(graph, planned.trigger), observed, pinned); !seen)
+    return unexpected(seen.error());
+  planned.plan = plan::make(graph, planned.trigger, observed, pinned);
+  if (deploy && !wiring.fleet.pipeline.deploy.empty()) {
+    std::vector<std::string> images;
+    for (const auto& step : planned.plan.steps) images.push_back(step.image);
+    auto deployments = plan_deployments(wiring, images);
+    if (!deployments) return unexpected(deployments.error());
+    planned.deployments = std::move(deployments).value();
+  }
+  return planned;
+}
+
+// The plan of a stored run's trigger: a rebuild ("rebuild:GLOB,GLOB" or "rebuild:*") or a patch.
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, const std::string& trigger,
+                                           const std::map<graph::NodeId, std::string>& given, bool deploy);
+
 }  // namespace
 
 Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& query,
@@ -122,27 +145,41 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
       planned.trigger.digests[id] = *digest;
     }
   }
-  std::map<std::string, plan::Observed> observed;
-  std::map<std::string, std::string> pinned;
-  if (auto seen = observe(wiring, plan::needs(graph, planned.trigger), observed, pinned); !seen)
-    return unexpected(seen.error());
-  planned.plan = plan::make(graph, planned.trigger, observed, pinned);
-  if (deploy && !wiring.fleet.pipeline.deploy.empty()) {
-    std::vector<std::string> images;
-    for (const auto& step : planned.plan.steps) images.push_back(step.image);
-    auto deployments = plan_deployments(wiring, images);
-    if (!deployments) return unexpected(deployments.error());
-    planned.deployments = std::move(deployments).value();
+  return finish_plan(wiring, std::move(planned), deploy);
+}
+
+Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<std::string>& globs, bool deploy) {
+  const auto& graph = wiring.fleet.graph;
+  std::set<graph::NodeId> selected;
+  for (const auto& recipe : graph.recipes()) {
+    auto id = graph.find(recipe.image);
+    auto ref = reference::parse(recipe.image);
+    if (!id || !ref) continue;
+    bool wanted = globs.empty() || std::any_of(globs.begin(), globs.end(), [&](const std::string& glob) {
+                    return pipeline::glob_match(glob, ref->repository());
+                  });
+    if (wanted) selected.insert(*id);
   }
-  return planned;
+  if (selected.empty()) return unexpected(Failure{2, "no fleet image matches the rebuild selection"});
+  PlannedPatch planned;
+  planned.trigger.query = "rebuild:";  // resume() plans it again from this
+  for (std::size_t i = 0; i < globs.size(); ++i) planned.trigger.query += (i ? "," : "") + globs[i];
+  if (globs.empty()) planned.trigger.query += "*";
+  planned.trigger.rebuild = true;
+  // Start from the selected images no other selected image leads to: the rest is downstream.
+  auto downstream = graph.downstream(std::vector<graph::NodeId>(selected.begin(), selected.end()));
+  for (auto id : selected)
+    if (std::none_of(downstream.begin(), downstream.end(), [&](const auto& item) { return item.node == id; }))
+      planned.trigger.start.push_back(id);
+  return finish_plan(wiring, std::move(planned), deploy);
 }
 
 Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& planned, const RunOptions& options) {
   store::NewRun new_run;
-  new_run.trigger.kind = store::TriggerKind::cli;
+  new_run.trigger.kind = options.kind;
   new_run.trigger.image = planned.trigger.query;
   if (planned.trigger.digests.size() == 1) new_run.trigger.digest = planned.trigger.digests.begin()->second;
-  new_run.trigger.actor = "cli";
+  new_run.trigger.actor = options.actor;
   new_run.pipeline_path = wiring.fleet.pipeline.file;
   new_run.plan_json = plan_json(planned, wiring).dump();
   auto run = wiring.store->create_run(new_run);
@@ -205,7 +242,7 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
     if (task.state == store::TaskState::pushed && task.new_digest && rebuilt_starts.count(task.image))
       if (auto id = graph.find(task.image)) given[*id] = *task.new_digest;
 
-  auto planned = plan_patch(wiring, stored->trigger.image, given, options.deploy);
+  auto planned = plan_again(wiring, stored->trigger.image, given, options.deploy);
   if (!planned) return unexpected(planned.error());
 
   // Requeue what a crash or an interruption left half done, and what failed before.
@@ -226,6 +263,22 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
       return unexpected(Failure{1, started.error().message});
   return execute(wiring, *planned, run, options, true);
 }
+
+namespace {
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, const std::string& trigger,
+                                           const std::map<graph::NodeId, std::string>& given, bool deploy) {
+  const std::string prefix = "rebuild:";
+  if (trigger.rfind(prefix, 0) != 0) return plan_patch(wiring, trigger, given, deploy);
+  std::vector<std::string> globs;
+  std::string rest = trigger.substr(prefix.size());
+  for (std::size_t start = 0; rest != "*" && start <= rest.size();) {
+    auto comma = std::min(rest.find(',', start), rest.size());
+    globs.push_back(rest.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return plan_rebuild(wiring, globs, deploy);
+}
+}  // namespace
 
 std::optional<store::RunId> unfinished_run_for(Wiring& wiring, const PlannedPatch& planned) {
   auto runs = wiring.store->list_runs(50);

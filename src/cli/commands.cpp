@@ -183,6 +183,7 @@ int run(int argc, char** argv) {
 
   PatchCommandArgs patch_args;
   add_patch_commands(app, common, patch_args, exit_code);
+  add_serve_command(app, common, exit_code);
 
   try {
     app.parse(argc, argv);

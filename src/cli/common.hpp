@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cascade/fleet.hpp"
+#include "cascade/store.hpp"
 
 namespace cascade::cli {
 
@@ -38,6 +39,7 @@ struct PatchArgs {
   bool no_deploy = false;
   std::size_t parallel = 2;
   long long resume = 0;  // a run to resume; 0: none
+  std::string server;    // a `cascade serve` URL: ask it to run the patch instead
 };
 
 /// What plan, patch and status parse their arguments into; owned by run().
@@ -45,6 +47,7 @@ struct PatchCommandArgs {
   std::string plan_image;
   PatchArgs patch;
   long long status_run = 0;
+  std::string status_server;
   std::string deploy_image;
   std::string quarantine_action = "list";
   std::string quarantine_image;
@@ -52,5 +55,14 @@ struct PatchCommandArgs {
 
 /// plan, patch and status (patch_commands.cpp).
 void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, int& exit_code);
+
+/// serve (serve_commands.cpp).
+void add_serve_command(CLI::App& app, Common& common, int& exit_code);
+/// `patch --server URL`: POST /api/patch, then follow the run until it ends.
+int remote_patch(const Common& common, const PatchArgs& args);
+/// `status --server URL [RUN]`.
+int remote_status(const Common& common, const std::string& server, long long run);
+/// The schedule's next times for `status` (nothing when the pipeline has none).
+void print_schedule(const Common& common, const pipeline::Pipeline& pipeline, store::Store& store);
 
 }  // namespace cascade::cli

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "cascade/app.hpp"
+#include "cascade/daemon.hpp"
 #include "common.hpp"
 #include "render.hpp"
 #include "signals.hpp"
@@ -73,10 +74,16 @@ int patch_command(const Common& common, const PatchArgs& args) {
     fail("patch needs an IMAGE, or --resume RUN");
     return kBadInput;
   }
+  if (!args.server.empty()) return remote_patch(common, args);
   SignalStop signals;  // first: every thread started later (registry client, builds) inherits the mask
   auto wiring = wire(common);
   if (!wiring) return kBadInput;
-  app::RunOptions options{args.parallel, !args.no_deploy, signals.stop(), signals.cancel(), print_progress};
+  app::RunOptions options;
+  options.parallel = args.parallel;
+  options.deploy = !args.no_deploy;
+  options.stop = signals.stop();
+  options.cancel = signals.cancel();
+  options.progress = print_progress;
   Expected<app::RunResult, app::Failure> result = unexpected(app::Failure{});
   if (args.resume != 0) {
     result = app::resume(*wiring, args.resume, options);
@@ -109,7 +116,8 @@ int patch_command(const Common& common, const PatchArgs& args) {
   return code;
 }
 
-int status_command(const Common& common, long long run) {
+int status_command(const Common& common, long long run, const std::string& server) {
+  if (!server.empty()) return remote_status(common, server, run);
   auto wiring = wire(common);
   if (!wiring) return kBadInput;
   if (run != 0) {
@@ -121,8 +129,13 @@ int status_command(const Common& common, long long run) {
     fail(runs.error().message);
     return runs.error().exit_code;
   }
-  if (common.format == "json") std::cout << runs->dump(2) << "\n";
-  else std::cout << runs_text(*runs);
+  if (common.format == "json") {
+    (*runs)["schedule"] = daemon::schedule_status(wiring->fleet.pipeline, *wiring->store)["schedule"];
+    std::cout << runs->dump(2) << "\n";
+  } else {
+    std::cout << runs_text(*runs);
+    print_schedule(common, wiring->fleet.pipeline, *wiring->store);
+  }
   return kOk;
 }
 
@@ -130,7 +143,11 @@ int deploy_command(const Common& common, const std::string& image, std::size_t p
   SignalStop signals;  // before any thread starts
   auto wiring = wire(common);
   if (!wiring) return kBadInput;
-  app::RunOptions options{parallel, true, signals.stop(), signals.cancel(), print_progress};
+  app::RunOptions options;
+  options.parallel = parallel;
+  options.stop = signals.stop();
+  options.cancel = signals.cancel();
+  options.progress = print_progress;
   auto result = app::deploy_image(*wiring, image, options);
   if (!result) {
     fail(result.error().message);
@@ -234,6 +251,8 @@ void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, i
   patch->add_option("--parallel", patch_args.parallel, "builds at once")->check(CLI::Range(1, 256))->capture_default_str();
   patch->add_option("--resume", patch_args.resume, "finish run RUN after a crash or an interruption")
       ->check(CLI::PositiveNumber);
+  patch->add_option("--server", patch_args.server,
+                    "URL of a `cascade serve` daemon to run the patch (bearer token from $CASCADE_API_TOKEN)");
   patch->callback([&] { exit_code = patch_command(common, patch_args); });
 
   auto* deploy = app.add_subcommand("deploy", "roll an already-pushed image out to every workload that runs it");
@@ -260,7 +279,8 @@ void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, i
   add_pipeline_option(status, common);
   add_format_option(status, common, {"text", "json"});
   status->add_option("RUN", status_run, "a run id")->check(CLI::PositiveNumber);
-  status->callback([&] { exit_code = status_command(common, status_run); });
+  status->add_option("--server", args.status_server, "URL of a `cascade serve` daemon to ask instead of the state file");
+  status->callback([&] { exit_code = status_command(common, status_run, args.status_server); });
 }
 
 }  // namespace cascade::cli

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cascade/app.hpp"
 #include "cascade/dockerfile.hpp"
 #include "cascade/fleet.hpp"
 #include "cascade/graph.hpp"
@@ -22,14 +23,8 @@ std::string graph_text(const fleet::Fleet& fleet);
 std::string graph_dot(const fleet::Fleet& fleet);
 std::string graph_mermaid(const fleet::Fleet& fleet);
 
-struct AffectedReport {
-  std::string query;                        // as the user wrote it
-  std::vector<graph::NodeId> matched;       // nodes the query matched
-  std::vector<graph::Graph::Affected> affected;
-  std::vector<std::string> suggestions;     // near names when nothing matched
-  std::map<std::string, std::vector<std::string>> workloads;  // image -> "target/workload" running it
-};
-nlohmann::json affected_json(const graph::Graph& graph, const AffectedReport& report);
+using app::AffectedReport;
+using app::affected_json;
 std::string affected_text(const graph::Graph& graph, const AffectedReport& report);
 
 nlohmann::json dockerfile_json(const std::string& file, const dockerfile::Analysis& analysis);

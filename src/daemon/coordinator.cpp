@@ -1,1 +1,370 @@
-// placeholder: filled in by the issue-5 work
+// The coordinator: triggers wait out their debounce window per image, then run one at a
+// time. A trigger for the image and digest being cascaded, or for an image the running run
+// builds (the registry reporting cascade's own pushes), joins that run; any other trigger
+// follows it. Before planning, a webhook's digest is confirmed with the registry: payloads
+// are hints, and the tag may have moved on since.
+#include <algorithm>
+
+#include "internal.hpp"
+
+namespace cascade::daemon {
+
+std::string Trigger::key() const {
+  switch (kind) {
+    case Kind::patch: return "patch:" + image;
+    case Kind::refresh: return "refresh";
+    case Kind::rebuild: {
+      std::string key = "rebuild:";
+      for (const auto& glob : globs) key += glob + ",";
+      return key;
+    }
+  }
+  return image;
+}
+
+Coordinator::Coordinator(app::Wiring& wiring, Config config, Metrics& metrics, Logger& log)
+    : wiring_(wiring), config_(config), metrics_(metrics), log_(log) {
+  view_.fleet = std::make_shared<const fleet::Fleet>(wiring_.fleet);
+  view_.generation = 1;
+}
+
+void Coordinator::add(Trigger trigger, std::chrono::milliseconds delay) {
+  auto now = std::chrono::steady_clock::now();
+  std::unique_lock lock(mutex_);
+  if (active_ && trigger.kind == Trigger::Kind::patch && !trigger.exact) {
+    bool same = trigger.image == active_->image && (!trigger.digest || trigger.digest == active_->digest);
+    if (same || active_->images.count(trigger.image)) {
+      store::RunId run = active_->run;
+      lock.unlock();
+      for (auto event : trigger.events) wiring_.store->attach_event(event, run);
+      metrics_.add("cascade_triggers_total", {trigger.sender, "joined"}, static_cast<double>(trigger.events.size()));
+      log_.info("trigger joined the running cascade", {{"image", trigger.image}, {"run", run}, {"sender", trigger.sender}});
+      Outcome outcome{202, run, "joined run " + std::to_string(run)};
+      for (auto& done : trigger.done) done(outcome);
+      return;
+    }
+  }
+  std::string key = trigger.key();
+  auto [at, inserted] = waiting_.try_emplace(key, Waiting{{}, now, now + delay});
+  Waiting& waiting = at->second;
+  if (inserted) {
+    waiting.trigger = std::move(trigger);
+  } else {  // the same image again within the window: one cascade, of the newest digest
+    auto& queued = waiting.trigger;
+    if (trigger.digest) queued.digest = trigger.digest;
+    queued.exact = queued.exact || trigger.exact;
+    queued.events.insert(queued.events.end(), trigger.events.begin(), trigger.events.end());
+    for (auto& done : trigger.done) queued.done.push_back(std::move(done));
+    waiting.due = std::min(now + delay, waiting.first + 5 * std::max(delay, std::chrono::milliseconds(1)));
+  }
+  metrics_.set("cascade_queue_depth", static_cast<double>(waiting_.size()));
+  wake_.notify_all();
+}
+
+void Coordinator::wake() { wake_.notify_all(); }
+
+std::size_t Coordinator::queued() const {
+  std::lock_guard lock(mutex_);
+  return waiting_.size();
+}
+
+std::optional<Coordinator::Active> Coordinator::active() const {
+  std::lock_guard lock(mutex_);
+  return active_;
+}
+
+FleetView Coordinator::fleet() const {
+  std::lock_guard lock(mutex_);
+  return view_;
+}
+
+void Coordinator::run(std::stop_token stop, std::stop_token cancel) {
+  std::stop_callback wake_on_stop(stop, [this] { wake_.notify_all(); });
+  resume_unfinished(stop, cancel);
+  update_behind();
+  while (!stop.stop_requested()) {
+    std::unique_lock lock(mutex_);
+    auto ready = waiting_.end();
+    for (auto it = waiting_.begin(); it != waiting_.end(); ++it)
+      if (ready == waiting_.end() || it->second.due < ready->second.due) ready = it;
+    if (ready == waiting_.end()) {
+      wake_.wait(lock, [&] { return stop.stop_requested() || !waiting_.empty(); });
+      continue;
+    }
+    if (ready->second.due > std::chrono::steady_clock::now()) {
+      wake_.wait_until(lock, ready->second.due);
+      continue;
+    }
+    Trigger trigger = std::move(ready->second.trigger);
+    waiting_.erase(ready);
+    metrics_.set("cascade_queue_depth", static_cast<double>(waiting_.size()));
+    lock.unlock();
+    process(trigger, stop, cancel);
+  }
+}
+
+void Coordinator::process(Trigger& trigger, std::stop_token stop, std::stop_token cancel) {
+  switch (trigger.kind) {
+    case Trigger::Kind::refresh: return process_refresh(trigger);
+    case Trigger::Kind::patch: return process_patch(trigger, stop, cancel);
+    case Trigger::Kind::rebuild: {
+      refresh_fleet();
+      auto planned = app::plan_rebuild(wiring_, trigger.globs, config_.deploy);
+      if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+      return execute(trigger, *planned, stop, cancel);
+    }
+  }
+}
+
+void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::stop_token cancel) {
+  refresh_fleet();
+  auto ref = reference::parse(trigger.image);
+  if (!ref) return settle(trigger, {400, {}, "'" + trigger.image + "' is not an image reference"}, "malformed");
+  if (wiring_.fleet.graph.match(*ref).empty())
+    return settle(trigger, {400, {}, "no image in the fleet matches " + trigger.image}, "not_in_fleet");
+  if (trigger.exact) {  // as the CLI does: the query, with its digest when it has one
+    auto planned = app::plan_patch(wiring_, trigger.image, {}, config_.deploy);
+    if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+    if (auto unfinished = app::unfinished_run_for(wiring_, *planned)) {
+      trigger.image = planned->trigger.query;
+      auto options = run_options(trigger, stop, cancel);
+      auto result = app::resume(wiring_, *unfinished, options);
+      if (!result) log_.error("resume failed", {{"run", *unfinished}, {"error", result.error().message}});
+      return;
+    }
+    execute(trigger, *planned, stop, cancel);
+    return;
+  }
+
+  // A push notice is a hint: the registry says what the tag points at now.
+  std::string digest;
+  auto resolved = wiring_.registry->resolve_digest(ref->without_digest());
+  if (resolved) {
+    digest = *resolved;
+    if (trigger.digest && *trigger.digest != digest)
+      log_.info("the tag moved on since the notice; cascading its current digest",
+                {{"image", trigger.image}, {"reported", *trigger.digest}, {"current", digest}});
+  } else if (trigger.digest) {
+    digest = *trigger.digest;
+    log_.warn("cannot confirm the digest with the registry; using the reported one",
+              {{"image", trigger.image}, {"error", resolved.error().str()}});
+  } else {
+    return settle(trigger, {502, {}, "cannot resolve " + trigger.image + ": " + resolved.error().str()}, "failed");
+  }
+  auto latest = wiring_.store->latest_digest(ref->without_digest().str());
+  if (latest && *latest && (*latest)->digest == digest) {
+    Outcome outcome{200, (*latest)->run, trigger.image + " is already at " + digest.substr(0, 19)};
+    return settle(trigger, outcome, "up_to_date");
+  }
+  auto planned = app::plan_patch(wiring_, ref->without_digest().str() + "@" + digest, {}, config_.deploy);
+  if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+  bool builds = std::any_of(planned->plan.steps.begin(), planned->plan.steps.end(),
+                            [](const plan::Step& step) { return step.action == plan::Action::Build; });
+  if (!builds) {
+    wiring_.store->record_digest(ref->without_digest().str(), digest, store::DigestSource::registry);
+    return settle(trigger, {200, {}, "nothing to rebuild: every image is already built on " + digest.substr(0, 19)},
+                  "up_to_date");
+  }
+  trigger.digest = digest;
+  auto result = execute(trigger, *planned, stop, cancel);
+  if (result && result->state == store::RunState::succeeded)  // the next notice of this digest is up to date
+    wiring_.store->record_digest(ref->without_digest().str(), digest, store::DigestSource::registry, result->run);
+}
+
+void Coordinator::process_refresh(Trigger& trigger) {
+  refresh_fleet();
+  const auto& graph = wiring_.fleet.graph;
+  std::size_t changed = 0;
+  for (auto id : graph.external()) {
+    const std::string& image = graph.node(id).image;
+    auto ref = reference::parse(image);
+    if (!ref || !ref->digest.empty()) continue;  // a base pinned by digest never changes
+    auto digest = wiring_.registry->resolve_digest(*ref);
+    if (!digest) {
+      log_.warn("refresh: cannot resolve a base", {{"image", image}, {"error", digest.error().str()}});
+      continue;
+    }
+    auto latest = wiring_.store->latest_digest(image);
+    if (latest && *latest && (*latest)->digest == *digest) continue;
+    ++changed;
+    Trigger patch;
+    patch.source = store::TriggerKind::schedule;
+    patch.sender = trigger.sender;
+    patch.image = image;
+    patch.digest = *digest;
+    add(std::move(patch), std::chrono::milliseconds(0));
+  }
+  log_.info("refresh: resolved the external bases", {{"schedule", trigger.sender}, {"changed", changed}});
+  settle(trigger, {200, {}, std::to_string(changed) + " bases changed"}, changed ? "cascaded" : "up_to_date");
+}
+
+app::RunOptions Coordinator::run_options(const Trigger& trigger, std::stop_token stop, std::stop_token cancel) {
+  app::RunOptions options;
+  options.parallel = config_.parallel;
+  options.deploy = config_.deploy;
+  options.kind = trigger.source;
+  options.actor = trigger.sender;
+  options.stop = stop;
+  options.cancel = cancel;
+  options.progress = [this](const executor::Progress& progress) {
+    using K = executor::Progress::Kind;
+    switch (progress.kind) {
+      case K::Pushed:
+        metrics_.add("cascade_builds_total", {"pushed"});
+        metrics_.observe("cascade_build_duration_seconds", progress.seconds);
+        break;
+      case K::Failed:
+        metrics_.add("cascade_builds_total", {"failed"});
+        metrics_.observe("cascade_build_duration_seconds", progress.seconds);
+        break;
+      case K::Skipped: metrics_.add("cascade_builds_total", {"skipped"}); break;
+      case K::Blocked: metrics_.add("cascade_builds_total", {"blocked"}); break;
+      case K::Deployed: metrics_.add("cascade_deploys_total", {"healthy"}); break;
+      case K::RolledBack: metrics_.add("cascade_deploys_total", {"rolled_back"}); break;
+      default: break;
+    }
+    static const char* names[] = {"build started", "build retried", "pushed",  "build failed",  "blocked",
+                                  "skipped",       "interrupted",   "deploying", "deployed",     "rolled back"};
+    log_.info(names[static_cast<int>(progress.kind)],
+              {{"image", progress.image}, {"detail", progress.detail}, {"seconds", progress.seconds}});
+  };
+  return options;
+}
+
+std::optional<app::RunResult> Coordinator::execute(Trigger& trigger, const app::PlannedPatch& planned,
+                                                  std::stop_token stop, std::stop_token cancel) {
+  auto options = run_options(trigger, stop, cancel);
+  auto started = std::chrono::steady_clock::now();
+  options.on_run = [&](store::RunId run) {
+    Active active{run, trigger.image, trigger.digest, {}};
+    for (const auto& step : planned.plan.steps)
+      if (step.action == plan::Action::Build) active.images.insert(step.image);
+    {
+      std::lock_guard lock(mutex_);
+      active_ = std::move(active);
+    }
+    metrics_.set("cascade_runs_active", 1);
+    for (auto event : trigger.events) wiring_.store->attach_event(event, run);
+    metrics_.add("cascade_triggers_total", {trigger.sender, "cascaded"}, std::max<double>(1, trigger.events.size()));
+    log_.info("run started", {{"run", run}, {"trigger", planned.trigger.query}, {"sender", trigger.sender},
+                              {"steps", planned.plan.steps.size()}});
+    Outcome outcome{202, run, "started run " + std::to_string(run)};
+    for (auto& done : trigger.done) done(outcome);
+    trigger.done.clear();
+  };
+  auto result = app::run_patch(wiring_, planned, options);
+  {
+    std::lock_guard lock(mutex_);
+    active_.reset();
+  }
+  metrics_.set("cascade_runs_active", 0);
+  if (!result) {
+    log_.error("run failed to start", {{"trigger", planned.trigger.query}, {"error", result.error().message}});
+    settle(trigger, {result.error().exit_code == 2 ? 400 : 502, {}, result.error().message}, "failed");
+    return std::nullopt;
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::string state(store::to_string(result->state));
+  metrics_.add("cascade_runs_total", {state});
+  metrics_.observe("cascade_run_duration_seconds", seconds);
+  log_.info("run finished", {{"run", result->run}, {"state", state}, {"seconds", seconds}});
+  update_behind();
+  return *result;
+}
+
+void Coordinator::resume_unfinished(std::stop_token stop, std::stop_token cancel) {
+  std::vector<store::RunId> runs;
+  if (auto unfinished = wiring_.store->unfinished_runs())
+    for (const auto& run : *unfinished) runs.push_back(run.id);
+  if (auto recent = wiring_.store->list_runs(50))
+    for (const auto& run : *recent)
+      if (run.state == store::RunState::interrupted && run.trigger.kind != store::TriggerKind::cli &&
+          std::find(runs.begin(), runs.end(), run.id) == runs.end())
+        runs.push_back(run.id);
+  for (auto id : runs) {
+    if (stop.stop_requested()) return;
+    auto stored = wiring_.store->get_run(id);
+    if (!stored) continue;
+    Trigger trigger;
+    trigger.source = stored->trigger.kind;
+    trigger.sender = stored->trigger.actor;
+    trigger.image = stored->trigger.image;
+    trigger.digest = stored->trigger.digest;
+    log_.info("resuming an unfinished run", {{"run", id}, {"trigger", stored->trigger.image}});
+    auto options = run_options(trigger, stop, cancel);
+    options.on_run = [&](store::RunId run) {
+      std::lock_guard lock(mutex_);
+      active_ = Active{run, trigger.image, trigger.digest, {}};
+    };
+    auto result = app::resume(wiring_, id, options);
+    {
+      std::lock_guard lock(mutex_);
+      active_.reset();
+    }
+    if (!result) log_.error("cannot resume run", {{"run", id}, {"error", result.error().message}});
+    else log_.info("run finished", {{"run", id}, {"state", store::to_string(result->state)}});
+  }
+  // Events that were stored but never acted on (the daemon stopped in their window).
+  if (auto pending = wiring_.store->pending_events())
+    for (const auto& event : *pending) {
+      Trigger trigger;
+      trigger.source = event.sender == "api" ? store::TriggerKind::api
+                       : event.sender.rfind("schedule", 0) == 0 ? store::TriggerKind::schedule
+                                                                : store::TriggerKind::webhook;
+      trigger.sender = event.sender;
+      trigger.image = event.image;
+      trigger.digest = event.digest;
+      trigger.events = {event.id};
+      if (event.image.rfind("rebuild:", 0) == 0 || event.image == "refresh") continue;  // schedule markers
+      add(std::move(trigger), config_.debounce);
+    }
+}
+
+void Coordinator::refresh_fleet() {
+  auto scanned = fleet::scan(wiring_.fleet.pipeline);
+  if (!scanned) {
+    log_.error("cannot read the fleet; keeping the last good graph",
+               {{"problem", scanned.error().empty() ? "" : scanned.error().front().str()}});
+    return;
+  }
+  // Keep wiring_.fleet.pipeline in place: deploy targets point into it.
+  bool changed = scanned->graph.recipes().size() != wiring_.fleet.graph.recipes().size();
+  for (std::size_t i = 0; !changed && i < scanned->sources.size() && i < wiring_.fleet.sources.size(); ++i)
+    changed = scanned->sources[i].commit != wiring_.fleet.sources[i].commit;
+  if (!changed) return;
+  wiring_.fleet.graph = std::move(scanned->graph);
+  wiring_.fleet.sources = std::move(scanned->sources);
+  wiring_.fleet.warnings = std::move(scanned->warnings);
+  auto view = std::make_shared<const fleet::Fleet>(wiring_.fleet);
+  std::lock_guard lock(mutex_);
+  view_.fleet = std::move(view);
+  ++view_.generation;
+  log_.info("the fleet changed in git; graph rescanned", {{"generation", view_.generation}});
+}
+
+void Coordinator::settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome) {
+  for (auto event : trigger.events) {
+    if (outcome.run) wiring_.store->attach_event(event, *outcome.run);
+    else wiring_.store->settle_event(event, outcome.message);
+  }
+  metrics_.add("cascade_triggers_total", {trigger.sender, std::string(metric_outcome)},
+               std::max<double>(1, trigger.events.size()));
+  log_.write(outcome.status >= 400 ? "warn" : "info", "trigger settled",
+             {{"image", trigger.image.empty() ? trigger.key() : trigger.image}, {"sender", trigger.sender},
+              {"outcome", outcome.message}});
+  for (auto& done : trigger.done) done(outcome);
+  trigger.done.clear();
+}
+
+void Coordinator::update_behind() {
+  if (wiring_.fleet.pipeline.deploy.empty()) return;
+  auto inventory = app::inventory_json(wiring_);
+  if (!inventory) return;
+  double behind = 0;
+  for (const auto& target : (*inventory)["targets"])
+    for (const auto& workload : target.value("workloads", nlohmann::json::array()))
+      if (workload.value("behind", false)) ++behind;
+  metrics_.set("cascade_workloads_behind", behind);
+}
+
+}  // namespace cascade::daemon

@@ -1,1 +1,140 @@
-// placeholder: filled in by the issue-5 work
+// `cascade serve`: reads the pipeline and its `triggers:` section, wires the store and the
+// clients, starts the HTTP server, the coordinator and the schedule, and on a signal stops
+// them in order: no new connections, running builds finish (the run stays resumable), the
+// intake commits what it holds.
+#include <condition_variable>
+#include <cstdlib>
+#include <iostream>
+
+#include "cascade/daemon.hpp"
+#include "internal.hpp"
+
+namespace cascade::daemon {
+
+namespace {
+
+struct Listen {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+Listen split_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  Listen out{listen.substr(0, colon), static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)))};
+  if (out.host.size() > 1 && out.host.front() == '[') out.host = out.host.substr(1, out.host.size() - 2);
+  return out;
+}
+
+std::string url_host(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
+
+}  // namespace
+
+int serve(const Options& options) {
+  std::ostream& out = options.log ? *options.log : std::cerr;
+  auto getenv = options.getenv ? options.getenv : [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    return value ? std::optional<std::string>(value) : std::nullopt;
+  };
+  auto loaded = pipeline::load(options.pipeline_file);
+  if (!loaded) {
+    out << "cascade: " << loaded.error().str() << "\n";
+    return 2;
+  }
+  const pipeline::Pipeline& file = *loaded;
+  if (!file.triggers) {
+    out << "cascade: " << file.file << ": no `triggers:` section; add one with at least `listen: 127.0.0.1:8080` "
+        << "to run `cascade serve`\n";
+    return 2;
+  }
+  const pipeline::Triggers& triggers = *file.triggers;
+  Logger log(triggers.log_format == "json" ? Logger::Format::json : Logger::Format::text, out);
+
+  // Secrets from the environment, named by the file; a missing one is bad input.
+  std::vector<webhook::HookConfig> hooks;
+  for (const auto& entry : triggers.webhooks) {
+    webhook::HookConfig hook;
+    hook.sender = *webhook::parse_sender(entry.sender);
+    hook.registry = entry.registry;
+    hook.unauthenticated = entry.unauthenticated;
+    for (auto [name, value] : {std::pair{&entry.token_env, &hook.token}, std::pair{&entry.secret_env, &hook.secret}}) {
+      if (name->empty()) continue;
+      auto secret = getenv(*name);
+      if (!secret || secret->empty()) {
+        out << "cascade: " << file.file << ":" << entry.mark.line << ":" << entry.mark.column << ": webhook '"
+            << entry.path << "' takes its secret from $" << *name << ", which is not set; export it before "
+            << "`cascade serve`\n";
+        return 2;
+      }
+      *value = *secret;
+    }
+    hooks.push_back(std::move(hook));
+  }
+  std::string api_token = getenv(triggers.api_token_env).value_or("");
+  if (api_token.empty())
+    log.warn("no API token: POST /api/patch is refused", {{"set", "$" + triggers.api_token_env}});
+
+  auto scanned = fleet::scan(file);
+  if (!scanned) {
+    for (const auto& problem : scanned.error()) out << "cascade: " << problem.str() << "\n";
+    return 2;
+  }
+  auto wired = app::wire(*scanned);
+  if (!wired) {
+    out << "cascade: " << wired.error().message << "\n";
+    return wired.error().exit_code;
+  }
+  auto api_wired = app::wire(*scanned);  // the API's own clients and targets: a run may hold the first
+  if (!api_wired) {
+    out << "cascade: " << api_wired.error().message << "\n";
+    return api_wired.error().exit_code;
+  }
+  app::Wiring& wiring = *wired;
+
+  Metrics metrics;
+  declare_metrics(metrics);
+  Coordinator coordinator(wiring, {triggers.debounce, triggers.parallel, !file.deploy.empty()}, metrics, log);
+  Intake intake(*wiring.store);
+  Routes routes{file, hooks, api_token, *wiring.store, intake, coordinator, metrics, log, *api_wired, {}};
+
+  Listen listen = split_listen(triggers.listen);
+  http::ServerOptions server_options;
+  server_options.address = listen.host;
+  server_options.port = listen.port;
+  server_options.body_limit = triggers.body_limit;
+  server_options.access_log = [&log](const http::AccessEntry& entry) {
+    if (entry.status >= 400 || entry.path.rfind("/api/patch", 0) == 0)  // successes stay quiet: hooks log their own
+      log.info("http", {{"method", entry.method}, {"path", entry.path}, {"status", entry.status},
+                        {"us", entry.duration.count()}, {"remote", entry.remote}});
+  };
+  auto server = http::Server::start(server_options, [&routes](http::ServerRequest&& request, http::Respond respond) {
+    routes.handle(std::move(request), std::move(respond));
+  });
+  if (!server) {
+    log.error("cannot listen", {{"error", server.error()}});
+    return 1;
+  }
+  std::string url = "http://" + url_host(listen.host) + ":" + std::to_string((*server)->port());
+  log.info("listening", {{"url", url}, {"pipeline", file.file}, {"images", wiring.fleet.graph.recipes().size()},
+                         {"webhooks", hooks.size()}, {"schedules", triggers.schedule.size()}});
+  if (options.on_listening) options.on_listening(url);
+
+  Scheduler scheduler(file, *wiring.store, coordinator, log, metrics);
+  std::jthread coordinator_thread([&] { coordinator.run(options.stop, options.cancel); });
+  std::jthread scheduler_thread([&] { scheduler.run(options.stop); });
+
+  {
+    std::mutex mutex;
+    std::condition_variable_any stopped;
+    std::unique_lock lock(mutex);
+    stopped.wait(lock, options.stop, [] { return false; });
+  }
+  log.info("stopping: no new connections; running builds finish, the run stays resumable");
+  (*server)->stop(std::chrono::seconds(5));
+  coordinator_thread.join();
+  scheduler_thread.join();
+  intake.stop();
+  log.info("stopped");
+  return 0;
+}
+
+}  // namespace cascade::daemon

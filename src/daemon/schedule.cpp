@@ -1,1 +1,135 @@
-// placeholder: filled in by the issue-5 work
+// The cron schedule: each `triggers.schedule` entry fires a refresh (resolve every external
+// base, cascade those that changed) or a rebuild (of a selection, even if nothing changed)
+// into the coordinator. Each firing is stored (an event, and the entry's last time as a
+// setting) before it is acted on, so a time missed while the daemon was down fires once
+// at the next start, and a restart never fires one time twice.
+#include <algorithm>
+#include <ctime>
+
+#include "cascade/daemon.hpp"
+#include "internal.hpp"
+
+namespace cascade::daemon {
+
+namespace {
+
+std::string iso_utc(cron::Time time) {
+  std::time_t seconds = time.time_since_epoch().count();
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+std::optional<cron::Time> parse_iso_utc(const std::string& text) {
+  std::tm utc{};
+  if (!strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc)) return std::nullopt;
+  return cron::Time(std::chrono::seconds(timegm(&utc)));
+}
+
+std::string setting_key(const pipeline::ScheduleEntry& entry) { return "schedule." + entry.name + ".last"; }
+
+cron::Time now_seconds() { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+nlohmann::json schedule_json(const pipeline::Pipeline& pipeline, store::Store& store, cron::Time now) {
+  nlohmann::json entries = nlohmann::json::array();
+  if (pipeline.triggers)
+    for (const auto& entry : pipeline.triggers->schedule) {
+      nlohmann::json item = {{"name", entry.name},
+                             {"cron", entry.cron},
+                             {"timezone", entry.timezone},
+                             {"action", entry.action == pipeline::ScheduleEntry::Action::refresh ? "refresh" : "rebuild"},
+                             {"images", entry.images},
+                             {"next", nullptr},
+                             {"last", nullptr}};
+      if (auto schedule = cron::Schedule::parse(entry.cron, entry.timezone))
+        if (auto next = schedule->next(now)) item["next"] = cron::format_local(*next, entry.timezone);
+      if (auto last = store.get_setting(setting_key(entry)); last && *last)
+        if (auto at = parse_iso_utc(**last)) item["last"] = cron::format_local(*at, entry.timezone);
+      entries.push_back(std::move(item));
+    }
+  return {{"schedule", entries}};
+}
+
+nlohmann::json schedule_status(const pipeline::Pipeline& pipeline, store::Store& store) {
+  return schedule_json(pipeline, store, now_seconds());
+}
+
+Scheduler::Scheduler(const pipeline::Pipeline& pipeline, store::Store& store, Coordinator& coordinator, Logger& log,
+                     Metrics& metrics)
+    : pipeline_(pipeline), store_(store), coordinator_(coordinator), log_(log), metrics_(metrics) {}
+
+void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool missed) {
+  store::Event event;
+  event.sender = "schedule:" + entry.name;
+  event.dedupe_key = event.sender + ":" + iso_utc(at);
+  bool refresh = entry.action == pipeline::ScheduleEntry::Action::refresh;
+  event.image = refresh ? "refresh" : "rebuild:" + std::to_string(entry.images.size());
+  auto recorded = store_.record_event(event);
+  store_.put_setting(setting_key(entry), iso_utc(at));
+  if (!recorded) {
+    log_.error("schedule: cannot store the firing", {{"schedule", entry.name}, {"error", recorded.error().message}});
+    return;
+  }
+  if (!recorded->is_new) return;  // this time already fired before a restart
+  metrics_.add("cascade_triggers_total", {event.sender, "accepted"});
+  log_.info(missed ? "schedule: firing a time missed while the daemon was down" : "schedule: firing",
+            {{"schedule", entry.name}, {"action", refresh ? "refresh" : "rebuild"}, {"time", iso_utc(at)}});
+  Trigger trigger;
+  trigger.kind = refresh ? Trigger::Kind::refresh : Trigger::Kind::rebuild;
+  trigger.source = store::TriggerKind::schedule;
+  trigger.sender = event.sender;
+  trigger.globs = entry.images;
+  // The event marks the firing; what it starts is recorded by the runs' own triggers.
+  store_.settle_event(recorded->id, refresh ? "refresh started" : "rebuild started");
+  coordinator_.add(std::move(trigger), std::chrono::milliseconds(0));
+}
+
+void Scheduler::run(std::stop_token stop) {
+  if (!pipeline_.triggers || pipeline_.triggers->schedule.empty()) return;
+  struct Entry {
+    const pipeline::ScheduleEntry* config;
+    cron::Schedule schedule;
+    std::optional<cron::Time> next;
+  };
+  std::vector<Entry> entries;
+  auto now = now_seconds();
+  for (const auto& config : pipeline_.triggers->schedule) {
+    auto schedule = cron::Schedule::parse(config.cron, config.timezone);
+    if (!schedule) continue;  // the pipeline file was validated; cannot happen
+    // Missed while down: the last due time is after the last firing on record.
+    auto last = store_.get_setting(setting_key(config));
+    std::optional<cron::Time> last_time;
+    if (last && *last) last_time = parse_iso_utc(**last);
+    if (!last_time) store_.put_setting(setting_key(config), iso_utc(now));  // first start: nothing missed
+    else if (auto due = schedule->previous(now); due && *due > *last_time) fire(config, *due, true);
+    entries.push_back({&config, *schedule, schedule->next(now)});
+  }
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  while (!stop.stop_requested()) {
+    auto soonest = std::min_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return a.next.value_or(cron::Time::max()) < b.next.value_or(cron::Time::max());
+    });
+    if (soonest == entries.end() || !soonest->next) return;
+    {
+      std::unique_lock lock(mutex);
+      // Wake at least once a minute: the wall clock may jump (NTP, suspend).
+      auto until = std::min<std::chrono::system_clock::time_point>(*soonest->next,
+                                                                    std::chrono::system_clock::now() + std::chrono::minutes(1));
+      wake.wait_until(lock, stop, until, [] { return false; });
+    }
+    if (stop.stop_requested()) return;
+    now = now_seconds();
+    for (auto& entry : entries)
+      if (entry.next && *entry.next <= now) {
+        fire(*entry.config, *entry.next, false);
+        entry.next = entry.schedule.next(now);
+      }
+  }
+}
+
+}  // namespace cascade::daemon

@@ -107,7 +107,10 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
       }
     }
     bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
-    if (is_rebuilt_start) {
+    if (trigger.rebuild) {
+      step.action = Action::Build;
+      step.reason = depth == 0 ? "rebuild requested" : "rebuilt after " + step.via.front();
+    } else if (is_rebuilt_start) {
       const graph::Recipe* recipe = graph.recipe_of(id);
       bool same_inputs = current && current->digest && !recipe->commit.empty() && current->revision == recipe->commit &&
                          std::all_of(step.base_digests.begin(), step.base_digests.end(), [&](const auto& base) {

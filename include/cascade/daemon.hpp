@@ -1,0 +1,40 @@
+// `cascade serve`: the daemon. One process runs the HTTP server (webhooks, API, metrics,
+// dashboard), the webhook intake (durable, deduplicated, group-committed), the debounce and
+// run queue (one cascade at a time, triggers for the running one join it, others follow),
+// and the cron schedule. A signal stops it gracefully: no new connections or runs, the
+// running run finishes its running builds and is left resumable; the next start resumes it.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <stop_token>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cascade/pipeline.hpp"
+#include "cascade/store.hpp"
+
+namespace cascade::daemon {
+
+struct Options {
+  std::string pipeline_file;
+  std::stop_token stop;    // first signal: stop accepting, let running builds finish, exit 0
+  std::stop_token cancel;  // second signal: cancel running builds too
+  std::ostream* log = nullptr;  // structured log lines; nullptr: std::cerr
+  /// Environment lookup for secrets (tokens, HMAC keys); empty: the process environment.
+  std::function<std::optional<std::string>(const std::string& name)> getenv;
+  /// Called once the server listens, with its URL ("http://127.0.0.1:8080").
+  std::function<void(const std::string& url)> on_listening;
+};
+
+/// Runs the daemon until `stop`; returns the exit code: 0 after a graceful stop, 1 when it
+/// could not run (address in use, store unusable), 2 for a bad pipeline file.
+int serve(const Options& options);
+
+/// The pipeline's schedule entries with their next and last firing, as now:
+/// {"schedule": [{"name", "cron", "timezone", "action", "images", "next", "last"}]}.
+nlohmann::json schedule_status(const pipeline::Pipeline& pipeline, store::Store& store);
+
+}  // namespace cascade::daemon

@@ -1,0 +1,218 @@
+// Internal to the daemon: the structured log, the group-committing webhook intake, the
+// coordinator (debounce, one run at a time, join or follow), the schedule and the routes.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cascade/app.hpp"
+#include "cascade/cron.hpp"
+#include "cascade/http_server.hpp"
+#include "cascade/webhook.hpp"
+#include "metrics.hpp"
+
+namespace cascade::daemon {
+
+// ---- log --------------------------------------------------------------------------------
+
+/// One line per entry: JSON ({"ts","level","msg",...fields}) or text ("ts LEVEL msg k=v ...").
+/// Callers never pass secrets; URLs go through http::redact_url.
+class Logger {
+ public:
+  enum class Format { text, json };
+  Logger(Format format, std::ostream& out) : format_(format), out_(out) {}
+  using Fields = std::initializer_list<std::pair<std::string_view, nlohmann::json>>;
+  void info(std::string_view message, Fields fields = {}) { write("info", message, fields); }
+  void warn(std::string_view message, Fields fields = {}) { write("warn", message, fields); }
+  void error(std::string_view message, Fields fields = {}) { write("error", message, fields); }
+  void write(std::string_view level, std::string_view message, Fields fields);
+
+ private:
+  Format format_;
+  std::ostream& out_;
+  std::mutex mutex_;
+};
+
+/// "2026-11-28T05:22:36.123Z"
+std::string iso_now();
+std::string iso_time(std::chrono::sys_time<std::chrono::milliseconds> time);
+
+// ---- intake -----------------------------------------------------------------------------
+
+/// Writes trigger events durably in groups: deliveries arriving while a commit runs are
+/// committed together in the next one (one disk sync for all), then each is answered.
+class Intake {
+ public:
+  using Done = std::function<void(Expected<std::vector<store::RecordedEvent>, store::Error>)>;
+  explicit Intake(store::Store& store);
+  ~Intake();
+  /// Queues events; `done` runs on the intake thread once they are committed (or failed).
+  void submit(std::vector<store::Event> events, Done done);
+  /// Commits what is queued and joins the thread.
+  void stop();
+  std::size_t commits() const { return commits_; }
+
+ private:
+  void loop();
+  store::Store& store_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<std::pair<std::vector<store::Event>, Done>> queue_;
+  bool stopping_ = false;
+  std::atomic<std::size_t> commits_{0};
+  std::thread thread_;
+};
+
+// ---- coordinator ------------------------------------------------------------------------
+
+/// What became of a trigger, for callers waiting on it (POST /api/patch).
+struct Outcome {
+  int status = 202;                  // HTTP status for the API: 202 run started, 200 nothing to do, 4xx/5xx
+  std::optional<store::RunId> run;   // the run it started or joined
+  std::string message;               // "started run 4", "joined run 3", "up to date", the failure
+};
+
+/// One queued piece of work. Triggers of the same key wait together (debounce).
+struct Trigger {
+  enum class Kind { patch, rebuild, refresh } kind = Kind::patch;
+  store::TriggerKind source = store::TriggerKind::webhook;
+  std::string sender;                  // "distribution", "schedule:nightly", "api"
+  std::string image;                   // patch: the image as pushed (repo:tag) or as asked
+  std::optional<std::string> digest;   // what the sender reported; confirmed with the registry
+  bool exact = false;                  // patch as asked, no registry confirmation (API, like the CLI)
+  std::vector<std::string> globs;      // rebuild: the selection
+  std::vector<store::EventId> events;  // stored events it carries
+  std::vector<std::function<void(const Outcome&)>> done;
+  std::string key() const;
+};
+
+/// Shared, read-mostly state the API reads: the fleet as last scanned.
+struct FleetView {
+  std::shared_ptr<const fleet::Fleet> fleet;
+  std::uint64_t generation = 0;
+};
+
+class Coordinator {
+ public:
+  struct Config {
+    std::chrono::milliseconds debounce{0};
+    std::size_t parallel = 2;
+    bool deploy = true;
+  };
+  Coordinator(app::Wiring& wiring, Config config, Metrics& metrics, Logger& log);
+
+  /// Queues a trigger (it waits `delay`, restarted by each later trigger of the same key, but
+  /// at most 5x delay after the first), or joins the running run when that run is for the
+  /// same image and digest or builds the image itself.
+  void add(Trigger trigger, std::chrono::milliseconds delay);
+  /// Runs queued work until `stop`: resumes unfinished runs first, then one run at a time.
+  void run(std::stop_token stop, std::stop_token cancel);
+  void wake();
+
+  std::size_t queued() const;
+  struct Active {
+    store::RunId run = 0;
+    std::string image;
+    std::optional<std::string> digest;
+    std::set<std::string> images;  // every image the run builds
+  };
+  std::optional<Active> active() const;
+  FleetView fleet() const;
+
+ private:
+  void process(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
+  void process_patch(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
+  void process_refresh(Trigger& trigger);
+  std::optional<app::RunResult> execute(Trigger& trigger, const app::PlannedPatch& planned, std::stop_token stop,
+                                        std::stop_token cancel);
+  void resume_unfinished(std::stop_token stop, std::stop_token cancel);
+  void refresh_fleet();
+  void settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome);
+  void update_behind();
+  app::RunOptions run_options(const Trigger& trigger, std::stop_token stop, std::stop_token cancel);
+
+  app::Wiring& wiring_;
+  Config config_;
+  Metrics& metrics_;
+  Logger& log_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  struct Waiting {
+    Trigger trigger;
+    std::chrono::steady_clock::time_point first, due;
+  };
+  std::map<std::string, Waiting> waiting_;
+  std::optional<Active> active_;
+  FleetView view_;
+};
+
+// ---- schedule ---------------------------------------------------------------------------
+
+/// The schedule entries with their next and last times:
+/// {"schedule": [{"name", "cron", "timezone", "action", "images", "next", "last"}]}.
+nlohmann::json schedule_json(const pipeline::Pipeline& pipeline, store::Store& store, cron::Time now);
+
+/// Fires the pipeline's schedule entries into the coordinator; a time missed while the
+/// daemon was down fires once at start. The last fire time of each entry is a store setting.
+class Scheduler {
+ public:
+  Scheduler(const pipeline::Pipeline& pipeline, store::Store& store, Coordinator& coordinator, Logger& log,
+            Metrics& metrics);
+  void run(std::stop_token stop);
+
+ private:
+  void fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool missed);
+  const pipeline::Pipeline& pipeline_;
+  store::Store& store_;
+  Coordinator& coordinator_;
+  Logger& log_;
+  Metrics& metrics_;
+};
+
+// ---- routes -----------------------------------------------------------------------------
+
+/// Everything the HTTP routes use.
+struct Routes {
+  const pipeline::Pipeline& pipeline;
+  std::vector<webhook::HookConfig> hooks;  // by index of pipeline.triggers->webhooks
+  std::string api_token;                   // empty: state-changing API calls are refused
+  store::Store& store;
+  Intake& intake;
+  Coordinator& coordinator;
+  Metrics& metrics;
+  Logger& log;
+  app::Wiring& api_wiring;                 // its own clients and targets, for inventory and affected
+  std::mutex api_wiring_mutex;
+
+  /// Dispatches a request (on an io thread; blocking work goes to a worker thread).
+  void handle(http::ServerRequest&& request, http::Respond respond);
+
+ private:
+  void hook(std::size_t index, http::ServerRequest&& request, http::Respond respond);
+  void api_patch(http::ServerRequest&& request, http::Respond respond);
+  void blocking(http::ServerRequest&& request, http::Respond respond);
+};
+
+/// Declares every metric family the daemon updates.
+void declare_metrics(Metrics& metrics);
+
+/// The fleet graph as Graphviz DOT with each node named by its image (the SVG's <title>).
+std::string dashboard_dot(const graph::Graph& graph);
+
+}  // namespace cascade::daemon
