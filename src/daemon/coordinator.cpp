@@ -36,7 +36,7 @@ void Coordinator::add(Trigger trigger, std::chrono::milliseconds delay) {
     if (same || active_->images.count(trigger.image)) {
       store::RunId run = active_->run;
       lock.unlock();
-      for (auto event : trigger.events) wiring_.store->attach_event(event, run);
+      for (auto event : trigger.events) (void)wiring_.store->attach_event(event, run);
       metrics_.add("cascade_triggers_total", {trigger.sender, "joined"}, static_cast<double>(trigger.events.size()));
       log_.info("trigger joined the running cascade", {{"image", trigger.image}, {"run", run}, {"sender", trigger.sender}});
       Outcome outcome{202, run, "joined run " + std::to_string(run)};
@@ -111,7 +111,8 @@ void Coordinator::process(Trigger& trigger, std::stop_token stop, std::stop_toke
       refresh_fleet();
       auto planned = app::plan_rebuild(wiring_, trigger.globs, config_.deploy);
       if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
-      return execute(trigger, *planned, stop, cancel);
+      execute(trigger, *planned, stop, cancel);
+      return;
     }
   }
 }
@@ -161,14 +162,14 @@ void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::sto
   bool builds = std::any_of(planned->plan.steps.begin(), planned->plan.steps.end(),
                             [](const plan::Step& step) { return step.action == plan::Action::Build; });
   if (!builds) {
-    wiring_.store->record_digest(ref->without_digest().str(), digest, store::DigestSource::registry);
+    (void)wiring_.store->record_digest(ref->without_digest().str(), digest, store::DigestSource::registry);
     return settle(trigger, {200, {}, "nothing to rebuild: every image is already built on " + digest.substr(0, 19)},
                   "up_to_date");
   }
   trigger.digest = digest;
   auto result = execute(trigger, *planned, stop, cancel);
   if (result && result->state == store::RunState::succeeded)  // the next notice of this digest is up to date
-    wiring_.store->record_digest(ref->without_digest().str(), digest, store::DigestSource::registry, result->run);
+    (void)wiring_.store->record_digest(ref->without_digest().str(), digest, store::DigestSource::registry, result->run);
 }
 
 void Coordinator::process_refresh(Trigger& trigger) {
@@ -244,7 +245,7 @@ std::optional<app::RunResult> Coordinator::execute(Trigger& trigger, const app::
       active_ = std::move(active);
     }
     metrics_.set("cascade_runs_active", 1);
-    for (auto event : trigger.events) wiring_.store->attach_event(event, run);
+    for (auto event : trigger.events) (void)wiring_.store->attach_event(event, run);
     metrics_.add("cascade_triggers_total", {trigger.sender, "cascaded"}, std::max<double>(1, trigger.events.size()));
     log_.info("run started", {{"run", run}, {"trigger", planned.trigger.query}, {"sender", trigger.sender},
                               {"steps", planned.plan.steps.size()}});
@@ -344,8 +345,8 @@ void Coordinator::refresh_fleet() {
 
 void Coordinator::settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome) {
   for (auto event : trigger.events) {
-    if (outcome.run) wiring_.store->attach_event(event, *outcome.run);
-    else wiring_.store->settle_event(event, outcome.message);
+    if (outcome.run) (void)wiring_.store->attach_event(event, *outcome.run);
+    else (void)wiring_.store->settle_event(event, outcome.message);
   }
   metrics_.add("cascade_triggers_total", {trigger.sender, std::string(metric_outcome)},
                std::max<double>(1, trigger.events.size()));

@@ -69,7 +69,7 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   bool refresh = entry.action == pipeline::ScheduleEntry::Action::refresh;
   event.image = refresh ? "refresh" : "rebuild:" + std::to_string(entry.images.size());
   auto recorded = store_.record_event(event);
-  store_.put_setting(setting_key(entry), iso_utc(at));
+  (void)store_.put_setting(setting_key(entry), iso_utc(at));
   if (!recorded) {
     log_.error("schedule: cannot store the firing", {{"schedule", entry.name}, {"error", recorded.error().message}});
     return;
@@ -84,7 +84,7 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   trigger.sender = event.sender;
   trigger.globs = entry.images;
   // The event marks the firing; what it starts is recorded by the runs' own triggers.
-  store_.settle_event(recorded->id, refresh ? "refresh started" : "rebuild started");
+  (void)store_.settle_event(recorded->id, refresh ? "refresh started" : "rebuild started");
   coordinator_.add(std::move(trigger), std::chrono::milliseconds(0));
 }
 
@@ -104,7 +104,7 @@ void Scheduler::run(std::stop_token stop) {
     auto last = store_.get_setting(setting_key(config));
     std::optional<cron::Time> last_time;
     if (last && *last) last_time = parse_iso_utc(**last);
-    if (!last_time) store_.put_setting(setting_key(config), iso_utc(now));  // first start: nothing missed
+    if (!last_time) (void)store_.put_setting(setting_key(config), iso_utc(now));  // first start: nothing missed
     else if (auto due = schedule->previous(now); due && *due > *last_time) fire(config, *due, true);
     entries.push_back({&config, *schedule, schedule->next(now)});
   }
