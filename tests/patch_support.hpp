@@ -12,8 +12,9 @@ namespace cascade::test {
 
 class PatchFleet {
  public:
-  explicit PatchFleet(const RegistryAuth& auth = {}, std::optional<std::string> registry_host = std::nullopt)
-      : registry_(auth) {
+  explicit PatchFleet(const RegistryAuth& auth = {}, std::optional<std::string> registry_host = std::nullopt,
+                      const RegistryNotify& notify = {})
+      : registry_(auth, std::nullopt, notify) {
     std::string host = registry_host.value_or(registry_.host());
     process::Options options;
     options.env["CASCADE_EXAMPLE_REGISTRY"] = host;

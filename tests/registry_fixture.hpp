@@ -187,12 +187,19 @@ struct RegistryAuth {
   std::string token_rootcert;
 };
 
+/// Where the registry POSTs its push notifications (distribution's `notifications.endpoints`).
+struct RegistryNotify {
+  std::string url;            // "http://127.0.0.1:PORT/hooks/registry"; empty: no notifications
+  std::string authorization;  // sent as the Authorization header of every notification
+};
+
 /// A real `docker-registry serve` on 127.0.0.1:<free port> with storage in a temp folder,
-/// optionally serving TLS and requiring auth; killed on destruction.
+/// optionally serving TLS, requiring auth and sending push notifications; killed on destruction.
 class DockerRegistry {
  public:
-  explicit DockerRegistry(const RegistryAuth& auth = {}, std::optional<Certificate> tls = std::nullopt)
-      : port_(free_port()) {
+  explicit DockerRegistry(const RegistryAuth& auth = {}, std::optional<Certificate> tls = std::nullopt,
+                          const RegistryNotify& notify = {})
+      : port_(free_port()), notify_(notify) {
     write_file(dir_ / "config.yml", config(auth, tls));
     std::FILE* log = std::fopen((dir_ / "registry.log").c_str(), "w");
     std::string exe = process::find_executable("docker-registry");
@@ -225,6 +232,11 @@ class DockerRegistry {
     if (!auth.token_realm.empty())
       text += "auth:\n  token:\n    realm: " + auth.token_realm + "\n    service: " + auth.token_service +
               "\n    issuer: " + auth.token_issuer + "\n    rootcertbundle: " + auth.token_rootcert + "\n";
+    if (!notify_.url.empty())
+      text += "notifications:\n  endpoints:\n    - name: cascade\n      url: " + notify_.url +
+              "\n      headers:\n        Authorization: [\"" + notify_.authorization +
+              "\"]\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n"
+              "      ignore:\n        actions: [pull]\n";
     return text;
   }
 
@@ -242,6 +254,7 @@ class DockerRegistry {
 
   TempDir dir_;
   int port_;
+  RegistryNotify notify_;
   asio::io_context io_;
   std::optional<boost::process::v2::process> child_;
 };

@@ -1,0 +1,138 @@
+// The schedule, on the real binary with a real registry and buildah: a `refresh` missed while
+// the daemon was down runs once at start, resolves the external base in the registry and
+// cascades only when its digest changed; a `rebuild` rebuilds even when nothing changed;
+// `cascade status` shows the next times.
+#include <doctest/doctest.h>
+
+#include "cascade/store.hpp"
+#include "serve_fixture.hpp"
+
+using nlohmann::json;
+using namespace cascade;
+
+namespace {
+
+// A fleet of one image built on an external base ("upstream") that another team publishes.
+struct UpstreamFleet {
+  test::TempDir dir;
+  test::DockerRegistry registry;
+  test::BuildahSandbox sandbox;
+  int port = test::free_port();
+  std::string upstream = registry.host() + "/upstream/busybox:1";
+  std::string app = registry.host() + "/team/app:1";
+  std::string pipeline = (dir / "pipeline.yaml").string();
+
+  UpstreamFleet() {
+    test::make_repo(dir / "app", {{"Dockerfile", "FROM " + upstream + "\nRUN echo app > /app\n"}});
+    test::write_file(pipeline, "version: 1\nregistries:\n  - host: " + registry.host() +
+                                   "\n    insecure: true\nsources:\n  - name: app\n    git: app\n    ref: main\n"
+                                   "    images:\n      - image: " + app + "\n        dockerfile: Dockerfile\n"
+                                   "triggers:\n  listen: 127.0.0.1:" + std::to_string(port) +
+                                   "\n  debounce: 0s\n  schedule:\n"
+                                   "    - name: nightly\n      cron: \"0 3 * * *\"\n      timezone: Europe/Berlin\n"
+                                   "      action: refresh\n"
+                                   "    - name: weekly\n      cron: \"30 4 * * sun\"\n      action: rebuild\n");
+  }
+  std::string publish(const std::string& marker) {
+    return test::buildah_push(sandbox, upstream, test::busybox_dockerfile("RUN echo " + marker + " > /etc/marker\n"),
+                              "upstream-" + marker);
+  }
+  // As if the daemon had been down since 2020: every entry missed its last time.
+  void pretend_down_since_2020(const std::vector<std::string>& entries) {
+    auto store = store::open_sqlite((dir / ".cascade/state.db").string());
+    REQUIRE(store);
+    for (const auto& name : entries) REQUIRE((*store)->put_setting("schedule." + name + ".last", "2020-01-01T00:00:00Z"));
+  }
+  std::vector<json> runs(test::ServeProcess& serve) {
+    std::vector<json> out;
+    for (const auto& run : serve.json("/api/runs")["runs"]) out.push_back(run);
+    return out;
+  }
+};
+
+bool finished(const json& run) { return run["state"] == "succeeded" || run["state"] == "failed"; }
+
+}  // namespace
+
+TEST_CASE("a missed nightly refresh runs at start and cascades the changed external base, once") {
+  UpstreamFleet fleet;
+  std::string first = fleet.publish("one");
+
+  // First start ever: nothing was missed, so nothing runs; the next times are known.
+  {
+    test::ServeProcess serve(fleet.pipeline, fleet.port, {});
+    json schedule = serve.json("/api/schedule")["schedule"];
+    REQUIRE(schedule.size() == 2);
+    CHECK(schedule[0]["name"] == "nightly");
+    CHECK(schedule[0]["next"].get<std::string>().find("T03:00:00+01:00") != std::string::npos);  // CET in winter
+    CHECK(schedule[1]["next"].get<std::string>().find("T04:30:00") != std::string::npos);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    CHECK(fleet.runs(serve).empty());
+    CHECK(serve.stop() == 0);
+  }
+
+  fleet.pretend_down_since_2020({"nightly"});
+  long long first_run = 0;
+  {
+    test::ServeProcess serve(fleet.pipeline, fleet.port, {});
+    json runs = serve.wait_for("/api/runs", [](const json& answer) {
+      return answer["runs"].size() == 1 && finished(answer["runs"][0]);
+    });
+    json run = runs["runs"][0];
+    CHECK_MESSAGE(run["state"] == "succeeded", serve.log());
+    CHECK(run["trigger"]["kind"] == "schedule");
+    CHECK(run["trigger"]["actor"] == "schedule:nightly");
+    CHECK(run["trigger"]["digest"] == first);
+    first_run = run["id"];
+    CHECK(test::skopeo_inspect(fleet.app)["Labels"]["org.opencontainers.image.base.digest"] == first);
+    CHECK(serve.stop() == 0);
+  }
+
+  // Upstream publishes a fix while the daemon is down; the missed refresh finds it.
+  std::string second = fleet.publish("two");
+  REQUIRE(second != first);
+  fleet.pretend_down_since_2020({"nightly"});
+  {
+    test::ServeProcess serve(fleet.pipeline, fleet.port, {});
+    json runs = serve.wait_for("/api/runs", [](const json& answer) {
+      return answer["runs"].size() == 2 && finished(answer["runs"][0]);
+    });
+    CHECK(runs["runs"][0]["trigger"]["digest"] == second);
+    CHECK(runs["runs"][1]["id"] == first_run);
+    CHECK(test::skopeo_inspect(fleet.app)["Labels"]["org.opencontainers.image.base.digest"] == second);
+    CHECK(serve.stop() == 0);
+  }
+
+  // Nothing changed upstream: the refresh runs and starts nothing.
+  fleet.pretend_down_since_2020({"nightly"});
+  {
+    test::ServeProcess serve(fleet.pipeline, fleet.port, {});
+    serve.wait_for("/api/events", [](const json& answer) {
+      for (const auto& event : answer["events"])
+        if (event["sender"] == "schedule:nightly" && event["outcome"].is_string()) return true;
+      return false;
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(fleet.runs(serve).size() == 2);
+    CHECK(serve.stop() == 0);
+  }
+
+  // A missed rebuild rebuilds even though nothing changed (picks up package updates).
+  std::string before = test::skopeo_inspect(fleet.app)["Digest"];
+  fleet.pretend_down_since_2020({"weekly"});
+  {
+    test::ServeProcess serve(fleet.pipeline, fleet.port, {});
+    json runs = serve.wait_for("/api/runs", [](const json& answer) {
+      return answer["runs"].size() == 3 && finished(answer["runs"][0]);
+    });
+    CHECK(runs["runs"][0]["trigger"]["actor"] == "schedule:weekly");
+    CHECK(runs["runs"][0]["summary"]["pushed"] == 1);
+    CHECK(test::skopeo_inspect(fleet.app)["Digest"] != before);
+    CHECK(serve.stop() == 0);
+  }
+
+  auto status = test::cascade({"status", "-p", fleet.pipeline});
+  CHECK_MESSAGE(status.exit_code == 0, status.err);
+  CHECK(status.out.find("nightly  refresh") != std::string::npos);
+  CHECK(status.out.find("next ") != std::string::npos);
+}

@@ -1,0 +1,161 @@
+// `cascade serve` as the tests run it: the real binary in the background on a port chosen by
+// the test, its log in a file, stopped with SIGTERM (and its exit code kept) on request or
+// on destruction; plus a small JSON client for its API and webhooks.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/process/v2.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "builder_fixture.hpp"
+#include "cascade/http.hpp"
+#include "patch_support.hpp"
+#include "support.hpp"
+
+namespace cascade::test {
+
+class ServeProcess {
+ public:
+  /// Starts `cascade serve -p PIPELINE` with `env` added, and waits until GET /healthz answers.
+  ServeProcess(const std::string& pipeline, int port, const std::map<std::string, std::string>& env)
+      : port_(port), log_path_(dir_ / "serve.log") {
+    std::vector<std::string> environment;
+    for (char** entry = environ; *entry; ++entry) environment.emplace_back(*entry);
+    for (const auto& [key, value] : env) environment.push_back(key + "=" + value);
+    std::FILE* log = std::fopen(log_path_.c_str(), "w");
+    namespace bp = boost::process::v2;
+    child_.emplace(io_, cascade_binary(), std::vector<std::string>{"serve", "-p", pipeline},
+                   bp::process_stdio{nullptr, log, log}, bp::process_environment(environment));
+    std::fclose(log);
+    for (int attempt = 0; attempt < 400; ++attempt) {
+      if (!child_->running()) break;
+      auto answer = get("/healthz");
+      if (answer && answer->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    throw std::runtime_error("cascade serve did not start: " + log());
+  }
+  ~ServeProcess() { stop(); }
+  ServeProcess(const ServeProcess&) = delete;
+  ServeProcess& operator=(const ServeProcess&) = delete;
+
+  /// SIGTERM, then waits; returns the exit code (-1 when it had to be killed after 120 s).
+  int stop() {
+    if (exit_code_) return *exit_code_;
+    ::kill(child_->id(), SIGTERM);
+    for (int i = 0; i < 1200 && child_->running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    boost::system::error_code ec;
+    if (child_->running()) {
+      child_->terminate(ec);
+      child_->wait(ec);
+      exit_code_ = -1;
+    } else {
+      child_->wait(ec);
+      exit_code_ = child_->exit_code();
+    }
+    return *exit_code_;
+  }
+
+  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string log() const { return read_file(log_path_); }
+
+  Expected<http::Response, http::Error> get(const std::string& path) {
+    http::Request request;
+    request.url = url(path);
+    return client_.request(std::move(request));
+  }
+  Expected<http::Response, http::Error> post(const std::string& path, const std::string& body,
+                                             const std::map<std::string, std::string>& headers = {}) {
+    http::Request request;
+    request.method = "POST";
+    request.url = url(path);
+    request.body = body;
+    for (const auto& [name, value] : headers) request.headers.set(name, value);
+    return client_.request(std::move(request));
+  }
+  /// GET PATH as JSON; throws unless it answers 200 with JSON.
+  nlohmann::json json(const std::string& path) {
+    auto answer = get(path);
+    if (!answer) throw std::runtime_error("GET " + path + ": " + answer.error().str());
+    if (answer->status != 200) throw std::runtime_error("GET " + path + ": " + std::to_string(answer->status) + " " + answer->body);
+    return nlohmann::json::parse(answer->body);
+  }
+
+  /// Waits until `done(GET path)` holds; throws with the log after `timeout`.
+  nlohmann::json wait_for(const std::string& path, const std::function<bool(const nlohmann::json&)>& done,
+                          std::chrono::seconds timeout = std::chrono::seconds(300)) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      nlohmann::json answer = json(path);
+      if (done(answer)) return answer;
+      if (std::chrono::steady_clock::now() > until)
+        throw std::runtime_error("timed out waiting on " + path + "; last answer " + answer.dump() + "\nlog:\n" + log());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+ private:
+  TempDir dir_;
+  int port_;
+  fs::path log_path_;
+  boost::asio::io_context io_;
+  std::optional<boost::process::v2::process> child_;
+  std::optional<int> exit_code_;
+  http::Client client_;
+};
+
+/// Builds `dockerfile` (its context holds busybox) with buildah on the sandbox's storage and
+/// pushes it as `image` to a plain-http registry; returns the pushed digest.
+inline std::string buildah_push(const BuildahSandbox& sandbox, const std::string& image, const std::string& dockerfile,
+                                const std::string& context_name) {
+  std::string context = sandbox.context(context_name, {{"Dockerfile", dockerfile}});
+  std::vector<std::string> storage = {"buildah", "--root", (sandbox.path() / "root").string(), "--runroot",
+                                      (sandbox.path() / "runroot").string(), "--storage-driver", "vfs"};
+  auto bud = storage;
+  bud.insert(bud.end(), {"bud", "--isolation", "chroot", "--format", "docker", "--tls-verify=false", "-t", image, context});
+  auto built = run(bud);
+  if (built.exit_code != 0) throw std::runtime_error("buildah bud: " + built.err);
+  std::string digest_file = (sandbox.path() / (context_name + ".digest")).string();
+  auto push = storage;
+  push.insert(push.end(), {"push", "--tls-verify=false", "--digestfile", digest_file, image, "docker://" + image});
+  auto pushed = run(push);
+  if (pushed.exit_code != 0) throw std::runtime_error("buildah push: " + pushed.err);
+  return read_file(digest_file);
+}
+
+/// The example base with one more layer (a "security fix"), pushed over the fleet's base
+/// tag as another team's pipeline would; returns the pushed digest.
+inline std::string publish_patched_base(const PatchFleet& fleet, const BuildahSandbox& sandbox) {
+  std::string dockerfile = read_file(fleet.repos() / "platform/base/Dockerfile") + "RUN echo fixed > /etc/fixed\n";
+  return buildah_push(sandbox, fleet.image("platform/base:1"), dockerfile, "patched-base");
+}
+
+/// A distribution (registry) notification envelope for one manifest push.
+inline std::string distribution_push(const std::string& registry_host, const std::string& repository,
+                                     const std::string& tag, const std::string& digest, const std::string& id) {
+  nlohmann::json event = {
+      {"id", id},
+      {"timestamp", "2026-11-28T10:02:11.482Z"},
+      {"action", "push"},
+      {"target",
+       {{"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+        {"digest", digest},
+        {"size", 1609},
+        {"length", 1609},
+        {"repository", repository},
+        {"url", "http://" + registry_host + "/v2/" + repository + "/manifests/" + digest},
+        {"tag", tag}}},
+      {"request", {{"id", "r-" + id}, {"addr", "127.0.0.1:4000"}, {"host", registry_host}, {"method", "PUT"}}},
+      {"actor", nlohmann::json::object()},
+      {"source", {{"addr", "registry:5000"}}}};
+  return nlohmann::json{{"events", {event}}}.dump();
+}
+
+}  // namespace cascade::test
