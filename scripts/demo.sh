@@ -1,34 +1,90 @@
 #!/usr/bin/env bash
-# The main job on the bundled example fleet: set up, turn examples/ into git repositories,
-# check the pipeline file, print the image graph and what a patch of the fleet's base
-# would affect; then start a registry on 127.0.0.1:5000, patch the base for real (build
-# and push everything downstream, in order, with buildah), and patch again (nothing to do).
+# The main job on the bundled example fleet, unattended, as in production:
+#   1. set up, build cascade, turn examples/ into git repositories, show the graph;
+#   2. start a registry on 127.0.0.1:5000 whose push notifications go to cascade, a podman
+#      API service, and `cascade serve` on 127.0.0.1:8080 (webhooks, API, dashboard);
+#   3. build and push the fleet through the API, and run its services in podman;
+#   4. publish a patched base image, as another team's pipeline would, and do nothing else:
+#      the registry's webhook makes cascade rebuild everything downstream, push it and roll
+#      every container over, health-gated;
+#   5. print the run's report, the containers on their new images, and the dashboard URL.
+# The registry, podman and the daemon keep running for the dashboard; `scripts/demo.sh stop`
+# stops them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-"$here/scripts/setup.sh"
-"$here/scripts/make-example-repos.sh"
-cascade=$here/build/cascade
-pipeline=$here/pipelines/example.yaml
-base=127.0.0.1:5000/platform/base:1
 demo=$here/examples/.demo
+cascade=$here/build/cascade
+base=127.0.0.1:5000/platform/base:1
+url=http://127.0.0.1:8080
+
+stop_demo() {
+  for name in serve podman registry; do
+    [ -f "$demo/$name.pid" ] && kill "$(cat "$demo/$name.pid")" 2>/dev/null || true
+  done
+  sleep 1
+  if [ -S "$demo/podman.sock" ] || [ -d "$demo/podman" ]; then
+    podman "${podman_storage[@]}" rm --all --force --time 0 >/dev/null 2>&1 || true
+  fi
+}
+podman_storage=(--root "$demo/podman/root" --runroot "$demo/podman/runroot" --storage-driver vfs)
+export CONTAINERS_CONF=$demo/containers.conf CONTAINERS_REGISTRIES_CONF=$demo/registries.conf
+if [ "${1:-}" = stop ]; then
+  stop_demo
+  echo "demo stopped"
+  exit 0
+fi
 
 section() { printf '\n== %s\n' "$*"; }
-section "cascade validate -p pipelines/example.yaml"
+wait_port() {  # wait_port PORT NAME LOG
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "demo: $2 did not start; its log:" >&2
+  cat "$3" >&2
+  exit 1
+}
+
+"$here/scripts/setup.sh"
+"$here/scripts/make-example-repos.sh"
+stop_demo  # a previous demo's processes, if any
+for port in 5000 8080; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: something already listens on 127.0.0.1:$port; stop it and run again" >&2
+    exit 1
+  fi
+done
+rm -rf "$demo"
+mkdir -p "$demo"
+hook_token=$(openssl rand -hex 16)
+export CASCADE_API_TOKEN HOOK_TOKEN=$hook_token
+CASCADE_API_TOKEN=$(openssl rand -hex 16)
+
+# The pipeline: the example fleet, plus a podman deploy target and the daemon's triggers.
+pipeline=$demo/pipeline.yaml
+sed 's#\.\./examples/\.repos/#../.repos/#' "$here/pipelines/example.yaml" > "$pipeline"
+cat >> "$pipeline" <<YAML
+deploy:
+  - name: podman
+    kind: docker
+    endpoint: unix://$demo/podman.sock
+    rollout: {batch: 1, max_unavailable: 1, health_timeout: 60s}
+triggers:
+  listen: 127.0.0.1:8080
+  debounce: 2s
+  log: text
+  webhooks:
+    - sender: distribution
+      path: registry
+      token_env: HOOK_TOKEN
+YAML
+
+section "cascade validate, graph and affected"
 "$cascade" validate -p "$pipeline"
-section "cascade graph -p pipelines/example.yaml"
 "$cascade" graph -p "$pipeline"
-section "cascade graph -p pipelines/example.yaml --format mermaid"
-"$cascade" graph -p "$pipeline" --format mermaid
-section "cascade affected -p pipelines/example.yaml $base"
 "$cascade" affected -p "$pipeline" "$base"
 
-# A fresh registry and state for the demonstration.
-if (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; then
-  echo "demo: something already listens on 127.0.0.1:5000; stop it and run again" >&2
-  exit 1
-fi
-rm -rf "$demo" "$here/pipelines/.cascade"
-mkdir -p "$demo"
+section "a registry on 127.0.0.1:5000 that notifies cascade of every push"
 cat > "$demo/registry.yml" <<YAML
 version: 0.1
 log:
@@ -40,20 +96,92 @@ storage:
     rootdirectory: $demo/registry
 http:
   addr: 127.0.0.1:5000
+notifications:
+  endpoints:
+    - name: cascade
+      url: $url/hooks/registry
+      headers:
+        Authorization: ["Bearer $hook_token"]
+      timeout: 2s
+      threshold: 5
+      backoff: 1s
+      ignore:
+        actions: [pull]
 YAML
 docker-registry serve "$demo/registry.yml" > "$demo/registry.log" 2>&1 &
-registry_pid=$!
-trap 'kill "$registry_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null && break
-  sleep 0.1
-done
+echo $! > "$demo/registry.pid"
+wait_port 5000 docker-registry "$demo/registry.log"
+echo "registry: 127.0.0.1:5000, notifications to $url/hooks/registry"
 
-section "cascade plan -p pipelines/example.yaml $base"
-"$cascade" plan -p "$pipeline" "$base"
-section "cascade patch -p pipelines/example.yaml $base --parallel 2"
-"$cascade" patch -p "$pipeline" "$base" --parallel 2
-section "cascade patch again: every image is already built on its bases' digests"
-"$cascade" patch -p "$pipeline" "$base"
-section "cascade status -p pipelines/example.yaml"
-"$cascade" status -p "$pipeline"
+section "podman's Docker-compatible API service"
+cat > "$demo/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+printf '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n' > "$demo/registries.conf"
+podman "${podman_storage[@]}" system service --time=0 "unix://$demo/podman.sock" > "$demo/podman.log" 2>&1 &
+echo $! > "$demo/podman.pid"
+for _ in $(seq 100); do [ -S "$demo/podman.sock" ] && break; sleep 0.1; done
+echo "podman: unix://$demo/podman.sock"
+
+section "cascade serve -p $pipeline"
+"$cascade" serve -p "$pipeline" > "$demo/serve.log" 2>&1 &
+echo $! > "$demo/serve.pid"
+wait_port 8080 "cascade serve" "$demo/serve.log"
+echo "cascade serve: $url (log: $demo/serve.log)"
+
+section "build and push the fleet through the API: cascade patch --server $url $base"
+"$cascade" patch --server "$url" "$base"
+
+section "run the fleet's services in podman"
+remote=(podman --remote --url "unix://$demo/podman.sock")
+run_service() {  # run_service NAME SERVICE IMAGE
+  "${remote[@]}" run -d --name "$1" --network none --label com.docker.compose.project=demo \
+    --label "com.docker.compose.service=$2" "$3" sh -c "trap 'exit 0' TERM; while true; do sleep 1; done" >/dev/null
+}
+run_service billing-1 billing 127.0.0.1:5000/apps/billing:1
+run_service billing-2 billing 127.0.0.1:5000/apps/billing:1
+run_service reports-1 reports 127.0.0.1:5000/apps/reports:1
+run_service status-1 status 127.0.0.1:5000/apps/status:1
+"${remote[@]}" ps --format '{{.Names}}  {{.Image}}  {{.ImageID}}'
+"$cascade" inventory -p "$pipeline"
+
+section "publish a patched base image (another team's pipeline; cascade is not told)"
+buildah_storage=(--root "$demo/buildah/root" --runroot "$demo/buildah/runroot" --storage-driver vfs)
+mkdir -p "$demo/patched-base"
+cp "$here/examples/.repos/platform/base/busybox" "$demo/patched-base/"
+{ cat "$here/examples/.repos/platform/base/Dockerfile"; echo 'RUN echo "CVE-2026-0001 fixed" > /etc/fixed'; } \
+  > "$demo/patched-base/Dockerfile"
+buildah "${buildah_storage[@]}" bud --quiet --isolation chroot --format docker --tls-verify=false \
+  -t "$base" "$demo/patched-base" >/dev/null
+buildah "${buildah_storage[@]}" push --quiet --tls-verify=false --digestfile "$demo/patched.digest" "$base" "docker://$base"
+patched=$(cat "$demo/patched.digest")
+echo "pushed $base@$patched"
+
+section "the registry's webhook triggers the cascade: rebuild, push, roll over (waiting)"
+run=""
+for _ in $(seq 600); do
+  run=$("$cascade" status --server "$url" --format json | python3 -c '
+import json, sys
+for run in json.load(sys.stdin)["runs"]:
+    if run["trigger"]["kind"] == "webhook" and run["state"] not in ("planned", "running"):
+        print(run["id"]); break')
+  [ -n "$run" ] && break
+  sleep 1
+done
+[ -n "$run" ] || { echo "demo: no webhook run finished; see $demo/serve.log" >&2; exit 1; }
+grep -E "trigger|run started|pushed|deployed|rolled back|run finished" "$demo/serve.log" | tail -n 40 || true
+
+section "cascade status --server $url $run"
+"$cascade" status --server "$url" "$run"
+
+section "every container runs the patched image"
+"${remote[@]}" ps --format '{{.Names}}  {{.Image}}  {{.ImageID}}'
+"$cascade" inventory -p "$pipeline"
+
+section "done"
+echo "dashboard: $url/   (metrics: $url/metrics, API: $url/api/runs)"
+echo "the registry, podman and cascade serve keep running; stop them with: scripts/demo.sh stop"
