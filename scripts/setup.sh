@@ -23,6 +23,7 @@ packages=(
   openssl ca-certificates
   # benchmarks
   wrk hyperfine time python3
+  prometheus  # promtool: the metrics test checks the /metrics exposition with "promtool check metrics"
   # rendering graphs (the tests check that the DOT output renders)
   graphviz
 )

@@ -26,7 +26,8 @@ class Metrics {
   void histogram(const std::string& name, const std::string& help, std::vector<double> buckets,
                  std::vector<std::string> label_names = {});
 
-  /// Counter += by. Unknown family or wrong label count: ignored in release, asserts in tests.
+  /// Counter or gauge += by (a counter never decreases: a negative by is refused). Unknown family,
+  /// wrong kind or wrong label count: ignored in release builds, asserts in debug builds.
   void add(const std::string& name, const Labels& labels = {}, double by = 1);
   /// Gauge := value.
   void set(const std::string& name, const Labels& labels, double value);
@@ -35,7 +36,7 @@ class Metrics {
   void observe(const std::string& name, const Labels& labels, double value);
   void observe(const std::string& name, double value) { observe(name, {}, value); }
 
-  /// The value of a counter or gauge sample (0 when never set), for tests.
+  /// The value of a counter or gauge sample, a histogram's observation count (0 when never set), for tests.
   double value(const std::string& name, const Labels& labels = {}) const;
 
   /// Every family in declaration order: "# HELP", "# TYPE", samples; label values escaped
