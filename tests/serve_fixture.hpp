@@ -29,11 +29,11 @@ class ServeProcess {
     std::vector<std::string> environment;
     for (char** entry = environ; *entry; ++entry) environment.emplace_back(*entry);
     for (const auto& [key, value] : env) environment.push_back(key + "=" + value);
-    std::FILE* log = std::fopen(log_path_.c_str(), "w");
+    std::FILE* log_file = std::fopen(log_path_.c_str(), "w");
     namespace bp = boost::process::v2;
     child_.emplace(io_, cascade_binary(), std::vector<std::string>{"serve", "-p", pipeline},
-                   bp::process_stdio{nullptr, log, log}, bp::process_environment(environment));
-    std::fclose(log);
+                   bp::process_stdio{nullptr, log_file, log_file}, bp::process_environment(environment));
+    std::fclose(log_file);
     for (int attempt = 0; attempt < 400; ++attempt) {
       if (!child_->running()) break;
       auto answer = get("/healthz");

@@ -63,9 +63,7 @@ TEST_CASE("a push of a patched base, reported by the registry's own webhook, reb
                        "triggers:\n  listen: 127.0.0.1:" + std::to_string(port) +
                        "\n  debounce: 1s\n  log: json\n  webhooks:\n    - sender: distribution\n      path: registry\n"
                        "      token_env: HOOK_TOKEN\n");
-  auto env = podman.environment();
-  env["HOOK_TOKEN"] = "hook-token";
-  test::ServeProcess serve(fleet.pipeline(), port, env);
+  test::ServeProcess serve(fleet.pipeline(), port, {{"HOOK_TOKEN", "hook-token"}});
 
   test::BuildahSandbox sandbox;
   std::string patched = test::publish_patched_base(fleet, sandbox);
