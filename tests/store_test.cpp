@@ -29,7 +29,7 @@ TEST_CASE("store::open") {
     CHECK(raw.one("PRAGMA user_version") == std::to_string(st::latest_schema_version()));
     CHECK(raw.rows("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") ==
           std::vector<std::string>{"build_durations", "events", "image_digests", "quarantine", "rollout_steps", "runs",
-                                   "tasks", "transitions"});
+                                   "settings", "tasks", "transitions"});
     CHECK(raw.one("PRAGMA integrity_check") == "ok");
   }
   SUBCASE("reopening keeps the data") {
@@ -82,6 +82,46 @@ TEST_CASE("store::migrations") {
     CHECK(ok(store->record_event({"k1", "harbor", std::nullopt, "a:1", kDigestA})).is_new);
     ok(store->quarantine("a:1", kDigestA, "unhealthy", run));
     check_consistent(*store, run);
+  }
+  SUBCASE("a version 2 file with events migrates to version 3 and keeps them, pending or joined") {
+    st::RunId run;
+    st::EventId waiting, joined;
+    {
+      auto options = test_options();
+      options.schema_version = 2;
+      auto v2 = open_store(path, options);
+      run = ok(v2->create_run(sample_run()));
+      waiting = ok(v2->record_event({"harbor:1", "harbor", "1", "a:1", kDigestA})).id;
+      joined = ok(v2->record_event({"harbor:2", "harbor", "2", "b:1", kDigestB})).id;
+    }
+    {
+      RawDb raw(path);
+      // As a version 2 binary attached it (today's attach_event reads the version 3 column).
+      raw.exec("UPDATE events SET run_id = " + std::to_string(run) + " WHERE id = " + std::to_string(joined));
+      CHECK(raw.one("PRAGMA user_version") == "2");
+      CHECK(raw.one("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'outcome'") == "0");
+      CHECK(raw.one("SELECT count(*) FROM sqlite_schema WHERE name = 'settings'") == "0");
+    }
+    auto store = open_store(path);
+    CHECK(RawDb(path).one("PRAGMA user_version") == std::to_string(st::latest_schema_version()));
+    auto recent = ok(store->recent_events(10));
+    REQUIRE(recent.size() == 2);
+    CHECK(recent[0].id == joined);
+    CHECK(recent[0].run == run);
+    CHECK(recent[1].id == waiting);
+    CHECK(recent[1].event_id == "1");
+    CHECK(recent[1].digest == kDigestA);
+    for (const auto& event : recent) CHECK_FALSE(event.outcome);
+    auto pending = ok(store->pending_events());
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].id == waiting);
+    // The old events dedupe as before; the new columns and table work on the migrated file.
+    CHECK_FALSE(ok(store->record_event({"harbor:1", "harbor", "1", "a:1", kDigestA})).is_new);
+    ok(store->settle_event(waiting, "up to date"));
+    CHECK(ok(store->pending_events()).empty());
+    ok(store->put_setting("schedule.nightly.last", "2026-01-01T03:00:00Z"));
+    CHECK(ok(store->get_setting("schedule.nightly.last")) == "2026-01-01T03:00:00Z");
+    CHECK(RawDb(path).one("PRAGMA integrity_check") == "ok");
   }
   SUBCASE("a file from a newer cascade is refused with a clear message") {
     { auto store = open_store(path); }

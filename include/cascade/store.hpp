@@ -187,7 +187,7 @@ struct Event {
   std::string image;
   std::optional<std::string> digest;
   std::optional<RunId> run{};          // the run it joined; nullopt while waiting
-  std::optional<std::string> outcome;  // set by settle_event(): why it needs no run ("up to date", ...)
+  std::optional<std::string> outcome{};  // set by settle_event(): why it needs no run ("up to date", ...)
   EventId id = 0;
   Time received_at{};
 };

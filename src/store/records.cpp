@@ -1,4 +1,5 @@
-// SqliteStore: latest digests, build durations, trigger events, rollout steps, quarantine.
+// SqliteStore: latest digests, build durations, trigger events, the daemon's settings,
+// rollout steps, quarantine.
 #include "sqlite_store.hpp"
 
 namespace cascade::store {
@@ -71,20 +72,59 @@ Expected<std::optional<Duration>, Error> SqliteStore::expected_duration(const st
 
 // ---- events -------------------------------------------------------------------------
 
+namespace {
+
+const char* const kEventColumns =
+    "SELECT dedupe_key, sender, event_id, image, digest, run_id, outcome, id, received_at FROM events ";
+
+Event event_from(const sql::Statement& row) {
+  return Event{row.text(0),          row.text(1),          row.optional_text(2),
+               row.text(3),          row.optional_text(4), row.optional_int64(5),
+               row.optional_text(6), row.int64(7),         to_time(row.int64(8))};
+}
+
+}  // namespace
+
+RecordedEvent SqliteStore::insert_event(const Event& event) {
+  db_.prepare("INSERT INTO events (dedupe_key, sender, event_id, image, digest, received_at, run_id) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (dedupe_key) DO NOTHING")
+      .bind_all(event.dedupe_key, event.sender, event.event_id, event.image, event.digest, now_ms(),
+                to_column(event.run))
+      .run();
+  if (db_.changes() == 1) return RecordedEvent{db_.last_insert_rowid(), true, event.run};
+  auto row = db_.prepare("SELECT id, run_id FROM events WHERE dedupe_key = ?1");
+  if (!row.bind(1, event.dedupe_key).step()) throw Failure(ErrorCode::io, "the event vanished");
+  return RecordedEvent{row.int64(0), false, row.optional_int64(1)};
+}
+
+std::pair<std::optional<RunId>, std::optional<std::string>> SqliteStore::event_fate(EventId event) {
+  auto row = db_.prepare("SELECT run_id, outcome FROM events WHERE id = ?1");
+  if (!row.bind(1, event).step()) throw Failure(ErrorCode::not_found, "no event " + std::to_string(event));
+  return {row.optional_int64(0), row.optional_text(1)};
+}
+
 Expected<RecordedEvent, Error> SqliteStore::record_event(const Event& event) {
   return locked(describe("record_event", event.dedupe_key), [&] {
     sql::Transaction transaction(db_);
-    db_.prepare("INSERT INTO events (dedupe_key, sender, event_id, image, digest, received_at, run_id) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (dedupe_key) DO NOTHING")
-        .bind_all(event.dedupe_key, event.sender, event.event_id, event.image, event.digest, now_ms(),
-                  to_column(event.run))
-        .run();
-    RecordedEvent recorded;
-    recorded.is_new = db_.changes() == 1;
-    auto row = db_.prepare("SELECT id, run_id FROM events WHERE dedupe_key = ?1");
-    if (!row.bind(1, event.dedupe_key).step()) throw Failure(ErrorCode::io, "the event vanished");
-    recorded.id = row.int64(0);
-    recorded.run = row.optional_int64(1);
+    RecordedEvent recorded = insert_event(event);
+    transaction.commit();
+    return recorded;
+  });
+}
+
+Expected<std::vector<RecordedEvent>, Error> SqliteStore::record_events(const std::vector<Event>& events) {
+  return locked(describe("record_events", std::to_string(events.size()) + " events"), [&] {
+    std::vector<RecordedEvent> recorded;
+    if (events.empty()) return recorded;
+    recorded.reserve(events.size());
+    sql::Transaction transaction(db_);
+    for (const Event& event : events) {
+      try {
+        recorded.push_back(insert_event(event));
+      } catch (const Failure& failure) {
+        throw Failure(failure.code(), "event " + event.dedupe_key + ": " + failure.what());
+      }
+    }
     transaction.commit();
     return recorded;
   });
@@ -94,8 +134,22 @@ Expected<void, Error> SqliteStore::attach_event(EventId event, RunId run) {
   return locked(describe("attach_event", std::to_string(event) + ", run " + std::to_string(run)), [&] {
     sql::Transaction transaction(db_);
     run_state(run);
+    std::optional<std::string> outcome = event_fate(event).second;
+    if (outcome)
+      throw Failure(ErrorCode::illegal_transition, "event " + std::to_string(event) + " was settled: " + *outcome);
     db_.prepare("UPDATE events SET run_id = ?2 WHERE id = ?1").bind_all(event, run).run();
-    if (db_.changes() == 0) throw Failure(ErrorCode::not_found, "no event " + std::to_string(event));
+    transaction.commit();
+  });
+}
+
+Expected<void, Error> SqliteStore::settle_event(EventId event, const std::string& outcome) {
+  return locked(describe("settle_event", std::to_string(event)), [&] {
+    sql::Transaction transaction(db_);
+    std::optional<RunId> joined = event_fate(event).first;
+    if (joined)
+      throw Failure(ErrorCode::illegal_transition,
+                    "event " + std::to_string(event) + " joined run " + std::to_string(*joined));
+    db_.prepare("UPDATE events SET outcome = ?2 WHERE id = ?1").bind_all(event, outcome).run();
     transaction.commit();
   });
 }
@@ -103,12 +157,38 @@ Expected<void, Error> SqliteStore::attach_event(EventId event, RunId run) {
 Expected<std::vector<Event>, Error> SqliteStore::pending_events() {
   return locked("pending_events", [&] {
     std::vector<Event> events;
-    auto rows = db_.prepare("SELECT dedupe_key, sender, event_id, image, digest, id, received_at FROM events "
-                            "WHERE run_id IS NULL ORDER BY id");
-    while (rows.step())
-      events.push_back(Event{rows.text(0), rows.text(1), rows.optional_text(2), rows.text(3), rows.optional_text(4),
-                             std::nullopt, rows.int64(5), to_time(rows.int64(6))});
+    auto rows = db_.prepare(std::string(kEventColumns) + "WHERE run_id IS NULL AND outcome IS NULL ORDER BY id");
+    while (rows.step()) events.push_back(event_from(rows));
     return events;
+  });
+}
+
+Expected<std::vector<Event>, Error> SqliteStore::recent_events(std::size_t limit) {
+  return locked("recent_events", [&] {
+    std::vector<Event> events;
+    auto rows = db_.prepare(std::string(kEventColumns) + "ORDER BY id DESC LIMIT ?1");
+    rows.bind(1, static_cast<std::int64_t>(limit));
+    while (rows.step()) events.push_back(event_from(rows));
+    return events;
+  });
+}
+
+// ---- settings -----------------------------------------------------------------------
+
+Expected<void, Error> SqliteStore::put_setting(const std::string& key, const std::string& value) {
+  return locked(describe("put_setting", key), [&] {  // the value stays out of messages
+    db_.prepare("INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
+        .bind_all(key, value, now_ms())
+        .run();
+  });
+}
+
+Expected<std::optional<std::string>, Error> SqliteStore::get_setting(const std::string& key) {
+  return locked(describe("get_setting", key), [&]() -> std::optional<std::string> {
+    auto row = db_.prepare("SELECT value FROM settings WHERE key = ?1");
+    if (!row.bind(1, key).step()) return std::nullopt;
+    return row.text(0);
   });
 }
 

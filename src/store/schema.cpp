@@ -127,8 +127,22 @@ CREATE TABLE quarantine (
 ) STRICT;
 )sql";
 
+// Version 3: settled events (the daemon decided they need no run, and why) and the
+// daemon's small key/value settings.
+const char* const kVersion3 = R"sql(
+ALTER TABLE events ADD COLUMN outcome TEXT;          -- NULL: not settled
+-- What pending_events() reads after a restart: events that joined no run and were not settled.
+CREATE INDEX events_pending ON events (id) WHERE run_id IS NULL AND outcome IS NULL;
+
+CREATE TABLE settings (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+)sql";
+
 const std::vector<const char*>& migrations() {
-  static const std::vector<const char*> scripts = {kVersion1, kVersion2};
+  static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3};
   return scripts;
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "cascade/store.hpp"
 #include "sqlite.hpp"
@@ -54,7 +55,13 @@ class SqliteStore final : public Store {
 
   Expected<RecordedEvent, Error> record_event(const Event& event) override;
   Expected<void, Error> attach_event(EventId event, RunId run) override;
+  Expected<std::vector<RecordedEvent>, Error> record_events(const std::vector<Event>& events) override;
+  Expected<void, Error> settle_event(EventId event, const std::string& outcome) override;
   Expected<std::vector<Event>, Error> pending_events() override;
+  Expected<std::vector<Event>, Error> recent_events(std::size_t limit) override;
+
+  Expected<void, Error> put_setting(const std::string& key, const std::string& value) override;
+  Expected<std::optional<std::string>, Error> get_setting(const std::string& key) override;
 
   Expected<std::int64_t, Error> record_rollout_step(const RolloutStep& step) override;
   Expected<std::vector<RolloutStep>, Error> get_rollout_steps(RunId run) override;
@@ -76,6 +83,10 @@ class SqliteStore final : public Store {
   Summary summary(RunId run);
   std::vector<Run> query_runs(const std::string& where_order_limit, std::optional<std::int64_t> parameter);
   Task read_task(RunId run, const std::string& image);
+  /// Inserts the event unless its dedupe_key is stored (inside the caller's transaction).
+  RecordedEvent insert_event(const Event& event);
+  /// The event's run and outcome; throws Failure (not_found) when there is no such event.
+  std::pair<std::optional<RunId>, std::optional<std::string>> event_fate(EventId event);
 
   std::string path_;
   StoreOptions options_;
