@@ -14,7 +14,8 @@
 //   the gap (e.g. 02:30 on a day 02:00-03:00 does not exist runs at 03:00); a local time
 //   that occurs twice in a fall-back overlap runs once, at its first occurrence. Jobs that
 //   run every hour or more often ("*" or a step in the hour field) follow real time: they
-//   fire in each real hour, and not twice in the repeated hour.
+//   fire at each real instant whose local time matches, so every real hour has its runs
+//   (both passes through a repeated hour, none for local times a gap skips).
 #pragma once
 
 #include <chrono>
@@ -57,7 +58,7 @@ class Schedule {
   std::shared_ptr<const Impl> impl_;
 };
 
-/// "2026-03-29T03:00:00+02:00" (local time with its UTC offset in `zone`).
+/// "2026-03-29T03:00:00+02:00" (local time with its UTC offset in `zone`; UTC for an unknown zone).
 std::string format_local(Time time, std::string_view zone);
 
 }  // namespace cascade::cron
