@@ -1,1 +1,688 @@
-// placeholder: filled in by the issue-5 work
+// Webhook adapters and authentication: every sender on the example payloads of
+// shared/reference/PROTOCOLS.md section 4 (elided digests filled in), the variants each
+// sender really sends (envelope types, untagged pushes, old and form-encoded bodies), the
+// GitHub HMAC test vector, every token form, and the errors, which name the JSON path and
+// never the secret or the token.
+#include "cascade/webhook.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace wh = cascade::webhook;
+
+namespace {
+
+const std::string kIndexDigest = "sha256:4b1f0d3c9e2a7b6d5c8f1e0a9b3c2d4e6f708192a3b4c5d6e7f8091a2b3c4d5e";
+const std::string kBlobDigest = "sha256:77aa0b1c2d3e4f5061728394a5b6c7d8e9f00112233445566778899aabbccddee";
+const std::string kChildDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// A delivery as the daemon hands it over: body, headers looked up case-insensitively, query.
+struct Request {
+  explicit Request(std::string body_text = {}) : body(std::move(body_text)) {}
+
+  std::string body;
+  std::map<std::string, std::string> headers;  // keys lowercase
+  std::map<std::string, std::string> query;
+
+  Request& with(const std::string& name, const std::string& value) {
+    headers[lower(name)] = value;
+    return *this;
+  }
+  wh::Delivery delivery() const {
+    return {body,
+            [this](std::string_view name) -> std::optional<std::string> {
+              auto found = headers.find(lower(name));
+              if (found == headers.end()) return std::nullopt;
+              return found->second;
+            },
+            query};
+  }
+};
+
+wh::HookConfig config_for(wh::Sender sender, std::string registry = {}) {
+  wh::HookConfig config;
+  config.sender = sender;
+  config.registry = std::move(registry);
+  return config;
+}
+
+wh::Decoded decoded(const wh::HookConfig& config, const Request& request) {
+  auto result = wh::decode(config, request.delivery());
+  INFO("rejected: ", result ? std::string() : result.error().reason);
+  REQUIRE(result);
+  return *result;
+}
+
+wh::Decoded decoded(wh::Sender sender, const std::string& body) { return decoded(config_for(sender), Request{body}); }
+
+wh::Rejection rejected(const wh::HookConfig& config, const Request& request) {
+  auto result = wh::decode(config, request.delivery());
+  REQUIRE_FALSE(result);
+  return result.error();
+}
+
+std::string rejection(wh::Sender sender, const std::string& body) {
+  auto failure = rejected(config_for(sender), Request{body});
+  CHECK(failure.status == 400);
+  return failure.reason;
+}
+
+// PROTOCOLS.md 4.1: a manifest push and a blob push of the same `docker push`.
+std::string distribution_example() {
+  return R"({
+  "events": [
+    {
+      "id": "6f0c2a8e-1b7d-4c55-9a51-0d3e2f9b7a10",
+      "timestamp": "2026-05-01T10:02:11.482Z",
+      "action": "push",
+      "target": {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": ")" + kIndexDigest + R"(",
+        "size": 1609,
+        "length": 1609,
+        "repository": "base/runtime",
+        "url": "https://registry.internal/v2/base/runtime/manifests/)" + kIndexDigest + R"(",
+        "tag": "bookworm"
+      },
+      "request": {"id": "c1d2", "addr": "10.0.4.7:51234", "host": "registry.internal",
+                  "method": "PUT", "useragent": "buildkit/v0.23"},
+      "actor": {"name": "ci-bot"},
+      "source": {"addr": "registry-0:5000", "instanceID": "e4a1"}
+    },
+    {
+      "id": "0a9b", "timestamp": "2026-05-01T10:02:09.001Z", "action": "push",
+      "target": {"mediaType": "application/octet-stream", "digest": ")" + kBlobDigest + R"(", "size": 29126484,
+                 "repository": "base/runtime"},
+      "request": {"id": "c1d3", "method": "PUT"}, "actor": {"name": "ci-bot"}, "source": {}
+    }
+  ]
+})";
+}
+
+// One distribution event with the given target fields (JSON members, without braces).
+std::string distribution_event(const std::string& action, const std::string& target,
+                               const std::string& host = "127.0.0.1:5000") {
+  return R"({"id": "e1", "action": ")" + action + R"(", "target": {)" + target + R"(},
+             "request": {"host": ")" + host + R"("}})";
+}
+
+std::string manifest_target(const std::string& media_type, const std::string& digest, const std::string& tag) {
+  std::string target = R"("mediaType": ")" + media_type + R"(", "digest": ")" + digest +
+                       R"(", "repository": "base/runtime")";
+  if (!tag.empty()) target += R"(, "tag": ")" + tag + "\"";
+  return target;
+}
+
+const std::string kDockerHubExample = R"({
+  "callback_url": "https://registry.hub.docker.com/u/acme/runtime/hook/2f1e/",
+  "push_data": {"pushed_at": 1777629731, "pusher": "acmeci", "tag": "bookworm"},
+  "repository": {
+    "repo_name": "acme/runtime", "namespace": "acme", "name": "runtime", "owner": "acme",
+    "repo_url": "https://hub.docker.com/r/acme/runtime", "is_private": true, "is_official": false,
+    "status": "Active", "date_created": 1700000000, "description": ""
+  }
+})";
+
+std::string harbor_data(const std::string& tag, const std::string& digest) {
+  const std::string suffix = tag.starts_with("sha256:") ? "@" + tag : ":" + tag;
+  return R"({"resources": [{"digest": ")" + digest + R"(", "tag": ")" + tag +
+         R"(", "resource_url": "harbor.internal/base/runtime)" + suffix + R"("}],
+    "repository": {"date_created": 1700000000, "name": "runtime", "namespace": "base",
+                   "repo_full_name": "base/runtime", "repo_type": "private"}})";
+}
+
+std::string harbor_default(const std::string& type, const std::string& tag, const std::string& digest) {
+  return R"({"type": ")" + type + R"(", "occur_at": 1777629731, "operator": "robot$ci", "event_data": )" +
+         harbor_data(tag, digest) + "}";
+}
+
+std::string harbor_cloud_event(const std::string& type, const std::string& tag, const std::string& digest) {
+  return R"({"specversion":"1.0","id":"7c1d-42","requestid":"a0b1","source":"/projects/3/webhook/policies/7",
+ "type":")" + type + R"(","datacontenttype":"application/json","time":"2026-05-01T10:02:11Z",
+ "operator":"robot$ci","data":)" + harbor_data(tag, digest) + "}";
+}
+
+const std::string kQuayExample = R"({
+  "repository": "acme/runtime",
+  "namespace": "acme",
+  "name": "runtime",
+  "docker_url": "quay.io/acme/runtime",
+  "homepage": "https://quay.io/repository/acme/runtime",
+  "updated_tags": ["bookworm"]
+})";
+
+// PROTOCOLS.md 4.5 under `key`, with the given action, type, owner and tag name.
+std::string github_example(const std::string& key = "package", const std::string& action = "published",
+                           const std::string& type = "CONTAINER", const std::string& tag = "bookworm",
+                           const std::string& owner = "acme") {
+  return R"({
+  "action": ")" + action + R"(",
+  ")" + key + R"(": {
+    "name": "runtime",
+    "namespace": "acme/runtime-src",
+    "package_type": ")" + type + R"(",
+    "owner": {"login": ")" + owner + R"("},
+    "package_version": {
+      "name": ")" + kIndexDigest + R"(",
+      "version": ")" + kIndexDigest + R"(",
+      "package_url": "ghcr.io/acme/runtime:bookworm",
+      "container_metadata": {
+        "tag": {"name": ")" + tag + R"(", "digest": ")" + (tag.empty() ? "" : kIndexDigest) + R"("},
+        "manifest": {"digest": ")" + kIndexDigest + R"(",
+                     "media_type": "application/vnd.oci.image.index.v1+json", "size": 1609}
+      }
+    },
+    "registry": {"type": "CONTAINER", "url": "https://ghcr.io/acme"}
+  },
+  "sender": {"login": "acme-ci"}
+})";
+}
+
+Request github_request(const std::string& event, const std::string& body) {
+  Request request{body};
+  request.with("X-GitHub-Event", event).with("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+  request.with("Content-Type", "application/json");
+  return request;
+}
+
+std::string form_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("webhook::Sender names") {
+  CHECK(wh::all_senders().size() == 6);
+  for (auto sender : wh::all_senders()) CHECK(wh::parse_sender(wh::to_string(sender)) == sender);
+  CHECK(wh::to_string(wh::Sender::dockerhub) == "dockerhub");
+  CHECK_FALSE(wh::parse_sender("gitlab"));
+  CHECK(wh::carries_digest(wh::Sender::distribution));
+  CHECK(wh::carries_digest(wh::Sender::github));
+  CHECK_FALSE(wh::carries_digest(wh::Sender::dockerhub));
+  CHECK_FALSE(wh::carries_digest(wh::Sender::quay));
+}
+
+TEST_CASE("webhook::decode distribution") {
+  const auto config = config_for(wh::Sender::distribution);
+
+  SUBCASE("the example: the index push is an event, the blob push is ignored") {
+    auto result = decoded(wh::Sender::distribution, distribution_example());
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.ignored == 1);
+    const auto& event = result.events[0];
+    CHECK(event.sender == wh::Sender::distribution);
+    CHECK(event.repository == "registry.internal/base/runtime");
+    CHECK(event.tag == "bookworm");
+    CHECK(event.digest == kIndexDigest);
+    CHECK(event.event_id == "6f0c2a8e-1b7d-4c55-9a51-0d3e2f9b7a10");
+    CHECK(event.image() == "registry.internal/base/runtime:bookworm");
+  }
+  SUBCASE("both envelope media types and plain JSON read the same") {
+    for (const char* type : {"application/vnd.docker.distribution.events.v1+json",
+                             "application/vnd.docker.distribution.events.v2+json", "application/json"}) {
+      CAPTURE(type);
+      Request request{distribution_example()};
+      request.with("Content-Type", type);
+      auto result = decoded(config, request);
+      REQUIRE(result.events.size() == 1);
+      CHECK(result.events[0].image() == "registry.internal/base/runtime:bookworm");
+    }
+  }
+  SUBCASE("a multi-arch push: children by digest only, then the index by tag") {
+    const std::string body = R"({"events": [)" +
+                             distribution_event("push", manifest_target("application/vnd.oci.image.manifest.v1+json",
+                                                                        kChildDigest, "")) + "," +
+                             distribution_event("push", manifest_target("application/vnd.oci.image.index.v1+json",
+                                                                        kIndexDigest, "bookworm")) + "]}";
+    auto result = decoded(wh::Sender::distribution, body);
+    REQUIRE(result.events.size() == 2);
+    CHECK(result.events[0].repository == "127.0.0.1:5000/base/runtime");
+    CHECK_FALSE(result.events[0].tag);
+    CHECK(result.events[0].digest == kChildDigest);
+    CHECK(result.events[0].image() == "127.0.0.1:5000/base/runtime");
+    CHECK(result.events[1].image() == "127.0.0.1:5000/base/runtime:bookworm");
+  }
+  SUBCASE("every manifest type counts, the legacy signed v1 included") {
+    for (const char* type : {"application/vnd.docker.distribution.manifest.v2+json",
+                             "application/vnd.docker.distribution.manifest.list.v2+json",
+                             "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+                             "application/vnd.docker.distribution.manifest.v1+prettyjws"}) {
+      CAPTURE(type);
+      auto result = decoded(wh::Sender::distribution,
+                            R"({"events": [)" + distribution_event("push", manifest_target(type, kIndexDigest, "1")) + "]}");
+      CHECK(result.events.size() == 1);
+      CHECK(result.ignored == 0);
+    }
+  }
+  SUBCASE("pulls, mounts, deletes and layer pushes are ignored") {
+    const auto manifest = manifest_target("application/vnd.oci.image.manifest.v1+json", kIndexDigest, "1");
+    const std::string body =
+        R"({"events": [)" + distribution_event("pull", manifest) + "," + distribution_event("mount", manifest) + "," +
+        distribution_event("delete", R"("digest": ")" + kIndexDigest + R"(", "repository": "base/runtime")") + "," +
+        distribution_event("push", manifest_target("application/vnd.oci.image.layer.v1.tar+gzip", kBlobDigest, "")) +
+        "]}";
+    auto result = decoded(wh::Sender::distribution, body);
+    CHECK(result.events.empty());
+    CHECK(result.ignored == 4);
+  }
+  SUBCASE("config.registry overrides request.host") {
+    auto result = decoded(config_for(wh::Sender::distribution, "127.0.0.1:5000"), Request{distribution_example()});
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].image() == "127.0.0.1:5000/base/runtime:bookworm");
+  }
+  SUBCASE("without request.host the target URL's host serves") {
+    const std::string body = R"({"events": [{"id": "x", "action": "push", "target": {)" +
+                             manifest_target("application/vnd.oci.image.index.v1+json", kIndexDigest, "1") +
+                             R"(, "url": "http://localhost:5000/v2/base/runtime/manifests/1"}}]})";
+    auto result = decoded(wh::Sender::distribution, body);
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].repository == "localhost:5000/base/runtime");
+  }
+  SUBCASE("rejections name the JSON path") {
+    CHECK(rejection(wh::Sender::distribution, R"({"evts": []})") == "events: expected an array");
+    CHECK(rejection(wh::Sender::distribution, R"([1, 2])") == "body: expected an object");
+    CHECK(rejection(wh::Sender::distribution, R"({"events": [{"action": "push", "target": 7}]})") ==
+          "events[0].target: expected an object");
+    const auto good = distribution_event("push", manifest_target("application/vnd.oci.image.index.v1+json",
+                                                                 kIndexDigest, "1"));
+    const std::string third_bad = R"({"events": [)" + good + "," + good + "," +
+                                  R"({"action": "push", "target": {"mediaType": "application/vnd.oci.image.index.v1+json",
+                                      "digest": ")" + kIndexDigest + R"(", "repository": 42}}]})";
+    CHECK(rejection(wh::Sender::distribution, third_bad) == "events[2].target.repository: expected a string");
+    const std::string no_host = R"({"events": [{"action": "push", "target": {)" +
+                                manifest_target("application/vnd.oci.image.index.v1+json", kIndexDigest, "1") + "}}]}";
+    CHECK(rejection(wh::Sender::distribution, no_host).starts_with("events[0].request.host: expected a string"));
+  }
+  SUBCASE("a bad digest, repository or tag is 400 naming the field") {
+    const auto body_with = [](const std::string& digest, const std::string& repository, const std::string& tag) {
+      return R"({"events": [{"action": "push", "request": {"host": "registry.internal"}, "target": {
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": ")" +
+             digest + R"(", "repository": ")" + repository + R"(", "tag": ")" + tag + R"("}}]})";
+    };
+    auto short_digest = rejection(wh::Sender::distribution, body_with("sha256:4b1f0d3c", "base/runtime", "1"));
+    CHECK(short_digest.starts_with("events[0].target.digest: "));
+    auto upper_digest = rejection(wh::Sender::distribution,
+                                  body_with("sha256:" + std::string(64, 'A'), "base/runtime", "1"));
+    CHECK(upper_digest.starts_with("events[0].target.digest: "));
+    auto upper_repo = rejection(wh::Sender::distribution, body_with(kIndexDigest, "Base/Runtime", "1"));
+    CHECK(upper_repo.starts_with("events[0].target.repository: "));
+    CHECK(upper_repo.find("lowercase") != std::string::npos);
+    auto bad_tag = rejection(wh::Sender::distribution, body_with(kIndexDigest, "base/runtime", "-bad"));
+    CHECK(bad_tag.starts_with("events[0].target.tag: "));
+    auto with_tag = rejection(wh::Sender::distribution, body_with(kIndexDigest, "base/runtime:1", "1"));
+    CHECK(with_tag.starts_with("events[0].target.repository: "));
+  }
+}
+
+TEST_CASE("webhook::decode dockerhub") {
+  SUBCASE("the example: repo_name and push_data.tag on docker.io, no digest") {
+    auto result = decoded(wh::Sender::dockerhub, kDockerHubExample);
+    REQUIRE(result.events.size() == 1);
+    const auto& event = result.events[0];
+    CHECK(event.sender == wh::Sender::dockerhub);
+    CHECK(event.image() == "docker.io/acme/runtime:bookworm");
+    CHECK_FALSE(event.digest);
+    CHECK_FALSE(event.event_id);
+  }
+  SUBCASE("official images get library/") {
+    auto result = decoded(wh::Sender::dockerhub, R"({"push_data": {"tag": "12"}, "repository": {"repo_name": "debian"}})");
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].image() == "docker.io/library/debian:12");
+  }
+  SUBCASE("config.registry overrides docker.io") {
+    auto result = decoded(config_for(wh::Sender::dockerhub, "127.0.0.1:5000"), Request{kDockerHubExample});
+    CHECK(result.events.at(0).image() == "127.0.0.1:5000/acme/runtime:bookworm");
+  }
+  SUBCASE("what Docker Hub always sends is required") {
+    CHECK(rejection(wh::Sender::dockerhub, R"({"repository": {"repo_name": "acme/runtime"}})") ==
+          "push_data.tag: expected a string");
+    CHECK(rejection(wh::Sender::dockerhub, R"({"push_data": {"tag": "1"}, "repository": "acme/runtime"})") ==
+          "repository.repo_name: expected a string");
+  }
+}
+
+TEST_CASE("webhook::decode harbor") {
+  SUBCASE("Default format: PUSH_ARTIFACT with the host from resource_url") {
+    auto result = decoded(wh::Sender::harbor, harbor_default("PUSH_ARTIFACT", "bookworm", kIndexDigest));
+    REQUIRE(result.events.size() == 1);
+    const auto& event = result.events[0];
+    CHECK(event.sender == wh::Sender::harbor);
+    CHECK(event.image() == "harbor.internal/base/runtime:bookworm");
+    CHECK(event.digest == kIndexDigest);
+    CHECK_FALSE(event.event_id);
+  }
+  SUBCASE("an untagged push carries the digest in the tag field") {
+    auto result = decoded(wh::Sender::harbor, harbor_default("PUSH_ARTIFACT", kChildDigest, kChildDigest));
+    REQUIRE(result.events.size() == 1);
+    CHECK_FALSE(result.events[0].tag);
+    CHECK(result.events[0].digest == kChildDigest);
+    CHECK(result.events[0].image() == "harbor.internal/base/runtime");
+  }
+  SUBCASE("CloudEvents by content type, with the event id") {
+    Request request{harbor_cloud_event("harbor.artifact.pushed", "bookworm", kIndexDigest)};
+    request.with("Content-Type", "application/cloudevents+json");
+    auto result = decoded(config_for(wh::Sender::harbor), request);
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].image() == "harbor.internal/base/runtime:bookworm");
+    CHECK(result.events[0].digest == kIndexDigest);
+    CHECK(result.events[0].event_id == "7c1d-42");
+  }
+  SUBCASE("CloudEvents recognized by specversion alone, untagged too") {
+    auto result = decoded(wh::Sender::harbor, harbor_cloud_event("harbor.artifact.pushed", kChildDigest, kChildDigest));
+    REQUIRE(result.events.size() == 1);
+    CHECK_FALSE(result.events[0].tag);
+    CHECK(result.events[0].digest == kChildDigest);
+  }
+  SUBCASE("other event types are ignored") {
+    for (const auto& body : {harbor_default("PULL_ARTIFACT", "1", kIndexDigest),
+                             harbor_default("DELETE_ARTIFACT", "1", kIndexDigest),
+                             harbor_cloud_event("harbor.artifact.deleted", "1", kIndexDigest)}) {
+      auto result = decoded(wh::Sender::harbor, body);
+      CHECK(result.events.empty());
+      CHECK(result.ignored == 1);
+    }
+  }
+  SUBCASE("config.registry overrides resource_url") {
+    auto result = decoded(config_for(wh::Sender::harbor, "127.0.0.1:5000"),
+                          Request{harbor_default("PUSH_ARTIFACT", "bookworm", kIndexDigest)});
+    CHECK(result.events.at(0).image() == "127.0.0.1:5000/base/runtime:bookworm");
+  }
+  SUBCASE("rejections") {
+    CHECK(rejection(wh::Sender::harbor, harbor_default("PUSH_ARTIFACT", "1", "sha256:abc"))
+              .starts_with("event_data.resources[0].digest: "));
+    CHECK(rejection(wh::Sender::harbor, harbor_cloud_event("harbor.artifact.pushed", "1", "sha256:abc"))
+              .starts_with("data.resources[0].digest: "));
+    CHECK(rejection(wh::Sender::harbor, R"({"type": "PUSH_ARTIFACT"})") == "event_data: expected an object");
+  }
+}
+
+TEST_CASE("webhook::decode quay") {
+  SUBCASE("the example: one event per updated tag, host from docker_url, no digest") {
+    auto result = decoded(wh::Sender::quay, kQuayExample);
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].sender == wh::Sender::quay);
+    CHECK(result.events[0].image() == "quay.io/acme/runtime:bookworm");
+    CHECK_FALSE(result.events[0].digest);
+  }
+  SUBCASE("several tags and the old object form") {
+    auto listed = decoded(wh::Sender::quay, R"({"repository": "acme/runtime", "docker_url": "quay.internal:8443/acme/runtime",
+                                                 "updated_tags": ["1", "1.2"]})");
+    REQUIRE(listed.events.size() == 2);
+    CHECK(listed.events[0].image() == "quay.internal:8443/acme/runtime:1");
+    CHECK(listed.events[1].image() == "quay.internal:8443/acme/runtime:1.2");
+    auto object = decoded(wh::Sender::quay, R"({"repository": "acme/runtime", "docker_url": "quay.io/acme/runtime",
+                                                 "updated_tags": {"latest": "b8a2c6e4d1f0"}})");
+    REQUIRE(object.events.size() == 1);
+    CHECK(object.events[0].image() == "quay.io/acme/runtime:latest");
+  }
+  SUBCASE("config.registry makes docker_url unnecessary") {
+    auto result = decoded(config_for(wh::Sender::quay, "127.0.0.1:5000"),
+                          Request{R"({"repository": "acme/runtime", "updated_tags": ["v1"]})"});
+    CHECK(result.events.at(0).image() == "127.0.0.1:5000/acme/runtime:v1");
+  }
+  SUBCASE("rejections") {
+    CHECK(rejection(wh::Sender::quay, R"({"repository": "acme/runtime", "updated_tags": ["v1"]})") ==
+          "docker_url: expected a string");
+    CHECK(rejection(wh::Sender::quay, R"({"repository": "acme/runtime", "docker_url": "quay.io/acme/runtime",
+                                          "updated_tags": ["v1", 2]})") == "updated_tags[1]: expected a string");
+    CHECK(rejection(wh::Sender::quay, R"({"repository": "acme/runtime", "docker_url": "quay.io/acme/runtime",
+                                          "updated_tags": "v1"})") == "updated_tags: expected an array");
+  }
+}
+
+TEST_CASE("webhook::decode github") {
+  const auto config = config_for(wh::Sender::github);
+
+  SUBCASE("a package event: ghcr.io/<owner>/<name>, tag, digest, delivery id") {
+    auto result = decoded(config, github_request("package", github_example()));
+    REQUIRE(result.events.size() == 1);
+    const auto& event = result.events[0];
+    CHECK(event.sender == wh::Sender::github);
+    CHECK(event.image() == "ghcr.io/acme/runtime:bookworm");
+    CHECK(event.digest == kIndexDigest);
+    CHECK(event.event_id == "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+  }
+  SUBCASE("a registry_package event, owner lowercased, type compared case-insensitively") {
+    auto body = github_example("registry_package", "updated", "container", "v2", "AcmeCorp");
+    auto result = decoded(config, github_request("registry_package", body));
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].image() == "ghcr.io/acmecorp/runtime:v2");
+  }
+  SUBCASE("an untagged version: no tag, the digest from package_version.name") {
+    auto result = decoded(config, github_request("package", github_example("package", "published", "docker", "")));
+    REQUIRE(result.events.size() == 1);
+    CHECK_FALSE(result.events[0].tag);
+    CHECK(result.events[0].digest == kIndexDigest);
+  }
+  SUBCASE("form-encoded: payload=<urlencoded json>") {
+    Request request = github_request("package", "payload=" + form_encode(github_example()));
+    request.with("Content-Type", "application/x-www-form-urlencoded");
+    auto result = decoded(config, request);
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].image() == "ghcr.io/acme/runtime:bookworm");
+    CHECK(result.events[0].digest == kIndexDigest);
+  }
+  SUBCASE("ping, other events, other actions and other package types are ignored") {
+    const std::vector<Request> ignored_requests = {
+        github_request("ping", R"({"zen": "Keep it logically awesome.", "hook_id": 1})"),
+        github_request("push", R"({"ref": "refs/heads/main"})"),
+        github_request("package", github_example("package", "deleted")),
+        github_request("package", github_example("package", "published", "npm")),
+    };
+    for (const auto& request : ignored_requests) {
+      auto result = decoded(config, request);
+      CHECK(result.events.empty());
+      CHECK(result.ignored == 1);
+    }
+  }
+  SUBCASE("config.registry overrides ghcr.io") {
+    auto result = decoded(config_for(wh::Sender::github, "127.0.0.1:5000"), github_request("package", github_example()));
+    CHECK(result.events.at(0).image() == "127.0.0.1:5000/acme/runtime:bookworm");
+  }
+  SUBCASE("rejections") {
+    auto missing_owner = rejected(config, github_request("package", R"({"action": "published",
+        "package": {"name": "runtime", "package_type": "CONTAINER", "package_version": {}}})"));
+    CHECK(missing_owner.reason == "package.owner.login: expected a string");
+    auto bad_form = rejected(config, github_request("package", "payload=%7B%zz"));
+    CHECK(bad_form.reason == "payload: malformed percent-encoding");
+    Request no_event{github_example()};
+    auto guessed = decoded(config, no_event);  // no X-GitHub-Event: the body's key tells
+    CHECK(guessed.events.size() == 1);
+    auto no_package = rejected(config, Request{R"({"action": "published"})"});
+    CHECK(no_package.reason == "missing X-GitHub-Event header");
+  }
+}
+
+TEST_CASE("webhook::decode generic") {
+  SUBCASE("one image with a tag, a digest and an id") {
+    auto result = decoded(wh::Sender::generic, R"({"image": "127.0.0.1:5000/base/runtime:bookworm", "digest": ")" +
+                                                   kIndexDigest + R"(", "id": "ci-42"})");
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].image() == "127.0.0.1:5000/base/runtime:bookworm");
+    CHECK(result.events[0].digest == kIndexDigest);
+    CHECK(result.events[0].event_id == "ci-42");
+  }
+  SUBCASE("a list of events; the digest may come in the image; docker.io implied") {
+    auto result = decoded(wh::Sender::generic, R"({"events": [{"image": "debian:12"},
+        {"image": "ghcr.io/acme/runtime@)" + kIndexDigest + R"("}, {"image": "acme/app"}]})");
+    REQUIRE(result.events.size() == 3);
+    CHECK(result.events[0].image() == "docker.io/library/debian:12");
+    CHECK_FALSE(result.events[0].digest);
+    CHECK(result.events[1].image() == "ghcr.io/acme/runtime");
+    CHECK(result.events[1].digest == kIndexDigest);
+    CHECK(result.events[2].image() == "docker.io/acme/app:latest");
+  }
+  SUBCASE("config.registry fills in a missing registry only") {
+    const auto config = config_for(wh::Sender::generic, "127.0.0.1:5000");
+    auto result = decoded(config, Request{R"({"events": [{"image": "base/runtime:1"}, {"image": "quay.io/a/b:2"}]})"});
+    REQUIRE(result.events.size() == 2);
+    CHECK(result.events[0].image() == "127.0.0.1:5000/base/runtime:1");
+    CHECK(result.events[1].image() == "quay.io/a/b:2");
+    CHECK(rejected(config_for(wh::Sender::generic, "bad host"), Request{R"({"image": "a/b"})"})
+              .reason.starts_with("registry (configured): "));
+  }
+  SUBCASE("rejections") {
+    CHECK(rejection(wh::Sender::generic, R"({"digest": "sha256:x"})") == "image: expected a string");
+    CHECK(rejection(wh::Sender::generic, R"({"events": [{"image": "a:1"}, {"image": "Bad/Name"}]})")
+              .starts_with("events[1].image: "));
+    CHECK(rejection(wh::Sender::generic, R"({"image": "a:1", "digest": "sha256:0123"})").starts_with("digest: "));
+    CHECK(rejection(wh::Sender::generic, R"({"image": "a@)" + kIndexDigest + R"(", "digest": ")" + kChildDigest + R"("})")
+              .starts_with("digest: does not match"));
+  }
+}
+
+TEST_CASE("webhook::decode rejects malformed JSON with 400 and a reason") {
+  for (auto sender : wh::all_senders()) {
+    CAPTURE(wh::to_string(sender));
+    auto config = config_for(sender);
+    Request request = sender == wh::Sender::github ? github_request("package", R"({"action": "publ)")
+                                                    : Request{R"({"events": [}")"};
+    auto failure = rejected(config, request);
+    CHECK(failure.status == 400);
+    CHECK(failure.reason.starts_with("body is not valid JSON"));
+    CHECK(rejected(config, Request{""}).status == 400);
+  }
+}
+
+TEST_CASE("webhook::hmac_sha256_hex and constant_time_equal") {
+  CHECK(wh::hmac_sha256_hex("It's a Secret to Everybody", "Hello, World!") ==
+        "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+  CHECK(wh::hmac_sha256_hex("", "").size() == 64);
+  CHECK(wh::constant_time_equal("abc", "abc"));
+  CHECK(wh::constant_time_equal("", ""));
+  CHECK_FALSE(wh::constant_time_equal("abc", "abd"));
+  CHECK_FALSE(wh::constant_time_equal("abc", "abcd"));
+}
+
+TEST_CASE("webhook::authenticate") {
+  const std::string secret = "It's a Secret to Everybody";
+  const std::string token = "9f8e7d6c5b4a-token";
+  const std::string good_signature = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+  std::vector<std::string> reasons;  // every rejection, checked for leaks at the end
+  const auto reject = [&](const wh::HookConfig& config, const Request& request) {
+    auto result = wh::authenticate(config, request.delivery());
+    REQUIRE_FALSE(result);
+    CHECK(result.error().status == 401);
+    reasons.push_back(result.error().reason);
+    return result.error().reason;
+  };
+  const auto accept = [](const wh::HookConfig& config, const Request& request) {
+    auto result = wh::authenticate(config, request.delivery());
+    INFO("rejected: ", result ? std::string() : result.error().reason);
+    CHECK(result);
+  };
+
+  SUBCASE("GitHub's signature over the raw body") {
+    wh::HookConfig config = config_for(wh::Sender::github);
+    config.secret = secret;
+    Request request{"Hello, World!"};
+    accept(config, Request(request).with("X-Hub-Signature-256", good_signature));
+    std::string upper_hex = good_signature;
+    for (std::size_t i = 7; i < upper_hex.size(); ++i) upper_hex[i] = static_cast<char>(std::toupper(upper_hex[i]));
+    accept(config, Request(request).with("X-Hub-Signature-256", upper_hex));
+
+    std::string flipped = good_signature;
+    flipped.back() = flipped.back() == '7' ? '8' : '7';
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", flipped)).find("does not match") !=
+          std::string::npos);
+    CHECK(reject(config, Request{"Hello, World?"}.with("X-Hub-Signature-256", good_signature))
+              .find("does not match") != std::string::npos);
+    CHECK(reject(config, request) == "missing X-Hub-Signature-256");
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", "sha1=" + good_signature.substr(7)))
+              .starts_with("malformed X-Hub-Signature-256"));
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", good_signature.substr(7)))
+              .starts_with("malformed X-Hub-Signature-256"));
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", good_signature.substr(0, 70)))
+              .starts_with("malformed X-Hub-Signature-256"));
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", good_signature + "00"))
+              .starts_with("malformed X-Hub-Signature-256"));
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", "sha256=" + std::string(64, 'g')))
+              .starts_with("malformed X-Hub-Signature-256"));
+  }
+  SUBCASE("generic signs with X-Cascade-Signature-256") {
+    wh::HookConfig config = config_for(wh::Sender::generic);
+    config.secret = secret;
+    const std::string body = R"({"image": "acme/app:1"})";
+    const std::string signature = "sha256=" + wh::hmac_sha256_hex(secret, body);
+    accept(config, Request{body}.with("X-Cascade-Signature-256", signature));
+    CHECK(reject(config, Request{body}.with("X-Hub-Signature-256", signature)) == "missing X-Cascade-Signature-256");
+  }
+  SUBCASE("a token in each accepted form") {
+    wh::HookConfig config = config_for(wh::Sender::harbor);
+    config.token = token;
+    accept(config, Request{"{}"}.with("Authorization", "Bearer " + token));
+    accept(config, Request{"{}"}.with("Authorization", "bearer " + token));
+    accept(config, Request{"{}"}.with("Authorization", token));  // Harbor's verbatim auth header
+    accept(config, Request{"{}"}.with("X-Cascade-Token", token));
+    Request by_query{"{}"};
+    by_query.query["token"] = token;
+    accept(config, by_query);
+    // A wrong Authorization does not spoil a right X-Cascade-Token.
+    accept(config, Request{"{}"}.with("Authorization", "Basic xyz").with("X-Cascade-Token", token));
+  }
+  SUBCASE("a wrong or missing token") {
+    wh::HookConfig config = config_for(wh::Sender::distribution);
+    config.token = token;
+    CHECK(reject(config, Request{"{}"}.with("Authorization", "Bearer " + token + "x")) == "token does not match");
+    CHECK(reject(config, Request{"{}"}.with("Authorization", "Bearer " + token.substr(1))) == "token does not match");
+    CHECK(reject(config, Request{"{}"}.with("X-Cascade-Token", "")) == "token does not match");
+    Request by_query{"{}"};
+    by_query.query["token"] = "guess";
+    CHECK(reject(config, by_query) == "token does not match");
+    CHECK(reject(config, Request{"{}"}).starts_with("missing token"));
+  }
+  SUBCASE("with a secret and a token both must pass") {
+    wh::HookConfig config = config_for(wh::Sender::github);
+    config.secret = secret;
+    config.token = token;
+    Request request{"Hello, World!"};
+    accept(config, Request(request).with("X-Hub-Signature-256", good_signature).with("X-Cascade-Token", token));
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", good_signature)).starts_with("missing token"));
+    CHECK(reject(config, Request(request).with("X-Cascade-Token", token)) == "missing X-Hub-Signature-256");
+    CHECK(reject(config, Request(request).with("X-Hub-Signature-256", good_signature).with("X-Cascade-Token", "no")) ==
+          "token does not match");
+  }
+  SUBCASE("with neither, only `unauthenticated` lets a delivery through") {
+    wh::HookConfig config = config_for(wh::Sender::dockerhub);
+    CHECK(reject(config, Request{"{}"}.with("Authorization", "Bearer anything")) ==
+          "this webhook has no token or secret configured");
+    config.unauthenticated = true;
+    accept(config, Request{"{}"});
+  }
+  SUBCASE("unauthenticated does not waive a configured token") {
+    wh::HookConfig config = config_for(wh::Sender::quay);
+    config.unauthenticated = true;
+    config.token = token;
+    reject(config, Request{"{}"});
+  }
+
+  for (const auto& reason : reasons) {
+    CAPTURE(reason);
+    CHECK(reason.find(secret) == std::string::npos);
+    CHECK(reason.find(token) == std::string::npos);
+    CHECK(reason.find("757107ea") == std::string::npos);
+    CHECK(reason.find("9f8e7d") == std::string::npos);
+  }
+}
