@@ -219,6 +219,11 @@ TEST_CASE("cron::Schedule::next in UTC") {
     // previous across a year: the last 03:00 before 2026-01-01 00:30 is 2025-12-31 03:00
     CHECK(schedule("0 3 * * *").previous(utc(2026, 1, 1, 0, 30)) == utc(2025, 12, 31, 3));
   }
+
+  SUBCASE("instants far outside the calendar find nothing") {
+    CHECK_FALSE(schedule("* * * * *").next(Time::max()).has_value());
+    CHECK_FALSE(schedule("* * * * *", "Europe/Berlin").previous(Time::min()).has_value());
+  }
 }
 
 TEST_CASE("cron in Europe/Berlin across DST") {

@@ -322,6 +322,14 @@ class Matcher {
   const Pattern& pattern_;
 };
 
+/// Years 1000 to 9000: far enough from the calendar's limits that the horizon and the
+/// offsets cannot overflow (Time::max() and the like find nothing).
+bool in_supported_range(Time time) {
+  static const Time earliest = date::sys_days{date::year{1000} / 1 / 1};
+  static const Time latest = date::sys_days{date::year{9000} / 1 / 1};
+  return time >= earliest && time <= latest;
+}
+
 LocalTime ceil_minute(LocalTime time) { return date::ceil<minutes>(time); }
 LocalTime floor_minute(LocalTime time) { return date::floor<minutes>(time); }
 
@@ -407,10 +415,12 @@ Expected<Schedule, Error> Schedule::parse(std::string_view expression, std::stri
 }
 
 std::optional<Time> Schedule::next(Time after) const {
+  if (!in_supported_range(after)) return std::nullopt;
   return impl_->pattern.real_time ? impl_->next_real(after) : impl_->next_fixed(after);
 }
 
 std::optional<Time> Schedule::previous(Time at) const {
+  if (!in_supported_range(at)) return std::nullopt;
   return impl_->pattern.real_time ? impl_->previous_real(at) : impl_->previous_fixed(at);
 }
 
