@@ -257,7 +257,7 @@ TEST_CASE("pipeline::parse errors") {
     CHECK(error.column == 1);
     CHECK(error.message ==
           "unknown key 'builder' in the pipeline file; allowed: version, state, cache, registries, sources, deploy, "
-          "max_parallel_deploys");
+          "max_parallel_deploys, triggers");
     Error typo = error_for(std::string(kMinimal) + "registrie: []\n");
     CHECK(contains(typo.message, "did you mean 'registries'?"));
   }

@@ -22,7 +22,7 @@ namespace {
 
 const Section kTopLevel{"the pipeline file",
                         {{"version", true}, {"state"}, {"cache"}, {"registries"}, {"sources", true},
-                         {"deploy"}, {"max_parallel_deploys"}}};
+                         {"deploy"}, {"max_parallel_deploys"}, {"triggers"}}};
 const Section kRegistry{"registry", {{"host", true}, {"insecure"}}};
 
 constexpr std::size_t kMaxFileSize = 4 * 1024 * 1024;
@@ -149,6 +149,11 @@ Expected<Pipeline, Error> read_pipeline(const Context& context, const YAML::Node
     auto most = read_max_parallel_deploys(context, *node);
     if (!most) return unexpected(most.error());
     pipeline.max_parallel_deploys = *most;
+  }
+  if (auto node = fields->find("triggers")) {
+    auto triggers = read_triggers(context, *node);
+    if (!triggers) return unexpected(triggers.error());
+    pipeline.triggers = std::move(*triggers);
   }
   return pipeline;
 }

@@ -38,4 +38,8 @@ Expected<std::vector<DeployTarget>, Error> read_deploy(const Context& context, c
 /// `max_parallel_deploys:`, a whole number >= 1.
 Expected<int, Error> read_max_parallel_deploys(const Context& context, const YAML::Node& node);
 
+/// The `triggers:` section (triggers.cpp): server settings, webhooks with unique paths and
+/// explicit authentication, schedule entries with valid cron expressions and zones.
+Expected<Triggers, Error> read_triggers(const Context& context, const YAML::Node& node);
+
 }  // namespace cascade::pipeline::detail

@@ -1,1 +1,425 @@
-// placeholder: filled in by the issue-5 work
+// The `triggers:` section: what `cascade serve` listens on (address, debounce, body limit,
+// parallel builds, API token variable, log format), its webhook endpoints (sender, path,
+// authentication) and its cron schedule (expression checked with cron::Schedule::parse in
+// its time zone, action, image globs).
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <map>
+
+#include "cascade/cron.hpp"
+#include "sections.hpp"
+
+namespace cascade::pipeline::detail {
+
+namespace {
+
+const Section kTriggers{"triggers",
+                        {{"listen"}, {"debounce"}, {"body_limit"}, {"parallel"}, {"api_token_env"}, {"log"},
+                         {"webhooks"}, {"schedule"}}};
+const Section kWebhook{"webhook",
+                       {{"sender", true}, {"path"}, {"token_env"}, {"secret_env"}, {"auth"}, {"registry"}}};
+const Section kScheduleEntry{"schedule entry",
+                             {{"name"}, {"cron", true}, {"timezone"}, {"action", true}, {"images"}}};
+
+constexpr std::array<std::string_view, 6> kSenders{"distribution", "dockerhub", "harbor", "quay", "github", "generic"};
+/// Senders whose deliveries can carry an HMAC signature.
+constexpr std::array<std::string_view, 2> kSigningSenders{"github", "generic"};
+
+std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+bool all_digits(std::string_view text) { return !text.empty() && std::all_of(text.begin(), text.end(), is_digit); }
+
+/// The key node of `key` in a checked mapping (for errors about the key itself).
+YAML::Node key_node(const YAML::Node& mapping, std::string_view key) {
+  for (const auto& entry : mapping)
+    if (entry.first.Scalar() == key) return entry.first;
+  return mapping;
+}
+
+bool valid_env_name(const std::string& name) {
+  auto letter = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '_'; };
+  if (name.empty() || !letter(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char ch) { return letter(ch) || std::isdigit(static_cast<unsigned char>(ch)); });
+}
+
+Expected<std::string, Error> read_env_name(const Context& context, const YAML::Node& node, std::string_view key) {
+  auto name = read_nonempty(context.report, node, key);
+  if (!name) return name;
+  if (!valid_env_name(*name))
+    return unexpected(context.report.at(node, quoted(key) + " names an environment variable: " + quoted(*name) +
+                                                  " must match [A-Za-z_][A-Za-z0-9_]*"));
+  return name;
+}
+
+Expected<std::size_t, Error> read_count(const Context& context, const YAML::Node& node, std::string_view key,
+                                        std::size_t minimum) {
+  std::string text = node.IsScalar() ? node.Scalar() : std::string();
+  bool digits = all_digits(text) && text.size() <= 6 && node.Tag() != "!";
+  std::size_t value = digits ? std::stoul(text) : 0;
+  if (!digits || value < minimum) {
+    std::string found = node.IsScalar() ? quoted(text) : std::string(kind_of(node));
+    return unexpected(context.report.at(node, quoted(key) + " must be a whole number of at least " +
+                                                  std::to_string(minimum) + ", not " + found));
+  }
+  return value;
+}
+
+bool valid_port(std::string_view text) { return all_digits(text) && text.size() <= 5 && std::stoul(std::string(text)) <= 65535; }
+
+bool valid_hostname(std::string_view host) {
+  return !host.empty() && std::all_of(host.begin(), host.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-';
+  });
+}
+
+bool valid_ipv6(std::string_view host) {
+  return host.find(':') != std::string_view::npos && std::all_of(host.begin(), host.end(), [](char ch) {
+           return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':' || ch == '.';
+         });
+}
+
+/// "host:port" or "[v6]:port".
+bool valid_listen(std::string_view text) {
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    return valid_ipv6(text.substr(1, close - 1)) && valid_port(text.substr(close + 2));
+  }
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  return valid_hostname(text.substr(0, colon)) && valid_port(text.substr(colon + 1));
+}
+
+Expected<std::string, Error> read_listen(const Context& context, const YAML::Node& node) {
+  auto listen = read_nonempty(context.report, node, "listen");
+  if (!listen) return listen;
+  if (!valid_listen(*listen))
+    return unexpected(context.report.at(node, "'listen' " + quoted(*listen) +
+                                                  " must be host:port (port 0-65535), e.g. 127.0.0.1:8080 or "
+                                                  "[::1]:8080"));
+  return listen;
+}
+
+/// "1048576", "512KiB", "1MiB", "100B".
+Expected<std::size_t, Error> read_body_limit(const Context& context, const YAML::Node& node) {
+  auto text = read_nonempty(context.report, node, "body_limit");
+  if (!text) return unexpected(text.error());
+  std::size_t digits_end = 0;
+  while (digits_end < text->size() && is_digit((*text)[digits_end])) ++digits_end;
+  std::string_view unit = std::string_view(*text).substr(digits_end);
+  std::size_t scale = unit.empty() || unit == "B" ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1024 * 1024 : 0;
+  if (digits_end == 0 || digits_end > 10 || scale == 0)
+    return unexpected(context.report.at(node, "'body_limit' " + quoted(*text) +
+                                                  " must be a size in bytes like 1048576, 512KiB or 1MiB"));
+  std::size_t bytes = std::stoull(text->substr(0, digits_end)) * scale;
+  if (bytes == 0) return unexpected(context.report.at(node, "'body_limit' must be more than zero"));
+  return bytes;
+}
+
+Expected<std::chrono::milliseconds, Error> read_debounce(const Context& context, const YAML::Node& node) {
+  auto text = read_nonempty(context.report, node, "debounce");
+  if (!text) return unexpected(text.error());
+  auto duration = parse_duration(*text);
+  if (!duration) return unexpected(context.report.at(node, "'debounce': " + duration.error()));
+  return *duration;
+}
+
+Expected<std::string, Error> read_log_format(const Context& context, const YAML::Node& node) {
+  auto format = read_nonempty(context.report, node, "log");
+  if (!format) return format;
+  if (*format != "text" && *format != "json")
+    return unexpected(context.report.at(node, "'log' must be text or json, not " + quoted(*format)));
+  return format;
+}
+
+/// A registry host[:port] for repositories a payload names without one.
+Expected<std::string, Error> read_registry_host(const Context& context, const YAML::Node& node) {
+  auto host = read_nonempty(context.report, node, "registry");
+  if (!host) return host;
+  std::size_t colon = host->rfind(':');
+  bool valid = colon == std::string::npos ? valid_hostname(*host)
+                                          : valid_hostname(host->substr(0, colon)) && valid_port(host->substr(colon + 1));
+  if (!valid)
+    return unexpected(context.report.at(node, "'registry' " + quoted(*host) +
+                                                  " must be host[:port], e.g. registry.example.com or 127.0.0.1:5000, "
+                                                  "without a scheme or path"));
+  return host;
+}
+
+Expected<std::string, Error> read_hook_path(const Context& context, const YAML::Node& node) {
+  auto path = read_nonempty(context.report, node, "path");
+  if (!path) return path;
+  bool valid = *path != "." && *path != ".." && std::all_of(path->begin(), path->end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '.' || ch == '_' || ch == '-';
+  });
+  if (!valid)
+    return unexpected(context.report.at(node, "webhook path " + quoted(*path) +
+                                                  " must match [a-z0-9._-]+ (it is the URL segment after /hooks/)"));
+  return path;
+}
+
+Expected<std::string, Error> read_sender(const Context& context, const YAML::Node& node) {
+  auto sender = read_nonempty(context.report, node, "sender");
+  if (!sender) return sender;
+  if (std::find(kSenders.begin(), kSenders.end(), *sender) == kSenders.end())
+    return unexpected(context.report.at(node, "unknown webhook sender " + quoted(*sender) +
+                                                  "; known: distribution, dockerhub, harbor, quay, github, generic"));
+  return sender;
+}
+
+/// token_env, secret_env and auth: at least one way to accept a delivery, chosen explicitly.
+Status read_hook_auth(const Context& context, const YAML::Node& node, const Fields& fields, Webhook& hook) {
+  if (auto value = fields.find("token_env")) {
+    auto name = read_env_name(context, *value, "token_env");
+    if (!name) return unexpected(name.error());
+    hook.token_env = *name;
+  }
+  if (auto value = fields.find("secret_env")) {
+    if (std::find(kSigningSenders.begin(), kSigningSenders.end(), hook.sender) == kSigningSenders.end())
+      return unexpected(context.report.at(key_node(node, "secret_env"),
+                                          hook.sender + " cannot sign; use token_env (only github and generic "
+                                                        "deliveries carry a signature)"));
+    auto name = read_env_name(context, *value, "secret_env");
+    if (!name) return unexpected(name.error());
+    hook.secret_env = *name;
+  }
+  if (auto value = fields.find("auth")) {
+    if (!value->IsScalar() || value->Scalar() != "none")
+      return unexpected(context.report.at(*value, "'auth' takes only the value none (accept unauthenticated "
+                                                  "deliveries); for a token or a signature use token_env or "
+                                                  "secret_env"));
+    if (!hook.token_env.empty() || !hook.secret_env.empty())
+      return unexpected(context.report.at(key_node(node, "auth"),
+                                          std::string("'auth: none' contradicts '") +
+                                              (hook.token_env.empty() ? "secret_env" : "token_env") +
+                                              "'; remove one of them"));
+    hook.unauthenticated = true;
+  }
+  if (hook.token_env.empty() && hook.secret_env.empty() && !hook.unauthenticated)
+    return unexpected(context.report.at(node, "webhook " + quoted(hook.path) +
+                                                  " has no authentication: add token_env or secret_env (or "
+                                                  "auth: none to accept unauthenticated deliveries)"));
+  return {};
+}
+
+Expected<Webhook, Error> read_webhook(const Context& context, const YAML::Node& node) {
+  auto fields = check_keys(context.report, node, kWebhook);
+  if (!fields) return unexpected(fields.error());
+  Webhook hook;
+  hook.mark = mark_of(node);
+  auto sender = read_sender(context, fields->get("sender"));
+  if (!sender) return unexpected(sender.error());
+  hook.sender = *sender;
+  hook.path = hook.sender;
+  if (auto value = fields->find("path")) {
+    auto path = read_hook_path(context, *value);
+    if (!path) return unexpected(path.error());
+    hook.path = *path;
+  }
+  if (auto value = fields->find("registry")) {
+    auto registry = read_registry_host(context, *value);
+    if (!registry) return unexpected(registry.error());
+    hook.registry = *registry;
+  }
+  if (auto auth = read_hook_auth(context, node, *fields, hook); !auth) return unexpected(auth.error());
+  return hook;
+}
+
+Expected<std::vector<Webhook>, Error> read_webhooks(const Context& context, const YAML::Node& node) {
+  auto list = expect_list(context.report, node, "webhooks");
+  if (!list) return unexpected(list.error());
+  std::vector<Webhook> hooks;
+  std::map<std::string, int> lines;
+  for (const YAML::Node& entry : node) {
+    auto hook = read_webhook(context, entry);
+    if (!hook) return unexpected(hook.error());
+    if (auto first = lines.find(hook->path); first != lines.end()) {
+      YAML::Node where = entry.IsMap() && entry["path"] ? entry["path"] : entry;
+      return unexpected(context.report.at(where, "webhook path " + quoted(hook->path) +
+                                                     " is already used by the webhook at line " +
+                                                     std::to_string(first->second) + "; give each webhook its own "
+                                                                                     "'path'"));
+    }
+    lines.emplace(hook->path, hook->mark.line);
+    hooks.push_back(std::move(*hook));
+  }
+  return hooks;
+}
+
+/// Where in the file the character at `offset` of a cron expression is: the node's own mark
+/// moved along its line (past the opening quote of a quoted scalar); the node's mark when
+/// the value spans lines.
+YAML::Mark cron_mark(const YAML::Node& node, std::size_t offset) {
+  YAML::Mark mark = node.Mark();
+  if (mark.is_null() || node.Scalar().find('\n') != std::string::npos) return mark;
+  mark.column += static_cast<int>(offset) + (node.Tag() == "!" ? 1 : 0);
+  return mark;
+}
+
+bool valid_entry_name(const std::string& name) {
+  auto lower_or_digit = [](char ch) { return (ch >= 'a' && ch <= 'z') || is_digit(ch); };
+  if (name.empty() || !lower_or_digit(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char ch) { return lower_or_digit(ch) || ch == '.' || ch == '_' || ch == '-'; });
+}
+
+Status read_schedule_cron(const Context& context, const Fields& fields, ScheduleEntry& entry) {
+  YAML::Node cron_node = fields.get("cron");
+  auto expression = read_nonempty(context.report, cron_node, "cron");
+  if (!expression) return unexpected(expression.error());
+  auto checked = cron::Schedule::parse(*expression, "UTC");
+  if (!checked)
+    return unexpected(context.report.at(cron_mark(cron_node, checked.error().offset),
+                                        "cron expression " + quoted(*expression) + ": " + checked.error().message));
+  entry.cron = *expression;
+  if (auto value = fields.find("timezone")) {
+    auto zone = read_nonempty(context.report, *value, "timezone");
+    if (!zone) return unexpected(zone.error());
+    auto in_zone = cron::Schedule::parse(entry.cron, *zone);
+    if (!in_zone)
+      return unexpected(context.report.at(*value, in_zone.error().message +
+                                                      ": give an IANA zone name such as UTC or Europe/Berlin"));
+    entry.timezone = *zone;
+  }
+  return {};
+}
+
+Status read_schedule_images(const Context& context, const YAML::Node& node, ScheduleEntry& entry) {
+  auto list = expect_list(context.report, node, "images");
+  if (!list) return unexpected(list.error());
+  if (node.size() == 0)
+    return unexpected(context.report.at(node, "'images' is empty: list at least one glob, or remove the key to "
+                                              "rebuild every fleet image"));
+  for (const YAML::Node& item : node) {
+    auto glob = read_nonempty(context.report, item, "images");
+    if (!glob) return unexpected(glob.error());
+    auto valid = validate_glob(*glob);
+    if (!valid) return unexpected(context.report.at(item, "'images' glob " + quoted(*glob) + ": " + valid.error().first));
+    std::size_t last_slash = glob->rfind('/');
+    if (glob->find_first_of(":@", last_slash == std::string::npos ? 0 : last_slash + 1) != std::string::npos)
+      return unexpected(context.report.at(item, "'images' glob " + quoted(*glob) +
+                                                    " matches repositories: remove the tag or digest"));
+    entry.images.push_back(*glob);
+  }
+  return {};
+}
+
+Expected<ScheduleEntry, Error> read_schedule_entry(const Context& context, const YAML::Node& node, std::size_t index) {
+  auto fields = check_keys(context.report, node, kScheduleEntry);
+  if (!fields) return unexpected(fields.error());
+  ScheduleEntry entry;
+  entry.mark = mark_of(node);
+  YAML::Node action_node = fields->get("action");
+  auto action = read_nonempty(context.report, action_node, "action");
+  if (!action) return unexpected(action.error());
+  if (*action == "refresh") {
+    entry.action = ScheduleEntry::Action::refresh;
+  } else if (*action == "rebuild") {
+    entry.action = ScheduleEntry::Action::rebuild;
+  } else {
+    return unexpected(context.report.at(action_node, "unknown action " + quoted(*action) +
+                                                         "; known: refresh (re-resolve the external base images), "
+                                                         "rebuild (rebuild the listed images)"));
+  }
+  entry.name = *action + "-" + std::to_string(index + 1);
+  if (auto value = fields->find("name")) {
+    auto name = read_nonempty(context.report, *value, "name");
+    if (!name) return unexpected(name.error());
+    if (!valid_entry_name(*name))
+      return unexpected(context.report.at(*value, "schedule entry name " + quoted(*name) +
+                                                      " must match [a-z0-9][a-z0-9._-]*"));
+    entry.name = *name;
+  }
+  if (auto read = read_schedule_cron(context, *fields, entry); !read) return unexpected(read.error());
+  if (auto value = fields->find("images")) {
+    if (entry.action == ScheduleEntry::Action::refresh)
+      return unexpected(context.report.at(key_node(node, "images"),
+                                          "'images' applies only to action 'rebuild': a refresh re-resolves every "
+                                          "external base image and cascades what changed"));
+    if (auto read = read_schedule_images(context, *value, entry); !read) return unexpected(read.error());
+  }
+  return entry;
+}
+
+Expected<std::vector<ScheduleEntry>, Error> read_schedule(const Context& context, const YAML::Node& node) {
+  auto list = expect_list(context.report, node, "schedule");
+  if (!list) return unexpected(list.error());
+  std::vector<ScheduleEntry> entries;
+  std::map<std::string, int> lines;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    auto entry = read_schedule_entry(context, item, i);
+    if (!entry) return unexpected(entry.error());
+    if (auto first = lines.find(entry->name); first != lines.end()) {
+      YAML::Node where = item["name"] ? item["name"] : item;
+      return unexpected(context.report.at(where, "schedule entry name " + quoted(entry->name) +
+                                                     " is already used by the entry at line " +
+                                                     std::to_string(first->second) + "; give each entry a unique "
+                                                                                     "'name'"));
+    }
+    lines.emplace(entry->name, entry->mark.line);
+    entries.push_back(std::move(*entry));
+  }
+  return entries;
+}
+
+/// listen, debounce, body_limit, parallel, api_token_env, log.
+Status read_server_settings(const Context& context, const Fields& fields, Triggers& triggers) {
+  if (auto value = fields.find("listen")) {
+    auto listen = read_listen(context, *value);
+    if (!listen) return unexpected(listen.error());
+    triggers.listen = *listen;
+  }
+  if (auto value = fields.find("debounce")) {
+    auto debounce = read_debounce(context, *value);
+    if (!debounce) return unexpected(debounce.error());
+    triggers.debounce = *debounce;
+  }
+  if (auto value = fields.find("body_limit")) {
+    auto limit = read_body_limit(context, *value);
+    if (!limit) return unexpected(limit.error());
+    triggers.body_limit = *limit;
+  }
+  if (auto value = fields.find("parallel")) {
+    auto parallel = read_count(context, *value, "parallel", 1);
+    if (!parallel) return unexpected(parallel.error());
+    triggers.parallel = *parallel;
+  }
+  if (auto value = fields.find("api_token_env")) {
+    auto name = read_env_name(context, *value, "api_token_env");
+    if (!name) return unexpected(name.error());
+    triggers.api_token_env = *name;
+  }
+  if (auto value = fields.find("log")) {
+    auto format = read_log_format(context, *value);
+    if (!format) return unexpected(format.error());
+    triggers.log_format = *format;
+  }
+  return {};
+}
+
+}  // namespace
+
+Expected<Triggers, Error> read_triggers(const Context& context, const YAML::Node& node) {
+  auto fields = check_keys(context.report, node, kTriggers);
+  if (!fields) return unexpected(fields.error());
+  Triggers triggers;
+  triggers.mark = mark_of(node);
+  if (auto settings = read_server_settings(context, *fields, triggers); !settings) return unexpected(settings.error());
+  if (auto value = fields->find("webhooks")) {
+    auto hooks = read_webhooks(context, *value);
+    if (!hooks) return unexpected(hooks.error());
+    triggers.webhooks = std::move(*hooks);
+  }
+  if (auto value = fields->find("schedule")) {
+    auto entries = read_schedule(context, *value);
+    if (!entries) return unexpected(entries.error());
+    triggers.schedule = std::move(*entries);
+  }
+  return triggers;
+}
+
+}  // namespace cascade::pipeline::detail
