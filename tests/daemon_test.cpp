@@ -133,7 +133,7 @@ TEST_CASE("webhook intake: replay, burst, refusals; the API, metrics and the --s
     std::set<std::string> downstream;
     for (const auto& image : affected["images"]) downstream.insert(image["image"].get<std::string>());
     CHECK(downstream == std::set<std::string>{fleet.image("runtimes/combo:1"), fleet.image("apps/status:1"),
-                                              fleet.image("apps/reports:1")});
+                                              fleet.image("apps/reports:1"), fleet.image("apps/shop:1")});
     CHECK(serve.json("/api/inventory")["targets"].empty());
     json run = serve.json("/api/runs/" + std::to_string(id));
     CHECK(run["tasks"].size() == 8);

@@ -25,7 +25,7 @@ class ServeProcess {
  public:
   /// Starts `cascade serve -p PIPELINE` with `env` added, and waits until GET /healthz answers.
   ServeProcess(const std::string& pipeline, int port, const std::map<std::string, std::string>& env)
-      : port_(port), log_path_(dir_ / "serve.log") {
+      : port_(port), log_path_(dir_ / "serve.log"), client_(plain_http(port)) {
     std::vector<std::string> environment;
     for (char** entry = environ; *entry; ++entry) environment.emplace_back(*entry);
     for (const auto& [key, value] : env) environment.push_back(key + "=" + value);
@@ -35,7 +35,11 @@ class ServeProcess {
                    bp::process_stdio{nullptr, log_file, log_file}, bp::process_environment(environment));
     std::fclose(log_file);
     for (int attempt = 0; attempt < 400; ++attempt) {
-      if (!child_->running()) break;
+      boost::system::error_code ec;
+      if (!child_->running(ec) || ec) {
+        exit_code_ = ec ? -1 : child_->exit_code();
+        break;
+      }
       auto answer = get("/healthz");
       if (answer && answer->status == 200) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
@@ -43,6 +47,12 @@ class ServeProcess {
     throw std::runtime_error("cascade serve did not start: " + log());
   }
   ~ServeProcess() { stop(); }
+  /// Client options allowing plain http to the daemon (the client refuses it by default).
+  static http::Options plain_http(int port) {
+    http::Options options;
+    options.hosts["127.0.0.1:" + std::to_string(port)].insecure = true;
+    return options;
+  }
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
@@ -50,15 +60,18 @@ class ServeProcess {
   int stop() {
     if (exit_code_) return *exit_code_;
     ::kill(child_->id(), SIGTERM);
-    for (int i = 0; i < 1200 && child_->running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // running() reaps the child when it has exited (and then keeps its exit code): ask it
+    // until it says no, never again after.
     boost::system::error_code ec;
-    if (child_->running()) {
+    bool alive = true;
+    for (int i = 0; i < 1200 && (alive = child_->running(ec)) && !ec; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (alive && !ec) {
       child_->terminate(ec);
       child_->wait(ec);
       exit_code_ = -1;
     } else {
-      child_->wait(ec);
-      exit_code_ = child_->exit_code();
+      exit_code_ = ec ? -1 : child_->exit_code();
     }
     return *exit_code_;
   }

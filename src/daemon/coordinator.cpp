@@ -154,7 +154,8 @@ void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::sto
   }
   auto latest = wiring_.store->latest_digest(ref->without_digest().str());
   if (latest && *latest && (*latest)->digest == digest) {
-    Outcome outcome{200, (*latest)->run, trigger.image + " is already at " + digest.substr(0, 19)};
+    std::string by = (*latest)->run ? " (run " + std::to_string(*(*latest)->run) + ")" : "";
+    Outcome outcome{200, (*latest)->run, trigger.image + " is already at " + digest.substr(0, 19) + by};
     return settle(trigger, outcome, "up_to_date");
   }
   auto planned = app::plan_patch(wiring_, ref->without_digest().str() + "@" + digest, {}, config_.deploy);
@@ -344,8 +345,10 @@ void Coordinator::refresh_fleet() {
 }
 
 void Coordinator::settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome) {
+  // An event joins a run only when that run acts on it; otherwise it is settled with the
+  // reason (an up-to-date notice names the run that made it so in the reason, not as a join).
   for (auto event : trigger.events) {
-    if (outcome.run) (void)wiring_.store->attach_event(event, *outcome.run);
+    if (outcome.status == 202 && outcome.run) (void)wiring_.store->attach_event(event, *outcome.run);
     else (void)wiring_.store->settle_event(event, outcome.message);
   }
   metrics_.add("cascade_triggers_total", {trigger.sender, std::string(metric_outcome)},
