@@ -24,12 +24,16 @@ struct UpstreamFleet {
 
   UpstreamFleet() {
     test::make_repo(dir / "app", {{"Dockerfile", "FROM " + upstream + "\nRUN echo app > /app\n"}});
+    write_pipeline("0 3 * * *");
+  }
+  // A missed time fires once: each round that pretends the daemon was down uses another time.
+  void write_pipeline(const std::string& nightly) {
     test::write_file(pipeline, "version: 1\nregistries:\n  - host: " + registry.host() +
                                    "\n    insecure: true\nsources:\n  - name: app\n    git: app\n    ref: main\n"
                                    "    images:\n      - image: " + app + "\n        dockerfile: Dockerfile\n"
                                    "triggers:\n  listen: 127.0.0.1:" + std::to_string(port) +
                                    "\n  debounce: 0s\n  schedule:\n"
-                                   "    - name: nightly\n      cron: \"0 3 * * *\"\n      timezone: Europe/Berlin\n"
+                                   "    - name: nightly\n      cron: \"" + nightly + "\"\n      timezone: Europe/Berlin\n"
                                    "      action: refresh\n"
                                    "    - name: weekly\n      cron: \"30 4 * * sun\"\n      action: rebuild\n");
   }
@@ -45,7 +49,8 @@ struct UpstreamFleet {
   }
   std::vector<json> runs(test::ServeProcess& serve) {
     std::vector<json> out;
-    for (const auto& run : serve.json("/api/runs")["runs"]) out.push_back(run);
+    json answer = serve.json("/api/runs");  // kept: a range-for over a temporary's member dangles
+    for (const auto& run : answer["runs"]) out.push_back(run);
     return out;
   }
 };
@@ -91,6 +96,7 @@ TEST_CASE("a missed nightly refresh runs at start and cascades the changed exter
   // Upstream publishes a fix while the daemon is down; the missed refresh finds it.
   std::string second = fleet.publish("two");
   REQUIRE(second != first);
+  fleet.write_pipeline("0 2 * * *");
   fleet.pretend_down_since_2020({"nightly"});
   {
     test::ServeProcess serve(fleet.pipeline, fleet.port, {});
@@ -104,6 +110,7 @@ TEST_CASE("a missed nightly refresh runs at start and cascades the changed exter
   }
 
   // Nothing changed upstream: the refresh runs and starts nothing.
+  fleet.write_pipeline("0 1 * * *");
   fleet.pretend_down_since_2020({"nightly"});
   {
     test::ServeProcess serve(fleet.pipeline, fleet.port, {});
