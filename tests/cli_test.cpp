@@ -226,3 +226,22 @@ TEST_CASE("cli dockerfile") {
     CHECK(test::cascade({"dockerfile", path, "--build-arg", "=x"}).exit_code == 2);
   }
 }
+
+TEST_CASE("the ready daemon pipeline validates, and serve refuses to start without its secrets") {
+  ExampleFleet fleet;
+  std::string serve_pipeline = (fleet.dir / "pipelines/serve-example.yaml").string();
+  test::write_file(serve_pipeline, test::read_file(test::source_dir() / "pipelines/serve-example.yaml"));
+  auto validated = test::cascade({"validate", "-p", serve_pipeline});
+  CHECK_MESSAGE(validated.exit_code == 0, validated.err);
+  // $HOOK_TOKEN is not set: bad input, naming the file, line and variable; nothing listens.
+  process::Options options;
+  options.env["HOOK_TOKEN"] = "";
+  auto served = test::cascade({"serve", "-p", serve_pipeline}, options);
+  CHECK(served.exit_code == 2);
+  CHECK(served.err.find("serve-example.yaml:") != std::string::npos);
+  CHECK(served.err.find("$HOOK_TOKEN") != std::string::npos);
+  // A pipeline without a triggers section cannot be served.
+  auto plain = test::cascade({"serve", "-p", fleet.pipeline});
+  CHECK(plain.exit_code == 2);
+  CHECK(plain.err.find("triggers:") != std::string::npos);
+}
