@@ -17,8 +17,8 @@ namespace {
 // data-state of every graph node in the dumped DOM, by the node's <title> (the image).
 std::map<std::string, std::string> node_states(const std::string& dom) {
   std::map<std::string, std::string> out;
-  std::regex node(R"(<g[^>]*class="node"[^>]*>\s*<title>([^<]*)</title>)");
-  std::regex state(R"(data-state="([a-z_]+)")");
+  std::regex node(R"re(<g[^>]*class="node"[^>]*>\s*<title>([^<]*)</title>)re");
+  std::regex state(R"re(data-state="([a-z_]+)")re");
   for (auto it = std::sregex_iterator(dom.begin(), dom.end(), node); it != std::sregex_iterator(); ++it) {
     std::string tag = it->str(0);
     std::smatch found;
