@@ -6,33 +6,13 @@
 #include <string_view>
 
 #include "cascade/pipeline.hpp"
+#include "pipeline_support.hpp"
 
 using namespace cascade::pipeline;
+using namespace pipeline_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-const Environment kEnv{"/home/dev", ""};
-
-/// A valid file without a deploy section (7 lines); tests append to it.
-constexpr std::string_view kHead = R"(version: 1
-sources:
-  - name: platform
-    git: repos/platform
-    images:
-      - image: registry.example.com/base/debian:12
-        dockerfile: debian/Dockerfile
-)";
-
-cascade::Expected<Pipeline, Error> parse_with(std::string_view deploy) {
-  return parse(std::string(kHead) + std::string(deploy), "cascade.yaml", "/srv/fleet", kEnv);
-}
-
-Pipeline parsed(std::string_view deploy) {
-  auto result = parse_with(deploy);
-  if (!result) FAIL(result.error().str());
-  return *result;
-}
 
 /// The error for `deploy` appended to kHead; line -1 when it parsed.
 Error error_for(std::string_view deploy) {

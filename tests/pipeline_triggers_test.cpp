@@ -6,34 +6,13 @@
 #include <string_view>
 
 #include "cascade/pipeline.hpp"
+#include "pipeline_support.hpp"
 
 using namespace cascade::pipeline;
+using namespace pipeline_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-const Environment kEnv{"/home/dev", ""};
-
-/// A valid file without a triggers section (7 lines); tests append to it, so the
-/// `triggers:` line is line 8.
-constexpr std::string_view kHead = R"(version: 1
-sources:
-  - name: platform
-    git: repos/platform
-    images:
-      - image: registry.example.com/base/debian:12
-        dockerfile: debian/Dockerfile
-)";
-
-cascade::Expected<Pipeline, Error> parse_with(std::string_view triggers) {
-  return parse(std::string(kHead) + std::string(triggers), "cascade.yaml", "/srv/fleet", kEnv);
-}
-
-Pipeline parsed(std::string_view triggers) {
-  auto result = parse_with(triggers);
-  if (!result) FAIL(result.error().str());
-  return *result;
-}
 
 /// Checks an error's place and its message (exactly, or the fragment it must contain).
 void check_error(std::string_view triggers, int line, int column, std::string_view fragment) {

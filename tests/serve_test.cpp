@@ -126,3 +126,40 @@ TEST_CASE("a push of a patched base, reported by the registry's own webhook, reb
   CHECK(serve.stop() == 0);
   CHECK(serve.log().find("\"msg\":\"stopped\"") != std::string::npos);
 }
+
+TEST_CASE("SIGTERM mid-run: running builds finish, the daemon exits 0, and the next start finishes the run") {
+  int port = test::free_port();
+  test::PatchFleet fleet;
+  test::write_file(fleet.pipeline(), test::read_file(fleet.pipeline()) + "triggers:\n  listen: 127.0.0.1:" +
+                                         std::to_string(port) + "\n  debounce: 0s\n  parallel: 1\n");
+  long long id = 0;
+  {
+    test::ServeProcess serve(fleet.pipeline(), port, {{"CASCADE_API_TOKEN", "api-token"}});
+    auto posted = serve.post("/api/patch", json{{"image", fleet.image("platform/base:1")}}.dump(),
+                             {{"Authorization", "Bearer api-token"}});
+    REQUIRE(posted);
+    REQUIRE_MESSAGE(posted->status == 202, posted->body);
+    id = json::parse(posted->body)["run"];
+    serve.wait_for("/api/runs/" + std::to_string(id), [](const json& run) {
+      return run["summary"]["pushed"].get<int>() >= 1 && run["summary"]["building"].get<int>() == 1;
+    });
+    CHECK(serve.stop() == 0);
+    CHECK(serve.log().find("stopping") != std::string::npos);
+  }
+  json stopped = fleet.status(id);
+  CHECK(stopped["state"] == "interrupted");
+  int pushed_before = stopped["summary"]["pushed"];
+  CHECK(pushed_before >= 2);  // the build running at SIGTERM finished and was pushed
+  std::map<std::string, std::string> digests_before;
+  for (const auto& task : stopped["tasks"])
+    if (task["state"] == "pushed") digests_before[task["image"]] = task["new_digest"];
+
+  test::ServeProcess again(fleet.pipeline(), port, {});
+  json run = again.wait_for("/api/runs/" + std::to_string(id), [](const json& answer) { return final_state(answer); });
+  CHECK_MESSAGE(run["state"] == "succeeded", again.log());
+  CHECK(run["summary"]["pushed"] == 9);
+  for (const auto& task : run["tasks"])  // nothing pushed before the stop was built again
+    if (digests_before.count(task["image"])) CHECK(task["new_digest"] == digests_before[task["image"]]);
+  CHECK(again.json("/api/runs")["runs"].size() == 1);
+  CHECK(again.stop() == 0);
+}
