@@ -58,7 +58,7 @@ def main():
                     "-DCASCADE_BENCH=ON", "-DBUILD_TESTING=OFF"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["ninja", "-C", args.build, "cascade", "plain_server"], check=True, stdout=subprocess.DEVNULL)
     cascade = os.path.join(args.build, "cascade")
-    plain = os.path.join(args.build, "plain_server")
+    plain = os.path.join(args.build, "bench", "plain_server")
 
     work = tempfile.mkdtemp(prefix="webhook-bench-", dir=os.path.join(ROOT, "bench", ".work")
                             if os.path.isdir(os.path.join(ROOT, "bench", ".work")) else None)
