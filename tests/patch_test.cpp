@@ -232,8 +232,15 @@ TEST_CASE("patch: a push or pull that fails on the network is retried with backo
   std::string report;
   boost::system::error_code ec;
   boost::asio::read(out, boost::asio::dynamic_buffer(report), ec);
-  CHECK(patch.wait(ec) == 0);
+  int exit_code = patch.wait(ec);
   json run = json::parse(report);
+  // On failure, say what each task went through (a flaky network test must explain itself).
+  std::string story = "summary when the proxy came back: " + failing["summary"].dump() + "\n";
+  for (const auto& t : run["transitions"])
+    if (!t["image"].is_null()) story += t["at"].get<std::string>() + " " + t["image"].get<std::string>() + " -> " +
+                                        t["to"].get<std::string>() + ": " + t["detail"].get<std::string>() + "\n";
+  INFO(story);
+  CHECK(exit_code == 0);
   CHECK(run["state"] == "succeeded");
   CHECK(run["summary"]["pushed"] == 9);
   CHECK(proxy.refused() > 0);
