@@ -126,14 +126,8 @@ void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::sto
   if (trigger.exact) {  // as the CLI does: the query, with its digest when it has one
     auto planned = app::plan_patch(wiring_, trigger.image, {}, config_.deploy);
     if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
-    if (auto unfinished = app::unfinished_run_for(wiring_, *planned)) {
-      trigger.image = planned->trigger.query;
-      auto options = run_options(trigger, stop, cancel);
-      auto result = app::resume(wiring_, *unfinished, options);
-      if (!result) log_.error("resume failed", {{"run", *unfinished}, {"error", result.error().message}});
-      return;
-    }
-    execute(trigger, *planned, stop, cancel);
+    // As the CLI: an unfinished cascade of the same image and digest is finished, not repeated.
+    execute(trigger, *planned, stop, cancel, app::unfinished_run_for(wiring_, *planned));
     return;
   }
 
@@ -234,7 +228,8 @@ app::RunOptions Coordinator::run_options(const Trigger& trigger, std::stop_token
 }
 
 std::optional<app::RunResult> Coordinator::execute(Trigger& trigger, const app::PlannedPatch& planned,
-                                                  std::stop_token stop, std::stop_token cancel) {
+                                                  std::stop_token stop, std::stop_token cancel,
+                                                  std::optional<store::RunId> resume) {
   auto options = run_options(trigger, stop, cancel);
   auto started = std::chrono::steady_clock::now();
   options.on_run = [&](store::RunId run) {
@@ -250,11 +245,11 @@ std::optional<app::RunResult> Coordinator::execute(Trigger& trigger, const app::
     metrics_.add("cascade_triggers_total", {trigger.sender, "cascaded"}, std::max<double>(1, trigger.events.size()));
     log_.info("run started", {{"run", run}, {"trigger", planned.trigger.query}, {"sender", trigger.sender},
                               {"steps", planned.plan.steps.size()}});
-    Outcome outcome{202, run, "started run " + std::to_string(run)};
+    Outcome outcome{202, run, (resume ? "finishing run " : "started run ") + std::to_string(run)};
     for (auto& done : trigger.done) done(outcome);
     trigger.done.clear();
   };
-  auto result = app::run_patch(wiring_, planned, options);
+  auto result = resume ? app::resume(wiring_, *resume, options) : app::run_patch(wiring_, planned, options);
   {
     std::lock_guard lock(mutex_);
     active_.reset();

@@ -139,8 +139,9 @@ class Coordinator {
   void process(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
   void process_patch(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
   void process_refresh(Trigger& trigger);
+  /// Runs the plan as a new run, or finishes run `resume` (an unfinished cascade of the same).
   std::optional<app::RunResult> execute(Trigger& trigger, const app::PlannedPatch& planned, std::stop_token stop,
-                                        std::stop_token cancel);
+                                        std::stop_token cancel, std::optional<store::RunId> resume = std::nullopt);
   void resume_unfinished(std::stop_token stop, std::stop_token cancel);
   void refresh_fleet();
   void settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome);
