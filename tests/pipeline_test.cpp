@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "cascade/pipeline.hpp"
+#include "pipeline_support.hpp"
 #include "cascade/reference.hpp"
 #include "support.hpp"
 
@@ -40,14 +41,7 @@ Error error_for(std::string_view text, const Environment& env = kEnv) {
 bool contains(const std::string& text, std::string_view fragment) { return text.find(fragment) != std::string::npos; }
 
 /// A valid file with one source and one recipe; tests append to or change it.
-constexpr std::string_view kMinimal = R"(version: 1
-sources:
-  - name: platform
-    git: repos/platform
-    images:
-      - image: registry.example.com/base/debian:12
-        dockerfile: debian/Dockerfile
-)";
+constexpr std::string_view kMinimal = pipeline_test::kHead;
 
 /// kMinimal with one more image recipe line appended inside the recipe (8 spaces).
 std::string with_recipe_line(std::string_view line) { return std::string(kMinimal) + "        " + std::string(line) + "\n"; }

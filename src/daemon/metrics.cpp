@@ -179,9 +179,16 @@ Metrics::~Metrics() = default;
 
 namespace {
 
-/// Declares a family unless the name is invalid or taken (a programming error: asserted).
-template <typename Families, typename Index, typename Family>
-void declare(Families& families, Index& by_name, std::unique_ptr<Family> family) {
+/// Makes and declares a family unless the name is invalid or taken (a programming error: asserted).
+template <typename Family, typename Families, typename Index>
+void declare(Families& families, Index& by_name, const std::string& name, const std::string& help, Kind kind,
+             std::vector<std::string> label_names, std::vector<double> buckets = {}) {
+  auto family = std::make_unique<Family>();
+  family->name = name;
+  family->help = help;
+  family->kind = kind;
+  family->label_names = std::move(label_names);
+  family->buckets = std::move(buckets);
   bool labels_ok = std::all_of(family->label_names.begin(), family->label_names.end(), valid_label_name);
   bool le_free = family->kind != Kind::histogram ||
                  std::find(family->label_names.begin(), family->label_names.end(), "le") ==
@@ -198,23 +205,13 @@ void declare(Families& families, Index& by_name, std::unique_ptr<Family> family)
 }  // namespace
 
 void Metrics::counter(const std::string& name, const std::string& help, std::vector<std::string> label_names) {
-  auto family = std::make_unique<Family>();
-  family->name = name;
-  family->help = help;
-  family->kind = Kind::counter;
-  family->label_names = std::move(label_names);
   std::lock_guard lock(mutex_);
-  declare(families_, by_name_, std::move(family));
+  declare<Family>(families_, by_name_, name, help, Kind::counter, std::move(label_names));
 }
 
 void Metrics::gauge(const std::string& name, const std::string& help, std::vector<std::string> label_names) {
-  auto family = std::make_unique<Family>();
-  family->name = name;
-  family->help = help;
-  family->kind = Kind::gauge;
-  family->label_names = std::move(label_names);
   std::lock_guard lock(mutex_);
-  declare(families_, by_name_, std::move(family));
+  declare<Family>(families_, by_name_, name, help, Kind::gauge, std::move(label_names));
 }
 
 void Metrics::histogram(const std::string& name, const std::string& help, std::vector<double> buckets,
@@ -224,14 +221,8 @@ void Metrics::histogram(const std::string& name, const std::string& help, std::v
   std::erase_if(buckets, [](double bound) { return std::isnan(bound) || std::isinf(bound); });
   std::sort(buckets.begin(), buckets.end());
   buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
-  auto family = std::make_unique<Family>();
-  family->name = name;
-  family->help = help;
-  family->kind = Kind::histogram;
-  family->label_names = std::move(label_names);
-  family->buckets = std::move(buckets);
   std::lock_guard lock(mutex_);
-  declare(families_, by_name_, std::move(family));
+  declare<Family>(families_, by_name_, name, help, Kind::histogram, std::move(label_names), std::move(buckets));
 }
 
 namespace {
