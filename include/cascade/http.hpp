@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,6 +47,12 @@ struct Request {
   std::string url;   // absolute: "https://host[:port]/path?query"
   Headers headers;   // Host, User-Agent and Content-Length are set by the client
   std::string body;
+  // When set, the body of a 2xx answer is handed to it chunk by chunk as it arrives (on the
+  // client's io thread; blocking there stalls this client's other requests) instead of being
+  // kept in Response::body, with no body limit and the read timeout applying to each chunk.
+  // Returning false stops the transfer (the request fails, step "read"). Other statuses
+  // are read into Response::body as usual.
+  std::function<bool(std::string_view chunk)> body_sink{};
 };
 
 struct Response {
@@ -71,11 +78,11 @@ struct Error {
 struct HostOptions {
   bool insecure = false;  // allows plain http and TLS without verification for this host
   std::string ca_file;    // PEM file to verify the peer with, instead of the system roots
-  std::string cert_file;  // PEM client certificate (chain) to present in the TLS handshake, if any
-  std::string key_file;   // PEM private key of cert_file
+  std::string cert_file{};  // PEM client certificate (chain) to present in the TLS handshake, if any
+  std::string key_file{};   // PEM private key of cert_file
   // Non-empty: connect to this unix socket path instead of resolving the host (plain http
   // only, e.g. "http://docker/..." with hosts["docker"] = {.insecure = true, .unix_socket = ...}).
-  std::string unix_socket;
+  std::string unix_socket{};
 };
 
 struct Options {

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -130,6 +132,23 @@ struct ImageInfo {
   std::map<std::string, std::string> labels;  // the image config's Labels
 };
 
+/// A blob as a manifest describes it.
+struct BlobDescriptor {
+  std::string digest;
+  std::string media_type;
+  std::uint64_t size = 0;  // as the manifest says (0 when absent)
+};
+
+/// An image's platform manifest (the chosen platform's, when the reference names an index).
+struct ImageManifest {
+  std::string digest;        // what the reference points to: the manifest or index digest
+  std::string image_digest;  // the chosen platform's image manifest
+  std::vector<BlobDescriptor> layers;  // bottom first
+};
+
+/// Receives a blob's bytes chunk by chunk; returns false to stop the transfer.
+using BlobSink = std::function<bool(std::string_view chunk)>;
+
 /// What the executor needs from a registry.
 class Registry {
  public:
@@ -145,6 +164,16 @@ class Registry {
   /// Points `to` at the manifest of `from` (same registry; blobs mounted across
   /// repositories), the bytes unchanged; returns the digest, which equals the source's.
   virtual Expected<std::string, Error> copy(const reference::Reference& from, const reference::Reference& to) = 0;
+  /// The layers of `image` (its chosen platform's manifest, verified by digest). Fails with
+  /// the registry's error kind; (invalid) for a backend that cannot read manifests.
+  virtual Expected<ImageManifest, Error> image_manifest(const reference::Reference& image);
+  /// Streams blob `blob` of `repository`'s repository to `sink` as it arrives (never held
+  /// whole), then checks the bytes against the digest: on a mismatch or a short body it
+  /// fails (invalid) and the caller must throw away what it made of the bytes. Not retried
+  /// once a byte reached the sink (the caller starts over); a sink returning false fails
+  /// (invalid, "stopped by the reader").
+  virtual Expected<void, Error> stream_blob(const reference::Reference& repository, const BlobDescriptor& blob,
+                                            const BlobSink& sink);
 };
 
 /// The real registry client. Thread-safe: share one between threads. Docker credentials are
@@ -167,6 +196,9 @@ class Client final : public Registry {
   Expected<ImageInfo, Error> inspect(const reference::Reference& image) override;
   Expected<std::vector<std::string>, Error> list_tags(const reference::Reference& repository) override;
   Expected<std::string, Error> copy(const reference::Reference& from, const reference::Reference& to) override;
+  Expected<ImageManifest, Error> image_manifest(const reference::Reference& image) override;
+  Expected<void, Error> stream_blob(const reference::Reference& repository, const BlobDescriptor& blob,
+                                    const BlobSink& sink) override;
 
   /// Stores `manifest` (bytes and media type unchanged) under the tag or digest of `to`, whose
   /// repository must already hold everything it references; returns its digest. Fails

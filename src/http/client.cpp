@@ -142,7 +142,7 @@ asio::awaitable<Expected<Response, Error>> Client::Impl::send(const Target& targ
       ++opened_;
       connection = std::move(*opened);
     }
-    Exchange exchange_result = co_await exchange(*connection, message, options_);
+    Exchange exchange_result = co_await exchange(*connection, message, options_, request.body_sink);
     pool_.release(key, exchange_result.reusable ? std::move(connection) : nullptr);
     if (exchange_result.stale && attempt < 3) continue;  // the server closed a kept-alive connection
     co_return std::move(exchange_result.response);

@@ -133,28 +133,87 @@ Response to_response(bhttp::response<bhttp::string_body>&& message) {
 }
 
 template <typename Stream>
+asio::awaitable<Expected<void, Error>> write_request(Stream& stream, Connection& connection, const BeastRequest& request,
+                                                     const Options& options, bool& stale) {
+  beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+  auto [ec, written] = co_await bhttp::async_write(stream, request, as_tuple(use_awaitable));
+  if (!ec) co_return Expected<void, Error>{};
+  stale = connection.reused && ec != beast::error::timeout;
+  co_return unexpected(step_error("write", connection.endpoint, ec, options.write_timeout));
+}
+
+Error read_error(const Endpoint& endpoint, const boost::system::error_code& ec, const Options& options) {
+  Error error = step_error("read", endpoint, ec, options.read_timeout);
+  if (ec == bhttp::error::body_limit) error.message = "body exceeds " + std::to_string(options.body_limit) + " bytes";
+  return error;
+}
+
+// Reads the body of a 2xx answer chunk by chunk into `sink`, the read timeout applying to
+// each chunk; the response's own body stays empty.
+template <typename Stream>
+asio::awaitable<Expected<void, Error>> stream_body(Stream& stream, Connection& connection,
+                                                   bhttp::response_parser<bhttp::buffer_body>& parser,
+                                                   const Options& options, const BodySink& sink) {
+  std::vector<char> chunk(64 * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    beast::get_lowest_layer(stream).expires_after(options.read_timeout);
+    auto [ec, read] = co_await bhttp::async_read(stream, connection.buffer, parser, as_tuple(use_awaitable));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return unexpected(read_error(connection.endpoint, ec, options));
+    std::size_t got = chunk.size() - parser.get().body().size;
+    if (got > 0 && !sink(std::string_view(chunk.data(), got)))
+      co_return unexpected(Error{"read", connection.endpoint.host_port(), "stopped by the reader"});
+  }
+  co_return Expected<void, Error>{};
+}
+
+Response header_response(const bhttp::response_parser<bhttp::buffer_body>& parser) {
+  Response response;
+  response.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) response.headers.add(std::string(field.name_string()), std::string(field.value()));
+  return response;
+}
+
+template <typename Stream>
 asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, const BeastRequest& request,
-                                      const Options& options) {
+                                      const Options& options, const BodySink& sink) {
   Exchange result{unexpected(Error{})};
   const Endpoint& endpoint = connection.endpoint;
-  beast::get_lowest_layer(stream).expires_after(options.write_timeout);
-  auto [write_ec, written] = co_await bhttp::async_write(stream, request, as_tuple(use_awaitable));
-  if (write_ec) {
-    result.stale = connection.reused && write_ec != beast::error::timeout;
-    result.response = unexpected(step_error("write", endpoint, write_ec, options.write_timeout));
+  auto written = co_await write_request(stream, connection, request, options, result.stale);
+  if (!written) {
+    result.response = unexpected(written.error());
     co_return result;
   }
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(options.body_limit);
-  parser.header_limit(64 * 1024);
-  if (request.method() == bhttp::verb::head) parser.skip(true);
+  bhttp::response_parser<bhttp::buffer_body> head;
+  head.body_limit(boost::none);
+  head.header_limit(64 * 1024);
+  if (request.method() == bhttp::verb::head) head.skip(true);
   beast::get_lowest_layer(stream).expires_after(options.read_timeout);
+  auto [head_ec, head_read] = co_await bhttp::async_read_header(stream, connection.buffer, head, as_tuple(use_awaitable));
+  if (head_ec) {
+    result.stale = connection.reused && !head.got_some() && connection_dropped(head_ec);
+    result.response = unexpected(read_error(endpoint, head_ec, options));
+    co_return result;
+  }
+  int status = static_cast<int>(head.get().result_int());
+  if (sink && status >= 200 && status < 300 && request.method() != bhttp::verb::head) {
+    auto streamed = co_await stream_body(stream, connection, head, options, sink);
+    if (!streamed) {
+      result.response = unexpected(streamed.error());
+      co_return result;
+    }
+    beast::get_lowest_layer(stream).expires_never();
+    result.reusable = head.get().keep_alive();
+    result.response = header_response(head);
+    co_return result;
+  }
+  bhttp::response_parser<bhttp::string_body> parser(std::move(head));
+  parser.body_limit(options.body_limit);
   auto [read_ec, read] = co_await bhttp::async_read(stream, connection.buffer, parser, as_tuple(use_awaitable));
   if (read_ec) {
-    result.stale = connection.reused && !parser.got_some() && connection_dropped(read_ec);
-    Error error = step_error("read", endpoint, read_ec, options.read_timeout);
-    if (read_ec == bhttp::error::body_limit) error.message = "body exceeds " + std::to_string(options.body_limit) + " bytes";
-    result.response = unexpected(std::move(error));
+    result.response = unexpected(read_error(endpoint, read_ec, options));
     co_return result;
   }
   beast::get_lowest_layer(stream).expires_never();
@@ -165,10 +224,11 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, co
 
 }  // namespace
 
-asio::awaitable<Exchange> exchange(Connection& connection, const BeastRequest& request, const Options& options) {
-  if (connection.tls) co_return co_await exchange_on(*connection.tls, connection, request, options);
-  if (connection.local) co_return co_await exchange_on(*connection.local, connection, request, options);
-  co_return co_await exchange_on(*connection.plain, connection, request, options);
+asio::awaitable<Exchange> exchange(Connection& connection, const BeastRequest& request, const Options& options,
+                                   const BodySink& sink) {
+  if (connection.tls) co_return co_await exchange_on(*connection.tls, connection, request, options, sink);
+  if (connection.local) co_return co_await exchange_on(*connection.local, connection, request, options, sink);
+  co_return co_await exchange_on(*connection.plain, connection, request, options, sink);
 }
 
 }  // namespace cascade::http::detail

@@ -116,8 +116,12 @@ struct Exchange {
   bool stale = false;          // a reused connection failed before any response byte
 };
 
-/// Writes `request` and reads the response on `connection`, each under its timeout.
-asio::awaitable<Exchange> exchange(Connection& connection, const BeastRequest& request, const Options& options);
+using BodySink = std::function<bool(std::string_view chunk)>;
+
+/// Writes `request` and reads the response on `connection`, each under its timeout; a 2xx
+/// body goes to `sink` chunk by chunk when it is set (Request::body_sink).
+asio::awaitable<Exchange> exchange(Connection& connection, const BeastRequest& request, const Options& options,
+                                   const BodySink& sink = {});
 
 /// An Error for a failed step; `ec` == timeout turns it into step "timeout".
 Error step_error(const std::string& step, const Endpoint& endpoint, const boost::system::error_code& ec,

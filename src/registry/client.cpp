@@ -1,5 +1,9 @@
 // Registry operations: ping, manifests and digests, image labels, tags, copies.
+#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
+
+#include <memory>
+#include <thread>
 
 #include "internal.hpp"
 
@@ -236,6 +240,105 @@ Expected<void, Error> Client::Impl::upload(const reference::Reference& from, con
   auto stored = expect(put, {201}, "uploading " + blob.digest + " to " + to.path);
   if (!stored) return unexpected(stored.error());
   return {};
+}
+
+Expected<ImageManifest, Error> Registry::image_manifest(const reference::Reference& image) {
+  return unexpected(Error{ErrorKind::invalid, image.domain, "this registry backend cannot read manifests", "", 0});
+}
+
+Expected<void, Error> Registry::stream_blob(const reference::Reference& repository, const BlobDescriptor&, const BlobSink&) {
+  return unexpected(Error{ErrorKind::invalid, repository.domain, "this registry backend cannot read blobs", "", 0});
+}
+
+Expected<ImageManifest, Error> Client::image_manifest(const reference::Reference& image) {
+  auto top = get_manifest(image);
+  if (!top) return unexpected(top.error());
+  ImageManifest result{top->digest, top->digest, {}};
+  Manifest chosen = *top;
+  if (is_index(top->media_type)) {
+    auto child = choose_platform(image.domain, top->body, impl_->options.platform_os, impl_->options.platform_architecture);
+    if (!child) return unexpected(child.error());
+    auto manifest = get_manifest(with_digest(image, *child));
+    if (!manifest) return unexpected(manifest.error());
+    chosen = std::move(*manifest);
+    result.image_digest = chosen.digest;
+  }
+  auto parsed = nlohmann::json::parse(chosen.body, nullptr, false);
+  if (!parsed.is_object() || !parsed.contains("layers") || !parsed["layers"].is_array())
+    return unexpected(Error{ErrorKind::invalid, image.domain, "manifest " + image.familiar() + " has no layers array", "", 0});
+  for (const auto& layer : parsed["layers"]) {
+    if (!layer.is_object() || !layer.contains("digest") || !layer["digest"].is_string() ||
+        !reference::validate_digest(layer["digest"].get<std::string>()))
+      return unexpected(Error{ErrorKind::invalid, image.domain, "manifest " + image.familiar() + " has a layer without a valid digest", "", 0});
+    BlobDescriptor blob{layer["digest"].get<std::string>(), "", 0};
+    if (layer.contains("mediaType") && layer["mediaType"].is_string()) blob.media_type = layer["mediaType"].get<std::string>();
+    if (layer.contains("size") && layer["size"].is_number_unsigned()) blob.size = layer["size"].get<std::uint64_t>();
+    result.layers.push_back(std::move(blob));
+  }
+  return result;
+}
+
+namespace {
+
+// Hashes a blob as it streams past, with the algorithm its digest names.
+class StreamHash {
+ public:
+  explicit StreamHash(const std::string& digest) : context_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    std::string algorithm = digest.substr(0, digest.find(':'));
+    const EVP_MD* md = algorithm == "sha256" ? EVP_sha256() : algorithm == "sha384" ? EVP_sha384()
+                     : algorithm == "sha512" ? EVP_sha512() : nullptr;
+    if (md && EVP_DigestInit_ex(context_.get(), md, nullptr) == 1) algorithm_ = algorithm;
+  }
+  bool usable() const { return !algorithm_.empty(); }
+  void add(std::string_view bytes) { EVP_DigestUpdate(context_.get(), bytes.data(), bytes.size()); }
+  std::string finish() {
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_DigestFinal_ex(context_.get(), hash, &size);
+    static const char* hex = "0123456789abcdef";
+    std::string text = algorithm_ + ":";
+    for (unsigned int i = 0; i < size; ++i) text += {hex[hash[i] >> 4], hex[hash[i] & 15]};
+    return text;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context_;
+  std::string algorithm_;
+};
+
+}  // namespace
+
+Expected<void, Error> Client::stream_blob(const reference::Reference& repository, const BlobDescriptor& blob,
+                                          const BlobSink& sink) {
+  std::string what = "blob " + blob.digest + " of " + repository.repository();
+  for (int attempt = 1;; ++attempt) {
+    StreamHash hash(blob.digest);
+    if (!hash.usable()) return unexpected(Error{ErrorKind::invalid, repository.domain, what + ": unsupported digest", "", 0});
+    std::uint64_t delivered = 0;
+    Call call{repository.domain, "GET", "/v2/" + repository.path + "/blobs/" + blob.digest, {}, {}, {pull_scope(repository.path)}};
+    call.attempts = 1;
+    call.body_sink = [&](std::string_view chunk) {
+      hash.add(chunk);
+      delivered += chunk.size();
+      return sink(chunk);
+    };
+    auto response = impl_->expect(call, {200}, what);
+    if (!response) {
+      bool retry = delivered == 0 && response.error().transient() && attempt < impl_->options.retry.attempts;
+      if (retry) {
+        std::this_thread::sleep_for(impl_->options.retry.initial_delay * attempt);
+        continue;
+      }
+      return unexpected(response.error());
+    }
+    if (blob.size != 0 && delivered != blob.size)
+      return unexpected(Error{ErrorKind::invalid, repository.domain, what + ": " + std::to_string(delivered) +
+                                                                         " bytes, the manifest says " + std::to_string(blob.size), "", 200});
+    std::string actual = hash.finish();
+    if (actual != blob.digest)
+      return unexpected(Error{ErrorKind::invalid, repository.domain, what + ": content hashes to " + actual, "", 200});
+    return {};
+  }
 }
 
 }  // namespace cascade::registry

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -74,6 +75,8 @@ struct Call {
   http::Headers headers;
   std::string body;
   std::vector<std::string> scopes;  // "repository:team/app:pull"
+  std::function<bool(std::string_view)> body_sink{};  // streams a 2xx body (http::Request::body_sink)
+  int attempts = 0;  // tries for a transient failure; 0: RetryOptions::attempts
 };
 
 /// "docker.io" -> "registry-1.docker.io"; other hosts unchanged.
@@ -90,7 +93,7 @@ class Transport {
   Expected<http::Response, Error> send(const Call& call);
   /// Sends `request` as is, retrying network failures, 408, 429 and 5xx with backoff
   /// (Retry-After honoured, capped); fails only when no response came.
-  Expected<http::Response, Error> fetch(const std::string& registry, http::Request request);
+  Expected<http::Response, Error> fetch(const std::string& registry, http::Request request, int attempts = 0);
   /// "https://host" or "http://host" for an insecure registry.
   std::string base_url(const std::string& registry) const;
   /// The target under base_url(registry) that `location` (relative or absolute) names;

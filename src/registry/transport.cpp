@@ -63,10 +63,11 @@ std::chrono::milliseconds Transport::backoff(int attempt) const {
   return std::chrono::milliseconds(static_cast<long long>(std::max(0.0, delay * (1.0 + spread(random)))));
 }
 
-Expected<http::Response, Error> Transport::fetch(const std::string& registry, http::Request request) {
+Expected<http::Response, Error> Transport::fetch(const std::string& registry, http::Request request, int attempts) {
+  if (attempts <= 0) attempts = options_.retry.attempts;
   for (int attempt = 1;; ++attempt) {
     auto response = http_.request(request);
-    bool last = attempt >= options_.retry.attempts;
+    bool last = attempt >= attempts;
     if (!response) {
       Error error = from_http_error(registry, response.error());
       if (!error.transient() || last) return unexpected(std::move(error));
@@ -83,9 +84,9 @@ Expected<http::Response, Error> Transport::send(const Call& call) {
   for (bool answered = false;; answered = true) {
     auto header = authorization(call);
     if (!header) return unexpected(header.error());
-    http::Request request{call.method, base_url(call.registry) + call.target, call.headers, call.body};
+    http::Request request{call.method, base_url(call.registry) + call.target, call.headers, call.body, call.body_sink};
     if (!header->empty()) request.headers.set("Authorization", *header);
-    auto response = fetch(call.registry, std::move(request));
+    auto response = fetch(call.registry, std::move(request), call.attempts);
     if (!response || response->status != 401) return response;
     if (answered) return unexpected(rejected(call, *response));
     auto ready = answer_challenge(call, *response);
