@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cascade/layer_index.hpp"
 #include "cascade/util/expected.hpp"
 
 namespace cascade::store {
@@ -220,6 +221,28 @@ struct Quarantined {
   Time at{};
 };
 
+/// What a digest an image reference pointed to is made of (immutable: kept forever).
+struct ImageLayers {
+  std::string digest;                // the manifest or index digest the reference pointed to
+  std::string image_digest;          // the platform's image manifest
+  std::vector<std::string> layers;   // layer digests, bottom first
+};
+
+/// Why an image was scanned: the fleet builds it, it is an external base, a deploy target
+/// runs it, or cascade pushed it in a run.
+enum class ScanRole { fleet, external, workload, pushed };
+std::string_view to_string(ScanRole role);
+std::optional<ScanRole> parse_scan_role(std::string_view text);
+
+/// The latest scan of one subject. record_image_scan() reads all but at.
+struct ImageScan {
+  ScanRole role = ScanRole::fleet;
+  std::string subject;  // the image reference; "target/workload" for a workload
+  std::string image;    // the image reference scanned (for a workload: the image it runs)
+  std::string digest;   // what it pointed to then (an ImageLayers::digest)
+  Time at{};
+};
+
 // ---- errors -------------------------------------------------------------------------
 
 enum class ErrorCode {
@@ -314,6 +337,28 @@ class Store {
   virtual Expected<bool, Error> is_quarantined(const std::string& image, const std::string& digest) = 0;
   /// Quarantined digests (of `image`, or of every image when empty), newest first.
   virtual Expected<std::vector<Quarantined>, Error> list_quarantined(const std::string& image = "") = 0;
+
+  // image contents (layer indexes are immutable by digest: stored once, never changed)
+  /// Stores a layer's index with its files and packages, in one transaction; storing a
+  /// digest again changes nothing.
+  virtual Expected<void, Error> put_layer_index(const packages::LayerIndex& layer) = 0;
+  /// Which of `digests` have a stored index.
+  virtual Expected<std::vector<std::string>, Error> known_layers(const std::vector<std::string>& digests) = 0;
+  /// The stored indexes of `digests` (missing ones are absent from the map).
+  virtual Expected<std::map<std::string, packages::LayerIndex>, Error> get_layer_indexes(
+      const std::vector<std::string>& digests) = 0;
+  /// Every stored layer index (a query over the whole fleet reads them in one pass).
+  virtual Expected<std::map<std::string, packages::LayerIndex>, Error> all_layer_indexes() = 0;
+  virtual Expected<void, Error> put_image_layers(const ImageLayers& image) = 0;
+  /// The layers of a digest seen before; nullopt when never stored.
+  virtual Expected<std::optional<ImageLayers>, Error> get_image_layers(const std::string& digest) = 0;
+  virtual Expected<std::vector<ImageLayers>, Error> all_image_layers() = 0;
+  /// Stores the latest scan of (role, subject), replacing the one before.
+  virtual Expected<void, Error> record_image_scan(const ImageScan& scan) = 0;
+  /// Forgets the scans of `role` whose subject is not in `keep` (workloads that went away).
+  virtual Expected<void, Error> retain_image_scans(ScanRole role, const std::vector<std::string>& keep) = 0;
+  /// Every latest scan, by role then subject.
+  virtual Expected<std::vector<ImageScan>, Error> image_scans() = 0;
 };
 
 // ---- SQLite -------------------------------------------------------------------------

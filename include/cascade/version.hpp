@@ -18,9 +18,9 @@ enum class Scheme { dpkg, apk, rpm };
 std::string_view to_string(Scheme scheme);
 
 /// Negative when `a` is older than `b`, 0 when they are the same version, positive when
-/// newer, as the scheme's own tool orders them. Malformed input is compared as that tool
-/// would still compare it (dpkg and rpm never fail; apk compares up to the first invalid
-/// character, then the side with text left over is newer).
+/// newer (always -1, 0 or 1), as the scheme's own tool orders them. Malformed input is
+/// compared as that tool would still compare it (dpkg and rpm never fail; apk 3.x treats
+/// text that turns invalid where the other version ends as older: `1.0_foo < 1.0`).
 int compare(Scheme scheme, std::string_view a, std::string_view b);
 int compare_dpkg(std::string_view a, std::string_view b);
 int compare_apk(std::string_view a, std::string_view b);

@@ -141,8 +141,66 @@ CREATE TABLE settings (
 ) STRICT;
 )sql";
 
+// Version 4: image contents. Each layer's index (the package databases and os-release
+// files it adds, replaces or deletes) stored once by digest; what each image digest is
+// made of; the latest scan of each fleet image, external base, workload and pushed image.
+const char* const kVersion4 = R"sql(
+CREATE TABLE layers (
+  digest             TEXT PRIMARY KEY,
+  uncompressed_bytes INTEGER NOT NULL CHECK (uncompressed_bytes >= 0),
+  whiteouts          TEXT NOT NULL CHECK (json_valid(whiteouts)),    -- JSON list of paths
+  opaque_dirs        TEXT NOT NULL CHECK (json_valid(opaque_dirs)),  -- JSON list of paths
+  indexed_at         INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE layer_files (
+  layer          TEXT NOT NULL REFERENCES layers (digest) ON DELETE CASCADE,
+  position       INTEGER NOT NULL,                  -- order in the layer
+  path           TEXT NOT NULL,
+  kind           TEXT NOT NULL CHECK (kind IN ('dpkg-status', 'dpkg-status.d', 'apk-installed',
+                                               'rpmdb.sqlite', 'rpm-bdb', 'rpm-ndb', 'os-release')),
+  problem        TEXT NOT NULL,                     -- '': indexed
+  link           TEXT NOT NULL,                     -- '': not a symbolic link
+  os_id          TEXT,                              -- os-release fields (NULL for databases)
+  os_version_id  TEXT,
+  os_version     TEXT,
+  os_id_like     TEXT,
+  os_pretty_name TEXT,
+  PRIMARY KEY (layer, position)
+) STRICT;
+
+CREATE TABLE layer_packages (
+  layer          TEXT NOT NULL,
+  file_position  INTEGER NOT NULL,
+  position       INTEGER NOT NULL,                  -- order in the database
+  name           TEXT NOT NULL,
+  version        TEXT NOT NULL,
+  source_name    TEXT NOT NULL,
+  source_version TEXT NOT NULL,
+  architecture   TEXT NOT NULL,
+  PRIMARY KEY (layer, file_position, position),
+  FOREIGN KEY (layer, file_position) REFERENCES layer_files (layer, position) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE image_layers (
+  digest       TEXT PRIMARY KEY,                    -- manifest or index digest
+  image_digest TEXT NOT NULL,                       -- the platform's image manifest
+  layers       TEXT NOT NULL CHECK (json_valid(layers)),  -- JSON list of layer digests, bottom first
+  read_at      INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE image_scans (
+  role       TEXT NOT NULL CHECK (role IN ('fleet', 'external', 'workload', 'pushed')),
+  subject    TEXT NOT NULL,                         -- image reference, or target/workload
+  image      TEXT NOT NULL,
+  digest     TEXT NOT NULL,
+  scanned_at INTEGER NOT NULL,
+  PRIMARY KEY (role, subject)
+) STRICT;
+)sql";
+
 const std::vector<const char*>& migrations() {
-  static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3};
+  static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3, kVersion4};
   return scripts;
 }
 

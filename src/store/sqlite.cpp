@@ -72,6 +72,8 @@ void Statement::run() {
   }
 }
 
+void Statement::reset() { sqlite3_reset(stmt_); }
+
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
 std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }

@@ -65,6 +65,8 @@ class Statement {
   bool step();
   /// Steps to completion, ignoring rows (INSERT/UPDATE/DELETE).
   void run();
+  /// Makes the statement ready to run again (bindings kept until rebound).
+  void reset();
 
   bool is_null(int column) const;
   std::int64_t int64(int column) const;

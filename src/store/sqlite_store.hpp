@@ -71,6 +71,18 @@ class SqliteStore final : public Store {
   Expected<bool, Error> is_quarantined(const std::string& image, const std::string& digest) override;
   Expected<std::vector<Quarantined>, Error> list_quarantined(const std::string& image) override;
 
+  Expected<void, Error> put_layer_index(const packages::LayerIndex& layer) override;
+  Expected<std::vector<std::string>, Error> known_layers(const std::vector<std::string>& digests) override;
+  Expected<std::map<std::string, packages::LayerIndex>, Error> get_layer_indexes(
+      const std::vector<std::string>& digests) override;
+  Expected<std::map<std::string, packages::LayerIndex>, Error> all_layer_indexes() override;
+  Expected<void, Error> put_image_layers(const ImageLayers& image) override;
+  Expected<std::optional<ImageLayers>, Error> get_image_layers(const std::string& digest) override;
+  Expected<std::vector<ImageLayers>, Error> all_image_layers() override;
+  Expected<void, Error> record_image_scan(const ImageScan& scan) override;
+  Expected<void, Error> retain_image_scans(ScanRole role, const std::vector<std::string>& keep) override;
+  Expected<std::vector<ImageScan>, Error> image_scans() override;
+
  private:
   /// Runs `body` under the lock; a thrown sql::Failure becomes an Error naming the file
   /// and `operation`.
@@ -87,6 +99,10 @@ class SqliteStore final : public Store {
   RecordedEvent insert_event(const Event& event);
   /// The event's run and outcome; throws Failure (not_found) when there is no such event.
   std::pair<std::optional<RunId>, std::optional<std::string>> event_fate(EventId event);
+
+  /// Reads the layers whose digest `where` selects (a WHERE clause on layers.digest, with
+  /// `digests` bound as a JSON list to ?1 when given).
+  std::map<std::string, packages::LayerIndex> read_layers(const std::string& where, const std::string& digests_json);
 
   std::string path_;
   StoreOptions options_;

@@ -33,6 +33,10 @@ constexpr Names<RolloutState, 4> kRolloutStates{{
     {RolloutState::updating, "updating"}, {RolloutState::healthy, "healthy"},
     {RolloutState::failed, "failed"}, {RolloutState::rolled_back, "rolled_back"}}};
 
+constexpr Names<ScanRole, 4> kScanRoles{{
+    {ScanRole::fleet, "fleet"}, {ScanRole::external, "external"},
+    {ScanRole::workload, "workload"}, {ScanRole::pushed, "pushed"}}};
+
 template <typename Enum, std::size_t N>
 std::string_view name_of(const Names<Enum, N>& names, Enum value) {
   for (const auto& [candidate, name] : names)
@@ -60,6 +64,8 @@ std::optional<RunState> parse_run_state(std::string_view text) { return parse_na
 std::optional<TaskState> parse_task_state(std::string_view text) { return parse_name(kTaskStates, text); }
 std::optional<DigestSource> parse_digest_source(std::string_view text) { return parse_name(kDigestSources, text); }
 std::optional<RolloutState> parse_rollout_state(std::string_view text) { return parse_name(kRolloutStates, text); }
+std::string_view to_string(ScanRole role) { return name_of(kScanRoles, role); }
+std::optional<ScanRole> parse_scan_role(std::string_view text) { return parse_name(kScanRoles, text); }
 
 bool can_transition(RunState from, RunState to) {
   using S = RunState;
