@@ -34,7 +34,7 @@ struct Affected {
 };
 
 struct Advisory {
-  std::string id;                      // "DSA-3029-1"
+  std::string id;                      // "DSA-3032-1"
   std::vector<std::string> aliases;    // and `upstream` ids: "CVE-2014-6271"
   std::string summary;
   bool withdrawn = false;              // a retracted record: never matches

@@ -17,6 +17,7 @@
 #include "cascade/fleet.hpp"
 #include "cascade/plan.hpp"
 #include "cascade/registry.hpp"
+#include "cascade/scan.hpp"
 #include "cascade/store.hpp"
 
 namespace cascade::app {
@@ -40,7 +41,10 @@ struct Wiring {
   std::unique_ptr<registry::Registry> registry;
   std::unique_ptr<builder::Builder> builder;
   std::unique_ptr<executor::Workspace> workspace;
+  std::unique_ptr<scan::Scanner> scanner;  // image contents, over `registry` and `store`
 };
+
+struct PackageQuestion;  // exposure.hpp
 
 /// Opens the state store and makes the clients for the fleet's pipeline.
 Expected<Wiring, Failure> wire(fleet::Fleet fleet);
@@ -59,6 +63,9 @@ struct PlannedPatch {
   plan::Trigger trigger;
   plan::Plan plan;
   std::vector<PlannedDeployment> deployments;  // empty with deploy off
+  // An advisory or package fix: every pushed image is judged against it before rollout.
+  std::shared_ptr<const PackageQuestion> question;
+  std::map<std::string, std::vector<std::string>> because;  // start image -> what put it in the plan
 };
 
 /// Connects every target of the pipeline's `deploy:` section (once); fails naming the target.
@@ -84,6 +91,10 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
 /// images when empty) and everything downstream, even when already built on its bases.
 /// Fails with exit code 2 when no fleet image matches.
 Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<std::string>& globs, bool deploy = true);
+
+/// Makes the plan for a trigger already filled in (start nodes, digests, forced images):
+/// asks the registry what the affected images were built on, and finds their workloads.
+Expected<PlannedPatch, Failure> plan_trigger(Wiring& wiring, PlannedPatch planned, bool deploy = true);
 
 struct RunOptions {
   std::size_t parallel = 2;

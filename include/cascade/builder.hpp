@@ -35,6 +35,7 @@ struct BuildRequest {
   std::map<std::string, std::string> labels;
   std::string log_path;  // receives the whole output, appended (a header per step; build-arg values masked)
   std::chrono::seconds timeout{0};  // for build and push together; 0: none
+  bool no_cache = false;  // use no cached layer: every RUN runs again (a package manager fetches anew)
 };
 
 struct BuildResult {

@@ -58,8 +58,11 @@ struct Options {
 
 /// Something worth telling a person while the run goes (progress on stderr).
 struct Progress {
-  enum class Kind { Started, Retrying, Pushed, Failed, Blocked, Skipped, Interrupted, Deploying, Deployed, RolledBack }
-      kind;
+  enum class Kind {
+    Started, Retrying, Pushed, Failed, Blocked, Skipped, Interrupted, Deploying, Deployed, RolledBack,
+    Verified,    // the pushed image's scan found nothing vulnerable (detail says what was checked)
+    Vulnerable,  // the pushed image still carries a vulnerable package: it is not rolled out
+  } kind;
   std::string image;
   std::string detail;    // digest, error or reason
   double seconds = 0;    // how long the step took, for Pushed and Failed
@@ -73,14 +76,23 @@ struct Deployment {
   deploy::RolloutPolicy policy;
 };
 
+/// What the scan of a freshly pushed image found, before it is rolled out.
+struct Verdict {
+  bool clean = true;   // false: still vulnerable (or unverifiable where proof is required): not rolled out
+  std::string detail;  // stored as the task's verdict: "clean", "vulnerable: bash 5.2.26-r0 ..."
+};
+
 struct Services {
   registry::Registry& registry;
   builder::Builder& builder;
   store::Store& store;
   Workspace& workspace;
   std::function<void(const Progress&)> progress;  // may be empty
-  std::map<std::string, std::vector<Deployment>> deployments;  // plan image -> workloads running it
+  std::map<std::string, std::vector<Deployment>> deployments{};  // plan image -> workloads running it
   std::size_t max_parallel_deploys = 4;
+  /// Scans a pushed image (image, digest) before its rollouts; may be empty (no check).
+  /// Called on the build's worker thread.
+  std::function<Verdict(const std::string& image, const std::string& digest)> verify{};
 };
 
 struct Outcome {

@@ -30,6 +30,10 @@ struct Trigger {
   std::map<graph::NodeId, std::string> digests;  // start node -> its new digest (external or given)
   bool rebuild = false;  // build every step even when already built on its bases (scheduled rebuilds
                          // pick up package updates in derived layers)
+  // Fleet images (start or downstream) always built, without build cache, for the reason
+  // given ("installs bash 5.2.26-r0 itself (x_EXAMPLE-1): rebuilt without cache"): an
+  // advisory fix that enters in the image's own layers.
+  std::map<graph::NodeId, std::string> forced;
 };
 
 enum class Action { Build, Skip };
@@ -46,6 +50,7 @@ struct Step {
   std::map<std::string, std::string> base_digests;  // bases whose digest is known at plan time
   std::vector<std::string> bases_built_in_run;      // bases whose digest comes from this run
   std::optional<std::string> old_digest;            // the image's digest before the run
+  bool no_cache = false;                            // build without any build cache (Trigger::forced)
 };
 
 struct Plan {

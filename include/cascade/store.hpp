@@ -150,6 +150,9 @@ struct Task {
   std::optional<Time> finished_at;        // entry into pushed/skipped/failed/blocked
   std::optional<Duration> duration;       // finished_at - started_at, for pushed/failed
   std::optional<std::string> build_log;   // path of the build log
+  // What the scan of the pushed image found: "clean", or "vulnerable: bash 5.2.26-r0 (fixed
+  // in 5.2.26-r1, x_EXAMPLE-1)" (then it was not rolled out); nullopt when not verified.
+  std::optional<std::string> verdict;
 };
 
 /// Fields transition_task() sets besides the state; empty ones are left unchanged.
@@ -228,9 +231,9 @@ struct ImageLayers {
   std::vector<std::string> layers;   // layer digests, bottom first
 };
 
-/// Why an image was scanned: the fleet builds it, it is an external base, a deploy target
-/// runs it, or cascade pushed it in a run.
-enum class ScanRole { fleet, external, workload, pushed };
+/// Why an image was scanned: the fleet builds it, it is an external base, or a deploy target
+/// runs it.
+enum class ScanRole { fleet, external, workload };
 std::string_view to_string(ScanRole role);
 std::optional<ScanRole> parse_scan_role(std::string_view text);
 
@@ -278,6 +281,9 @@ class Store {
   /// the task is unknown or the change is illegal (nothing is written then).
   virtual Expected<Task, Error> transition_task(RunId run, const std::string& image, TaskState state,
                                                 const std::string& detail, const TaskUpdate& update = {}) = 0;
+  /// Records what the scan of the task's pushed image found (Task::verdict); fails when the
+  /// task is unknown.
+  virtual Expected<void, Error> set_task_verdict(RunId run, const std::string& image, const std::string& verdict) = 0;
   /// The run; fails with not_found when there is none.
   virtual Expected<Run, Error> get_run(RunId run) = 0;
   /// The run's plan JSON as given to create_run; fails with not_found when there is none.
@@ -353,12 +359,14 @@ class Store {
   /// The layers of a digest seen before; nullopt when never stored.
   virtual Expected<std::optional<ImageLayers>, Error> get_image_layers(const std::string& digest) = 0;
   virtual Expected<std::vector<ImageLayers>, Error> all_image_layers() = 0;
-  /// Stores the latest scan of (role, subject), replacing the one before.
+  /// Stores a scan of (role, subject) at a digest: now its latest. Scans at earlier digests
+  /// are kept as its history.
   virtual Expected<void, Error> record_image_scan(const ImageScan& scan) = 0;
-  /// Forgets the scans of `role` whose subject is not in `keep` (workloads that went away).
+  /// Forgets every scan of `role` whose subject is not in `keep` (workloads that went away).
   virtual Expected<void, Error> retain_image_scans(ScanRole role, const std::vector<std::string>& keep) = 0;
-  /// Every latest scan, by role then subject.
-  virtual Expected<std::vector<ImageScan>, Error> image_scans() = 0;
+  /// The latest scan of every subject, by role then subject; with `history`, every scan
+  /// ever kept, oldest first.
+  virtual Expected<std::vector<ImageScan>, Error> image_scans(bool history = false) = 0;
 };
 
 // ---- SQLite -------------------------------------------------------------------------

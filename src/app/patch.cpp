@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cascade/app.hpp"
+#include "cascade/exposure.hpp"
 #include "run_lock.hpp"
 
 namespace cascade::app {
@@ -79,8 +80,14 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
   executor::Services services{*wiring.registry, *wiring.builder, *wiring.store, *wiring.workspace, options.progress};
   if (options.deploy) services.deployments = deployments_for(wiring, planned.deployments, *command_targets);
   services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet.pipeline.max_parallel_deploys);
+  if (wiring.scanner)  // every pushed image is scanned; with a question, judged before its rollouts
+    services.verify = [&wiring, question = planned.question](const std::string& image, const std::string& digest) {
+      return verify_pushed(wiring, question.get(), image, digest);
+    };
   executor::Executor executor(services, executor_options(wiring, options));
   auto outcome = executor.execute(wiring.fleet.graph, planned.plan, run, options.stop, options.cancel);
+  if (planned.question && options.deploy && !wiring.fleet.pipeline.deploy.empty())
+    (void)scan_workloads(wiring);  // what the workloads run now, for the next exposure question; best effort
   return RunResult{run, outcome.state, resumed};
 }
 
@@ -100,8 +107,10 @@ std::vector<store::TaskSpec> task_specs(const Wiring& wiring, const plan::Plan& 
   return specs;
 }
 
+}  // namespace
+
 // Observes the registry for the trigger's plan and makes it, with its deployments.
-Expected<PlannedPatch, Failure> finish_plan(Wiring& wiring, PlannedPatch planned, bool deploy) {
+Expected<PlannedPatch, Failure> plan_trigger(Wiring& wiring, PlannedPatch planned, bool deploy) {
   const auto& graph = wiring.fleet.graph;
   std::map<std::string, plan::Observed> observed;
   std::map<std::string, std::string> pinned;
@@ -118,9 +127,25 @@ Expected<PlannedPatch, Failure> finish_plan(Wiring& wiring, PlannedPatch planned
   return planned;
 }
 
-// The plan of a stored run's trigger: a rebuild ("rebuild:GLOB,GLOB" or "rebuild:*") or a patch.
-Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, const std::string& trigger,
+namespace {
+
+// The plan of a stored run's trigger: a rebuild ("rebuild:GLOB,GLOB" or "rebuild:*"), an
+// advisory or package fix (its question kept in the stored plan), or a patch.
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const std::string& trigger,
                                            const std::map<graph::NodeId, std::string>& given, bool deploy);
+
+// An advisory fix asked again from the question its stored plan kept.
+Expected<PlannedPatch, Failure> plan_fix_again(Wiring& wiring, store::RunId run, bool deploy) {
+  auto text = wiring.store->get_plan(run);
+  if (!text) return unexpected(Failure{1, text.error().message});
+  auto stored = nlohmann::json::parse(*text, nullptr, false);
+  if (!stored.is_object() || !stored.contains("question"))
+    return unexpected(Failure{2, "run " + std::to_string(run) + " kept no question to ask again"});
+  auto question = question_from_json(stored["question"]);
+  if (!question) return unexpected(question.error());
+  std::vector<std::string> unfixed;
+  return plan_fix(wiring, *question, deploy, unfixed);
+}
 
 }  // namespace
 
@@ -145,7 +170,7 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
       planned.trigger.digests[id] = *digest;
     }
   }
-  return finish_plan(wiring, std::move(planned), deploy);
+  return plan_trigger(wiring, std::move(planned), deploy);
 }
 
 Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<std::string>& globs, bool deploy) {
@@ -171,7 +196,7 @@ Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<s
   for (auto id : selected)
     if (std::none_of(downstream.begin(), downstream.end(), [&](const auto& item) { return item.node == id; }))
       planned.trigger.start.push_back(id);
-  return finish_plan(wiring, std::move(planned), deploy);
+  return plan_trigger(wiring, std::move(planned), deploy);
 }
 
 Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& planned, const RunOptions& options) {
@@ -242,7 +267,7 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
     if (task.state == store::TaskState::pushed && task.new_digest && rebuilt_starts.count(task.image))
       if (auto id = graph.find(task.image)) given[*id] = *task.new_digest;
 
-  auto planned = plan_again(wiring, stored->trigger.image, given, options.deploy);
+  auto planned = plan_again(wiring, run, stored->trigger.image, given, options.deploy);
   if (!planned) return unexpected(planned.error());
 
   // Requeue what a crash or an interruption left half done, and what failed before.
@@ -265,9 +290,10 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
 }
 
 namespace {
-Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, const std::string& trigger,
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const std::string& trigger,
                                            const std::map<graph::NodeId, std::string>& given, bool deploy) {
   const std::string prefix = "rebuild:";
+  if (trigger.rfind("advisory:", 0) == 0 || trigger.rfind("package:", 0) == 0) return plan_fix_again(wiring, run, deploy);
   if (trigger.rfind(prefix, 0) != 0) return plan_patch(wiring, trigger, given, deploy);
   std::vector<std::string> globs;
   std::string rest = trigger.substr(prefix.size());

@@ -2,6 +2,7 @@
 #include <map>
 
 #include "cascade/app.hpp"
+#include "cascade/exposure.hpp"
 
 namespace cascade::app {
 
@@ -58,6 +59,7 @@ json task_json(const store::Task& task) {
           {"base_digests", task.base_digests},
           {"after", task.dependencies},
           {"attempts", task.attempts},
+          {"verdict", optional_value(task.verdict)},
           {"seconds", task.duration ? json(task.duration->count() / 1000.0) : json(nullptr)},
           {"started_at", optional_time(task.started_at)},
           {"finished_at", optional_time(task.finished_at)},
@@ -65,6 +67,13 @@ json task_json(const store::Task& task) {
           {"source", task.source},
           {"dockerfile", task.dockerfile},
           {"commit", task.commit}};
+}
+
+// What put a step in an advisory plan: the reasons of the start image its chain begins at.
+json because_of(const PlannedPatch& planned, const plan::Step& step) {
+  if (step.via.empty()) return json::array();
+  auto found = planned.because.find(step.via.front());
+  return found == planned.because.end() ? json::array() : json(found->second);
 }
 
 }  // namespace
@@ -90,9 +99,13 @@ json plan_json(const PlannedPatch& planned, const Wiring& wiring) {
                      {"base_digests", step.base_digests},
                      {"bases_built_in_run", step.bases_built_in_run},
                      {"old_digest", optional_value(step.old_digest)},
+                     {"no_cache", step.no_cache},
+                     {"because", because_of(planned, step)},
                      {"workloads", workloads.count(step.image) ? workloads[step.image] : json::array()}});
   }
-  return {{"query", plan.query}, {"trigger", plan.trigger_digests}, {"steps", steps}};
+  json out = {{"query", plan.query}, {"trigger", plan.trigger_digests}, {"steps", steps}};
+  if (planned.question) out["question"] = question_json(*planned.question);
+  return out;
 }
 
 Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
@@ -115,6 +128,14 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
                                  {"state", store::to_string(step.state)},
                                  {"detail", step.detail},
                                  {"at", iso_time(step.at)}});
+  }
+  if (auto plan = store.get_plan(id)) {
+    auto stored = json::parse(*plan, nullptr, false);
+    if (stored.is_object() && stored.contains("question")) {
+      out["question"] = stored["question"];
+      auto versions = package_versions_json(store, *tasks, stored["question"].value("packages", json::array()));
+      if (versions) out["versions"] = std::move(*versions);
+    }
   }
   out["transitions"] = json::array();
   for (const auto& t : *transitions)

@@ -69,6 +69,7 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet) {
   wiring.registry = std::make_unique<registry::Client>(registry_options);
   wiring.builder = builder::make_builder(builder_config);
   wiring.workspace = git_workspace(pipeline);
+  wiring.scanner = std::make_unique<scan::Scanner>(*wiring.registry, *wiring.store);
   wiring.fleet = std::move(fleet);
   return wiring;
 }

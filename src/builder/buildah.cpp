@@ -74,6 +74,7 @@ std::vector<std::string> Buildah::bud_argv(const BuildRequest& request, const Bu
   if (!options_.retry_delay.empty()) append(argv, {"--retry-delay", options_.retry_delay});
   append(argv, {"-f", files.dockerfile, "-t", request.image});
   if (!request.target.empty()) append(argv, {"--target", request.target});
+  if (request.no_cache) argv.push_back("--no-cache");
   for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", key + "=" + value});
   for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
   append(argv, {"--iidfile", files.iidfile});

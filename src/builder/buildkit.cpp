@@ -80,6 +80,7 @@ std::vector<std::string> Buildctl::argv(const BuildRequest& request, const Build
                 "--local", "context=" + request.context_dir, "--local", "dockerfile=" + files.dockerfile_dir,
                 "--opt", "filename=" + files.dockerfile_name});
   if (!request.target.empty()) append(argv, {"--opt", "target=" + request.target});
+  if (request.no_cache) argv.push_back("--no-cache");
   for (const auto& [key, value] : request.build_args) append(argv, {"--opt", "build-arg:" + key + "=" + value});
   for (const auto& [key, value] : request.labels) append(argv, {"--opt", "label:" + key + "=" + value});
   append(argv, {"--output", image_output(request.image, options_.insecure_registries),
@@ -112,6 +113,7 @@ std::vector<std::string> DockerBuildx::argv(const BuildRequest& request, const B
   if (!options_.builder.empty()) append(argv, {"--builder", options_.builder});
   append(argv, {"--progress", "plain", "--file", files.dockerfile});
   if (!request.target.empty()) append(argv, {"--target", request.target});
+  if (request.no_cache) argv.push_back("--no-cache");
   for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", key + "=" + value});
   for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
   append(argv, {"--tag", request.image});

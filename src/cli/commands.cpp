@@ -12,6 +12,7 @@
 #include "cascade/app.hpp"
 #include "cascade/cli.hpp"
 #include "common.hpp"
+#include "package_commands.hpp"
 #include "render.hpp"
 
 namespace cascade::cli {
@@ -163,11 +164,26 @@ int run(int argc, char** argv) {
   graph->callback([&] { exit_code = graph_command(common); });
 
   std::string image;
-  auto* affected = app.add_subcommand("affected", "list every image downstream of IMAGE, in build order");
+  PackageArgs affected_package;
+  auto* affected = app.add_subcommand(
+      "affected", "every image downstream of IMAGE in build order; or every image and workload carrying a package");
   add_pipeline_option(affected, common);
   add_format_option(affected, common, {"text", "json"});
-  affected->add_option("IMAGE", image, "image in any spelling: debian:12, docker.io/library/debian, ...")->required();
-  affected->callback([&] { exit_code = affected_command(common, image); });
+  affected->add_option("IMAGE", image, "image in any spelling: debian:12, docker.io/library/debian, ...");
+  add_package_options(affected, affected_package);
+  affected->callback([&] {
+    if (image.empty() == !affected_package.given()) {
+      fail("affected needs exactly one of IMAGE, --package NAME[OP VERSION] or --advisory FILE...");
+      exit_code = kBadInput;
+    } else {
+      exit_code = image.empty() ? affected_package_command(common, affected_package) : affected_command(common, image);
+    }
+  });
+
+  auto* scan = app.add_subcommand("scan", "index the packages of every fleet image, external base and running workload");
+  add_pipeline_option(scan, common);
+  add_format_option(scan, common, {"text", "json"});
+  scan->callback([&] { exit_code = scan_command(common); });
 
   auto* validate = app.add_subcommand("validate", "check a pipeline file, its sources and their Dockerfiles");
   add_pipeline_option(validate, common);

@@ -43,8 +43,17 @@ struct PatchArgs {
 };
 
 /// What plan, patch and status parse their arguments into; owned by run().
+/// --package NAME[OP VERSION] or --advisory FILE... (affected, plan, patch).
+struct PackageArgs {
+  std::string package;
+  std::vector<std::string> advisories;
+  bool given() const { return !package.empty() || !advisories.empty(); }
+};
+
 struct PatchCommandArgs {
   std::string plan_image;
+  PackageArgs plan_package;
+  PackageArgs patch_package;
   PatchArgs patch;
   long long status_run = 0;
   std::string status_server;

@@ -9,6 +9,7 @@
 #include "cascade/app.hpp"
 #include "cascade/daemon.hpp"
 #include "common.hpp"
+#include "package_commands.hpp"
 #include "render.hpp"
 #include "signals.hpp"
 
@@ -30,8 +31,8 @@ std::optional<app::Wiring> wire(const Common& common) {
 // "[03:04:05] pushed  127.0.0.1:5000/apps/shop:1  sha256:1234…  2.1 s" on stderr.
 void print_progress(const executor::Progress& progress) {
   static std::mutex mutex;
-  static const char* names[] = {"build",    "retry",  "pushed",   "FAILED",  "blocked",
-                                "skip",     "stopping", "deploy", "deployed", "ROLLBACK"};
+  static const char* names[] = {"build",    "retry",    "pushed", "FAILED",   "blocked",    "skip",
+                                "stopping", "deploy",   "deployed", "ROLLBACK", "verified", "VULNERABLE"};
   std::time_t now = std::time(nullptr);
   std::tm local{};
   localtime_r(&now, &local);
@@ -56,7 +57,22 @@ int report_run(app::Wiring& wiring, const Common& common, store::RunId run) {
   return state == "succeeded" ? kOk : kFailed;
 }
 
-int plan_command(const Common& common, const std::string& image) {
+void print_plan(const Common& common, const app::PlannedPatch& planned, const app::Wiring& wiring) {
+  if (common.format == "json") std::cout << app::plan_json(planned, wiring).dump(2) << "\n";
+  else std::cout << plan_text(app::plan_json(planned, wiring));
+}
+
+int plan_command(const Common& common, const std::string& image, const PackageArgs& package) {
+  if (image.empty() == !package.given()) {
+    fail("plan needs exactly one of IMAGE, --package NAME<VERSION or --advisory FILE...");
+    return kBadInput;
+  }
+  if (package.given()) {
+    auto fix = plan_fix_command(common, package, true);
+    if (!fix) return fix.error();
+    print_plan(common, fix->planned, fix->wiring);
+    return kOk;
+  }
   auto wiring = wire(common);
   if (!wiring) return kBadInput;
   auto planned = app::plan_patch(*wiring, image);
@@ -69,9 +85,12 @@ int plan_command(const Common& common, const std::string& image) {
   return kOk;
 }
 
-int patch_command(const Common& common, const PatchArgs& args) {
+int fix_command(const Common& common, const PatchArgs& args, const PackageArgs& package);
+
+int patch_command(const Common& common, const PatchArgs& args, const PackageArgs& package) {
+  if (package.given()) return fix_command(common, args, package);
   if (args.resume == 0 && args.image.empty()) {
-    fail("patch needs an IMAGE, or --resume RUN");
+    fail("patch needs an IMAGE, --package NAME<VERSION, --advisory FILE... or --resume RUN");
     return kBadInput;
   }
   if (!args.server.empty()) return remote_patch(common, args);
@@ -114,6 +133,39 @@ int patch_command(const Common& common, const PatchArgs& args) {
     std::cerr << "cascade: run " << result->run << " interrupted; finish it with: cascade patch --resume "
               << result->run << "\n";
   return code;
+}
+
+// `patch --package|--advisory`: the fix as one run; exit 1 when a base has no fix upstream yet
+// or a pushed image is still vulnerable.
+int fix_command(const Common& common, const PatchArgs& args, const PackageArgs& package) {
+  if (!args.image.empty() || args.resume != 0 || !args.server.empty()) {
+    fail("patch --package/--advisory takes no IMAGE, --resume or --server");
+    return kBadInput;
+  }
+  SignalStop signals;
+  auto fix = plan_fix_command(common, package, !args.no_deploy);
+  if (!fix) return fix.error();
+  auto& [wiring, planned, unfixed] = *fix;
+  int unfixed_code = unfixed.empty() ? kOk : kFailed;  // a base with no fix upstream: the exposure stays
+  if (args.dry_run || planned.plan.steps.empty()) {
+    print_plan(common, planned, wiring);
+    if (planned.plan.steps.empty()) std::cerr << "cascade: nothing to rebuild for " << planned.trigger.query << "\n";
+    return unfixed_code;
+  }
+  app::RunOptions options;
+  options.parallel = args.parallel;
+  options.deploy = !args.no_deploy;
+  options.stop = signals.stop();
+  options.cancel = signals.cancel();
+  options.progress = print_progress;
+  options.actor = "cli:" + planned.trigger.query;
+  auto result = app::run_patch(wiring, planned, options);
+  if (!result) {
+    fail(result.error().message);
+    return result.error().exit_code;
+  }
+  int code = report_run(wiring, common, result->run);
+  return code == kOk ? unfixed_code : code;
 }
 
 int status_command(const Common& common, long long run, const std::string& server) {
@@ -238,8 +290,9 @@ void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, i
   auto* plan = app.add_subcommand("plan", "show what a patch of IMAGE would do, doing nothing");
   add_pipeline_option(plan, common);
   add_format_option(plan, common, {"text", "json"});
-  plan->add_option("IMAGE", plan_image, "IMAGE or IMAGE@DIGEST")->required();
-  plan->callback([&] { exit_code = plan_command(common, plan_image); });
+  plan->add_option("IMAGE", plan_image, "IMAGE or IMAGE@DIGEST");
+  add_package_options(plan, args.plan_package);
+  plan->callback([&] { exit_code = plan_command(common, plan_image, args.plan_package); });
 
   PatchArgs& patch_args = args.patch;
   auto* patch = app.add_subcommand("patch", "rebuild and push everything downstream of IMAGE, in order");
@@ -253,7 +306,8 @@ void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, i
       ->check(CLI::PositiveNumber);
   patch->add_option("--server", patch_args.server,
                     "URL of a `cascade serve` daemon to run the patch (bearer token from $CASCADE_API_TOKEN)");
-  patch->callback([&] { exit_code = patch_command(common, patch_args); });
+  add_package_options(patch, args.patch_package);
+  patch->callback([&] { exit_code = patch_command(common, patch_args, args.patch_package); });
 
   auto* deploy = app.add_subcommand("deploy", "roll an already-pushed image out to every workload that runs it");
   add_pipeline_option(deploy, common);

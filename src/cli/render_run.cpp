@@ -44,6 +44,8 @@ std::string plan_text(const json& plan) {
     std::string after;
     for (const auto& image : step["after"]) after += (after.empty() ? "" : ", ") + familiar(image);
     out << "after: " << pad(after.empty() ? "-" : after, 10) << "  " << step["reason"].get<std::string>() << "\n";
+    if (step.contains("because") && step["depth"] == 0)
+      for (const auto& why : step["because"]) out << "         because " << why.get<std::string>() << "\n";
     if (step.contains("workloads"))
       for (const auto& workload : step["workloads"])
         out << "         then roll out to " << workload["target"].get<std::string>() << "/"
@@ -73,6 +75,18 @@ std::string run_text(const json& run) {
     if (state == "failed" || state == "blocked" || state == "skipped") out << "  " << task["reason"].get<std::string>();
     out << "\n";
     if (state == "failed" && task["build_log"].is_string()) out << "      log: " << task["build_log"].get<std::string>() << "\n";
+    if (task.contains("verdict") && task["verdict"].is_string()) {
+      std::string verdict = task["verdict"];
+      if (verdict.rfind("vulnerable", 0) == 0) out << "      STILL VULNERABLE, not rolled out: " << verdict << "\n";
+      else if (run.contains("question")) out << "      verified " << verdict << "\n";
+    }
+  }
+  if (run.contains("versions") && !run["versions"].empty()) {
+    out << "  package versions (before -> after):\n";
+    for (const auto& row : run["versions"])
+      out << "    " << pad(familiar(row["image"]), width) << pad(row["package"], 10)
+          << (row["before"].is_string() ? row["before"].get<std::string>() : "-") << " -> "
+          << (row["after"].is_string() ? row["after"].get<std::string>() : "-") << "\n";
   }
   if (run.contains("rollouts")) {
     for (const auto& step : run["rollouts"]) {

@@ -219,8 +219,9 @@ app::RunOptions Coordinator::run_options(const Trigger& trigger, std::stop_token
       case K::RolledBack: metrics_.add("cascade_deploys_total", {"rolled_back"}); break;
       default: break;
     }
-    static const char* names[] = {"build started", "build retried", "pushed",  "build failed",  "blocked",
-                                  "skipped",       "interrupted",   "deploying", "deployed",     "rolled back"};
+    static const char* names[] = {"build started", "build retried", "pushed",   "build failed", "blocked",
+                                  "skipped",       "interrupted",   "deploying", "deployed",    "rolled back",
+                                  "verified",      "still vulnerable"};
     log_.info(names[static_cast<int>(progress.kind)],
               {{"image", progress.image}, {"detail", progress.detail}, {"seconds", progress.seconds}});
   };

@@ -129,7 +129,9 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     input.log_path = run_dir + "/logs/" + slug(step.image) + ".log";
     std::size_t id = next_worker++;
     workers.emplace(id, std::jthread([this, &mailbox, id, index, input, stop, cancel] {
-      mailbox.post({id, index, detail::run_step(services_, options_, input, stop, cancel)});
+      detail::StepResult result = detail::run_step(services_, options_, input, stop, cancel);
+      if (result.succeeded && services_.verify) result.verdict = services_.verify(input.step->image, result.digest);
+      mailbox.post({id, index, std::move(result)});
     }));
   };
 
@@ -167,6 +169,14 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
   for (const auto& step : plan.steps)
     if (step.action == plan::Action::Skip && step.old_digest) enqueue_deploys(step.image, *step.old_digest);
 
+  // Stores the pushed image's verdict and tells; false when it must not be rolled out.
+  auto record_verdict = [&](const std::string& image, const detail::StepResult& result) {
+    if (!result.verdict) return true;
+    (void)store.set_task_verdict(run, image, result.verdict->detail);  // a lost verdict costs a detail, not the run
+    auto kind = result.verdict->clean ? Progress::Kind::Verified : Progress::Kind::Vulnerable;
+    if (services_.progress) services_.progress({kind, image, result.verdict->detail, 0});
+    return result.verdict->clean;
+  };
   auto record_blocked = [&](std::size_t failed) {
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
       if (reported[i] || scheduler.state(i) != plan::Scheduler::State::Blocked) continue;
@@ -202,8 +212,10 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     }
     const auto& result = completion.result;
     if (result.succeeded) {
-      digest_of[plan.steps[completion.step].image] = result.digest;
-      enqueue_deploys(plan.steps[completion.step].image, result.digest);
+      const std::string& image = plan.steps[completion.step].image;
+      digest_of[image] = result.digest;
+      if (!record_verdict(image, result)) any_failed = true;  // pushed, but still vulnerable: not rolled out
+      else enqueue_deploys(image, result.digest);
     }
     if (result.cancelled) interrupted = true;
     // A cancelled step leaves its descendants pending in the store, for a resume.

@@ -96,6 +96,7 @@ Expected<builder::BuildRequest, std::string> make_request(const Services& servic
   request.context_dir = prepared->context_dir;
   request.dockerfile_text = *pinned;
   request.target = recipe.target;
+  request.no_cache = input.step->no_cache;
   request.build_args = recipe.build_args;
   request.labels = labels_for(input, prepared->dockerfile_text, options);  // names as written, before pinning
   request.log_path = input.log_path;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -16,6 +17,7 @@ struct StepResult {
   std::string digest;      // pushed digest when succeeded
   std::string error;       // why it failed
   double seconds = 0;
+  std::optional<Verdict> verdict;  // when Services::verify checked the pushed image
 };
 
 struct StepInput {

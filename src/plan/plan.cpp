@@ -107,7 +107,11 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
       }
     }
     bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
-    if (trigger.rebuild) {
+    if (auto forced = trigger.forced.find(id); forced != trigger.forced.end()) {
+      step.action = Action::Build;
+      step.no_cache = true;
+      step.reason = forced->second;
+    } else if (trigger.rebuild) {
       step.action = Action::Build;
       step.reason = depth == 0 ? "rebuild requested" : "rebuilt after " + step.via.front();
     } else if (is_rebuilt_start) {

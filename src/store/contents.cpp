@@ -158,9 +158,8 @@ Expected<std::vector<ImageLayers>, Error> SqliteStore::all_image_layers() {
 
 Expected<void, Error> SqliteStore::record_image_scan(const ImageScan& scan) {
   return locked("record_image_scan(" + scan.subject + ")", [&] {
-    db_.prepare("INSERT INTO image_scans (role, subject, image, digest, scanned_at) VALUES (?1, ?2, ?3, ?4, ?5) "
-                "ON CONFLICT (role, subject) DO UPDATE SET image = excluded.image, digest = excluded.digest, "
-                "scanned_at = excluded.scanned_at")
+    db_.prepare("INSERT OR REPLACE INTO image_scans (role, subject, image, digest, scanned_at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)")
         .bind_all(to_string(scan.role), scan.subject, scan.image, scan.digest, now_ms())
         .run();
   });
@@ -174,14 +173,23 @@ Expected<void, Error> SqliteStore::retain_image_scans(ScanRole role, const std::
   });
 }
 
-Expected<std::vector<ImageScan>, Error> SqliteStore::image_scans() {
+Expected<std::vector<ImageScan>, Error> SqliteStore::image_scans(bool history) {
   return locked("image_scans", [&] {
     std::vector<ImageScan> scans;
-    auto rows = db_.prepare("SELECT role, subject, image, digest, scanned_at FROM image_scans ORDER BY role, subject");
+    auto rows = db_.prepare(history ? "SELECT role, subject, image, digest, scanned_at FROM image_scans ORDER BY id"
+                                    : "SELECT role, subject, image, digest, scanned_at FROM image_scans WHERE id IN "
+                                      "(SELECT max(id) FROM image_scans GROUP BY role, subject) ORDER BY role, subject");
     while (rows.step())
       scans.push_back(ImageScan{stored(parse_scan_role, rows.text(0), "image_scans.role"), rows.text(1), rows.text(2),
                                 rows.text(3), to_time(rows.int64(4))});
     return scans;
+  });
+}
+
+Expected<void, Error> SqliteStore::set_task_verdict(RunId run, const std::string& image, const std::string& verdict) {
+  return locked("set_task_verdict(run " + std::to_string(run) + ", " + image + ")", [&] {
+    db_.prepare("UPDATE tasks SET verdict = ?3 WHERE run_id = ?1 AND image = ?2").bind_all(run, image, verdict).run();
+    if (db_.changes() == 0) throw Failure(ErrorCode::not_found, "no task " + image + " in run " + std::to_string(run));
   });
 }
 

@@ -141,10 +141,11 @@ CREATE TABLE settings (
 ) STRICT;
 )sql";
 
-// Version 4: image contents. Each layer's index (the package databases and os-release
+// Version 4: image contents, and the verdict of the scan of each pushed image. Each layer's index (the package databases and os-release
 // files it adds, replaces or deletes) stored once by digest; what each image digest is
 // made of; the latest scan of each fleet image, external base, workload and pushed image.
 const char* const kVersion4 = R"sql(
+ALTER TABLE tasks ADD COLUMN verdict TEXT;           -- NULL: not verified
 CREATE TABLE layers (
   digest             TEXT PRIMARY KEY,
   uncompressed_bytes INTEGER NOT NULL CHECK (uncompressed_bytes >= 0),
@@ -189,13 +190,15 @@ CREATE TABLE image_layers (
   read_at      INTEGER NOT NULL
 ) STRICT;
 
+-- Every digest each subject was seen at; the latest scan of a subject is its highest id.
 CREATE TABLE image_scans (
-  role       TEXT NOT NULL CHECK (role IN ('fleet', 'external', 'workload', 'pushed')),
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  role       TEXT NOT NULL CHECK (role IN ('fleet', 'external', 'workload')),
   subject    TEXT NOT NULL,                         -- image reference, or target/workload
   image      TEXT NOT NULL,
   digest     TEXT NOT NULL,
   scanned_at INTEGER NOT NULL,
-  PRIMARY KEY (role, subject)
+  UNIQUE (role, subject, digest)
 ) STRICT;
 )sql";
 

@@ -19,7 +19,7 @@ const char* const kRunColumns =
 
 const char* const kTaskColumns =
     "SELECT run_id, position, image, source, dockerfile, recipe_commit, dependencies, state, reason, "
-    "old_digest, new_digest, base_digests, attempts, started_at, finished_at, duration_ms, build_log "
+    "old_digest, new_digest, base_digests, attempts, started_at, finished_at, duration_ms, build_log, verdict "
     "FROM tasks ";
 
 const char* const kInsertTransition =
@@ -67,6 +67,7 @@ Task task_from(const sql::Statement& row) {
   task.finished_at = to_time(row.optional_int64(14));
   if (auto duration = row.optional_int64(15)) task.duration = Duration(*duration);
   task.build_log = row.optional_text(16);
+  task.verdict = row.optional_text(17);
   return task;
 }
 

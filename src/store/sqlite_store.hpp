@@ -39,6 +39,7 @@ class SqliteStore final : public Store {
   Expected<void, Error> add_tasks(RunId run, const std::vector<TaskSpec>& tasks) override;
   Expected<Task, Error> transition_task(RunId run, const std::string& image, TaskState state,
                                         const std::string& detail, const TaskUpdate& update) override;
+  Expected<void, Error> set_task_verdict(RunId run, const std::string& image, const std::string& verdict) override;
   Expected<Run, Error> get_run(RunId run) override;
   Expected<std::string, Error> get_plan(RunId run) override;
   Expected<std::vector<Run>, Error> list_runs(std::size_t limit) override;
@@ -81,7 +82,7 @@ class SqliteStore final : public Store {
   Expected<std::vector<ImageLayers>, Error> all_image_layers() override;
   Expected<void, Error> record_image_scan(const ImageScan& scan) override;
   Expected<void, Error> retain_image_scans(ScanRole role, const std::vector<std::string>& keep) override;
-  Expected<std::vector<ImageScan>, Error> image_scans() override;
+  Expected<std::vector<ImageScan>, Error> image_scans(bool history) override;
 
  private:
   /// Runs `body` under the lock; a thrown sql::Failure becomes an Error naming the file

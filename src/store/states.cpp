@@ -33,9 +33,8 @@ constexpr Names<RolloutState, 4> kRolloutStates{{
     {RolloutState::updating, "updating"}, {RolloutState::healthy, "healthy"},
     {RolloutState::failed, "failed"}, {RolloutState::rolled_back, "rolled_back"}}};
 
-constexpr Names<ScanRole, 4> kScanRoles{{
-    {ScanRole::fleet, "fleet"}, {ScanRole::external, "external"},
-    {ScanRole::workload, "workload"}, {ScanRole::pushed, "pushed"}}};
+constexpr Names<ScanRole, 3> kScanRoles{{
+    {ScanRole::fleet, "fleet"}, {ScanRole::external, "external"}, {ScanRole::workload, "workload"}}};
 
 template <typename Enum, std::size_t N>
 std::string_view name_of(const Names<Enum, N>& names, Enum value) {
