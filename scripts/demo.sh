@@ -7,7 +7,12 @@
 #   4. publish a patched base image, as another team's pipeline would, and do nothing else:
 #      the registry's webhook makes cascade rebuild everything downstream, push it and roll
 #      every container over, health-gated;
-#   5. print the run's report, the containers on their new images, and the dashboard URL.
+#   5. print the run's report, the containers on their new images, and the dashboard URL;
+#   6. the security drill: a bash advisory (examples/advisories/) against images whose bash
+#      comes from an upstream base (a second registry on 127.0.0.1:5001 stands in for Docker
+#      Hub) or is installed by the image itself from a package mirror (127.0.0.1:5002):
+#      the exposure (images, where bash enters, containers), the fix arriving upstream and in
+#      the mirror, `cascade patch --advisory` (verified before rollout), and zero exposure after.
 # The registry, podman and the daemon keep running for the dashboard; `scripts/demo.sh stop`
 # stops them.
 set -euo pipefail
@@ -18,7 +23,7 @@ base=127.0.0.1:5000/platform/base:1
 url=http://127.0.0.1:8080
 
 stop_demo() {
-  for name in serve podman registry; do
+  for name in serve podman registry upstream mirror; do
     [ -f "$demo/$name.pid" ] && kill "$(cat "$demo/$name.pid")" 2>/dev/null || true
   done
   sleep 1
@@ -48,7 +53,7 @@ wait_port() {  # wait_port PORT NAME LOG
 "$here/scripts/setup.sh"
 "$here/scripts/make-example-repos.sh"
 stop_demo  # a previous demo's processes, if any
-for port in 5000 8080; do
+for port in 5000 5001 5002 8080; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: something already listens on 127.0.0.1:$port; stop it and run again" >&2
     exit 1
@@ -62,8 +67,18 @@ CASCADE_API_TOKEN=$(openssl rand -hex 16)
 
 # The pipeline: the example fleet, plus a podman deploy target and the daemon's triggers.
 pipeline=$demo/pipeline.yaml
-sed 's#\.\./examples/\.repos/#../.repos/#' "$here/pipelines/example.yaml" > "$pipeline"
+sed -e 's#\.\./examples/\.repos/#../.repos/#' \
+    -e '/^  - host: 127\.0\.0\.1:5000$/{n;s#$#\n  - host: 127.0.0.1:5001\n    insecure: true#}' \
+    "$here/pipelines/example.yaml" > "$pipeline"
 cat >> "$pipeline" <<YAML
+  - name: security
+    git: ../.repos/security
+    ref: main
+    images:
+      - image: 127.0.0.1:5000/security/web:1
+        dockerfile: web/Dockerfile
+      - image: 127.0.0.1:5000/security/tool:1
+        dockerfile: tool/Dockerfile
 deploy:
   - name: podman
     kind: docker
@@ -127,6 +142,32 @@ echo $! > "$demo/podman.pid"
 for _ in $(seq 100); do [ -S "$demo/podman.sock" ] && break; sleep 0.1; done
 echo "podman: unix://$demo/podman.sock"
 
+section "an upstream registry on 127.0.0.1:5001 (Docker Hub's stand-in) and a package mirror on :5002"
+sed -e "s#rootdirectory: .*#rootdirectory: $demo/upstream#" -e 's#addr: 127.0.0.1:5000#addr: 127.0.0.1:5001#' \
+    -e '/^notifications:/,$d' "$demo/registry.yml" > "$demo/upstream.yml"
+docker-registry serve "$demo/upstream.yml" > "$demo/upstream.log" 2>&1 &
+echo $! > "$demo/upstream.pid"
+wait_port 5001 "the upstream registry" "$demo/upstream.log"
+mkdir -p "$demo/mirror/apk"
+cp "$here/examples/mirror/apk/bash-5.2.26-r0" "$demo/mirror/apk/bash"  # the mirror serves the vulnerable bash
+python3 -m http.server 5002 --bind 127.0.0.1 --directory "$demo/mirror" > "$demo/mirror.log" 2>&1 &
+echo $! > "$demo/mirror.pid"
+wait_port 5002 "the package mirror" "$demo/mirror.log"
+buildah_storage=(--root "$demo/buildah/root" --runroot "$demo/buildah/runroot" --storage-driver vfs)
+publish_upstream() {  # publish_upstream NAME CONTEXT: build and push 127.0.0.1:5001/upstream/NAME
+  buildah "${buildah_storage[@]}" bud --quiet --isolation chroot --format docker -t "127.0.0.1:5001/upstream/$1" "$2" >/dev/null
+  buildah "${buildah_storage[@]}" push --quiet --tls-verify=false "127.0.0.1:5001/upstream/$1" "docker://127.0.0.1:5001/upstream/$1"
+  echo "published 127.0.0.1:5001/upstream/$1"
+}
+for name in debian alpine; do
+  mkdir -p "$demo/upstream-$name"
+  cp -r "$here/examples/upstream/$name/." "$demo/upstream-$name/"
+  cp /usr/bin/busybox "$demo/upstream-$name/busybox"
+done
+cp /var/lib/dpkg/status /etc/os-release "$demo/upstream-debian/"
+publish_upstream debian:12 "$demo/upstream-debian"
+publish_upstream alpine:3.20 "$demo/upstream-alpine"
+
 section "cascade serve -p $pipeline"
 "$cascade" serve -p "$pipeline" > "$demo/serve.log" 2>&1 &
 echo $! > "$demo/serve.pid"
@@ -135,6 +176,8 @@ echo "cascade serve: $url (log: $demo/serve.log)"
 
 section "build and push the fleet through the API: cascade patch --server $url $base"
 "$cascade" patch --server "$url" "$base"
+"$cascade" patch --server "$url" 127.0.0.1:5001/upstream/debian:12
+"$cascade" patch --server "$url" 127.0.0.1:5001/upstream/alpine:3.20
 
 section "run the fleet's services in podman"
 remote=(podman --remote --url "unix://$demo/podman.sock")
@@ -146,11 +189,12 @@ run_service billing-1 billing 127.0.0.1:5000/apps/billing:1
 run_service billing-2 billing 127.0.0.1:5000/apps/billing:1
 run_service reports-1 reports 127.0.0.1:5000/apps/reports:1
 run_service status-1 status 127.0.0.1:5000/apps/status:1
+run_service security-web web 127.0.0.1:5000/security/web:1
+run_service security-tool tool 127.0.0.1:5000/security/tool:1
 "${remote[@]}" ps --format '{{.Names}}  {{.Image}}  {{.ImageID}}'
 "$cascade" inventory -p "$pipeline"
 
 section "publish a patched base image (another team's pipeline; cascade is not told)"
-buildah_storage=(--root "$demo/buildah/root" --runroot "$demo/buildah/runroot" --storage-driver vfs)
 mkdir -p "$demo/patched-base"
 cp "$here/examples/.repos/platform/base/busybox" "$demo/patched-base/"
 { cat "$here/examples/.repos/platform/base/Dockerfile"; echo 'RUN echo "CVE-2026-0001 fixed" > /etc/fixed'; } \
@@ -181,6 +225,21 @@ section "cascade status --server $url $run"
 section "every container runs the patched image"
 "${remote[@]}" ps --format '{{.Names}}  {{.Image}}  {{.ImageID}}'
 "$cascade" inventory -p "$pipeline"
+
+advisory=$here/examples/advisories/x_DEMO-2026-0001.json
+section "the security drill: ${advisory#"$here/"}"
+"$cascade" scan -p "$pipeline"
+echo "-- before: which images and containers carry the vulnerable bash, and where it enters"
+"$cascade" affected -p "$pipeline" --advisory "$advisory"
+echo "-- the fix arrives: Debian publishes a fixed base upstream; the mirror serves the fixed apk"
+sed -i -e '/^Package: bash$/,/^$/{s/^Source: bash.*/Source: bash (5.2.15-2+deb12u1)/;s/^Version: .*/Version: 5.2.15-2+deb12u1/}' \
+    "$demo/upstream-debian/status"
+publish_upstream debian:12 "$demo/upstream-debian"
+cp "$here/examples/mirror/apk/bash-5.2.26-r1" "$demo/mirror/apk/bash"
+echo "-- cascade patch --advisory: rebuild from where bash enters, verify each image, roll out"
+"$cascade" patch -p "$pipeline" --advisory "$advisory"
+echo "-- after"
+"$cascade" affected -p "$pipeline" --advisory "$advisory"
 
 section "done"
 echo "dashboard: $url/   (metrics: $url/metrics, API: $url/api/runs)"

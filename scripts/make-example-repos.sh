@@ -16,7 +16,7 @@ export GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 
 mkdir -p "$dest"
-for repo in platform runtimes apps; do
+for repo in platform runtimes apps security; do
   rm -rf "${dest:?}/$repo"
   cp -r "$here/examples/$repo" "$dest/$repo"
   if [ "$repo" = platform ]; then cp "$busybox" "$dest/$repo/base/busybox"; fi
@@ -27,4 +27,4 @@ for repo in platform runtimes apps; do
   git -C "$dest/$repo" add -A
   git -C "$dest/$repo" commit -q -m "example fleet: $repo"
 done
-echo "example repositories in $dest: platform runtimes apps"
+echo "example repositories in $dest: platform runtimes apps security"
