@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the benchmarks need when it is missing: GNU time (/usr/bin/time, Debian
-# package `time`), hyperfine, python3 and git. Does nothing when all are present.
+# package `time`), hyperfine, python3, git, skopeo and docker-registry. Does nothing when all
+# are present.
 set -euo pipefail
 
 missing=()
@@ -8,9 +9,11 @@ if ! /usr/bin/time -f '%e %M' true >/dev/null 2>&1; then missing+=(time); fi
 if ! command -v hyperfine >/dev/null 2>&1; then missing+=(hyperfine); fi
 if ! command -v python3 >/dev/null 2>&1; then missing+=(python3); fi
 if ! command -v git >/dev/null 2>&1; then missing+=(git); fi
+if ! command -v skopeo >/dev/null 2>&1; then missing+=(skopeo); fi
+if ! command -v docker-registry >/dev/null 2>&1; then missing+=(docker-registry); fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "setup: GNU time, hyperfine, python3 and git are present"
+  echo "setup: GNU time, hyperfine, python3, git, skopeo and docker-registry are present"
   exit 0
 fi
 
