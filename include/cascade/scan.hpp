@@ -74,14 +74,16 @@ class Scanner {
 
   /// Indexes `image` (a tag: resolved now; or a digest): its manifest (from the store when
   /// the digest was seen before), every layer not yet stored (streamed, verified, stored),
-  /// and the fold. Fails naming the image and the layer; nothing half-stored.
-  Expected<ScannedImage, Error> scan(const reference::Reference& image);
+  /// and (with `fold`) the fold into its packages; without it, `contents` stays empty. Fails
+  /// naming the image and the layer; nothing half-stored.
+  Expected<ScannedImage, Error> scan(const reference::Reference& image, bool fold = true);
 
   /// scan() for many images, layers shared between them read once, at most `parallel`
   /// blobs at a time; results in the same order. `progress` (may be empty) is called
   /// after each image, from any thread, one call at a time.
   std::vector<Expected<ScannedImage, Error>> scan_all(const std::vector<reference::Reference>& images,
-                                                      const std::function<void(std::size_t done, std::size_t total)>& progress = {});
+                                                      const std::function<void(std::size_t done, std::size_t total)>& progress = {},
+                                                      bool fold = true);
 
   /// The contents of an image manifest digest from the store alone (no network); nullopt
   /// when its manifest or a layer was never indexed.

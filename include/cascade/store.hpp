@@ -344,7 +344,9 @@ class Store {
   /// Quarantined digests (of `image`, or of every image when empty), newest first.
   virtual Expected<std::vector<Quarantined>, Error> list_quarantined(const std::string& image = "") = 0;
 
-  // image contents (layer indexes are immutable by digest: stored once, never changed)
+  // image contents (layer indexes are immutable by digest: stored once, never changed). These
+  // are a cache of what the registry holds: their commits are synced at checkpoints only
+  // (a power loss may cost the last ones, which the next scan reads again).
   /// Stores a layer's index with its files and packages, in one transaction; storing a
   /// digest again changes nothing.
   virtual Expected<void, Error> put_layer_index(const packages::LayerIndex& layer) = 0;
@@ -353,8 +355,10 @@ class Store {
   /// The stored indexes of `digests` (missing ones are absent from the map).
   virtual Expected<std::map<std::string, packages::LayerIndex>, Error> get_layer_indexes(
       const std::vector<std::string>& digests) = 0;
-  /// Every stored layer index (a query over the whole fleet reads them in one pass).
-  virtual Expected<std::map<std::string, packages::LayerIndex>, Error> all_layer_indexes() = 0;
+  /// Every stored layer index (a query over the whole fleet reads them in one pass); with
+  /// `package_names`, only the packages whose name or source name is one of them.
+  virtual Expected<std::map<std::string, packages::LayerIndex>, Error> all_layer_indexes(
+      const std::optional<std::vector<std::string>>& package_names = std::nullopt) = 0;
   virtual Expected<void, Error> put_image_layers(const ImageLayers& image) = 0;
   /// The layers of a digest seen before; nullopt when never stored.
   virtual Expected<std::optional<ImageLayers>, Error> get_image_layers(const std::string& digest) = 0;
@@ -362,6 +366,8 @@ class Store {
   /// Stores a scan of (role, subject) at a digest: now its latest. Scans at earlier digests
   /// are kept as its history.
   virtual Expected<void, Error> record_image_scan(const ImageScan& scan) = 0;
+  /// record_image_scan() for many, in one transaction.
+  virtual Expected<void, Error> record_image_scans(const std::vector<ImageScan>& scans) = 0;
   /// Forgets every scan of `role` whose subject is not in `keep` (workloads that went away).
   virtual Expected<void, Error> retain_image_scans(ScanRole role, const std::vector<std::string>& keep) = 0;
   /// The latest scan of every subject, by role then subject; with `history`, every scan

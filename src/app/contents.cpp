@@ -20,18 +20,19 @@ Expected<void, Failure> scan_subjects(Wiring& wiring, const std::vector<Subject>
                                       const std::function<void(std::size_t, std::size_t)>& progress) {
   std::vector<reference::Reference> refs;
   for (const auto& subject : subjects) refs.push_back(subject.image);
-  auto results = wiring.scanner->scan_all(refs, progress);
+  auto results = wiring.scanner->scan_all(refs, progress, false);  // the packages are folded when asked about
+  std::vector<store::ImageScan> scans;
   for (std::size_t i = 0; i < subjects.size(); ++i) {
     const Subject& subject = subjects[i];
     if (!results[i]) {
       report.failed.push_back({subject.subject, results[i].error().message});
       continue;
     }
-    store::ImageScan scan{subject.role, subject.subject, subject.image.without_digest().str(), results[i]->digest, {}};
-    if (auto recorded = wiring.store->record_image_scan(scan); !recorded)
-      return unexpected(Failure{1, recorded.error().message});
+    scans.push_back({subject.role, subject.subject, subject.image.without_digest().str(), results[i]->digest, {}});
     ++(subject.role == store::ScanRole::workload ? report.workloads : report.images);
   }
+  if (auto recorded = wiring.store->record_image_scans(scans); !recorded)
+    return unexpected(Failure{1, recorded.error().message});
   return {};
 }
 

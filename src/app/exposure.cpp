@@ -154,17 +154,6 @@ class Origins {
   std::map<std::string, std::pair<std::string, store::ScanRole>> by_layers_;
 };
 
-// The stored layers, keeping only the packages the question names (and every os-release).
-std::map<std::string, packages::LayerIndex> relevant_layers(std::map<std::string, packages::LayerIndex> layers,
-                                                            const std::set<std::string>& names) {
-  for (auto& [digest, layer] : layers)
-    for (auto& file : layer.files)
-      std::erase_if(file.packages, [&](const packages::Package& package) {
-        return !names.count(package.name) && !names.count(package.source_name);
-      });
-  return layers;
-}
-
 void add_base_status(ExposureReport& report, const store::ImageScan& scan, const packages::ImageContents& contents,
                      const std::set<std::string>& names, const std::vector<Finding>& findings) {
   for (std::size_t index = 0; index < contents.packages.size(); ++index) {
@@ -180,17 +169,17 @@ void add_base_status(ExposureReport& report, const store::ImageScan& scan, const
 }  // namespace
 
 Expected<ExposureReport, Failure> exposure(store::Store& store, const PackageQuestion& question) {
+  auto names = detail::package_names(question);
   auto latest = store.image_scans(false);
   auto history = store.image_scans(true);
   auto images = store.all_image_layers();
-  auto stored_layers = store.all_layer_indexes();
+  auto stored_layers = store.all_layer_indexes(std::vector<std::string>(names.begin(), names.end()));
   if (!latest || !history || !images || !stored_layers)
     return unexpected(Failure{1, !latest ? latest.error().message : !history ? history.error().message
                                  : !images ? images.error().message : stored_layers.error().message});
   std::map<std::string, store::ImageLayers> by_digest;
   for (auto& image : *images) by_digest.emplace(image.digest, std::move(image));
-  auto names = detail::package_names(question);
-  auto layers = relevant_layers(std::move(*stored_layers), names);
+  const auto& layers = *stored_layers;
   Origins origins(*history, by_digest);
   ExposureReport report;
   report.question = question.label();
@@ -244,11 +233,11 @@ Expected<json, Failure> package_versions_json(store::Store& store, const std::ve
   for (const auto& name : packages)
     if (name.is_string()) names.insert(name.get<std::string>());
   auto images = store.all_image_layers();
-  auto layers = store.all_layer_indexes();
+  auto layers = store.all_layer_indexes(std::vector<std::string>(names.begin(), names.end()));
   if (!images || !layers) return unexpected(Failure{1, !images ? images.error().message : layers.error().message});
   std::map<std::string, store::ImageLayers> by_digest;
   for (auto& image : *images) by_digest.emplace(image.digest, std::move(image));
-  auto relevant = relevant_layers(std::move(*layers), names);
+  const auto& relevant = *layers;
   auto versions_in = [&](const std::optional<std::string>& digest) {
     std::map<std::string, std::string> found;  // package -> version
     if (!digest) return found;

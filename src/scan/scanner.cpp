@@ -175,7 +175,7 @@ Expected<ScannedImage, Error> Scanner::fold_stored(ScannedImage scanned) {
   return scanned;
 }
 
-Expected<ScannedImage, Error> Scanner::scan(const reference::Reference& image) {
+Expected<ScannedImage, Error> Scanner::scan(const reference::Reference& image, bool fold) {
   ScannedImage scanned;
   scanned.image = image.str();
   auto found = image_layers(image, scanned);
@@ -184,6 +184,7 @@ Expected<ScannedImage, Error> Scanner::scan(const reference::Reference& image) {
     std::lock_guard lock(mutex_);
     ++stats_.images;
   }
+  if (!fold) return scanned;
   return fold_stored(std::move(scanned));
 }
 
@@ -198,14 +199,15 @@ Expected<std::optional<ScannedImage>, Error> Scanner::stored(const std::string& 
 }
 
 std::vector<Expected<ScannedImage, Error>> Scanner::scan_all(
-    const std::vector<reference::Reference>& images, const std::function<void(std::size_t, std::size_t)>& progress) {
+    const std::vector<reference::Reference>& images, const std::function<void(std::size_t, std::size_t)>& progress,
+    bool fold) {
   std::vector<std::optional<Expected<ScannedImage, Error>>> results(images.size());
   std::atomic<std::size_t> next{0};
   std::size_t done = 0;
   std::mutex progress_mutex;
   auto work = [&] {
     for (std::size_t index = next++; index < images.size(); index = next++) {
-      results[index].emplace(scan(images[index]));
+      results[index].emplace(scan(images[index], fold));
       std::lock_guard lock(progress_mutex);
       ++done;
       if (progress) progress(done, images.size());

@@ -47,19 +47,24 @@ void insert_file(sql::Connection& db, const std::string& layer, std::int64_t pos
 
 Expected<void, Error> SqliteStore::put_layer_index(const packages::LayerIndex& layer) {
   return locked("put_layer_index(" + layer.digest + ")", [&] {
-    sql::Transaction transaction(db_);
-    auto exists = db_.prepare("SELECT 1 FROM layers WHERE digest = ?1");
-    exists.bind(1, layer.digest);
-    if (exists.step()) return;
-    db_.prepare("INSERT INTO layers (digest, uncompressed_bytes, whiteouts, opaque_dirs, indexed_at) "
-                "VALUES (?1, ?2, ?3, ?4, ?5)")
-        .bind_all(layer.digest, static_cast<std::int64_t>(layer.uncompressed_bytes), json(layer.whiteouts).dump(),
-                  json(layer.opaque_dirs).dump(), now_ms())
-        .run();
-    for (std::size_t position = 0; position < layer.files.size(); ++position)
-      insert_file(db_, layer.digest, static_cast<std::int64_t>(position), layer.files[position]);
-    transaction.commit();
+    {
+      auto exists = db_.prepare("SELECT 1 FROM layers WHERE digest = ?1");
+      exists.bind(1, layer.digest);
+      if (exists.step()) return;
+    }
+    cache_write([&] { insert_layer(layer); });
   });
+}
+
+void SqliteStore::insert_layer(const packages::LayerIndex& layer) {
+  db_.prepare("INSERT OR IGNORE INTO layers (digest, uncompressed_bytes, whiteouts, opaque_dirs, indexed_at) "
+              "VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind_all(layer.digest, static_cast<std::int64_t>(layer.uncompressed_bytes), json(layer.whiteouts).dump(),
+                json(layer.opaque_dirs).dump(), now_ms())
+      .run();
+  if (db_.changes() == 0) return;  // another process stored it meanwhile
+  for (std::size_t position = 0; position < layer.files.size(); ++position)
+    insert_file(db_, layer.digest, static_cast<std::int64_t>(position), layer.files[position]);
 }
 
 Expected<std::vector<std::string>, Error> SqliteStore::known_layers(const std::vector<std::string>& digests) {
@@ -73,7 +78,8 @@ Expected<std::vector<std::string>, Error> SqliteStore::known_layers(const std::v
 }
 
 std::map<std::string, packages::LayerIndex> SqliteStore::read_layers(const std::string& where,
-                                                                     const std::string& digests_json) {
+                                                                     const std::string& digests_json,
+                                                                     const std::string& names_json) {
   sql::Transaction transaction(db_, sql::Transaction::Mode::read);
   std::map<std::string, packages::LayerIndex> layers;
   auto bind = [&](sql::Statement& statement) {
@@ -102,10 +108,15 @@ std::map<std::string, packages::LayerIndex> SqliteStore::read_layers(const std::
       file.os = packages::OsRelease{files.text(5), files.text(6), files.text(7), files.text(8), files.text(9)};
     layers[files.text(0)].files.push_back(std::move(file));
   }
+  std::string packages_where = in_layers;
+  if (!names_json.empty())
+    packages_where = "WHERE (name IN (SELECT value FROM json_each(?2)) OR source_name IN (SELECT value FROM json_each(?2))) " +
+                     (in_layers.empty() ? std::string() : "AND " + in_layers.substr(6));
   auto rows_of_packages = db_.prepare("SELECT layer, file_position, name, version, source_name, source_version, "
-                                      "architecture FROM layer_packages " + in_layers +
+                                      "architecture FROM layer_packages " + packages_where +
                                       "ORDER BY layer, file_position, position");
   bind(rows_of_packages);
+  if (!names_json.empty()) rows_of_packages.bind(2, names_json);
   while (rows_of_packages.step()) {
     auto& files_of_layer = layers[rows_of_packages.text(0)].files;
     auto position = static_cast<std::size_t>(rows_of_packages.int64(1));
@@ -124,16 +135,19 @@ Expected<std::map<std::string, packages::LayerIndex>, Error> SqliteStore::get_la
   });
 }
 
-Expected<std::map<std::string, packages::LayerIndex>, Error> SqliteStore::all_layer_indexes() {
-  return locked("all_layer_indexes", [&] { return read_layers("", ""); });
+Expected<std::map<std::string, packages::LayerIndex>, Error> SqliteStore::all_layer_indexes(
+    const std::optional<std::vector<std::string>>& package_names) {
+  return locked("all_layer_indexes", [&] { return read_layers("", "", package_names ? json(*package_names).dump() : ""); });
 }
 
 Expected<void, Error> SqliteStore::put_image_layers(const ImageLayers& image) {
   return locked("put_image_layers(" + image.digest + ")", [&] {
-    db_.prepare("INSERT INTO image_layers (digest, image_digest, layers, read_at) VALUES (?1, ?2, ?3, ?4) "
-                "ON CONFLICT (digest) DO NOTHING")
-        .bind_all(image.digest, image.image_digest, json(image.layers).dump(), now_ms())
-        .run();
+    cache_write([&] {
+      db_.prepare("INSERT INTO image_layers (digest, image_digest, layers, read_at) VALUES (?1, ?2, ?3, ?4) "
+                  "ON CONFLICT (digest) DO NOTHING")
+          .bind_all(image.digest, image.image_digest, json(image.layers).dump(), now_ms())
+          .run();
+    });
   });
 }
 
@@ -157,11 +171,20 @@ Expected<std::vector<ImageLayers>, Error> SqliteStore::all_image_layers() {
 }
 
 Expected<void, Error> SqliteStore::record_image_scan(const ImageScan& scan) {
-  return locked("record_image_scan(" + scan.subject + ")", [&] {
-    db_.prepare("INSERT OR REPLACE INTO image_scans (role, subject, image, digest, scanned_at) "
-                "VALUES (?1, ?2, ?3, ?4, ?5)")
-        .bind_all(to_string(scan.role), scan.subject, scan.image, scan.digest, now_ms())
-        .run();
+  return record_image_scans({scan});
+}
+
+Expected<void, Error> SqliteStore::record_image_scans(const std::vector<ImageScan>& scans) {
+  return locked("record_image_scans(" + std::to_string(scans.size()) + ")", [&] {
+    cache_write([&] {
+      auto insert = db_.prepare("INSERT OR REPLACE INTO image_scans (role, subject, image, digest, scanned_at) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5)");
+      for (const auto& scan : scans) {
+        insert.bind_all(to_string(scan.role), scan.subject, scan.image, scan.digest, now_ms());
+        insert.run();
+        insert.reset();
+      }
+    });
   });
 }
 

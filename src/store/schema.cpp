@@ -182,6 +182,9 @@ CREATE TABLE layer_packages (
   PRIMARY KEY (layer, file_position, position),
   FOREIGN KEY (layer, file_position) REFERENCES layer_files (layer, position) ON DELETE CASCADE
 ) STRICT;
+-- A package question reads only the rows of the packages it names.
+CREATE INDEX layer_packages_by_name ON layer_packages (name);
+CREATE INDEX layer_packages_by_source ON layer_packages (source_name);
 
 CREATE TABLE image_layers (
   digest       TEXT PRIMARY KEY,                    -- manifest or index digest

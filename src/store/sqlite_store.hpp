@@ -76,11 +76,13 @@ class SqliteStore final : public Store {
   Expected<std::vector<std::string>, Error> known_layers(const std::vector<std::string>& digests) override;
   Expected<std::map<std::string, packages::LayerIndex>, Error> get_layer_indexes(
       const std::vector<std::string>& digests) override;
-  Expected<std::map<std::string, packages::LayerIndex>, Error> all_layer_indexes() override;
+  Expected<std::map<std::string, packages::LayerIndex>, Error> all_layer_indexes(
+      const std::optional<std::vector<std::string>>& package_names) override;
   Expected<void, Error> put_image_layers(const ImageLayers& image) override;
   Expected<std::optional<ImageLayers>, Error> get_image_layers(const std::string& digest) override;
   Expected<std::vector<ImageLayers>, Error> all_image_layers() override;
   Expected<void, Error> record_image_scan(const ImageScan& scan) override;
+  Expected<void, Error> record_image_scans(const std::vector<ImageScan>& scans) override;
   Expected<void, Error> retain_image_scans(ScanRole role, const std::vector<std::string>& keep) override;
   Expected<std::vector<ImageScan>, Error> image_scans(bool history) override;
 
@@ -103,13 +105,34 @@ class SqliteStore final : public Store {
 
   /// Reads the layers whose digest `where` selects (a WHERE clause on layers.digest, with
   /// `digests` bound as a JSON list to ?1 when given).
-  std::map<std::string, packages::LayerIndex> read_layers(const std::string& where, const std::string& digests_json);
+  std::map<std::string, packages::LayerIndex> read_layers(const std::string& where, const std::string& digests_json,
+                                                          const std::string& names_json = "");
+  /// Inserts a layer's rows unless its digest is stored (inside the caller's transaction).
+  void insert_layer(const packages::LayerIndex& layer);
+  /// Runs `body` in a write transaction synced at checkpoints only (cache tables).
+  template <typename Body>
+  void cache_write(Body&& body);
 
   std::string path_;
   StoreOptions options_;
   std::mutex mutex_;
   sql::Connection db_;
 };
+
+template <typename Body>
+void SqliteStore::cache_write(Body&& body) {
+  bool full = options_.sync == StoreOptions::Sync::full;
+  if (full) db_.exec("PRAGMA synchronous = NORMAL");
+  try {
+    sql::Transaction transaction(db_);
+    body();
+    transaction.commit();
+  } catch (...) {
+    if (full) db_.exec("PRAGMA synchronous = FULL");
+    throw;
+  }
+  if (full) db_.exec("PRAGMA synchronous = FULL");
+}
 
 template <typename Body>
 auto SqliteStore::locked(const std::string& operation, Body&& body)
