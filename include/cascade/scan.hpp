@@ -61,7 +61,7 @@ struct ScannedImage {
 /// Counters of one Scanner, for progress and benchmarks.
 struct Stats {
   std::size_t images = 0;          // images scanned
-  std::size_t manifests_read = 0;  // image manifests fetched (the rest came from the store)
+  std::size_t manifests_read = 0;  // manifest GETs (an image named by a digest seen before needs none)
   std::size_t layers_read = 0;     // layer blobs streamed from the registry
   std::size_t layers_known = 0;    // layers whose index was already stored
   std::uint64_t bytes_read = 0;    // compressed bytes streamed
@@ -70,7 +70,7 @@ struct Stats {
 class Scanner {
  public:
   /// `parallel`: layer blobs streamed at once within one scan_all().
-  Scanner(registry::Registry& registry, store::Store& store, Limits limits = {}, std::size_t parallel = 4);
+  Scanner(registry::Registry& registry, store::Store& store, Limits limits = {}, std::size_t parallel = 8);
 
   /// Indexes `image` (a tag: resolved now; or a digest): its manifest (from the store when
   /// the digest was seen before), every layer not yet stored (streamed, verified, stored),

@@ -22,10 +22,6 @@ Error from_registry(const registry::Error& error) {
 
 Error from_store(const store::Error& error) { return Error{Error::Kind::store, false, error.message}; }
 
-reference::Reference at_digest(reference::Reference image, const std::string& digest) {
-  image.digest = digest;
-  return image;
-}
 
 }  // namespace
 
@@ -38,35 +34,41 @@ Stats Scanner::stats() const {
 }
 
 Expected<void, Error> Scanner::image_layers(const reference::Reference& image, ScannedImage& scanned) {
-  auto digest = registry_.resolve_digest(image);
-  if (!digest) return unexpected(from_registry(digest.error()));
-  scanned.digest = *digest;
-  auto known = store_.get_image_layers(*digest);
-  if (!known) return unexpected(from_store(known.error()));
-  if (*known) {
-    scanned.image_digest = (*known)->image_digest;
-    scanned.layers = (*known)->layers;
-    return {};
+  if (!image.digest.empty()) {  // an exact digest seen before: no request at all
+    auto known = store_.get_image_layers(image.digest);
+    if (!known) return unexpected(from_store(known.error()));
+    if (*known) {
+      scanned.digest = image.digest;
+      scanned.image_digest = (*known)->image_digest;
+      scanned.layers = (*known)->layers;
+      return {};
+    }
   }
-  auto manifest = registry_.image_manifest(at_digest(image, *digest));
+  // A tag: one GET answers both what it points to and what that is made of.
+  auto manifest = registry_.image_manifest(image);
   if (!manifest) return unexpected(from_registry(manifest.error()));
-  if (manifest->layers.size() > limits_.max_layers)
-    return unexpected(Error{Error::Kind::invalid, false, image.familiar() + ": more than " +
-                                                             std::to_string(limits_.max_layers) + " layers"});
-  store::ImageLayers record{*digest, manifest->image_digest, {}};
-  for (const auto& layer : manifest->layers) record.layers.push_back(layer.digest);
-  // The layers' blobs are read before the record is stored: a record names only indexed layers.
-  for (const auto& layer : manifest->layers) {
-    auto indexed = ensure_layer(image, layer);
-    if (!indexed) return unexpected(indexed.error());
-  }
-  auto stored_record = store_.put_image_layers(record);
-  if (!stored_record) return unexpected(from_store(stored_record.error()));
   {
     std::lock_guard lock(mutex_);
     ++stats_.manifests_read;
   }
-  scanned.image_digest = record.image_digest;
+  scanned.digest = manifest->digest;
+  scanned.image_digest = manifest->image_digest;
+  if (manifest->layers.size() > limits_.max_layers)
+    return unexpected(Error{Error::Kind::invalid, false, image.familiar() + ": more than " +
+                                                             std::to_string(limits_.max_layers) + " layers"});
+  store::ImageLayers record{manifest->digest, manifest->image_digest, {}};
+  for (const auto& layer : manifest->layers) record.layers.push_back(layer.digest);
+  auto known = store_.get_image_layers(record.digest);
+  if (!known) return unexpected(from_store(known.error()));
+  if (!*known) {
+    // The layers' blobs are read before the record is stored: a record names only indexed layers.
+    for (const auto& layer : manifest->layers) {
+      auto indexed = ensure_layer(image, layer);
+      if (!indexed) return unexpected(indexed.error());
+    }
+    auto stored_record = store_.put_image_layers(record);
+    if (!stored_record) return unexpected(from_store(stored_record.error()));
+  }
   scanned.layers = std::move(record.layers);
   return {};
 }
