@@ -232,6 +232,7 @@ TEST_CASE("advisory drill variant: the mirror still serves the vulnerable bash, 
   CHECK(patched.err.find("still has bash " + machine_bash + "; fixed in " + kDebianFixed) != std::string::npos);
   json run = parsed(patched);
   CHECK(run["state"] == "failed");
+  CHECK(run["summary"]["vulnerable"] == 2);  // tool and tool-cli: pushed, still vulnerable, not rolled out
   auto tasks = by_key(run["tasks"], "image");
   CHECK_FALSE(tasks.count(fleet.image("apps/web:1")));  // nothing to cascade from an unfixed base
   REQUIRE(tasks.count(fleet.image("apps/tool:1")));

@@ -112,6 +112,7 @@ struct NewRun {
 struct Summary {
   int total = 0;
   int pending = 0, building = 0, pushing = 0, pushed = 0, skipped = 0, failed = 0, blocked = 0;
+  int vulnerable = 0;  // pushed, but the scan found a vulnerable version: not rolled out
 };
 
 struct Run {

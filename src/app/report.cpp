@@ -32,7 +32,8 @@ json optional_value(const std::optional<T>& value) {
 
 json summary_json(const store::Summary& s) {
   return {{"total", s.total},     {"pending", s.pending}, {"building", s.building}, {"pushing", s.pushing},
-          {"pushed", s.pushed},   {"skipped", s.skipped}, {"failed", s.failed},     {"blocked", s.blocked}};
+          {"pushed", s.pushed},   {"skipped", s.skipped}, {"failed", s.failed},     {"blocked", s.blocked},
+          {"vulnerable", s.vulnerable}};
 }
 
 json run_record_json(const store::Run& run) {

@@ -62,7 +62,8 @@ std::string run_text(const json& run) {
   if (run["trigger"]["digest"].is_string()) out << " @ " << short_digest(run["trigger"]["digest"]);
   out << "\n  " << s["pushed"] << " pushed, " << s["skipped"] << " skipped, " << s["failed"] << " failed, "
       << s["blocked"] << " blocked, " << s["pending"].get<int>() + s["building"].get<int>() + s["pushing"].get<int>()
-      << " not done\n";
+      << " not done" << (s.value("vulnerable", 0) > 0 ? ", " + std::to_string(s["vulnerable"].get<int>()) +
+                                                           " still vulnerable (not rolled out)" : "") << "\n";
   const json& tasks = run["tasks"];
   std::size_t width = widest(tasks, "image", 10);
   out << "  " << pad("IMAGE", width) << pad("STATE", 9) << pad("OLD DIGEST", 21) << pad("NEW DIGEST", 21) << "TIME\n";

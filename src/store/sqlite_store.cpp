@@ -151,6 +151,9 @@ Summary SqliteStore::summary(RunId run) {
   rows.bind(1, run);
   while (rows.step())
     add_to(summary, stored(parse_task_state, rows.text(0), "tasks.state"), static_cast<int>(rows.int64(1)));
+  auto vulnerable = db_.prepare("SELECT count(*) FROM tasks WHERE run_id = ?1 AND verdict LIKE 'vulnerable%'");
+  vulnerable.bind(1, run);
+  if (vulnerable.step()) summary.vulnerable = static_cast<int>(vulnerable.int64(0));
   return summary;
 }
 
