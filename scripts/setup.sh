@@ -6,11 +6,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
-  # build
-  cmake g++ ninja-build pkg-config git
+  # build (ccache: the build uses it when present)
+  cmake g++ ninja-build pkg-config git ccache
   # libraries
   libboost1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev libyaml-cpp-dev nlohmann-json3-dev
   libgit2-dev doctest-dev libsqlite3-dev libssl-dev libcli11-dev
+  # image layers (tar, gzip, zstd) streamed from the registry
+  libarchive-dev
+  # a real Debian root filesystem for the package tests (scripts/debian-rootfs.sh); rpm made
+  # the rpmdb.sqlite fixture (tests/data/packages/make-rpmdb.sh)
+  mmdebstrap rpm
   # cron schedules in IANA time zones (date/tz.h over the system tz database)
   libhowardhinnant-date-dev tzdata
   # the dashboard's browser test
