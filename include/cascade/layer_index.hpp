@@ -65,7 +65,7 @@ struct LayerIndex {
   std::vector<LayerFile> files;          // in tar order; a later entry for a path replaces an earlier one
   std::vector<std::string> whiteouts;    // normalized paths this layer deletes from lower layers
   std::vector<std::string> opaque_dirs;  // directories whose lower-layer contents this layer hides
-  std::uint64_t uncompressed_bytes = 0;  // the tar stream's size
+  std::uint64_t uncompressed_bytes = 0;  // tar bytes read, up to the end-of-archive marker
 
   bool operator==(const LayerIndex&) const = default;
 };

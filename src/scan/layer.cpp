@@ -49,7 +49,7 @@ class LayerWalk {
       auto taken = take(entry);
       if (!taken) return unexpected(taken.error());
     }
-    layer_.uncompressed_bytes = bytes_;
+    layer_.uncompressed_bytes = std::max<std::uint64_t>(bytes_, static_cast<std::uint64_t>(archive_filter_bytes(archive_, 0)));
     return std::move(layer_);
   }
 
@@ -60,7 +60,8 @@ class LayerWalk {
   }
 
   Expected<void, Error> count(std::uint64_t more) {
-    bytes_ += more;
+    // What the tar reader consumed (headers, padding, PAX data) plus the block in hand.
+    bytes_ = std::max<std::uint64_t>(bytes_ + more, static_cast<std::uint64_t>(archive_filter_bytes(archive_, 0)));
     if (bytes_ > limits_.max_uncompressed)
       return unexpected(invalid(digest_, "more than " + std::to_string(limits_.max_uncompressed) +
                                              " bytes uncompressed (the layer limit; a compression bomb?)"));
@@ -91,7 +92,8 @@ class LayerWalk {
     std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
     std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
     if (name.rfind(".wh.", 0) != 0) return false;
-    if (name == ".wh..wh..opq") layer_.opaque_dirs.push_back(dir);
+    if (name == ".wh.") bad_whiteout_ = path;
+    else if (name == ".wh..wh..opq") layer_.opaque_dirs.push_back(dir);
     else if (name.rfind(".wh..wh.", 0) == 0) return true;  // AUFS metadata, not a deletion
     else if (name.size() > 4) layer_.whiteouts.push_back(dir.empty() ? name.substr(4) : dir + "/" + name.substr(4));
     return true;
@@ -111,12 +113,31 @@ class LayerWalk {
     if (!counted) return counted;
     const char* name = archive_entry_pathname(entry);
     std::string path = packages::normalize_path(name ? name : "");
-    if (path.empty() || whiteout(path)) return read_data(nullptr);
+    if (path.empty()) return read_data(nullptr);
+    if (whiteout(path)) {
+      if (!bad_whiteout_.empty()) return unexpected(invalid(digest_, "a bare whiteout '" + bad_whiteout_ + "' (OCI layers may not have one)"));
+      return read_data(nullptr);
+    }
     auto kind = packages::classify(path);
-    if (!kind) return read_data(nullptr);
+    if (!kind) {
+      bool regular = archive_entry_filetype(entry) == AE_IFREG && !archive_entry_hardlink(entry);
+      if (!regular || !maybe_linked(path)) return read_data(nullptr);
+      std::string content;  // a file a database may be hard-linked to later in this layer
+      auto read = read_data(&content);
+      if (read) contents_[path] = std::move(content);
+      return read;
+    }
     if (const char* target = archive_entry_hardlink(entry)) {
       auto found = contents_.find(packages::normalize_path(target));
-      if (found != contents_.end()) keep(packages::index_file(path, *kind, found->second));
+      if (found != contents_.end()) {
+        keep(packages::index_file(path, *kind, found->second));
+      } else {
+        packages::LayerFile unread;
+        unread.path = path;
+        unread.kind = *kind;
+        unread.problem = "a hard link to " + packages::normalize_path(target) + ", whose content was not kept: not indexed";
+        keep(std::move(unread));
+      }
       return read_data(nullptr);
     }
     if (archive_entry_filetype(entry) == AE_IFLNK) {
@@ -139,7 +160,22 @@ class LayerWalk {
     return {};
   }
 
+  // A file in a package database's folder (or an os-release look-alike) that a database path
+  // of the same layer may name as its hard link target: its content is kept (bounded by
+  // max_file each) until the layer ends.
+  static bool maybe_linked(const std::string& path) {
+    std::size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    static const char* const kDatabaseDirs[] = {"var/lib/dpkg", "var/lib/dpkg/status.d", "lib/apk/db", "usr/lib/apk/db",
+                                                "var/lib/rpm", "usr/lib/sysimage/rpm"};
+    for (const char* candidate : kDatabaseDirs)
+      if (dir == candidate) return true;
+    return (dir == "etc" || dir == "usr/lib") && name.rfind("os-release", 0) == 0;
+  }
+
   struct archive* archive_;
+  std::string bad_whiteout_;
   const std::string& digest_;
   const Limits& limits_;
   packages::LayerIndex layer_;

@@ -16,8 +16,11 @@ namespace {
 constexpr std::size_t kQueueBytes = 4u << 20;  // streamed bytes waiting for the reader, per layer
 constexpr int kLayerAttempts = 3;             // a transient failure mid-stream starts the layer over
 
+// A blob or manifest the registry served but that is bad (digest mismatch, short body, not
+// JSON) is invalid content; the rest is the registry failing.
 Error from_registry(const registry::Error& error) {
-  return Error{Error::Kind::registry, error.transient(), error.str()};
+  auto kind = error.kind == registry::ErrorKind::invalid ? Error::Kind::invalid : Error::Kind::registry;
+  return Error{kind, error.transient(), error.str()};
 }
 
 Error from_store(const store::Error& error) { return Error{Error::Kind::store, false, error.message}; }
@@ -38,6 +41,8 @@ Expected<void, Error> Scanner::image_layers(const reference::Reference& image, S
     auto known = store_.get_image_layers(image.digest);
     if (!known) return unexpected(from_store(known.error()));
     if (*known) {
+      std::lock_guard lock(mutex_);
+      stats_.layers_known += (*known)->layers.size();
       scanned.digest = image.digest;
       scanned.image_digest = (*known)->image_digest;
       scanned.layers = (*known)->layers;
@@ -60,7 +65,10 @@ Expected<void, Error> Scanner::image_layers(const reference::Reference& image, S
   for (const auto& layer : manifest->layers) record.layers.push_back(layer.digest);
   auto known = store_.get_image_layers(record.digest);
   if (!known) return unexpected(from_store(known.error()));
-  if (!*known) {
+  if (*known) {
+    std::lock_guard lock(mutex_);
+    stats_.layers_known += record.layers.size();
+  } else {
     // The layers' blobs are read before the record is stored: a record names only indexed layers.
     for (const auto& layer : manifest->layers) {
       auto indexed = ensure_layer(image, layer);
