@@ -295,6 +295,20 @@ json exposure_json(const ExposureReport& report, const PackageQuestion& question
                      {"matched_by", base.matched_by}, {"exposed", base.exposed},
                      {"fixed", base.fixed ? json(*base.fixed) : json(nullptr)}});
   for (const auto& item : report.unjudged) unjudged.push_back({{"subject", item.subject}, {"reason", item.reason}});
+  for (auto& entry : advisories) {  // per advisory: who it exposes, and its bases' state now
+    json exposed_images = json::array(), exposed_workloads = json::array(), base_states = json::array();
+    for (const auto& item : report.images)
+      if (item.matched_by == entry["id"]) exposed_images.push_back({{"subject", item.subject}, {"enters", item.enters}});
+    for (const auto& item : report.workloads)
+      if (item.matched_by == entry["id"]) exposed_workloads.push_back({{"subject", item.subject}, {"enters", item.enters}});
+    for (const auto& base : report.bases)
+      if (!base.exposed || base.matched_by == entry["id"])
+        base_states.push_back({{"image", base.image}, {"digest", base.digest}, {"package", base.package},
+                               {"fixed_upstream", !base.exposed}});
+    entry["images"] = exposed_images;
+    entry["workloads"] = exposed_workloads;
+    entry["bases"] = base_states;
+  }
   return {{"question", report.question},
           {"advisories", advisories},
           {"images", images},
