@@ -231,6 +231,52 @@ TEST_CASE("http::Client failures name the step and host") {
   }
 }
 
+TEST_CASE("http::Client streams a 2xx body to a sink") {
+  std::string big(3u << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  ScriptedServer server([&](const Received& request) {
+    if (request.target == "/missing") return Reply{404, {}, "no such blob"};
+    return Reply{200, {}, big};
+  });
+  Options options;
+  options.body_limit = 1000;  // applies to kept bodies only
+  Client client(insecure_for(server, options));
+
+  SUBCASE("past the body limit, in chunks, in order, nothing kept in the response") {
+    std::string received;
+    std::size_t chunks = 0;
+    Request request = get(server.url("/blob"));
+    request.body_sink = [&](std::string_view chunk) {
+      received.append(chunk);
+      ++chunks;
+      return true;
+    };
+    auto response = client.request(request);
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    CHECK(response->body.empty());
+    CHECK(received == big);
+    CHECK(chunks > 1);
+  }
+  SUBCASE("a sink that stops the transfer fails the request") {
+    Request request = get(server.url("/blob"));
+    request.body_sink = [](std::string_view) { return false; };
+    auto response = client.request(request);
+    REQUIRE_FALSE(response);
+    CHECK(response.error().message.find("stopped by the reader") != std::string::npos);
+  }
+  SUBCASE("another status is read into the response as usual, under the limit") {
+    bool called = false;
+    Request request = get(server.url("/missing"));
+    request.body_sink = [&](std::string_view) { return called = true; };
+    auto response = client.request(request);
+    REQUIRE(response);
+    CHECK(response->status == 404);
+    CHECK(response->body == "no such blob");
+    CHECK_FALSE(called);
+  }
+}
+
 TEST_CASE("http::Client TLS against docker-registry") {
   cascade::test::TempDir dir;
   auto certificate = cascade::test::make_certificate(dir.path());

@@ -187,7 +187,9 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, co
     co_return result;
   }
   bhttp::response_parser<bhttp::buffer_body> head;
-  head.body_limit(boost::none);
+  // A streamed body has no limit (the sink bounds it); every other body has the client's.
+  if (sink) head.body_limit(boost::none);
+  else head.body_limit(options.body_limit);
   head.header_limit(64 * 1024);
   if (request.method() == bhttp::verb::head) head.skip(true);
   beast::get_lowest_layer(stream).expires_after(options.read_timeout);
@@ -211,6 +213,10 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& connection, co
   }
   bhttp::response_parser<bhttp::string_body> parser(std::move(head));
   parser.body_limit(options.body_limit);
+  if (auto length = parser.content_length(); length && *length > options.body_limit) {
+    result.response = unexpected(read_error(endpoint, bhttp::error::body_limit, options));
+    co_return result;
+  }
   auto [read_ec, read] = co_await bhttp::async_read(stream, connection.buffer, parser, as_tuple(use_awaitable));
   if (read_ec) {
     result.response = unexpected(read_error(endpoint, read_ec, options));
