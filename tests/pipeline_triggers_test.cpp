@@ -55,6 +55,8 @@ TEST_CASE("pipeline::triggers") {
     - cron: "@weekly"
       action: rebuild
       images: ["127.0.0.1:5000/apps/*", "docker.io/library/**"]
+    - cron: "*/30 * * * *"
+      action: scan
 )");
     REQUIRE(pipeline.triggers);
     const Triggers& triggers = *pipeline.triggers;
@@ -86,7 +88,7 @@ TEST_CASE("pipeline::triggers") {
     CHECK(generic.unauthenticated);
     CHECK(generic.token_env.empty());
 
-    REQUIRE(triggers.schedule.size() == 2);
+    REQUIRE(triggers.schedule.size() == 3);
     const ScheduleEntry& nightly = triggers.schedule[0];
     CHECK(nightly.name == "nightly");
     CHECK(nightly.cron == "0 3 * * *");
@@ -100,6 +102,11 @@ TEST_CASE("pipeline::triggers") {
     CHECK(weekly.timezone == "UTC");
     CHECK(weekly.action == ScheduleEntry::Action::rebuild);
     CHECK(weekly.images == std::vector<std::string>{"127.0.0.1:5000/apps/*", "docker.io/library/**"});
+    const ScheduleEntry& scan = triggers.schedule[2];
+    CHECK(scan.name == "scan-3");
+    CHECK(scan.cron == "*/30 * * * *");
+    CHECK(scan.action == ScheduleEntry::Action::scan);
+    CHECK(scan.images.empty());
   }
 
   SUBCASE("defaults") {
@@ -262,10 +269,16 @@ TEST_CASE("pipeline::triggers errors") {
   SUBCASE("actions and images") {
     check_error("triggers:\n  schedule:\n    - cron: '@daily'\n      action: rebuld\n", 11, 15,
                 "unknown action 'rebuld'; known: refresh");
+    check_error("triggers:\n  schedule:\n    - cron: '@daily'\n      action: Scan\n", 11, 15,
+                "unknown action 'Scan'; known: refresh (re-resolve the external base images), rebuild (rebuild the "
+                "listed images), scan (index the installed packages of every image and workload)");
     check_error("triggers:\n  schedule:\n    - cron: '@daily'\n", 10, 7, "missing required key 'action' in schedule entry");
     // images on a refresh: at the key, line 12 column 7
     check_error("triggers:\n  schedule:\n    - cron: '@daily'\n      action: refresh\n      images: [a/*]\n", 12, 7,
                 "'images' applies only to action 'rebuild'");
+    check_error("triggers:\n  schedule:\n    - cron: '@daily'\n      action: scan\n      images: [a/*]\n", 12, 7,
+                "'images' applies only to action 'rebuild': a scan indexes every fleet image, external base and "
+                "workload");
     // "      images: [" is 15 characters, "a/*, " 5 more: the second glob's quote is column 21
     check_error("triggers:\n  schedule:\n    - cron: '@daily'\n      action: rebuild\n      images: [a/*, 'b/[x']\n", 12,
                 21, "'images' glob 'b/[x'");

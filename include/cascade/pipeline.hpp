@@ -111,7 +111,9 @@ struct ScheduleEntry {
   std::string name;        // unique; default "<action>-<index>"
   std::string cron;        // five fields or an @macro; checked with cron::Schedule::parse
   std::string timezone = "UTC";  // IANA name
-  enum class Action { refresh, rebuild } action = Action::refresh;
+  // refresh: re-resolve the external bases and cascade what changed; rebuild: rebuild `images`;
+  // scan: index the installed packages of every fleet image, external base and workload.
+  enum class Action { refresh, rebuild, scan } action = Action::refresh;
   std::vector<std::string> images;  // rebuild: globs on normalized repositories; empty: every fleet image
   Mark mark;
 };

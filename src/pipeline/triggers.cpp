@@ -1,7 +1,7 @@
 // The `triggers:` section: what `cascade serve` listens on (address, debounce, body limit,
 // parallel builds, API token variable, log format), its webhook endpoints (sender, path,
 // authentication) and its cron schedule (expression checked with cron::Schedule::parse in
-// its time zone, action, image globs).
+// its time zone, action: refresh, rebuild or scan; image globs for a rebuild).
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -319,10 +319,13 @@ Expected<ScheduleEntry, Error> read_schedule_entry(const Context& context, const
     entry.action = ScheduleEntry::Action::refresh;
   } else if (*action == "rebuild") {
     entry.action = ScheduleEntry::Action::rebuild;
+  } else if (*action == "scan") {
+    entry.action = ScheduleEntry::Action::scan;
   } else {
     return unexpected(context.report.at(action_node, "unknown action " + quoted(*action) +
                                                          "; known: refresh (re-resolve the external base images), "
-                                                         "rebuild (rebuild the listed images)"));
+                                                         "rebuild (rebuild the listed images), scan (index the "
+                                                         "installed packages of every image and workload)"));
   }
   entry.name = *action + "-" + std::to_string(index + 1);
   if (auto value = fields->find("name")) {
@@ -339,6 +342,10 @@ Expected<ScheduleEntry, Error> read_schedule_entry(const Context& context, const
       return unexpected(context.report.at(key_node(node, "images"),
                                           "'images' applies only to action 'rebuild': a refresh re-resolves every "
                                           "external base image and cascades what changed"));
+    if (entry.action == ScheduleEntry::Action::scan)
+      return unexpected(context.report.at(key_node(node, "images"),
+                                          "'images' applies only to action 'rebuild': a scan indexes every fleet "
+                                          "image, external base and workload"));
     if (auto read = read_schedule_images(context, *value, entry); !read) return unexpected(read.error());
   }
   return entry;
