@@ -18,13 +18,6 @@ std::string random_digest(int seed) {
 
 std::map<std::string, std::string> bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
-// The value of one sample line of /metrics ("name{labels} value"), or -1 when absent.
-double sample(const std::string& metrics, const std::string& series) {
-  auto at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + series.size() + 2));
-}
-
 }  // namespace
 
 TEST_CASE("webhook intake: replay, burst, refusals; the API, metrics and the --server commands") {
@@ -111,14 +104,14 @@ TEST_CASE("webhook intake: replay, burst, refusals; the API, metrics and the --s
     REQUIRE(answer);
     CHECK(answer->status == 200);
     CHECK(answer->headers.get("Content-Type").value_or("").find("text/plain") == 0);
-    const std::string& text = "\n" + answer->body;
-    CHECK(sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"accepted\"}") == 52);
-    CHECK(sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"duplicate\"}") == 1);
-    CHECK(sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"rejected\"}") == 1);
-    CHECK(sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"malformed\"}") == 1);
-    CHECK(sample(text, "cascade_runs_total{state=\"succeeded\"}") >= 1);
-    CHECK(sample(text, "cascade_builds_total{outcome=\"pushed\"}") == 8);
-    CHECK(sample(text, "cascade_build_duration_seconds_count") == 8);
+    const std::string& text = answer->body;
+    CHECK(test::metric_sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"accepted\"}") == 52);
+    CHECK(test::metric_sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"duplicate\"}") == 1);
+    CHECK(test::metric_sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"rejected\"}") == 1);
+    CHECK(test::metric_sample(text, "cascade_triggers_total{source=\"distribution\",outcome=\"malformed\"}") == 1);
+    CHECK(test::metric_sample(text, "cascade_runs_total{state=\"succeeded\"}") >= 1);
+    CHECK(test::metric_sample(text, "cascade_builds_total{outcome=\"pushed\"}") == 8);
+    CHECK(test::metric_sample(text, "cascade_build_duration_seconds_count") == 8);
   }
   {  // the API: patch needs the bearer token; reads are open
     std::string body = json{{"image", fleet.image("apps/status:1")}}.dump();

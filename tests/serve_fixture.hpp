@@ -1,6 +1,7 @@
 // `cascade serve` as the tests run it: the real binary in the background on a port chosen by
 // the test, its log in a file, stopped with SIGTERM (and its exit code kept) on request or
-// on destruction; plus a small JSON client for its API and webhooks.
+// on destruction; plus a small JSON client for its API and webhooks, a reader of /metrics
+// samples, and a fleet whose external base carries a real dpkg database (ExposureFleet).
 #pragma once
 
 #include <boost/asio.hpp>
@@ -11,11 +12,13 @@
 #include <csignal>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include "builder_fixture.hpp"
 #include "cascade/http.hpp"
+#include "cascade/store.hpp"
 #include "patch_support.hpp"
 #include "support.hpp"
 
@@ -149,6 +152,89 @@ inline std::string publish_patched_base(const PatchFleet& fleet, const BuildahSa
   std::string dockerfile = read_file(fleet.repos() / "platform/base/Dockerfile") + "RUN echo fixed > /etc/fixed\n";
   return buildah_push(sandbox, fleet.image("platform/base:1"), dockerfile, "patched-base");
 }
+
+/// The value of one sample of a /metrics text ("name{labels}"), or -1 when absent.
+inline double metric_sample(const std::string& metrics, const std::string& series) {
+  std::string text = "\n" + metrics;
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+/// This machine's dpkg database with bash's stanza rewritten to `version` (binary and
+/// source), as a fixed base image would carry it.
+inline std::string dpkg_status_with_bash(const std::string& version) {
+  std::string status = read_file("/var/lib/dpkg/status");
+  auto start = status.rfind("Package: bash\n", 0) == 0 ? 0 : status.find("\nPackage: bash\n");
+  if (start == std::string::npos) throw std::runtime_error("/var/lib/dpkg/status has no bash");
+  auto end = std::min(status.find("\n\n", start + 1), status.size());
+  std::string stanza, line;
+  std::istringstream lines(status.substr(start, end - start));
+  while (std::getline(lines, line)) {
+    if (line.rfind("Version: ", 0) == 0) line = "Version: " + version;
+    if (line.rfind("Source: bash", 0) == 0) line = "Source: bash";
+    stanza += line + "\n";
+  }
+  if (!stanza.empty()) stanza.pop_back();
+  return status.substr(0, start) + stanza + status.substr(end);
+}
+
+/// A fleet for package questions, in a real registry: the external base `base` (busybox,
+/// this machine's /var/lib/dpkg/status and /etc/os-release: Debian 12 with bash) and the
+/// fleet image `app` built on it from a git repository. Its pipeline runs `cascade serve`
+/// on `port` with a daily `scan` schedule entry (named "scan").
+class ExposureFleet {
+ public:
+  static constexpr const char* kFixed = "5.2.15-2+deb12u1";  // above the bash of Debian 12 (5.2.15-2+b*)
+
+  ExposureFleet() {
+    make_repo(dir / "app", {{"Dockerfile", "FROM " + base + "\nRUN echo app > /app\n"}});
+    write_file(pipeline, "version: 1\nregistries:\n  - host: " + registry.host() +
+                             "\n    insecure: true\nsources:\n  - name: app\n    git: app\n    ref: main\n"
+                             "    images:\n      - image: " + app + "\n        dockerfile: Dockerfile\n"
+                             "triggers:\n  listen: 127.0.0.1:" + std::to_string(port) +
+                             "\n  debounce: 0s\n  schedule:\n    - name: scan\n      cron: \"0 4 * * *\"\n"
+                             "      action: scan\n");
+  }
+
+  /// Pushes the base: with this machine's bash, or (fixed) with bash at kFixed; returns its digest.
+  std::string publish_base(bool fixed) {
+    std::string name = fixed ? "base-fixed" : "base";
+    sandbox.context(name, {{"status", fixed ? dpkg_status_with_bash(kFixed) : read_file("/var/lib/dpkg/status")},
+                           {"os-release", read_file("/etc/os-release")}});
+    return buildah_push(sandbox, base,
+                        busybox_dockerfile("COPY status /var/lib/dpkg/status\nCOPY os-release /etc/os-release\n"), name);
+  }
+  /// `cascade patch BASE --no-deploy`: builds and pushes the app on the base as it is now.
+  void build_app() const {
+    auto built = cascade({"patch", "-p", pipeline, base, "--no-deploy"});
+    if (built.exit_code != 0) throw std::runtime_error("cascade patch failed: " + built.err);
+  }
+  /// As if the daemon had been down since 2020: the next start runs the missed scan.
+  void scan_at_next_start() const {
+    auto store = store::open_sqlite((dir / ".cascade/state.db").string());
+    if (!store || !(*store)->put_setting("schedule.scan.last", "2020-01-01T00:00:00Z"))
+      throw std::runtime_error("cannot write the schedule setting");
+  }
+  /// An OSV record: bash in Debian:12 affected below `fixed`.
+  static nlohmann::json advisory(const std::string& id, const std::string& fixed = kFixed) {
+    return {{"schema_version", "1.6.0"},
+            {"id", id},
+            {"aliases", {"CVE-2014-6271"}},
+            {"summary", "bash: function definitions in the environment run trailing commands"},
+            {"affected",
+             {{{"package", {{"ecosystem", "Debian:12"}, {"name", "bash"}}},
+               {"ranges", {{{"type", "ECOSYSTEM"}, {"events", {{{"introduced", "0"}}, {{"fixed", fixed}}}}}}}}}}};
+  }
+
+  TempDir dir;
+  DockerRegistry registry;
+  BuildahSandbox sandbox;
+  int port = free_port();
+  std::string base = registry.host() + "/debian/bash:12";
+  std::string app = registry.host() + "/team/app:1";
+  std::string pipeline = (dir / "pipeline.yaml").string();
+};
 
 /// A distribution (registry) notification envelope for one manifest push.
 inline std::string distribution_push(const std::string& registry_host, const std::string& repository,

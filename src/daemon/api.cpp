@@ -1,7 +1,8 @@
 // The daemon's HTTP routes: webhooks (authenticate, decode, store durably through the
-// intake, then answer 202), the JSON API (reads open, changes behind a bearer token),
-// /metrics, /healthz and the dashboard page. Reads that may block (the store, Graphviz,
-// the deploy targets) run on worker threads, never on the io threads.
+// intake, then answer 202), the JSON API (reads open, changes behind a bearer token; the
+// package and advisory routes are in exposure_api.cpp), /metrics, /healthz and the
+// dashboard page. Reads that may block (the store, Graphviz, the deploy targets, the
+// exposure gauges of /metrics) run on worker threads, never on the io threads.
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -103,6 +104,8 @@ Workers& workers() {
 
 }  // namespace
 
+void run_blocking(std::function<void()> job) { workers().post(std::move(job)); }
+
 void declare_metrics(Metrics& metrics) {
   metrics.counter("cascade_triggers_total", "Trigger events by source and outcome", {"source", "outcome"});
   metrics.counter("cascade_runs_total", "Finished runs by final state", {"state"});
@@ -115,6 +118,10 @@ void declare_metrics(Metrics& metrics) {
   metrics.gauge("cascade_queue_depth", "Triggers waiting for their debounce window or for the running run");
   metrics.gauge("cascade_runs_active", "Runs executing now");
   metrics.gauge("cascade_workloads_behind", "Workloads not running their image's newest pushed digest");
+  metrics.gauge("cascade_exposed_images", "Fleet images and external bases carrying a package a stored advisory names "
+                "in a vulnerable version (latest scans; refreshed at each scrape)", {"advisory"});
+  metrics.gauge("cascade_exposed_workloads", "Running workloads whose image carries a package a stored advisory names "
+                "in a vulnerable version (latest scans; refreshed at each scrape)", {"advisory"});
   metrics.histogram("cascade_webhook_intake_seconds", "From a webhook request to its durable answer",
                     {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5});
 }
@@ -159,6 +166,10 @@ void Routes::handle(http::ServerRequest&& request, http::Respond respond) {
     if (request.method != "POST") return respond(error(405, "use POST"));
     return api_patch(std::move(request), std::move(respond));
   }
+  if (path == "/api/advisories" || (path == "/api/affected" && request.method == "POST")) {
+    if (request.method != "POST") return respond(error(405, "use POST"));
+    return exposure_post(std::move(request), std::move(respond));
+  }
   if (request.method != "GET" && request.method != "HEAD") return respond(error(405, "use GET"));
   if (path == "/" || path == "/index.html") {
     http::ServerResponse page;
@@ -167,15 +178,8 @@ void Routes::handle(http::ServerRequest&& request, http::Respond respond) {
     return respond(std::move(page));
   }
   if (path == "/healthz") return respond(http::ServerResponse::text(200, "ok\n"));
-  if (path == "/metrics") {
-    http::ServerResponse page;
-    page.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    metrics.set("cascade_queue_depth", static_cast<double>(coordinator.queued()));
-    page.body = metrics.render();
-    return respond(std::move(page));
-  }
   if (path == "/api/graph") return respond(ok(graph_view_json(coordinator.fleet())));
-  if (path.rfind("/api/", 0) == 0) return blocking(std::move(request), std::move(respond));
+  if (path.rfind("/api/", 0) == 0 || path == "/metrics") return blocking(std::move(request), std::move(respond));
   respond(error(404, "nothing at " + path));
 }
 
@@ -183,6 +187,15 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
   workers().post([this, request = std::move(request), respond = std::move(respond)] {
     const std::string& path = request.path;
     auto failed = [&](const app::Failure& failure) { respond(error(failure.exit_code == 2 ? 400 : 502, failure.message)); };
+    if (path == "/metrics") {  // the exposure gauges read the store: not on an io thread
+      refresh_exposure_metrics();
+      http::ServerResponse page;
+      page.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      metrics.set("cascade_queue_depth", static_cast<double>(coordinator.queued()));
+      page.body = metrics.render();
+      return respond(std::move(page));
+    }
+    if (exposure_get(request, respond)) return;
     if (path == "/api/runs") {
       auto runs = app::runs_json(store, limit_of(request, 50));
       return runs ? respond(ok(*runs)) : failed(runs.error());
@@ -239,7 +252,7 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
     }
     if (path == "/api/affected") {
       auto query = request.query.find("image");
-      if (query == request.query.end()) return respond(error(400, "give ?image=IMAGE"));
+      if (query == request.query.end()) return respond(error(400, "give ?image=IMAGE or ?package=NAME[OP VERSION]"));
       auto ref = reference::parse(query->second);
       if (!ref) return respond(error(400, "'" + query->second + "' is not an image reference: " + ref.error().message));
       auto view = coordinator.fleet();
@@ -355,12 +368,21 @@ void Routes::hook(std::size_t index, http::ServerRequest&& request, http::Respon
   });
 }
 
-void Routes::api_patch(http::ServerRequest&& request, http::Respond respond) {
+bool Routes::authorized(const http::ServerRequest& request, const http::Respond& respond) {
   auto header = request.headers.get("Authorization");
-  if (api_token.empty())
-    return respond(error(403, "the daemon has no API token: set " + pipeline.triggers->api_token_env + " for it"));
-  if (!header || !webhook::constant_time_equal(*header, "Bearer " + api_token))
-    return respond(error(401, "missing or wrong bearer token"));
+  if (api_token.empty()) {
+    respond(error(403, "the daemon has no API token: set " + pipeline.triggers->api_token_env + " for it"));
+    return false;
+  }
+  if (!header || !webhook::constant_time_equal(*header, "Bearer " + api_token)) {
+    respond(error(401, "missing or wrong bearer token"));
+    return false;
+  }
+  return true;
+}
+
+void Routes::api_patch(http::ServerRequest&& request, http::Respond respond) {
+  if (!authorized(request, respond)) return;
   auto body = json::parse(request.body, nullptr, false);
   if (!body.is_object() || !body.contains("image") || !body["image"].is_string())
     return respond(error(400, "expected a JSON object {\"image\": \"IMAGE\", \"digest\": optional}"));

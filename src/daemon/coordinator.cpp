@@ -2,7 +2,8 @@
 // time. A trigger for the image and digest being cascaded, or for an image the running run
 // builds (the registry reporting cascade's own pushes), joins that run; any other trigger
 // follows it. Before planning, a webhook's digest is confirmed with the registry: payloads
-// are hints, and the tag may have moved on since.
+// are hints, and the tag may have moved on since. A scan (schedule) and an advisory's fix
+// (POST /api/advisories with "patch": true) take the same queue, one at a time with the runs.
 #include <algorithm>
 
 #include "internal.hpp"
@@ -13,6 +14,8 @@ std::string Trigger::key() const {
   switch (kind) {
     case Kind::patch: return "patch:" + image;
     case Kind::refresh: return "refresh";
+    case Kind::scan: return "scan";
+    case Kind::fix: return "fix:" + (question ? question->label() : image);
     case Kind::rebuild: {
       std::string key = "rebuild:";
       for (const auto& glob : globs) key += glob + ",";
@@ -53,6 +56,7 @@ void Coordinator::add(Trigger trigger, std::chrono::milliseconds delay) {
     auto& queued = waiting.trigger;
     if (trigger.digest) queued.digest = trigger.digest;
     queued.exact = queued.exact || trigger.exact;
+    if (trigger.question) queued.question = trigger.question;  // the advisories as stored last
     queued.events.insert(queued.events.end(), trigger.events.begin(), trigger.events.end());
     for (auto& done : trigger.done) queued.done.push_back(std::move(done));
     waiting.due = std::min(now + delay, waiting.first + 5 * std::max(delay, std::chrono::milliseconds(1)));
@@ -106,6 +110,8 @@ void Coordinator::run(std::stop_token stop, std::stop_token cancel) {
 void Coordinator::process(Trigger& trigger, std::stop_token stop, std::stop_token cancel) {
   switch (trigger.kind) {
     case Trigger::Kind::refresh: return process_refresh(trigger);
+    case Trigger::Kind::scan: return process_scan(trigger);
+    case Trigger::Kind::fix: return process_fix(trigger, stop, cancel);
     case Trigger::Kind::patch: return process_patch(trigger, stop, cancel);
     case Trigger::Kind::rebuild: {
       refresh_fleet();
@@ -192,6 +198,76 @@ void Coordinator::process_refresh(Trigger& trigger) {
   }
   log_.info("refresh: resolved the external bases", {{"schedule", trigger.sender}, {"changed", changed}});
   settle(trigger, {200, {}, std::to_string(changed) + " bases changed"}, changed ? "cascaded" : "up_to_date");
+}
+
+void Coordinator::process_scan(Trigger& trigger) {
+  refresh_fleet();
+  auto report = app::scan_fleet(wiring_, true);
+  if (!report) {
+    log_.error("scan: cannot index the fleet", {{"schedule", trigger.sender}, {"error", report.error().message}});
+    return settle(trigger, {502, {}, "scan failed: " + report.error().message}, "failed");
+  }
+  constexpr std::size_t kNamed = 20;  // a fleet-wide outage names a few subjects, then counts
+  for (std::size_t i = 0; i < report->failed.size() && i < kNamed; ++i)
+    log_.warn("scan: cannot scan", {{"subject", report->failed[i].subject}, {"reason", report->failed[i].reason}});
+  const auto& stats = report->stats;
+  log_.info("scan: indexed the fleet", {{"schedule", trigger.sender}, {"images", report->images},
+                                        {"workloads", report->workloads}, {"failed", report->failed.size()},
+                                        {"layers_read", stats.layers_read}, {"layers_known", stats.layers_known},
+                                        {"bytes_read", stats.bytes_read}, {"seconds", report->seconds}});
+  settle(trigger, {200, {}, "scanned " + std::to_string(report->images) + " images and " +
+                                std::to_string(report->workloads) + " workloads, " +
+                                std::to_string(report->failed.size()) + " failed"},
+         report->failed.empty() ? "scanned" : "scanned_partly");
+}
+
+void Coordinator::process_fix(Trigger& trigger, std::stop_token stop, std::stop_token cancel) {
+  refresh_fleet();
+  std::string label = trigger.question->label();
+  std::vector<std::string> unfixed;
+  auto planned = app::plan_fix(wiring_, *trigger.question, config_.deploy, unfixed);
+  for (const auto& line : unfixed) log_.warn("fix: not fixed upstream yet", {{"question", label}, {"base", line}});
+  for (auto& done : trigger.done)  // every answer names the bases not fixed upstream
+    done = [inner = std::move(done), unfixed](const Outcome& outcome) {
+      Outcome with = outcome;
+      with.unfixed = unfixed;
+      inner(with);
+    };
+  if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+  bool builds = std::any_of(planned->plan.steps.begin(), planned->plan.steps.end(),
+                            [](const plan::Step& step) { return step.action == plan::Action::Build; });
+  if (!builds) {
+    std::string why = unfixed.empty() ? "nothing to rebuild: no image is exposed to " + label
+                                      : "nothing to rebuild yet: the exposure to " + label +
+                                            " enters through bases not fixed upstream";
+    return settle(trigger, {200, {}, why}, "up_to_date");
+  }
+  // As for an exact patch: an unfinished fix of the same question is finished, not repeated.
+  execute(trigger, *planned, stop, cancel, app::unfinished_run_for(wiring_, *planned));
+}
+
+void Coordinator::requeue_fix(const store::Event& event) {
+  std::vector<std::string> ids;  // "advisory:A, B"
+  std::string rest = event.image.substr(event.image.find(':') + 1);
+  for (std::size_t start = 0; start < rest.size();) {
+    auto comma = std::min(rest.find(", ", start), rest.size());
+    ids.push_back(rest.substr(start, comma - start));
+    start = comma + 2;
+  }
+  auto question = stored_advisories(*wiring_.store, ids);
+  if (!question || !*question) {
+    std::string why = !question ? question.error().message : "its advisories are no longer stored";
+    (void)wiring_.store->settle_event(event.id, "not resumed: " + why + "; POST /api/advisories again");
+    return;
+  }
+  Trigger trigger;
+  trigger.kind = Trigger::Kind::fix;
+  trigger.source = store::TriggerKind::api;
+  trigger.sender = event.sender;
+  trigger.image = event.image;
+  trigger.question = std::make_shared<const app::PackageQuestion>(std::move(**question));
+  trigger.events = {event.id};
+  add(std::move(trigger), std::chrono::milliseconds(0));
 }
 
 app::RunOptions Coordinator::run_options(const Trigger& trigger, std::stop_token stop, std::stop_token cancel) {
@@ -313,7 +389,12 @@ void Coordinator::resume_unfinished(std::stop_token stop, std::stop_token cancel
       trigger.image = event.image;
       trigger.digest = event.digest;
       trigger.events = {event.id};
-      if (event.image.rfind("rebuild:", 0) == 0 || event.image == "refresh") continue;  // schedule markers
+      if (event.image.rfind("rebuild:", 0) == 0 || event.image == "refresh" || event.image == "scan")
+        continue;  // schedule markers
+      if (event.image.rfind("advisory:", 0) == 0) {
+        requeue_fix(event);
+        continue;
+      }
       add(std::move(trigger), config_.debounce);
     }
 }

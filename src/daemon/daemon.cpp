@@ -71,7 +71,7 @@ int serve(const Options& options) {
   }
   std::string api_token = getenv(triggers.api_token_env).value_or("");
   if (api_token.empty())
-    log.warn("no API token: POST /api/patch is refused", {{"set", "$" + triggers.api_token_env}});
+    log.warn("no API token: POST /api/patch and /api/advisories are refused", {{"set", "$" + triggers.api_token_env}});
 
   auto scanned = fleet::scan(file);
   if (!scanned) {
@@ -102,7 +102,8 @@ int serve(const Options& options) {
   server_options.port = listen.port;
   server_options.body_limit = triggers.body_limit;
   server_options.access_log = [&log](const http::AccessEntry& entry) {
-    if (entry.status >= 400 || entry.path.rfind("/api/patch", 0) == 0)  // successes stay quiet: hooks log their own
+    bool changes = entry.method == "POST" && entry.path.rfind("/api/", 0) == 0;  // patch, advisories, affected
+    if (entry.status >= 400 || changes)  // successes stay quiet: hooks log their own
       log.info("http", {{"method", entry.method}, {"path", entry.path}, {"status", entry.status},
                         {"us", entry.duration.count()}, {"remote", entry.remote}});
   };

@@ -1,5 +1,6 @@
 // Internal to the daemon: the structured log, the group-committing webhook intake, the
-// coordinator (debounce, one run at a time, join or follow), the schedule and the routes.
+// coordinator (debounce, one run at a time, join or follow), the schedule, the routes and
+// the advisories POST /api/advisories stores.
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cascade/app.hpp"
+#include "cascade/exposure.hpp"
 #include "cascade/cron.hpp"
 #include "cascade/http_server.hpp"
 #include "cascade/webhook.hpp"
@@ -86,17 +88,21 @@ struct Outcome {
   int status = 202;                  // HTTP status for the API: 202 run started, 200 nothing to do, 4xx/5xx
   std::optional<store::RunId> run;   // the run it started or joined
   std::string message;               // "started run 4", "joined run 3", "up to date", the failure
+  std::vector<std::string> unfixed;  // fix: external bases with no fixed version upstream yet
 };
 
 /// One queued piece of work. Triggers of the same key wait together (debounce).
 struct Trigger {
-  enum class Kind { patch, rebuild, refresh } kind = Kind::patch;
+  // patch an image; rebuild a selection; refresh the external bases; scan the fleet's
+  // packages; fix: the run that closes an advisory's exposure (app::plan_fix)
+  enum class Kind { patch, rebuild, refresh, scan, fix } kind = Kind::patch;
   store::TriggerKind source = store::TriggerKind::webhook;
   std::string sender;                  // "distribution", "schedule:nightly", "api"
-  std::string image;                   // patch: the image as pushed (repo:tag) or as asked
+  std::string image;                   // patch: the image as pushed (repo:tag) or as asked; fix: "advisory:ID, ID"
   std::optional<std::string> digest;   // what the sender reported; confirmed with the registry
   bool exact = false;                  // patch as asked, no registry confirmation (API, like the CLI)
   std::vector<std::string> globs;      // rebuild: the selection
+  std::shared_ptr<const app::PackageQuestion> question;  // fix: what to close
   std::vector<store::EventId> events;  // stored events it carries
   std::vector<std::function<void(const Outcome&)>> done;
   std::string key() const;
@@ -139,6 +145,10 @@ class Coordinator {
   void process(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
   void process_patch(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
   void process_refresh(Trigger& trigger);
+  void process_scan(Trigger& trigger);
+  void process_fix(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
+  /// A stored fix request the daemon stopped before acting on ("advisory:ID, ID"), queued again.
+  void requeue_fix(const store::Event& event);
   /// Runs the plan as a new run, or finishes run `resume` (an unfinished cascade of the same).
   std::optional<app::RunResult> execute(Trigger& trigger, const app::PlannedPatch& planned, std::stop_token stop,
                                         std::stop_token cancel, std::optional<store::RunId> resume = std::nullopt);
@@ -208,7 +218,33 @@ struct Routes {
   void hook(std::size_t index, http::ServerRequest&& request, http::Respond respond);
   void api_patch(http::ServerRequest&& request, http::Respond respond);
   void blocking(http::ServerRequest&& request, http::Respond respond);
+  /// Answers 403/401 and returns false unless the request carries the API bearer token.
+  bool authorized(const http::ServerRequest& request, const http::Respond& respond);
+  // exposure_api.cpp
+  /// GET /api/affected?package= and GET /api/exposure (on a worker); false for other paths.
+  bool exposure_get(const http::ServerRequest& request, const http::Respond& respond);
+  /// POST /api/affected and POST /api/advisories.
+  void exposure_post(http::ServerRequest&& request, http::Respond respond);
+  /// The fix run of POST /api/advisories with "patch": true, through the intake and the coordinator.
+  void start_fix(std::shared_ptr<const app::PackageQuestion> question, nlohmann::json answer, http::Respond respond);
+  /// Sets cascade_exposed_images and cascade_exposed_workloads per stored advisory (a scrape).
+  void refresh_exposure_metrics();
 };
+
+/// Runs `job` on one of the routes' worker threads (for work that may block).
+void run_blocking(std::function<void()> job);
+
+// ---- advisories -------------------------------------------------------------------------
+
+/// Stores each advisory of `question` (setting "advisory:<id>" := its OSV text; the setting
+/// "advisories" lists the ids), replacing one stored under the same id.
+Expected<void, store::Error> store_advisories(store::Store& store, const app::PackageQuestion& question);
+/// The stored advisories with these ids (every stored one when `ids` is empty), as one
+/// question; nullopt when none is stored. A stored text that no longer parses is skipped and
+/// named in `skipped`.
+Expected<std::optional<app::PackageQuestion>, store::Error> stored_advisories(store::Store& store,
+                                                                              const std::vector<std::string>& ids,
+                                                                              std::vector<std::string>* skipped = nullptr);
 
 /// Declares every metric family the daemon updates.
 void declare_metrics(Metrics& metrics);

@@ -1,8 +1,9 @@
 // The cron schedule: each `triggers.schedule` entry fires a refresh (resolve every external
-// base, cascade those that changed) or a rebuild (of a selection, even if nothing changed)
-// into the coordinator. Each firing is stored (an event, and the entry's last time as a
-// setting) before it is acted on, so a time missed while the daemon was down fires once
-// at the next start, and a restart never fires one time twice.
+// base, cascade those that changed), a rebuild (of a selection, even if nothing changed) or
+// a scan (index the installed packages of the fleet and its workloads) into the
+// coordinator. Each firing is stored (an event, and the entry's last time as a setting)
+// before it is acted on, so a time missed while the daemon was down fires once at the next
+// start, and a restart never fires one time twice.
 #include <algorithm>
 #include <ctime>
 
@@ -30,6 +31,24 @@ std::optional<cron::Time> parse_iso_utc(const std::string& text) {
 
 std::string setting_key(const pipeline::ScheduleEntry& entry) { return "schedule." + entry.name + ".last"; }
 
+const char* action_name(pipeline::ScheduleEntry::Action action) {
+  switch (action) {
+    case pipeline::ScheduleEntry::Action::refresh: return "refresh";
+    case pipeline::ScheduleEntry::Action::rebuild: return "rebuild";
+    case pipeline::ScheduleEntry::Action::scan: return "scan";
+  }
+  return "refresh";
+}
+
+Trigger::Kind trigger_kind(pipeline::ScheduleEntry::Action action) {
+  switch (action) {
+    case pipeline::ScheduleEntry::Action::refresh: return Trigger::Kind::refresh;
+    case pipeline::ScheduleEntry::Action::rebuild: return Trigger::Kind::rebuild;
+    case pipeline::ScheduleEntry::Action::scan: return Trigger::Kind::scan;
+  }
+  return Trigger::Kind::refresh;
+}
+
 cron::Time now_seconds() { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 }  // namespace
@@ -41,7 +60,7 @@ nlohmann::json schedule_json(const pipeline::Pipeline& pipeline, store::Store& s
       nlohmann::json item = {{"name", entry.name},
                              {"cron", entry.cron},
                              {"timezone", entry.timezone},
-                             {"action", entry.action == pipeline::ScheduleEntry::Action::refresh ? "refresh" : "rebuild"},
+                             {"action", action_name(entry.action)},
                              {"images", entry.images},
                              {"next", nullptr},
                              {"last", nullptr}};
@@ -66,8 +85,9 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   store::Event event;
   event.sender = "schedule:" + entry.name;
   event.dedupe_key = event.sender + ":" + iso_utc(at);
-  bool refresh = entry.action == pipeline::ScheduleEntry::Action::refresh;
-  event.image = refresh ? "refresh" : "rebuild:" + std::to_string(entry.images.size());
+  std::string action = action_name(entry.action);
+  bool rebuild = entry.action == pipeline::ScheduleEntry::Action::rebuild;
+  event.image = rebuild ? "rebuild:" + std::to_string(entry.images.size()) : action;  // a marker, never cascaded
   auto recorded = store_.record_event(event);
   (void)store_.put_setting(setting_key(entry), iso_utc(at));
   if (!recorded) {
@@ -77,14 +97,14 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   if (!recorded->is_new) return;  // this time already fired before a restart
   metrics_.add("cascade_triggers_total", {event.sender, "accepted"});
   log_.info(missed ? "schedule: firing a time missed while the daemon was down" : "schedule: firing",
-            {{"schedule", entry.name}, {"action", refresh ? "refresh" : "rebuild"}, {"time", iso_utc(at)}});
+            {{"schedule", entry.name}, {"action", action}, {"time", iso_utc(at)}});
   Trigger trigger;
-  trigger.kind = refresh ? Trigger::Kind::refresh : Trigger::Kind::rebuild;
+  trigger.kind = trigger_kind(entry.action);
   trigger.source = store::TriggerKind::schedule;
   trigger.sender = event.sender;
   trigger.globs = entry.images;
   // The event marks the firing; what it starts is recorded by the runs' own triggers.
-  (void)store_.settle_event(recorded->id, refresh ? "refresh started" : "rebuild started");
+  (void)store_.settle_event(recorded->id, action + " started");
   coordinator_.add(std::move(trigger), std::chrono::milliseconds(0));
 }
 
