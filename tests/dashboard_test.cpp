@@ -1,7 +1,9 @@
 // The dashboard in a real browser: Debian's headless Chromium loads GET / from the real
 // `cascade serve` while a real cascade runs (registry, buildah), and again when it has
 // ended. The page must render the graph (Graphviz SVG), colour each image by its task's
-// state, show the run's state as it progresses, and throw no script error.
+// state, show the run's state as it progresses, and throw no script error. Its exposure
+// view shows a stored advisory's exposed images and where the package enters, then none
+// once the advisory's fix run has ended.
 #include <doctest/doctest.h>
 
 #include <regex>
@@ -93,5 +95,66 @@ TEST_CASE("the dashboard shows the graph and a run as it progresses, in headless
   for (const auto& [image, state] : node_states(after.dom)) CHECK_MESSAGE(state == "pushed", image);
   CHECK(after.dom.find("id=\"tasks\"") != std::string::npos);
   CHECK(after.dom.find("data-image=\"" + fleet.image("apps/billing:1") + "\"") != std::string::npos);
+  CHECK(serve.stop() == 0);
+}
+
+namespace {
+
+// The exposure view's element of advisory `id` (its opening tag and everything to the next advisory).
+std::string advisory_block(const std::string& dom, const std::string& id) {
+  auto at = dom.find("data-advisory=\"" + id + "\"");
+  if (at == std::string::npos) return "";
+  auto start = dom.rfind('<', at);
+  auto next = dom.find("class=\"advisory\"", at);
+  return dom.substr(start, next == std::string::npos ? std::string::npos : next - start);
+}
+
+}  // namespace
+
+TEST_CASE("the dashboard's exposure view: exposed images, where bash enters, none after the fix run") {
+  if (!test::chromium_available()) {
+    MESSAGE("chromium is not installed (scripts/setup.sh installs it): skipped");
+    return;
+  }
+  test::ExposureFleet fleet;
+  fleet.publish_base(false);
+  fleet.build_app();
+  fleet.scan_at_next_start();
+  test::ServeProcess serve(fleet.pipeline, fleet.port, {{"CASCADE_API_TOKEN", "api-token"}});
+  serve.wait_for("/api/affected?package=bash", [](const json& answer) { return answer["images"].size() == 2; },
+                 std::chrono::seconds(60));
+  const std::string id = "CASCADE-TEST-0001";
+  std::map<std::string, std::string> token{{"Authorization", "Bearer api-token"}};
+  json body = {{"advisories", {test::ExposureFleet::advisory(id)}}, {"patch", false}};
+  auto stored = serve.post("/api/advisories", body.dump(), token);
+  REQUIRE(stored);
+  REQUIRE_MESSAGE(stored->status == 200, stored->body);
+
+  auto before = test::chromium_load(serve.url("/"));
+  no_script_errors(before);
+  std::string block = advisory_block(before.dom, id);
+  REQUIRE_MESSAGE(!block.empty(), before.dom);
+  CHECK(block.find("data-images=\"2\"") != std::string::npos);
+  CHECK(block.find("data-workloads=\"0\"") != std::string::npos);
+  for (const auto& image : {fleet.base, fleet.app})
+    CHECK(block.find("data-subject=\"" + image + "\" data-kind=\"image\" data-enters=\"" + fleet.base + "\"") !=
+          std::string::npos);
+  CHECK(block.find("external base") != std::string::npos);
+  CHECK(block.find("2 images exposed") != std::string::npos);
+
+  fleet.publish_base(true);
+  body["patch"] = true;
+  auto fix = serve.post("/api/advisories", body.dump(), token);
+  REQUIRE(fix);
+  REQUIRE_MESSAGE(fix->status == 202, fix->body);
+  long long run = json::parse(fix->body)["patch"]["run"];
+  serve.wait_for("/api/runs/" + std::to_string(run), [](const json& answer) { return answer["state"] != "running"; },
+                 std::chrono::seconds(120));
+  auto after = test::chromium_load(serve.url("/"));
+  no_script_errors(after);
+  block = advisory_block(after.dom, id);
+  CHECK(block.find("data-images=\"0\"") != std::string::npos);
+  CHECK(block.find("nothing exposed") != std::string::npos);
+  CHECK(block.find("fix run") != std::string::npos);
   CHECK(serve.stop() == 0);
 }
