@@ -551,6 +551,14 @@ TEST_CASE("version::rpm") {
     CHECK(v::compare_rpm("^", "") > 0);  // go-rpm-version
     CHECK(v::compare_rpm("~", "") < 0);
   }
+  SUBCASE("a NUL ends the version, as in rpm's C strings (fuzz/crashes/version)") {
+    using namespace std::string_view_literals;
+    CHECK(v::compare_rpm("\0"sv, "\0\0"sv) == 0);
+    CHECK(v::compare_rpm("\0\0"sv, "\0"sv) == 0);
+    CHECK(v::compare_rpm("1.e\0x"sv, "1.e"sv) == 0);
+    CHECK(v::compare_rpm("1\0-9"sv, "1"sv) == 0);
+    CHECK(v::compare_rpm("1.0\0"sv, "1.1"sv) < 0);
+  }
   SUBCASE("compare() dispatches to compare_rpm") {
     CHECK(v::compare(Scheme::rpm, "6.0.rc1", "6.0") > 0);
     CHECK(v::compare(Scheme::rpm, "1.0", "1.0-0") < 0);

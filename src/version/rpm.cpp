@@ -162,6 +162,11 @@ std::optional<std::string> structure_problem(std::string_view text) {
 }  // namespace
 
 int compare_rpm(std::string_view a, std::string_view b) {
+  // rpm reads C strings: a version ends at its first NUL (else an embedded NUL, neither a
+  // separator nor part of a segment, stopped rpmvercmp without an order: "\0" < "\0\0" and
+  // "\0\0" < "\0" both).
+  a = a.substr(0, a.find('\0'));
+  b = b.substr(0, b.find('\0'));
   const Evr a_evr = split_evr(a);
   const Evr b_evr = split_evr(b);
   if (const int by_epoch = rpmvercmp(a_evr.epoch, b_evr.epoch)) return by_epoch;
