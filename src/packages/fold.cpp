@@ -137,7 +137,9 @@ class Tree {
  public:
   void apply(const LayerIndex& layer) {
     std::vector<std::string> hidden;
-    for (const auto& [path, present] : files_) {
+    for (const auto& entry : files_) {
+      // Not a structured binding: clang before 16 cannot capture one in the lambdas below.
+      const std::string& path = entry.first;
       bool gone = std::any_of(layer.whiteouts.begin(), layer.whiteouts.end(),
                               [&](const std::string& w) { return starts_with_dir(path, w); }) ||
                   std::any_of(layer.opaque_dirs.begin(), layer.opaque_dirs.end(), [&](const std::string& dir) {
