@@ -383,6 +383,14 @@ TEST_CASE("advisory::constraint") {
       CHECK(again->op == constraint->op);
       CHECK(again->version == constraint->version);
     }
+    // A version starting with an operator character would print as another operator
+    // ("o= >" as "o=>"): refused (fuzz/crashes/advisory_constraint).
+    for (const char* text : {"o= >", "ossl >= >", "bash< =1", "bash= !1", "bash > <2"}) {
+      CAPTURE(text);
+      auto refused = adv::parse_constraint(text);
+      REQUIRE_FALSE(refused);
+      CHECK(refused.error().find("starts with an operator character") != std::string::npos);
+    }
     auto le = adv::parse_constraint("bash <= 5.2");
     REQUIRE(le);
     CHECK(le->name == "bash");

@@ -96,6 +96,11 @@ Expected<Constraint, std::string> parse_constraint(std::string_view text) {
     return unexpected("missing version after " + shown(op_text) + "; write e.g. " + constraint.name +
                       std::string(op_text) + "1.2.3-1");
   }
+  if (is_operator_char(version.front())) {
+    // "bash= >1" would print as "bash=>1", which is no constraint: one operator only.
+    return unexpected("version " + shown(version) + " after " + shown(op_text) +
+                      " starts with an operator character; write one operator, e.g. " + constraint.name + ">=1.2.3-1");
+  }
   for (char c : version) {
     if (is_space(c))
       return unexpected("unexpected text after the version in " + shown(text) + ": a version has no spaces");
