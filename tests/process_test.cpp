@@ -1,3 +1,4 @@
+// process::run against real children: output, stdin, environment, timeouts, cancellation.
 #include <doctest/doctest.h>
 
 #include "cascade/process.hpp"
@@ -7,7 +8,10 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <thread>
 
 using cascade::process::run;
@@ -132,4 +136,109 @@ TEST_CASE("process::run stops and streams") {
     CHECK(result.error().find("missing/folder/out.log") != std::string::npos);
   }
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// Sets a variable of this process's environment while alive; puts the old value back after.
+class ScopedVariable {
+ public:
+  ScopedVariable(std::string name, const std::string& value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) old_ = old;
+    ::setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ~ScopedVariable() {
+    if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
+    else ::unsetenv(name_.c_str());
+  }
+  ScopedVariable(const ScopedVariable&) = delete;
+  ScopedVariable& operator=(const ScopedVariable&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+// The child's environment as printenv prints it.
+std::map<std::string, std::string> child_environment(const cascade::process::Options& options = {}) {
+  auto result = run({"/usr/bin/printenv"}, options);
+  REQUIRE(result);
+  REQUIRE(result->exit_code == 0);
+  std::map<std::string, std::string> variables;
+  std::size_t start = 0;
+  for (std::size_t end = result->out.find('\n'); end != std::string::npos; end = result->out.find('\n', start)) {
+    std::string line = result->out.substr(start, end - start);
+    if (std::size_t equals = line.find('='); equals != std::string::npos)
+      variables[line.substr(0, equals)] = line.substr(equals + 1);
+    start = end + 1;
+  }
+  return variables;
+}
+
+}  // namespace
+
+TEST_CASE("process::run gives children an allowlisted environment, never the daemon's secrets") {
+  ScopedVariable api("CASCADE_API_TOKEN", "api-s3cret");
+  ScopedVariable git("CASCADE_GIT_TOKEN", "git-s3cret");
+  ScopedVariable scoped_git("CASCADE_GIT_TOKEN_GITHUB_COM", "git-s3cret-2");
+  ScopedVariable hook("HOOK_TOKEN", "hook-s3cret");
+  ScopedVariable hmac("GITHUB_SECRET", "hmac-s3cret");
+  ScopedVariable docker_password("DOCKER_PASSWORD", "docker-s3cret");  // an allowed prefix, a secret's name
+  ScopedVariable unrelated("CASCADE_TEST_UNRELATED", "x");
+  ScopedVariable docker_config("DOCKER_CONFIG", "/etc/cascade-test-docker");
+  ScopedVariable registries("CONTAINERS_REGISTRIES_CONF", "/etc/cascade-test-registries.conf");
+  ScopedVariable kubeconfig("KUBECONFIG", "/etc/cascade-test-kubeconfig");
+  ScopedVariable lc_time("LC_TIME", "C.UTF-8");
+  ScopedVariable proxy("https_proxy", "http://proxy.invalid:3128");
+
+  cascade::process::Options options;
+  options.env = {{"CASCADE_IMAGE", "registry.example.com/app:1"}, {"DEPLOY_TOKEN", "passed-on-purpose"}};
+  auto seen = child_environment(options);
+  for (std::string secret : {"CASCADE_API_TOKEN", "CASCADE_GIT_TOKEN", "CASCADE_GIT_TOKEN_GITHUB_COM", "HOOK_TOKEN",
+                             "GITHUB_SECRET", "DOCKER_PASSWORD", "CASCADE_TEST_UNRELATED"}) {
+    CAPTURE(secret);
+    CHECK_FALSE(seen.count(secret));
+  }
+  CHECK(seen["PATH"] == std::getenv("PATH"));
+  CHECK(seen["DOCKER_CONFIG"] == "/etc/cascade-test-docker");
+  CHECK(seen["CONTAINERS_REGISTRIES_CONF"] == "/etc/cascade-test-registries.conf");
+  CHECK(seen["KUBECONFIG"] == "/etc/cascade-test-kubeconfig");
+  CHECK(seen["LC_TIME"] == "C.UTF-8");
+  CHECK(seen["https_proxy"] == "http://proxy.invalid:3128");
+  if (const char* home = std::getenv("HOME")) CHECK(seen["HOME"] == home);
+  CHECK(seen["CASCADE_IMAGE"] == "registry.example.com/app:1");  // passed explicitly
+  CHECK(seen["DEPLOY_TOKEN"] == "passed-on-purpose");
+}
+
+TEST_CASE("process::run passes a variable named in Options::inherit") {
+  ScopedVariable ansible("ANSIBLE_CONFIG", "/etc/cascade-test-ansible.cfg");
+  ScopedVariable hook("HOOK_TOKEN", "hook-s3cret");
+  CHECK_FALSE(child_environment().count("ANSIBLE_CONFIG"));
+  cascade::process::Options options;
+  options.inherit = {"ANSIBLE_CONFIG", "NOT_SET_ANYWHERE"};
+  auto seen = child_environment(options);
+  CHECK(seen["ANSIBLE_CONFIG"] == "/etc/cascade-test-ansible.cfg");
+  CHECK_FALSE(seen.count("NOT_SET_ANYWHERE"));
+  CHECK_FALSE(seen.count("HOOK_TOKEN"));
+}
+
+TEST_CASE("process::inherited_by_default") {
+  using cascade::process::inherited_by_default;
+  for (std::string name : {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_TIME", "TZ", "TMPDIR",
+                           "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "http_proxy", "HTTPS_PROXY", "no_proxy",
+                           "SSL_CERT_FILE", "SSL_CERT_DIR", "CONTAINERS_REGISTRIES_CONF", "CONTAINERS_STORAGE_CONF",
+                           "CONTAINER_HOST", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST",
+                           "DOCKER_CERT_PATH", "BUILDAH_ISOLATION", "BUILDKIT_HOST", "STORAGE_DRIVER", "KUBECONFIG",
+                           "SSH_AUTH_SOCK", "GIT_CONFIG_GLOBAL"}) {
+    CAPTURE(name);
+    CHECK(inherited_by_default(name));
+  }
+  for (std::string name : {"", "CASCADE_API_TOKEN", "CASCADE_GIT_TOKEN", "CASCADE_GIT_TOKEN_GITHUB_COM",
+                           "HOOK_TOKEN", "GITHUB_SECRET", "DOCKERHUB_PATH_TOKEN", "DOCKER_PASSWORD",
+                           "DOCKER_AUTH_TOKEN", "BUILDAH_SECRET_X", "CONTAINER_PASSPHRASE", "LC_SECRET", "XDG_token",
+                           "AWS_SECRET_ACCESS_KEY", "CASCADE_STATE_DIR", "GIT_ASKPASS", "LD_PRELOAD",
+                           "LD_LIBRARY_PATH", "LC_", "DOCKER_", "PATHX", "path"}) {
+    CAPTURE(name);
+    CHECK_FALSE(inherited_by_default(name));
+  }
 }

@@ -55,9 +55,13 @@ class Repository {
   /// branches, refs/tags/* its tags (branches and tags deleted upstream are pruned), and
   /// HEAD follows the remote's default branch. A first clone is made in a temporary folder
   /// and renamed into place; clones and fetches of one URL are serialized by a lock file
-  /// (<cache folder>.lock). https credentials: the environment variable CASCADE_GIT_TOKEN,
-  /// when set, is offered as the password (user from the URL, else "x-access-token");
-  /// ssh: the ssh agent. Fails naming the URL (without credentials) and the cache folder.
+  /// (<cache folder>.lock). Credentials, only when the remote asks: ssh, the ssh agent;
+  /// https, the token in CASCADE_GIT_TOKEN_<HOST> scoped to the URL's host (e.g.
+  /// CASCADE_GIT_TOKEN_GITHUB_COM; user from the URL, else "x-access-token"), then the git
+  /// credential helpers (`git credential fill`); each once. Plain http gets no credential
+  /// ever: a password in an http URL, or an http remote asking for one, fails saying so.
+  /// Redirects to another host are not followed. Fails naming the URL (without
+  /// credentials) and the cache folder; no credential appears in a message.
   static Expected<Repository, Error> clone_or_fetch(const std::string& url, const std::string& cache_dir);
 
   Repository(Repository&&) noexcept;

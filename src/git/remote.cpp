@@ -1,4 +1,5 @@
-// Remote repositories: URL shapes, the clone cache's folder names, and clone-or-fetch.
+// Remote repositories: URL shapes, the clone cache's folder names, and clone-or-fetch with
+// credentials scoped per host (credentials.hpp).
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -10,9 +11,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iterator>
+#include <optional>
 #include <system_error>
 #include <utility>
+#include <vector>
 
+#include "cascade/process.hpp"
+#include "credentials.hpp"
 #include "internal.hpp"
 
 namespace cascade::git {
@@ -27,7 +32,6 @@ constexpr const char* kFetchRefspecs[] = {
     "+refs/tags/*:refs/tags/*",
     "+refs/heads/*:refs/heads/*",  // local branches mirror the remote's, so "main" is fresh
 };
-constexpr const char* kTokenVariable = "CASCADE_GIT_TOKEN";
 
 /// The parts of a URL this file needs: the text without userinfo, and the password
 /// (to scrub it from libgit2's messages).
@@ -50,7 +54,7 @@ UrlParts split_userinfo(std::string_view url) {
 }
 
 /// `text` with every occurrence of each secret replaced by "***".
-std::string scrub(std::string text, std::initializer_list<std::string_view> secrets) {
+std::string scrub(std::string text, const std::vector<std::string>& secrets) {
   for (std::string_view secret : secrets) {
     if (secret.empty()) continue;
     for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
@@ -125,27 +129,52 @@ class FileLock {
   int fd_;
 };
 
-/// The credentials callback: the ssh agent for ssh, CASCADE_GIT_TOKEN for https; each
-/// offered once, so a rejected credential ends in an authentication error, not a loop.
+/// The credentials callback's state for one fetch: the ssh agent for ssh, and for https
+/// what decide() chooses; each offered once, so a rejected credential ends in an
+/// authentication error, not a loop. `secrets` collects what was sent, to scrub messages.
 struct CredentialState {
   bool tried_agent = false;
-  bool tried_token = false;
+  Attempts attempts;
+  bool helper_available = false;
+  std::vector<std::string> secrets;
 };
 
-int offer_credentials(git_credential** out, const char* /*url*/, const char* username_from_url,
+std::optional<std::string> environment_variable(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  return value ? std::optional<std::string>(value) : std::nullopt;
+}
+
+int refuse_credentials(const std::string& message) {
+  git_error_set_str(GIT_ERROR_HTTP, message.c_str());
+  return GIT_EAUTH;
+}
+
+int offer_credentials(git_credential** out, const char* url, const char* username_from_url,
                       unsigned int allowed_types, void* payload) {
   auto* state = static_cast<CredentialState*>(payload);
   if ((allowed_types & GIT_CREDENTIAL_SSH_KEY) && !state->tried_agent) {
     state->tried_agent = true;
     return git_credential_ssh_key_from_agent(out, username_from_url ? username_from_url : "git");
   }
-  const char* token = std::getenv(kTokenVariable);
-  if ((allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && token && *token && !state->tried_token) {
-    state->tried_token = true;
-    const char* user = username_from_url && *username_from_url ? username_from_url : "x-access-token";
-    return git_credential_userpass_plaintext_new(out, user, token);
+  if (!(allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT)) return GIT_PASSTHROUGH;
+  std::string_view user_in_url = username_from_url ? username_from_url : "";
+  for (;;) {
+    Decision decision = decide(url ? url : "", user_in_url, state->attempts, environment_variable,
+                               state->helper_available);
+    if (decision.offer == Offer::refuse) return refuse_credentials(decision.message);
+    if (decision.offer == Offer::token) {
+      state->attempts.token = state->attempts.offered = true;
+      std::string token = environment_variable(decision.variable).value_or("");
+      state->secrets.push_back(token);
+      return git_credential_userpass_plaintext_new(out, decision.username.c_str(), token.c_str());
+    }
+    state->attempts.helper = true;
+    if (auto found = credential_from_helper(url ? url : "", user_in_url)) {
+      state->attempts.offered = true;
+      state->secrets.push_back(found->password);
+      return git_credential_userpass_plaintext_new(out, found->username.c_str(), found->password.c_str());
+    }
   }
-  return GIT_PASSTHROUGH;  // no (more) credentials: libgit2 reports the authentication failure
 }
 
 /// Fetches every branch and tag of `url` into `repo`, prunes what is gone upstream, and
@@ -153,7 +182,7 @@ int offer_credentials(git_credential** out, const char* /*url*/, const char* use
 /// The remote is an in-memory one: libgit2 1.5 leaks PCRE2 match data for every config
 /// key a regex misses, and both git_remote_lookup and url.<x>.insteadOf rewriting (hence
 /// skipped) run such regexes over the whole configuration.
-int fetch_all(git_repository* repo, const std::string& url) {
+int fetch_all(git_repository* repo, const std::string& url, CredentialState& credentials) {
   git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
   create.repository = repo;
   create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
@@ -161,7 +190,6 @@ int fetch_all(git_repository* repo, const std::string& url) {
   int code = git_remote_create_with_opts(&raw_remote, url.c_str(), &create);
   if (code < 0) return code;
   RemotePtr remote(raw_remote);
-  CredentialState credentials;
   git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
   options.callbacks.credentials = offer_credentials;
   options.callbacks.payload = &credentials;
@@ -169,6 +197,9 @@ int fetch_all(git_repository* repo, const std::string& url) {
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
   options.update_fetchhead = 0;
   options.proxy_opts.type = GIT_PROXY_AUTO;
+  // The credentials callback sees the URL the remote was made with, not where a redirect
+  // led: a redirect to another host would carry that host's credentials along.
+  options.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
   git_strarray refspecs = {const_cast<char**>(kFetchRefspecs), std::size(kFetchRefspecs)};
   if ((code = git_remote_fetch(remote.get(), &refspecs, &options, "cascade: fetch")) < 0) return code;
   git_buf default_branch = GIT_BUF_INIT;
@@ -224,12 +255,16 @@ std::string cache_path_for(std::string_view url, std::string_view cache_dir) {
 Expected<Repository, Error> Repository::clone_or_fetch(const std::string& url, const std::string& cache_dir) {
   initialize();
   UrlParts parts = split_userinfo(url);
-  const char* token = std::getenv(kTokenVariable);
   std::string folder = cache_path_for(url, cache_dir);
+  CredentialState credentials;
+  credentials.secrets.push_back(parts.password);
   auto failure = [&](const std::string& what, const std::string& detail) {
-    return fail(scrub(what + " " + parts.without_userinfo + " into " + folder + ": " + detail,
-                      {parts.password, token ? token : ""}));
+    return fail(scrub(what + " " + parts.without_userinfo + " into " + folder + ": " + detail, credentials.secrets));
   };
+  if (auto http = parse_http_url(url); http && http->scheme == "http" && http->has_password)
+    return failure("cannot clone", "the URL holds a password, which would go over plain http; cascade never sends "
+                                   "git credentials unencrypted: use an https:// URL");
+  credentials.helper_available = !process::find_executable("git").empty();
   std::error_code error;
   fs::create_directories(cache_dir, error);
   if (error) return failure("cannot clone", "cannot create the cache folder " + cache_dir + ": " + error.message());
@@ -239,7 +274,7 @@ Expected<Repository, Error> Repository::clone_or_fetch(const std::string& url, c
   if (fs::exists(folder, error)) {
     auto repo = open(folder);
     if (!repo) return failure("cannot fetch", repo.error().message + " (remove the folder to clone afresh)");
-    if (int code = fetch_all(repo->repo_, url); code < 0) return failure("cannot fetch", last_error(code));
+    if (int code = fetch_all(repo->repo_, url, credentials); code < 0) return failure("cannot fetch", last_error(code));
     return repo;
   }
   // Cloned beside the final folder and renamed into place, so no reader (nor a later run
@@ -249,7 +284,7 @@ Expected<Repository, Error> Repository::clone_or_fetch(const std::string& url, c
   {
     RepositoryPtr repo;
     int code = init_cache(partial, parts.without_userinfo, repo);
-    if (code >= 0) code = fetch_all(repo.get(), url);
+    if (code >= 0) code = fetch_all(repo.get(), url, credentials);
     if (code < 0) {
       std::string message = last_error(code);
       repo.reset();

@@ -1,3 +1,5 @@
+// Runs children through Boost.Process v2: argument vectors, an allowlisted environment,
+// pipes or an output file, a timeout and cancellation that stop the child's process group.
 #include "cascade/process.hpp"
 
 #include <boost/asio.hpp>
@@ -6,10 +8,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 namespace cascade::process {
 
@@ -24,13 +28,38 @@ std::string find_executable(const std::string& program) {
 
 namespace {
 
-// The child's environment as KEY=VALUE strings: the inherited one with `extra` applied.
-// The caller keeps the vector alive until the child has started (Boost keeps pointers into it).
-std::vector<std::string> environment_entries(const std::map<std::string, std::string>& extra) {
+constexpr std::string_view kInheritedNames[] = {
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "LANG", "LANGUAGE", "TZ",
+    "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH",
+    "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS", "GNUPGHOME", "PASSWORD_STORE_DIR",
+    "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM",
+    "CONTAINER_HOST", "CONTAINER_CONNECTION", "REGISTRY_AUTH_FILE", "KUBECONFIG",
+};
+constexpr std::string_view kInheritedPrefixes[] = {
+    "LC_", "XDG_", "SSL_CERT_", "CONTAINERS_", "DOCKER_", "BUILDAH_", "BUILDKIT_", "BUILDX_", "PODMAN_", "STORAGE_",
+};
+constexpr std::string_view kSecretWords[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE"};
+
+bool names_a_secret(std::string_view name) {
+  std::string upper(name);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (std::string_view word : kSecretWords)
+    if (upper.find(word) != std::string::npos) return true;
+  return false;
+}
+
+// The child's environment as KEY=VALUE strings: the allowlisted part of ours, the variables
+// named in `inherit`, then `extra`. The caller keeps the vector alive until the child has
+// started (Boost keeps pointers into it).
+std::vector<std::string> environment_entries(const std::map<std::string, std::string>& extra,
+                                             const std::vector<std::string>& inherit) {
+  std::set<std::string, std::less<>> asked(inherit.begin(), inherit.end());
   std::vector<std::string> entries;
   for (const auto& kv : bp::environment::current()) {
     std::string key = kv.key().string();
-    if (!extra.count(key)) entries.push_back(kv.string());
+    if (extra.count(key)) continue;
+    if (inherited_by_default(key) || asked.count(key)) entries.push_back(kv.string());
   }
   for (const auto& [key, value] : extra) entries.push_back(key + "=" + value);
   return entries;
@@ -110,6 +139,15 @@ int exit_code_of(int native) {
 
 }  // namespace
 
+bool inherited_by_default(std::string_view name) {
+  if (name.empty() || names_a_secret(name)) return false;
+  for (std::string_view allowed : kInheritedNames)
+    if (name == allowed) return true;
+  for (std::string_view prefix : kInheritedPrefixes)
+    if (name.size() > prefix.size() && name.starts_with(prefix)) return true;
+  return false;
+}
+
 Expected<Result, std::string> run(const std::vector<std::string>& argv, const Options& options) {
   if (argv.empty()) return unexpected(std::string("no program to run"));
   std::string exe = find_executable(argv[0]);
@@ -131,7 +169,7 @@ Expected<Result, std::string> run(const std::vector<std::string>& argv, const Op
   asio::writable_pipe in(ctx);
   std::vector<std::string> args(argv.begin() + 1, argv.end());
   std::optional<bp::process> child;
-  std::vector<std::string> environment = environment_entries(options.env);
+  std::vector<std::string> environment = environment_entries(options.env, options.inherit);
   ProcessGroup group{options.timeout.has_value() || options.cancel.stop_possible()};
   try {
     auto start_dir = bp::process_start_dir(options.working_dir.empty() ? "." : options.working_dir);
