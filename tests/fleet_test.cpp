@@ -240,3 +240,46 @@ sources:
     CHECK(any_problem(problems, {"cycle", "r.example.com/a:1 -> r.example.com/b:1 -> r.example.com/a:1"}));
   }
 }
+
+TEST_CASE("fleet::scan: a hostile Dockerfile is that recipe's error, never a crash") {
+  TempDir dir;
+  std::string hostile = "FROM ";
+  for (int i = 0; i < 15000; ++i) hostile += "${a:-\\\n";
+  hostile += "alpine" + std::string(15000, '}') + "\n";
+  std::string commit = make_two_repos(dir);
+  test::commit_files(dir / "apps", {{"services/evil/Dockerfile", hostile}});
+  test::write_file(dir / "fleet.yaml", kTwoRepos);
+  auto pipeline = pipeline::load((dir / "fleet.yaml").string());
+  REQUIRE(pipeline);
+  SUBCASE("by default the scan fails, naming the file, its line and the bound") {
+    auto problems = scan_fails(dir, kTwoRepos);
+    CHECK(problems.size() == 1);
+    CHECK(any_problem(problems, {"services/evil/Dockerfile:1: ", "limit of 64", "r.example.com/apps/evil:latest"}));
+  }
+  SUBCASE("partial: the rest of the fleet scans and the recipe is listed as broken") {
+    fleet::Options options;
+    options.partial = true;
+    auto scanned = fleet::scan(*pipeline, options);
+    REQUIRE(scanned);
+    CHECK(scanned->graph.recipes().size() == 3);
+    CHECK(scanned->graph.find("r.example.com/apps/shop:latest"));
+    CHECK_FALSE(scanned->graph.find("r.example.com/apps/evil:latest"));
+    REQUIRE(scanned->broken.size() == 1);
+    const auto& broken = scanned->broken.front();
+    CHECK(broken.image == "r.example.com/apps/evil:latest");
+    CHECK(broken.source == "apps");
+    CHECK(broken.dockerfile == "services/evil/Dockerfile");
+    CHECK(broken.problem.where.find("services/evil/Dockerfile:1") != std::string::npos);
+    CHECK(broken.problem.message.find("limit of 64") != std::string::npos);
+  }
+  SUBCASE("partial: a Dockerfile gone from the commit is a broken recipe too") {
+    test::git(dir / "platform", {"rm", "-q", "debian/Dockerfile"});
+    test::git(dir / "platform", {"commit", "-q", "-m", "gone"});
+    fleet::Options options;
+    options.partial = true;
+    auto scanned = fleet::scan(*pipeline, options);
+    REQUIRE(scanned);
+    CHECK(scanned->broken.size() == 2);
+    CHECK(scanned->graph.find("r.example.com/apps/shop:latest"));
+  }
+}

@@ -3,6 +3,7 @@
 // text in, values out; no files, no network.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,17 @@
 #include "cascade/util/expected.hpp"
 
 namespace cascade::dockerfile {
+
+/// Resource bounds (README, "Resource bounds"). A Dockerfile past one fails to analyze
+/// with an Error naming its line and the bound; none is reached by a real Dockerfile.
+/// A physical line: BuildKit's own bound (bufio.MaxScanTokenSize - 1).
+inline constexpr std::size_t kMaxLineLength = 65535;
+/// A logical line, its continuation lines joined (BuildKit has no bound: 16 physical lines).
+inline constexpr std::size_t kMaxLogicalLineLength = 16 * 65536;
+/// ${...} nested in the operand of another ${...} (BuildKit has no bound; Go's stack grows).
+inline constexpr int kMaxSubstitutionDepth = 64;
+/// The text a word expands to, and all global ARG values together.
+inline constexpr std::size_t kMaxExpandedLength = 16 * 65536;
 
 /// How an image is used by the build.
 enum class UseKind { From, CopyFrom, RunMount, OnbuildCopyFrom, OnbuildRunMount };

@@ -29,20 +29,34 @@ struct SourceState {
   std::size_t dockerfiles = 0;  // recipes read from it
 };
 
+/// A recipe whose Dockerfile could not be read or analyzed at the source's commit.
+struct BrokenRecipe {
+  std::string image;       // the image it would produce
+  std::string source;      // the source's name
+  std::string dockerfile;  // path in the source
+  Problem problem;         // where (file and line when known) and what
+};
+
 struct Fleet {
   pipeline::Pipeline pipeline;
   std::vector<SourceState> sources;
   graph::Graph graph;
   std::vector<Problem> warnings;  // e.g. a discover glob that matched nothing
+  std::vector<BrokenRecipe> broken;  // Options::partial only: recipes left out of the graph
 };
 
 struct Options {
   unsigned threads = 0;  // 0: one per hardware thread (at least 2, at most the sources)
+  // A missing or invalid Dockerfile breaks only its recipe: it is listed in Fleet::broken
+  // and left out of the graph (an image built on its image then counts it as external),
+  // and the rest of the fleet scans. Off: every such recipe is a problem of the scan.
+  bool partial = false;
 };
 
 /// Reads every source and builds the graph; fails with every problem found (a missing
 /// repository, ref or Dockerfile, an invalid Dockerfile, two recipes producing one image,
-/// a cycle), each naming its source and place.
+/// a cycle), each naming its source and place. With Options::partial a missing or invalid
+/// Dockerfile is not a problem of the scan but a BrokenRecipe.
 Expected<Fleet, std::vector<Problem>> scan(pipeline::Pipeline pipeline, const Options& options = {});
 
 }  // namespace cascade::fleet

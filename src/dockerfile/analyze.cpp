@@ -78,6 +78,7 @@ Expected<Variables, Error> global_variables(const Program& program, const Option
   }
   const std::string* stage_override = build_arg(options, "TARGETSTAGE");
   variables.set("TARGETSTAGE", stage_override ? *stage_override : target_stage_variable(program, options));
+  std::size_t expanded = 0;  // bytes of all expanded values: kMaxExpandedLength bounds them together
   for (const detail::Instruction* arg : program.meta_args) {
     for (std::string_view item : detail::parse_words(arg->rest, escape)) {
       const std::size_t equals = item.find('=');
@@ -87,6 +88,10 @@ Expected<Variables, Error> global_variables(const Program& program, const Option
       } else if (equals != std::string_view::npos) {
         auto value = detail::expand_word(item.substr(equals + 1), variables, escape);
         if (!value) return fail(arg->line, std::move(value).error());
+        if ((expanded += value->size()) > kMaxExpandedLength) {
+          return fail(arg->line, "the values of the global ARGs are longer together than the limit of " +
+                                     std::to_string(kMaxExpandedLength) + " bytes");
+        }
         variables.set(key, std::move(*value));
       }
     }

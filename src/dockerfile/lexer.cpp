@@ -8,7 +8,9 @@
 namespace cascade::dockerfile::detail {
 namespace {
 
-constexpr std::size_t kMaxLineLength = 65535;  // bufio.MaxScanTokenSize - 1
+// kMaxLineLength (a physical line) is BuildKit's bound; kMaxLogicalLineLength and
+// kMaxOnbuildNesting are cascade's, where BuildKit has none (see dockerfile.hpp).
+constexpr int kMaxOnbuildNesting = 8;  // deeper ONBUILDs are not split: chaining fails anyway
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
 struct KeywordName {
@@ -213,7 +215,9 @@ Expected<void, std::string> check_name_value(std::string_view rest, char escape,
 }
 
 // newNodeFromLine: keyword, flags, arguments and the per-keyword argument parse.
-Expected<void, std::string> split_instruction(std::string_view line, char escape, Instruction& instruction) {
+// `nesting` counts the ONBUILDs around the line (each recurses once).
+Expected<void, std::string> split_instruction(std::string_view line, char escape, Instruction& instruction,
+                                              int nesting = 0) {
   const std::string_view trimmed = trim_space(line);
   std::size_t word_end = 0;
   while (word_end < trimmed.size() && !is_token_space(trimmed[word_end])) ++word_end;
@@ -240,9 +244,9 @@ Expected<void, std::string> split_instruction(std::string_view line, char escape
     case Keyword::Env: return check_name_value(rest, escape, "ENV");
     case Keyword::Label: return check_name_value(rest, escape, "LABEL");
     case Keyword::Onbuild:
-      if (rest.empty()) return {};
+      if (rest.empty() || nesting >= kMaxOnbuildNesting) return {};
       instruction.trigger = std::make_unique<Instruction>();
-      return split_instruction(rest, escape, *instruction.trigger);
+      return split_instruction(rest, escape, *instruction.trigger, nesting + 1);
     default: return {};
   }
 }
@@ -270,6 +274,10 @@ class Lexer {
       const Continued first = trim_continuation(is_comment(token) ? std::string_view() : token, file_.escape);
       if (!first.continues && first.text.empty()) continue;
       const std::string_view line = join_continuation(first);
+      if (line.size() > kMaxLogicalLineLength) {
+        return fail(start, "dockerfile instruction greater than max allowed size of " +
+                               std::to_string(kMaxLogicalLineLength) + " bytes with its continuation lines joined");
+      }
       if (auto added = add_instruction(line, start); !added) return unexpected(std::move(added).error());
     }
     if (too_long_line_ > 0) {
@@ -300,11 +308,12 @@ class Lexer {
 
   // Appends continuation lines, skipping comment and blank lines, until a line does not
   // end with the escape character. Returns a view of the source when nothing was joined.
+  // Stops once the text is longer than kMaxLogicalLineLength (the caller refuses it).
   std::string_view join_continuation(Continued current) {
     const std::string_view first = current.text;
     std::string* joined = nullptr;
     std::string_view raw;
-    while (current.continues && next_line(raw)) {
+    while (current.continues && (!joined || joined->size() <= kMaxLogicalLineLength) && next_line(raw)) {
       const std::string_view line = trim_newline(raw);
       if (is_comment(raw) || trim_left_space(line).empty()) continue;
       current = trim_continuation(line, file_.escape);

@@ -2,6 +2,8 @@
 // turns a pattern into a Go regular expression (`*` -> `.*` or `.*?`, `?` -> `.`) and
 // takes the leftmost-first match; this file reproduces that result with a small
 // backtracking matcher over UTF-8 characters, trying runs in the same preference order.
+// Bounded where Go's linear-time regexp needs no bound: the pattern's length (the
+// matcher recurses once per token), its memo table and its steps.
 #include <algorithm>
 #include <cctype>
 
@@ -9,6 +11,9 @@
 
 namespace cascade::dockerfile::detail {
 namespace {
+
+constexpr std::size_t kMaxPatternTokens = 4096;       // recursion depth of Matcher::match
+constexpr std::size_t kMaxMatchStates = std::size_t{1} << 26;  // memo entries, and steps
 
 enum class TokenKind { Literal, AnyOne, AnyRun };
 
@@ -59,6 +64,9 @@ Expected<std::vector<Token>, std::string> compile(std::string_view pattern) {
       return unexpected("invalid escape '\\" + escaped + "'");
     }
   }
+  if (tokens.size() > kMaxPatternTokens) {
+    return unexpected("pattern longer than the limit of " + std::to_string(kMaxPatternTokens) + " characters");
+  }
   return tokens;
 }
 
@@ -71,8 +79,14 @@ class Matcher {
       : tokens_(tokens), chars_(chars), longest_runs_(longest_runs),
         failed_((tokens.size() + 1) * (chars.size() + 1), false) {}
 
+  /// Whether pattern and value are small enough to be matched within the bounds.
+  static bool fits(std::size_t tokens, std::size_t chars) {
+    return (chars + 1) <= kMaxMatchStates / (tokens + 1);
+  }
   /// The character index where a match starting at `start` ends, nullopt when none.
   std::optional<std::size_t> match_at(std::size_t start) { return match(0, start); }
+  /// True when the step budget ran out (the results since are "no match").
+  bool exhausted() const { return steps_ > kMaxMatchStates; }
 
  private:
   // `.` in Go's regexp does not match a newline.
@@ -80,6 +94,7 @@ class Matcher {
 
   std::optional<std::size_t> match(std::size_t ti, std::size_t ci) {
     if (ti == tokens_.size()) return ci;
+    if (++steps_ > kMaxMatchStates) return std::nullopt;
     const std::size_t key = ti * (chars_.size() + 1) + ci;
     if (failed_[key]) return std::nullopt;
     std::optional<std::size_t> end;
@@ -114,7 +129,13 @@ class Matcher {
   const Characters& chars_;
   bool longest_runs_;
   std::vector<bool> failed_;
+  std::size_t steps_ = 0;
 };
+
+// The error of a pattern the bounds of Matcher refuse.
+std::string too_costly() {
+  return "pattern and value too long to match within " + std::to_string(kMaxMatchStates) + " steps";
+}
 
 // Byte offset in `value` of character `index` of `chars` (a split of `value`).
 std::size_t offset_of(std::string_view value, const Characters& chars, std::size_t index) {
@@ -155,8 +176,9 @@ std::string expand_template(std::string_view replacement, std::string_view match
 }
 
 // Go's Regexp.ReplaceAllString loop: an empty match right after a match is skipped and
-// the search always advances by at least one character.
-std::string replace_all(std::string_view value, const Characters& chars, Matcher& matcher,
+// the search always advances by at least one character. nullopt when the result would
+// pass kMaxExpandedLength.
+std::optional<std::string> replace_all(std::string_view value, const Characters& chars, Matcher& matcher,
                         std::string_view replacement) {
   std::string out;
   std::size_t last_end = 0, search = 0;
@@ -171,6 +193,7 @@ std::string replace_all(std::string_view value, const Characters& chars, Matcher
     if (*end > last_end || *start == 0) {
       const std::size_t from = offset_of(value, chars, *start);
       out += expand_template(replacement, value.substr(from, offset_of(value, chars, *end) - from));
+      if (out.size() > kMaxExpandedLength) return std::nullopt;
     }
     last_end = *end;
     search = search + 1 > *end ? search + 1 : *end;
@@ -186,8 +209,10 @@ Expected<std::string, std::string> trim_pattern_prefix(std::string_view value, s
   auto tokens = compile(pattern);
   if (!tokens) return unexpected(std::move(tokens).error());
   const Characters chars = characters(value);
+  if (!Matcher::fits(tokens->size(), chars.size())) return unexpected(too_costly());
   Matcher matcher(*tokens, chars, longest);
   const auto end = matcher.match_at(0);
+  if (matcher.exhausted()) return unexpected(too_costly());
   if (!end) return std::string(value);
   return std::string(value.substr(offset_of(value, chars, *end)));
 }
@@ -200,8 +225,10 @@ Expected<std::string, std::string> trim_pattern_suffix(std::string_view value, s
   std::reverse(tokens->begin(), tokens->end());
   Characters chars = characters(value);
   std::reverse(chars.begin(), chars.end());
+  if (!Matcher::fits(tokens->size(), chars.size())) return unexpected(too_costly());
   Matcher matcher(*tokens, chars, longest);
   const auto matched = matcher.match_at(0);
+  if (matcher.exhausted()) return unexpected(too_costly());
   if (!matched) return std::string(value);
   std::size_t cut = value.size();
   for (std::size_t i = 0; i < *matched; ++i) cut -= chars[i].size();
@@ -213,14 +240,21 @@ Expected<std::string, std::string> replace_pattern(std::string_view value, std::
   auto tokens = compile(pattern);
   if (!tokens) return unexpected(std::move(tokens).error());
   const Characters chars = characters(value);
+  if (!Matcher::fits(tokens->size(), chars.size())) return unexpected(too_costly());
   Matcher matcher(*tokens, chars, true);
-  if (all) return replace_all(value, chars, matcher, replacement);
-  for (std::size_t start = 0; start <= chars.size(); ++start) {
+  if (all) {
+    auto out = replace_all(value, chars, matcher, replacement);
+    if (matcher.exhausted()) return unexpected(too_costly());
+    if (!out) return unexpected("result longer than the limit of " + std::to_string(kMaxExpandedLength) + " bytes");
+    return std::move(*out);
+  }
+  for (std::size_t start = 0; start <= chars.size() && !matcher.exhausted(); ++start) {
     const auto end = matcher.match_at(start);
     if (!end) continue;
     const std::size_t from = offset_of(value, chars, start), to = offset_of(value, chars, *end);
     return std::string(value.substr(0, from)) + std::string(replacement) + std::string(value.substr(to));
   }
+  if (matcher.exhausted()) return unexpected(too_costly());
   return std::string(value);
 }
 

@@ -2,6 +2,9 @@
 // the ${VAR...} operators of DOCKERFILE.md section 8.4, quote removal and escapes.
 // The same lexer, run with raw quotes, raw escapes and unset variables left as
 // written, splits a logical line into the words in which heredoc markers are found.
+// Unlike BuildKit (whose Go stack grows), the nesting of ${...} operands is bounded by
+// kMaxSubstitutionDepth, and an expansion by kMaxExpandedLength: a hostile line fails
+// with an error instead of overflowing the stack or memory.
 #include <utility>
 
 #include "internal.hpp"
@@ -29,6 +32,16 @@ bool is_special_parameter(char c) {
 bool is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
+
+// `text` for an error message, as BuildKit writes it (bare or quoted); a long text is
+// cut (a hostile line may be 1 MiB), saying how long it was.
+constexpr std::size_t kShownInErrors = 120;
+std::string excerpt(std::string_view text, std::string_view quote = "") {
+  std::string out = std::string(quote) + std::string(text.substr(0, kShownInErrors)) + std::string(quote);
+  if (text.size() > kShownInErrors) out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
+std::string quoted(std::string_view text) { return excerpt(text, "\""); }
 
 // ProcessWords' word builder: expanded variable text splits on blanks, quoted and
 // escaped text does not.
@@ -74,15 +87,31 @@ class ShellWord {
 
   /// The expansion of the whole input; false with error() set on failure.
   bool process(std::string& out, WordCollector* words) {
-    return process_until(kNoStop, mode_.raw_escapes, out, words);
+    if (!process_until(kNoStop, mode_.raw_escapes, out, words)) return false;
+    return out.size() <= kMaxExpandedLength || too_long();  // literal text after the last piece
   }
   const std::string& error() const { return error_; }
+  /// True when the failure was a resource bound, not a syntax error.
+  bool over_limit() const { return over_limit_; }
 
  private:
   bool at_end() const { return pos_ >= input_.size(); }
   bool fail(std::string message) {
     error_ = std::move(message);
     return false;
+  }
+  bool fail_limit(std::string message) {
+    over_limit_ = true;
+    return fail(std::move(message));
+  }
+  // Every expanded piece passes here: an expansion never grows past kMaxExpandedLength.
+  bool too_long() {
+    return fail_limit("expansion longer than the limit of " + std::to_string(kMaxExpandedLength) + " bytes");
+  }
+  bool append(std::string& out, std::string_view piece) {
+    if (out.size() + piece.size() > kMaxExpandedLength) return too_long();
+    out += piece;
+    return true;
   }
 
   // processStopOn: reads until `stop` (consumed) or the end of the input.
@@ -104,8 +133,7 @@ class ShellWord {
       }
       if (c == '$' || c == '\'' || c == '"' || (c == '<' && mode_.split_words)) {
         std::string part;
-        if (!read_special(c, part)) return false;
-        out += part;
+        if (!read_special(c, part) || !append(out, part)) return false;
         c == '$' ? words->add_string(part) : words->add_raw_string(part);
         continue;
       }
@@ -165,8 +193,7 @@ class ShellWord {
       }
       if (c == '$') {
         std::string value;
-        if (!process_dollar(value)) return false;
-        out += value;
+        if (!process_dollar(value) || !append(out, value)) return false;
         continue;
       }
       ++pos_;
@@ -253,10 +280,18 @@ class ShellWord {
     return true;
   }
 
-  // The operand after an operator, up to the closing brace.
+  // The operand after an operator, up to the closing brace. Operands are where ${...}
+  // nest (quotes inside them nest through here too), so the depth is counted here.
   bool read_operand(char close, bool raw_escapes, std::string& operand, std::string_view missing) {
-    if (process_until(close, raw_escapes, operand, nullptr)) return true;
-    if (at_end()) error_ = missing;
+    if (depth_ >= kMaxSubstitutionDepth) {
+      return fail_limit("substitutions nested deeper than the limit of " + std::to_string(kMaxSubstitutionDepth) +
+                        " levels");
+    }
+    ++depth_;
+    const bool ok = process_until(close, raw_escapes, operand, nullptr);
+    --depth_;
+    if (ok) return true;
+    if (at_end() && !over_limit_) error_ = missing;
     return false;
   }
 
@@ -301,7 +336,7 @@ class ShellWord {
     if (longest) word.erase(0, 1);
     auto result = op == '%' ? trim_pattern_suffix(value, word, longest)
                             : trim_pattern_prefix(value, word, longest);
-    if (!result) return fail("invalid pattern (" + word + ") in substitution: " + result.error());
+    if (!result) return fail("invalid pattern (" + excerpt(word) + ") in substitution: " + result.error());
     out = std::move(*result);
     return true;
   }
@@ -319,7 +354,7 @@ class ShellWord {
       return true;
     }
     auto result = replace_pattern(value ? *value : std::string(), pattern, replacement, all);
-    if (!result) return fail("invalid pattern (" + pattern + ") in substitution: " + result.error());
+    if (!result) return fail("invalid pattern (" + excerpt(pattern) + ") in substitution: " + result.error());
     out = std::move(*result);
     return true;
   }
@@ -329,7 +364,9 @@ class ShellWord {
   LexerMode mode_;
   bool raw_escapes_;
   std::size_t pos_ = 0;
+  int depth_ = 0;  // operands being read
   std::string error_;
+  bool over_limit_ = false;
 };
 
 const Variables& no_variables() {
@@ -337,14 +374,16 @@ const Variables& no_variables() {
   return empty;
 }
 
-// The words of `text` as BuildKit's ProcessWords returns them; nullopt when lexing fails.
-std::optional<std::vector<std::string>> lex_words(std::string_view text, LexerMode mode,
-                                                  std::string* error) {
+// The words of `text` as BuildKit's ProcessWords returns them; nullopt when lexing fails
+// (`over_limit`, when given, tells a resource bound from a syntax error).
+std::optional<std::vector<std::string>> lex_words(std::string_view text, LexerMode mode, std::string* error,
+                                                  bool* over_limit = nullptr) {
   ShellWord lexer(text, no_variables(), mode);
   WordCollector words;
   std::string ignored;
   if (!lexer.process(ignored, &words)) {
     if (error) *error = lexer.error();
+    if (over_limit) *over_limit = lexer.over_limit();
     return std::nullopt;
   }
   return words.finish();
@@ -366,7 +405,7 @@ Expected<std::optional<HeredocMarker>, std::string> heredoc_marker(std::string_v
   mode.split_words = true;
   std::string error;
   auto names = lex_words(rest, mode, &error);
-  if (!names) return unexpected("failed to process \"" + std::string(rest) + "\": " + error);
+  if (!names) return unexpected("failed to process " + quoted(rest) + ": " + error);
   if (names->size() != 1) return std::optional<HeredocMarker>();
   return std::optional<HeredocMarker>(HeredocMarker{std::move(names->front()), chomp});
 }
@@ -374,20 +413,17 @@ Expected<std::optional<HeredocMarker>, std::string> heredoc_marker(std::string_v
 }  // namespace
 
 const std::string* Variables::find(std::string_view name) const {
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-    if (it->first == name) return &it->second;
-  }
-  return nullptr;
+  const auto it = entries_.find(name);
+  return it == entries_.end() ? nullptr : &it->second;
 }
 
 void Variables::set(std::string_view name, std::string value) {
-  for (auto& entry : entries_) {
-    if (entry.first == name) {
-      entry.second = std::move(value);
-      return;
-    }
+  const auto it = entries_.find(name);
+  if (it != entries_.end()) {
+    it->second = std::move(value);
+  } else {
+    entries_.emplace(std::string(name), std::move(value));
   }
-  entries_.emplace_back(std::string(name), std::move(value));
 }
 
 Expected<std::string, std::string> expand_word(std::string_view word, const Variables& variables,
@@ -397,7 +433,7 @@ Expected<std::string, std::string> expand_word(std::string_view word, const Vari
   ShellWord lexer(word, variables, mode);
   std::string out;
   if (!lexer.process(out, nullptr)) {
-    return unexpected("failed to process \"" + std::string(word) + "\": " + lexer.error());
+    return unexpected("failed to process " + quoted(word) + ": " + lexer.error());
   }
   return out;
 }
@@ -409,7 +445,10 @@ Expected<std::vector<HeredocMarker>, std::string> heredoc_markers(std::string_vi
   mode.skip_unset = true;
   mode.split_words = true;
   std::vector<HeredocMarker> markers;
-  auto words = lex_words(line, mode, nullptr);
+  std::string error;
+  bool over_limit = false;
+  auto words = lex_words(line, mode, &error, &over_limit);
+  if (!words && over_limit) return unexpected("failed to process " + quoted(line) + ": " + error);
   if (!words) return markers;  // BuildKit ignores a line it cannot lex: no heredocs
   for (const std::string& word : *words) {
     auto marker = heredoc_marker(word);

@@ -1,3 +1,6 @@
+// fleet::scan: reads each source's recipes at its commit (in parallel), analyzes their
+// Dockerfiles and builds the graph; a bad Dockerfile is a problem of the scan, or with
+// Options::partial a broken recipe beside the graph of the others.
 #include "cascade/fleet.hpp"
 
 #include <algorithm>
@@ -29,6 +32,7 @@ struct SourceResult {
   std::vector<std::string> declared_at;  // per recipe
   std::vector<Problem> problems;
   std::vector<Problem> warnings;
+  std::vector<BrokenRecipe> broken;  // recipes whose Dockerfile is missing or invalid
 };
 
 std::string at(const pipeline::Pipeline& pipeline, const pipeline::Mark& mark) {
@@ -130,9 +134,12 @@ SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Sou
   }
   std::string short_commit = commit->substr(0, 7);
   for (auto& candidate : candidates) {
+    auto broken = [&](Problem problem) {
+      result.broken.push_back({candidate.image, source.name, candidate.dockerfile, std::move(problem)});
+    };
     auto text = repo->read_file(*commit, candidate.dockerfile);
     if (!text) {
-      result.problems.push_back({candidate.declared_at, "source '" + source.name + "': " + text.error().message});
+      broken({candidate.declared_at, "source '" + source.name + "': " + text.error().message});
       continue;
     }
     dockerfile::Options options;
@@ -142,8 +149,8 @@ SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Sou
     std::string file_at = source.name + "@" + short_commit + ":" + candidate.dockerfile;
     if (!analysis) {
       const auto& error = analysis.error();
-      result.problems.push_back({error.line > 0 ? file_at + ":" + std::to_string(error.line) : file_at,
-                                 error.message + " (recipe for " + candidate.image + ", " + candidate.declared_at + ")"});
+      broken({error.line > 0 ? file_at + ":" + std::to_string(error.line) : file_at,
+              error.message + " (recipe for " + candidate.image + ", " + candidate.declared_at + ")"});
       continue;
     }
     graph::Recipe recipe;
@@ -192,6 +199,10 @@ Expected<Fleet, std::vector<Problem>> scan(pipeline::Pipeline pipeline, const Op
     fleet.sources.push_back(result.state);
     problems.insert(problems.end(), result.problems.begin(), result.problems.end());
     fleet.warnings.insert(fleet.warnings.end(), result.warnings.begin(), result.warnings.end());
+    for (auto& broken : result.broken) {
+      if (options.partial) fleet.broken.push_back(std::move(broken));
+      else problems.push_back(std::move(broken.problem));
+    }
     for (std::size_t i = 0; i < result.recipes.size(); ++i) {
       auto& recipe = result.recipes[i];
       std::string here = result.declared_at[i] + " (" + recipe.source + ":" + recipe.dockerfile + ")";
