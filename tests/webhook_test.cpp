@@ -130,6 +130,15 @@ TEST_CASE("webhook::decode distribution") {
   }
 }
 
+TEST_CASE("webhook::decode refuses a number no double holds with 400, for every sender") {
+  for (auto sender : {wh::Sender::distribution, wh::Sender::dockerhub, wh::Sender::harbor, wh::Sender::quay,
+                      wh::Sender::github, wh::Sender::generic}) {
+    auto rejected_with = webhook_test::rejected(webhook_test::config_for(sender), webhook_test::Request{R"({"events":[1e999999]})"});
+    CHECK(rejected_with.status == 400);
+    CHECK(rejected_with.reason.find("out of range") != std::string::npos);
+  }
+}
+
 TEST_CASE("webhook::decode dockerhub") {
   SUBCASE("the example: repo_name and push_data.tag on docker.io, no digest") {
     auto result = decoded(wh::Sender::dockerhub, kDockerHubExample);

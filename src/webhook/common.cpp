@@ -105,6 +105,8 @@ Expected<Json, Rejection> parse_json(std::string_view body) {
     return Json::parse(body);
   } catch (const Json::parse_error& error) {
     return unexpected(bad_request("body is not valid JSON (syntax error at byte " + std::to_string(error.byte) + ")"));
+  } catch (const Json::exception&) {  // out_of_range: a number no double holds (1e999999)
+    return unexpected(bad_request("body is not usable JSON: a number is out of range"));
   }
 }
 
