@@ -88,7 +88,7 @@ struct Outcome {
   int status = 202;                  // HTTP status for the API: 202 run started, 200 nothing to do, 4xx/5xx
   std::optional<store::RunId> run;   // the run it started or joined
   std::string message;               // "started run 4", "joined run 3", "up to date", the failure
-  std::vector<std::string> unfixed;  // fix: external bases with no fixed version upstream yet
+  std::vector<std::string> unfixed{};  // fix: external bases with no fixed version upstream yet
 };
 
 /// One queued piece of work. Triggers of the same key wait together (debounce).
