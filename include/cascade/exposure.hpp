@@ -119,8 +119,8 @@ Expected<ScanReport, Failure> scan_workloads(Wiring& wiring);
 /// as a base patch; fleet images that install the package in their own layers are rebuilt
 /// without cache, with everything downstream. `unfixed` receives the bases with no fixed
 /// version upstream yet ("docker.io/library/debian:12 at sha256:... still has bash
-/// 5.2.15-2+b2; fixed in 5.2.15-2+b7"). Rescans the fleet first. Fails (exit 2) when
-/// nothing is exposed and nothing is unfixed, (exit 1) on registry or store failures.
+/// 5.2.15-2+b2; fixed in 5.2.15-2+b7"). Rescans the fleet first. With nothing to rebuild
+/// the plan has no start and no step (the caller says why); fails (exit 1) on store failures.
 Expected<PlannedPatch, Failure> plan_fix(Wiring& wiring, const PackageQuestion& question, bool deploy,
                                          std::vector<std::string>& unfixed);
 
