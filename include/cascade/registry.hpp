@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cascade/reference.hpp"
@@ -209,6 +210,10 @@ class Client final : public Registry {
   std::size_t connections_opened() const;
 
  private:
+  /// The manifest `image` names and the chosen platform's image manifest (the same one
+  /// twice when it is not an index).
+  Expected<std::pair<Manifest, Manifest>, Error> platform_manifest(const reference::Reference& image);
+
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -44,6 +44,17 @@ std::optional<fleet::Fleet> load_fleet(const Common& common) {
   return std::move(fleet).value();
 }
 
+std::optional<app::Wiring> wire_fleet(const Common& common) {
+  auto fleet = load_fleet(common);
+  if (!fleet) return std::nullopt;
+  auto wiring = app::wire(std::move(fleet).value());
+  if (!wiring) {
+    fail(wiring.error().message);
+    return std::nullopt;
+  }
+  return std::move(wiring).value();
+}
+
 void add_pipeline_option(CLI::App* command, Common& common) {
   command->add_option("-p,--pipeline", common.pipeline_file, "pipeline file (default: $CASCADE_PIPELINE)");
 }

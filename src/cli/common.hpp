@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cascade/app.hpp"
 #include "cascade/fleet.hpp"
 #include "cascade/store.hpp"
 
@@ -29,6 +30,9 @@ std::optional<std::string> pipeline_file(const Common& common);
 
 /// Loads and scans the fleet; prints every problem and returns nullopt on failure.
 std::optional<fleet::Fleet> load_fleet(const Common& common);
+
+/// load_fleet() wired to its store, registry, builder and scanner; prints why not.
+std::optional<app::Wiring> wire_fleet(const Common& common);
 
 void add_pipeline_option(CLI::App* command, Common& common);
 void add_format_option(CLI::App* command, Common& common, std::vector<std::string> formats);

@@ -36,17 +36,6 @@ std::optional<app::Wiring> wire_without_graph(const Common& common) {
   return std::move(wiring).value();
 }
 
-std::optional<app::Wiring> wire_fleet(const Common& common) {
-  auto fleet = load_fleet(common);
-  if (!fleet) return std::nullopt;
-  auto wiring = app::wire(std::move(fleet).value());
-  if (!wiring) {
-    fail(wiring.error().message);
-    return std::nullopt;
-  }
-  return std::move(wiring).value();
-}
-
 void print_failed(const std::vector<app::Unjudged>& failed) {
   for (const auto& item : failed) std::cerr << "cascade: warning: " << item.subject << ": " << item.reason << "\n";
 }

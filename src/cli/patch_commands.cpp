@@ -17,16 +17,7 @@ namespace cascade::cli {
 
 namespace {
 
-std::optional<app::Wiring> wire(const Common& common) {
-  auto fleet = load_fleet(common);
-  if (!fleet) return std::nullopt;
-  auto wiring = app::wire(std::move(fleet).value());
-  if (!wiring) {
-    fail(wiring.error().message);
-    return std::nullopt;
-  }
-  return std::move(wiring).value();
-}
+std::optional<app::Wiring> wire(const Common& common) { return wire_fleet(common); }
 
 // "[03:04:05] pushed  127.0.0.1:5000/apps/shop:1  sha256:1234…  2.1 s" on stderr.
 void print_progress(const executor::Progress& progress) {

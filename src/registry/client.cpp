@@ -101,19 +101,22 @@ Expected<std::string, Error> Client::Impl::get_blob(const reference::Reference& 
   return std::move(response->body);
 }
 
-Expected<ImageInfo, Error> Client::inspect(const reference::Reference& image) {
+Expected<std::pair<Manifest, Manifest>, Error> Client::platform_manifest(const reference::Reference& image) {
   auto top = get_manifest(image);
   if (!top) return unexpected(top.error());
-  ImageInfo info{top->digest, top->media_type, top->digest, "", {}};
-  Manifest chosen = *top;
-  if (is_index(top->media_type)) {
-    auto child = choose_platform(image.domain, top->body, impl_->options.platform_os, impl_->options.platform_architecture);
-    if (!child) return unexpected(child.error());
-    auto manifest = get_manifest(with_digest(image, *child));
-    if (!manifest) return unexpected(manifest.error());
-    chosen = std::move(*manifest);
-    info.image_digest = chosen.digest;
-  }
+  if (!is_index(top->media_type)) return std::pair{*top, *top};
+  auto child = choose_platform(image.domain, top->body, impl_->options.platform_os, impl_->options.platform_architecture);
+  if (!child) return unexpected(child.error());
+  auto manifest = get_manifest(with_digest(image, *child));
+  if (!manifest) return unexpected(manifest.error());
+  return std::pair{std::move(*top), std::move(*manifest)};
+}
+
+Expected<ImageInfo, Error> Client::inspect(const reference::Reference& image) {
+  auto manifests = platform_manifest(image);
+  if (!manifests) return unexpected(manifests.error());
+  const auto& [top, chosen] = *manifests;
+  ImageInfo info{top.digest, top.media_type, chosen.digest, "", {}};
   auto config = config_of(image.domain, chosen.body);
   if (!config) return unexpected(config.error());
   info.config_digest = config->digest;
@@ -251,18 +254,10 @@ Expected<void, Error> Registry::stream_blob(const reference::Reference& reposito
 }
 
 Expected<ImageManifest, Error> Client::image_manifest(const reference::Reference& image) {
-  auto top = get_manifest(image);
-  if (!top) return unexpected(top.error());
-  ImageManifest result{top->digest, top->digest, {}};
-  Manifest chosen = *top;
-  if (is_index(top->media_type)) {
-    auto child = choose_platform(image.domain, top->body, impl_->options.platform_os, impl_->options.platform_architecture);
-    if (!child) return unexpected(child.error());
-    auto manifest = get_manifest(with_digest(image, *child));
-    if (!manifest) return unexpected(manifest.error());
-    chosen = std::move(*manifest);
-    result.image_digest = chosen.digest;
-  }
+  auto manifests = platform_manifest(image);
+  if (!manifests) return unexpected(manifests.error());
+  const auto& [top, chosen] = *manifests;
+  ImageManifest result{top.digest, chosen.digest, {}};
   auto parsed = nlohmann::json::parse(chosen.body, nullptr, false);
   if (!parsed.is_object() || !parsed.contains("layers") || !parsed["layers"].is_array())
     return unexpected(Error{ErrorKind::invalid, image.domain, "manifest " + image.familiar() + " has no layers array", "", 0});
