@@ -22,25 +22,6 @@ using detail::Offer;
 
 namespace {
 
-// Sets a variable of this process's environment while alive; puts the old value back after.
-class ScopedVariable {
- public:
-  ScopedVariable(std::string name, const std::string& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    ::setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~ScopedVariable() {
-    if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
-    else ::unsetenv(name_.c_str());
-  }
-  ScopedVariable(const ScopedVariable&) = delete;
-  ScopedVariable& operator=(const ScopedVariable&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
 // A server that answers every request "401, Basic auth please", as a private git host does.
 fixture::ScriptedServer asking_server() {
   return fixture::ScriptedServer([](const fixture::Received&) {
@@ -67,16 +48,16 @@ TEST_CASE("git::Repository::clone_or_fetch never sends credentials over plain ht
   auto server = asking_server();
   std::string url = "http://" + server.host() + "/org/repo.git";
   std::string cache = (tmp / "cache").string();
-  ScopedVariable helper("GIT_CONFIG_GLOBAL", helper_config(tmp.path()).string());
+  cascade::test::ScopedVariable helper("GIT_CONFIG_GLOBAL", helper_config(tmp.path()).string());
 
   SUBCASE("the unscoped CASCADE_GIT_TOKEN is offered to no host") {
-    ScopedVariable token("CASCADE_GIT_TOKEN", "unscoped-s3cret");
+    cascade::test::ScopedVariable token("CASCADE_GIT_TOKEN", "unscoped-s3cret");
     auto clone = git::Repository::clone_or_fetch(url, cache);
     REQUIRE_FALSE(clone.has_value());
     CHECK(clone.error().message.find("s3cret") == std::string::npos);
   }
   SUBCASE("a token scoped to this host is refused over http, with a message saying so") {
-    ScopedVariable token("CASCADE_GIT_TOKEN_127_0_0_1_" + std::to_string(server.port()), "scoped-s3cret");
+    cascade::test::ScopedVariable token("CASCADE_GIT_TOKEN_127_0_0_1_" + std::to_string(server.port()), "scoped-s3cret");
     auto clone = git::Repository::clone_or_fetch(url, cache);
     REQUIRE_FALSE(clone.has_value());
     CHECK(clone.error().message.find("plain http") != std::string::npos);
@@ -215,9 +196,9 @@ TEST_CASE("git credentials: git credential fill as a source") {
   fs::path config = tmp / "gitconfig";
   std::ofstream(config) << "[credential]\n\thelper = \"!f() { cat > " << request.string() << "; env > "
                         << environment.string() << "; echo username=helper; echo password=helper-s3cret; }; f\"\n";
-  ScopedVariable global("GIT_CONFIG_GLOBAL", config.string());
-  ScopedVariable no_system("GIT_CONFIG_NOSYSTEM", "1");
-  ScopedVariable token("CASCADE_GIT_TOKEN_GIT_EXAMPLE_COM_8443", "scoped-s3cret");
+  cascade::test::ScopedVariable global("GIT_CONFIG_GLOBAL", config.string());
+  cascade::test::ScopedVariable no_system("GIT_CONFIG_NOSYSTEM", "1");
+  cascade::test::ScopedVariable token("CASCADE_GIT_TOKEN_GIT_EXAMPLE_COM_8443", "scoped-s3cret");
 
   SUBCASE("an https URL: the helper's answer, the request on stdin, no secret in its environment") {
     auto found = detail::credential_from_helper("https://git.example.com:8443/org/repo.git", "me");

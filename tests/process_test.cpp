@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "cascade/process.hpp"
+#include "support.hpp"
 
 #include <unistd.h>
 
@@ -140,25 +141,6 @@ TEST_CASE("process::run stops and streams") {
 
 namespace {
 
-// Sets a variable of this process's environment while alive; puts the old value back after.
-class ScopedVariable {
- public:
-  ScopedVariable(std::string name, const std::string& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    ::setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~ScopedVariable() {
-    if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
-    else ::unsetenv(name_.c_str());
-  }
-  ScopedVariable(const ScopedVariable&) = delete;
-  ScopedVariable& operator=(const ScopedVariable&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
 // The child's environment as printenv prints it.
 std::map<std::string, std::string> child_environment(const cascade::process::Options& options = {}) {
   auto result = run({"/usr/bin/printenv"}, options);
@@ -178,18 +160,18 @@ std::map<std::string, std::string> child_environment(const cascade::process::Opt
 }  // namespace
 
 TEST_CASE("process::run gives children an allowlisted environment, never the daemon's secrets") {
-  ScopedVariable api("CASCADE_API_TOKEN", "api-s3cret");
-  ScopedVariable git("CASCADE_GIT_TOKEN", "git-s3cret");
-  ScopedVariable scoped_git("CASCADE_GIT_TOKEN_GITHUB_COM", "git-s3cret-2");
-  ScopedVariable hook("HOOK_TOKEN", "hook-s3cret");
-  ScopedVariable hmac("GITHUB_SECRET", "hmac-s3cret");
-  ScopedVariable docker_password("DOCKER_PASSWORD", "docker-s3cret");  // an allowed prefix, a secret's name
-  ScopedVariable unrelated("CASCADE_TEST_UNRELATED", "x");
-  ScopedVariable docker_config("DOCKER_CONFIG", "/etc/cascade-test-docker");
-  ScopedVariable registries("CONTAINERS_REGISTRIES_CONF", "/etc/cascade-test-registries.conf");
-  ScopedVariable kubeconfig("KUBECONFIG", "/etc/cascade-test-kubeconfig");
-  ScopedVariable lc_time("LC_TIME", "C.UTF-8");
-  ScopedVariable proxy("https_proxy", "http://proxy.invalid:3128");
+  cascade::test::ScopedVariable api("CASCADE_API_TOKEN", "api-s3cret");
+  cascade::test::ScopedVariable git("CASCADE_GIT_TOKEN", "git-s3cret");
+  cascade::test::ScopedVariable scoped_git("CASCADE_GIT_TOKEN_GITHUB_COM", "git-s3cret-2");
+  cascade::test::ScopedVariable hook("HOOK_TOKEN", "hook-s3cret");
+  cascade::test::ScopedVariable hmac("GITHUB_SECRET", "hmac-s3cret");
+  cascade::test::ScopedVariable docker_password("DOCKER_PASSWORD", "docker-s3cret");  // an allowed prefix, a secret's name
+  cascade::test::ScopedVariable unrelated("CASCADE_TEST_UNRELATED", "x");
+  cascade::test::ScopedVariable docker_config("DOCKER_CONFIG", "/etc/cascade-test-docker");
+  cascade::test::ScopedVariable registries("CONTAINERS_REGISTRIES_CONF", "/etc/cascade-test-registries.conf");
+  cascade::test::ScopedVariable kubeconfig("KUBECONFIG", "/etc/cascade-test-kubeconfig");
+  cascade::test::ScopedVariable lc_time("LC_TIME", "C.UTF-8");
+  cascade::test::ScopedVariable proxy("https_proxy", "http://proxy.invalid:3128");
 
   cascade::process::Options options;
   options.env = {{"CASCADE_IMAGE", "registry.example.com/app:1"}, {"DEPLOY_TOKEN", "passed-on-purpose"}};
@@ -211,8 +193,8 @@ TEST_CASE("process::run gives children an allowlisted environment, never the dae
 }
 
 TEST_CASE("process::run passes a variable named in Options::inherit") {
-  ScopedVariable ansible("ANSIBLE_CONFIG", "/etc/cascade-test-ansible.cfg");
-  ScopedVariable hook("HOOK_TOKEN", "hook-s3cret");
+  cascade::test::ScopedVariable ansible("ANSIBLE_CONFIG", "/etc/cascade-test-ansible.cfg");
+  cascade::test::ScopedVariable hook("HOOK_TOKEN", "hook-s3cret");
   CHECK_FALSE(child_environment().count("ANSIBLE_CONFIG"));
   cascade::process::Options options;
   options.inherit = {"ANSIBLE_CONFIG", "NOT_SET_ANYWHERE"};
