@@ -19,7 +19,7 @@ namespace cascade::plan {
 struct Observed {
   std::optional<std::string> digest;             // empty: never pushed
   std::map<std::string, std::string> built_on;   // base image -> digest it was built on
-  std::string revision;                          // the source commit it was built from, when labelled
+  std::string revision{};                        // the source commit it was built from, when labelled
 };
 
 /// The start of a cascade: the images the trigger names and, for each one that is not
