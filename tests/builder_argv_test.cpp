@@ -185,6 +185,10 @@ TEST_CASE("builder failure classification") {
                               "blob sha256:ce at destination: pinging container registry 127.0.0.1:5999: Get "
                               "\"http://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused") ==
         Error::Kind::PushFailed);
+  // Seen in CI: the registry went away between buildah's pings; the push must be retried, not rejected.
+  CHECK(classify_push_failure("Error: pushing image \"sha256:0c\" to \"docker://127.0.0.1:37435/runtimes/web:1\": trying to "
+                              "reuse blob sha256:da at destination: pinging container registry 127.0.0.1:37435: Get "
+                              "\"http://127.0.0.1:37435/v2/\": http: server closed idle connection") == Error::Kind::PushFailed);
   CHECK(classify_push_failure("Error: pushing image ...: http: server gave HTTP response to HTTPS client") ==
         Error::Kind::PushRejected);
   CHECK(classify_push_failure("Error: pushing image ...: pinging container registry 127.0.0.1:5081: invalid status code "

@@ -272,6 +272,7 @@ bool looks_transient(std::string_view error_line) {
       "connection refused", "connection reset", "i/o timeout", "timeout", "timed out",
       "no route to host", "network is unreachable", "temporary failure in name resolution",
       "server misbehaving", "unexpected eof", "broken pipe", "too many requests", "toomanyrequests",
+      "server closed idle connection",  // Go's http client: the registry dropped a kept-alive connection
       "internal server error", "bad gateway", "service unavailable", "gateway timeout"};
   std::string line = lowercase(error_line);
   for (const char* phrase : phrases)
