@@ -27,7 +27,7 @@ std::optional<std::string> pipeline_file(const Common& common) {
   return path;
 }
 
-std::optional<fleet::Fleet> load_fleet(const Common& common) {
+std::optional<pipeline::Pipeline> load_pipeline(const Common& common) {
   auto path = pipeline_file(common);
   if (!path) return std::nullopt;
   auto pipeline = pipeline::load(*path);
@@ -35,7 +35,13 @@ std::optional<fleet::Fleet> load_fleet(const Common& common) {
     fail(pipeline.error().str());
     return std::nullopt;
   }
-  auto fleet = fleet::scan(std::move(pipeline).value());
+  return std::move(pipeline).value();
+}
+
+std::optional<fleet::Fleet> load_fleet(const Common& common) {
+  auto pipeline = load_pipeline(common);
+  if (!pipeline) return std::nullopt;
+  auto fleet = fleet::scan(std::move(*pipeline));
   if (!fleet) {
     for (const auto& problem : fleet.error()) fail(problem.str());
     return std::nullopt;

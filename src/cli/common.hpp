@@ -28,6 +28,9 @@ void fail(const std::string& message);
 /// The pipeline file from -p or $CASCADE_PIPELINE; prints what to do and returns nullopt when none.
 std::optional<std::string> pipeline_file(const Common& common);
 
+/// Loads the pipeline file; prints where it is wrong and returns nullopt on failure.
+std::optional<pipeline::Pipeline> load_pipeline(const Common& common);
+
 /// Loads and scans the fleet; prints every problem and returns nullopt on failure.
 std::optional<fleet::Fleet> load_fleet(const Common& common);
 

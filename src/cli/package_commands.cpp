@@ -19,15 +19,10 @@ using nlohmann::json;
 // The state store, registry and deploy targets of the pipeline, without reading git: an
 // exposure question is answered from the store.
 std::optional<app::Wiring> wire_without_graph(const Common& common) {
-  auto path = pipeline_file(common);
-  if (!path) return std::nullopt;
-  auto pipeline = pipeline::load(*path);
-  if (!pipeline) {
-    fail(pipeline.error().str());
-    return std::nullopt;
-  }
+  auto pipeline = load_pipeline(common);
+  if (!pipeline) return std::nullopt;
   fleet::Fleet fleet;
-  fleet.pipeline = std::move(pipeline).value();
+  fleet.pipeline = std::move(*pipeline);
   auto wiring = app::wire(std::move(fleet));
   if (!wiring) {
     fail(wiring.error().message);
