@@ -33,6 +33,17 @@ inline constexpr const char* kLabelRevision = "org.opencontainers.image.revision
 /// What an image's labels say it was built on: io.cascade.bases, else the OCI base labels.
 std::map<std::string, std::string> built_on(const std::map<std::string, std::string>& labels);
 
+/// Longest name file_name_of returns (a file system allows 255 bytes; ".log" is added).
+inline constexpr std::size_t kMaxFileName = 180;
+
+/// A folder or file name for an image's work dir and build log, readable and injective:
+/// letters, digits, '.' and '-' stay, '/' becomes '_', ':' becomes '+', '@' becomes '=',
+/// any other byte (including '_', '+', '=', '%') becomes %XX; "127.0.0.1:5000/apps/shop:1"
+/// -> "127.0.0.1+5000_apps_shop+1", "r/a_b:1" -> "r_a%5Fb+1". A name longer than
+/// kMaxFileName keeps its first 160 characters and ends in "%h" and a 64-bit FNV-1a hash of
+/// the whole reference (no escape produces "%h").
+std::string file_name_of(const std::string& image);
+
 /// A build's inputs, materialized from git: the context folder and the Dockerfile text.
 struct Prepared {
   std::string context_dir;

@@ -17,14 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "127.0.0.1:5000/apps/shop:1" -> "127.0.0.1_5000_apps_shop_1": a folder or file name.
-std::string slug(const std::string& image) {
-  std::string out = image;
-  for (char& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
-  return out;
-}
-
 struct Completion {
   std::size_t worker;  // the thread that posted it, joined when it is taken
   std::size_t step;
@@ -125,8 +117,8 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     input.recipe = graph.recipe_of(step.node);
     input.base_digests = step.base_digests;
     for (const auto& base : step.bases_built_in_run) input.base_digests[base] = digest_of.at(base);
-    input.work_dir = run_dir + "/work/" + slug(step.image);
-    input.log_path = run_dir + "/logs/" + slug(step.image) + ".log";
+    input.work_dir = run_dir + "/work/" + file_name_of(step.image);
+    input.log_path = run_dir + "/logs/" + file_name_of(step.image) + ".log";
     std::size_t id = next_worker++;
     workers.emplace(id, std::jthread([this, &mailbox, id, index, input, stop, cancel] {
       detail::StepResult result = detail::run_step(services_, options_, input, stop, cancel);

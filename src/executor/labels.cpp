@@ -1,3 +1,6 @@
+#include <cctype>
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "cascade/executor.hpp"
@@ -20,6 +23,34 @@ std::map<std::string, std::string> built_on(const std::map<std::string, std::str
     bases[parsed ? parsed->without_digest().str() : name->second] = digest->second;
   }
   return bases;
+}
+
+std::string file_name_of(const std::string& image) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : image) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || c == '.' || c == '-') out += c;
+    else if (c == '/') out += '_';
+    else if (c == ':') out += '+';
+    else if (c == '@') out += '=';
+    else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xF];
+    }
+  }
+  if (out == "." || out == "..") out = out == "." ? "%2E" : "%2E%2E";
+  if (out.size() <= kMaxFileName) return out;
+  std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a
+  for (char c : image) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  out.resize(160);
+  out += "%h";
+  for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(hash >> shift) & 0xF];
+  return out;
 }
 
 }  // namespace cascade::executor
