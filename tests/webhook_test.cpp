@@ -245,6 +245,26 @@ TEST_CASE("webhook::decode quay") {
                           Request{R"({"repository": "acme/runtime", "updated_tags": ["v1"]})"});
     CHECK(result.events.at(0).image() == "127.0.0.1:5000/acme/runtime:v1");
   }
+  SUBCASE("other notifications (Quay's published vulnerability_found sample) are ignored with a reason, not refused") {
+    // quay notifications/notificationevent.py, VulnerabilityFoundEvent.get_sample_data
+    auto result = decoded(wh::Sender::quay, R"({
+      "repository": "mynamespace/myrepo", "namespace": "mynamespace", "name": "myrepo",
+      "docker_url": "quay.io/mynamespace/myrepo", "homepage": "https://quay.io/repository/mynamespace/myrepo",
+      "tags": ["latest", "prod", "foo", "bar", "baz"], "image": "some-image-id",
+      "vulnerability": {"id": "CVE-FAKE-CVE", "description": "A futurist vulnerability",
+                        "link": "https://security-tracker.debian.org/tracker/CVE-FAKE-CVE",
+                        "priority": "Critical", "has_fix": true}})");
+    CHECK(result.events.empty());
+    CHECK(result.ignored == 1);
+    CHECK(result.reason.find("not a repository push") != std::string::npos);
+    // BuildSuccessEvent's sample: no updated_tags either
+    auto build = decoded(wh::Sender::quay, R"({"build_id": "296ec063-5f86-4706-a469-f0a400bf9df2",
+      "trigger_kind": "github", "name": "myrepo", "repository": "mynamespace/myrepo", "namespace": "mynamespace",
+      "docker_url": "quay.io/mynamespace/myrepo", "homepage": "https://quay.io/repository/mynamespace/myrepo/build/1",
+      "docker_tags": ["latest", "foo", "bar"], "image_id": "1245657346"})");
+    CHECK(build.events.empty());
+    CHECK(build.ignored == 1);
+  }
   SUBCASE("rejections") {
     CHECK(rejection(wh::Sender::quay, R"({"repository": "acme/runtime", "updated_tags": ["v1"]})") ==
           "docker_url: expected a string");
@@ -299,6 +319,28 @@ TEST_CASE("webhook::decode github") {
       CHECK(result.events.empty());
       CHECK(result.ignored == 1);
     }
+  }
+  SUBCASE("a malformed optional digest field degrades to the valid one") {
+    std::string body = github_example();
+    auto truncated = body.find(R"("digest": ")" + kIndexDigest);  // container_metadata.tag.digest
+    REQUIRE(truncated != std::string::npos);
+    body.replace(truncated + 11, kIndexDigest.size(), kIndexDigest.substr(0, 30));
+    auto result = decoded(config, github_request("package", body));
+    REQUIRE(result.events.size() == 1);
+    CHECK(result.events[0].image() == "ghcr.io/acme/runtime:bookworm");
+    CHECK(result.events[0].digest == kIndexDigest);  // from package_version.name
+    // no valid digest anywhere: still a push of the tag, a hint the daemon resolves
+    std::string none = body;
+    for (auto at = none.find(kIndexDigest); at != std::string::npos; at = none.find(kIndexDigest))
+      none.replace(at, kIndexDigest.size(), "sha256:0123");
+    auto hint = decoded(config, github_request("package", none));
+    REQUIRE(hint.events.size() == 1);
+    CHECK_FALSE(hint.events[0].digest);
+    // untagged and no valid digest: nothing to act on but a malformed field, refused naming it
+    auto untagged = github_example("package", "published", "CONTAINER", "");
+    untagged.replace(untagged.find(kIndexDigest), kIndexDigest.size(), "sha256:0123");
+    untagged.replace(untagged.find(kIndexDigest), kIndexDigest.size(), "sha256:0123");
+    CHECK(rejected(config, github_request("package", untagged)).reason.find("package.package_version.name") == 0);
   }
   SUBCASE("config.registry overrides ghcr.io") {
     auto result = decoded(config_for(wh::Sender::github, "127.0.0.1:5000"), github_request("package", github_example()));

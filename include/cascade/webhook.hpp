@@ -71,6 +71,7 @@ struct Event {
 struct Decoded {
   std::vector<Event> events;  // in payload order; may be empty (only blob events, a pull, ...)
   std::size_t ignored = 0;    // entries that were not image pushes (blobs, pulls, deletes, other types)
+  std::string reason{};       // why the whole delivery was ignored, when an adapter says ("quay: not a push ...")
 };
 
 /// Checks the delivery against the config: with a secret, the signature header must match

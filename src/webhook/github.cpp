@@ -70,26 +70,33 @@ bool is_container(const std::string& package_type) {
   return type == "container" || type == "docker";
 }
 
-// The digest: container_metadata.tag.digest, else package_version.name or .version when it
-// is one.
+// The digest: the first valid one of container_metadata.tag.digest, package_version.name
+// and .version. A malformed one is skipped when another field holds a valid digest (GitHub
+// repeats the digest in several fields; one truncated field must not lose the push); with
+// none valid the push is still a hint by tag when it has one (the daemon asks the registry),
+// and refused naming the first malformed field when it has no tag.
 Expected<void, Rejection> find_digest(const Node& version, Source& source) {
-  const Node tag_digest = version["container_metadata"]["tag"]["digest"];
-  auto digest = optional_string(tag_digest);
-  if (!digest) return unexpected(digest.error());
-  if (*digest) {
-    source.digest = std::move(*digest);
-    source.digest_field = tag_digest.path();
+  std::optional<Rejection> malformed;
+  const Node candidates[] = {version["container_metadata"]["tag"]["digest"], version["name"], version["version"]};
+  for (std::size_t i = 0; i < std::size(candidates); ++i) {
+    const Node& field = candidates[i];
+    auto value = optional_string(field);
+    if (!value) {
+      if (!malformed) malformed = value.error();
+      continue;
+    }
+    if (!*value) continue;
+    bool named_as_digest = i == 0 || value->value().starts_with("sha256:");  // name/version may be a tag-like version
+    if (!named_as_digest) continue;
+    if (auto valid = check_digest(**value, field.path()); !valid) {
+      if (!malformed) malformed = valid.error();
+      continue;
+    }
+    source.digest = std::move(*value);
+    source.digest_field = field.path();
     return {};
   }
-  for (const char* key : {"name", "version"}) {
-    auto value = optional_string(version[key]);
-    if (!value) return unexpected(value.error());
-    if (*value && value->value().starts_with("sha256:")) {
-      source.digest = std::move(*value);
-      source.digest_field = version[key].path();
-      return {};
-    }
-  }
+  if (malformed && !source.tag) return unexpected(*malformed);
   return {};
 }
 

@@ -1,6 +1,8 @@
 // Quay repo_push notifications (PROTOCOLS.md 4.4): the repository ("namespace/name"), the
 // registry host from docker_url, and one Event per updated tag. updated_tags is a list in
 // current Quay and an object keyed by tag in very old payloads; both are read. No digest.
+// Quay's other notifications (vulnerability found, builds, mirror syncs) carry no
+// updated_tags: they are ignored with a reason, not refused.
 #include "internal.hpp"
 
 namespace cascade::webhook::detail {
@@ -30,6 +32,12 @@ Expected<Decoded, Rejection> decode_quay(const HookConfig& config, const Deliver
   if (!body) return unexpected(body.error());
   const Node root(&*body, "");
   if (!root.is_object()) return unexpected(root.expected("an object"));
+  if (!root["updated_tags"].present()) {  // another notification (vulnerability found, build, mirror): not a push
+    Decoded other;
+    other.ignored = 1;
+    other.reason = "quay: a notification without updated_tags is not a repository push";
+    return other;
+  }
 
   Source source;
   use_configured_registry(config, source);
