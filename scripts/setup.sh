@@ -8,6 +8,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   # build (ccache: the build uses it when present)
   cmake g++ ninja-build pkg-config git ccache
+  # sanitizer runtimes for scripts/sanitize.sh (g++ 12 pulls them in; named to be explicit)
+  libasan8 libubsan1 libtsan2
   # libraries
   libboost1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev libyaml-cpp-dev nlohmann-json3-dev
   libgit2-dev doctest-dev libsqlite3-dev libssl-dev libcli11-dev
