@@ -231,6 +231,50 @@ TEST_CASE("http::Client failures name the step and host") {
   }
 }
 
+TEST_CASE("http::Client gives up on a peer that never answers: at the request's deadline, at a stop") {
+  ScriptedServer server([](const Received&) {
+    Reply reply;
+    reply.hang = true;
+    return reply;
+  });
+  std::stop_source stop;
+  Options options;  // the default step timeouts (30 s reads): the deadline and the stop end it first
+  options.stop = stop.get_token();
+  Client client(insecure_for(server, options));
+  auto seconds_since = [](std::chrono::steady_clock::time_point started) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+
+  SUBCASE("the deadline ends the request, whatever the step timeouts say") {
+    auto started = std::chrono::steady_clock::now();
+    Request request = get(server.url("/slow"));
+    request.deadline = started + std::chrono::seconds(1);
+    auto response = client.request(request);
+    REQUIRE_FALSE(response);
+    CHECK(response.error().step == "timeout");
+    CHECK(response.error().host == server.host());
+    CHECK(seconds_since(started) < 10);  // generous: the deadline is 1 s, the read timeout 30 s
+    // Past its deadline a request does not start.
+    request.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    CHECK(client.request(request).error().step == "timeout");
+  }
+  SUBCASE("a stop from another thread ends a running request; later ones fail before connecting") {
+    auto started = std::chrono::steady_clock::now();
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      stop.request_stop();
+    });
+    auto response = client.request(get(server.url("/slow")));
+    stopper.join();
+    REQUIRE_FALSE(response);
+    CHECK(response.error().step == "cancelled");
+    CHECK(seconds_since(started) < 10);
+    auto connections = server.connections();
+    CHECK(client.request(get(server.url("/again"))).error().step == "cancelled");
+    CHECK(server.connections() == connections);
+  }
+}
+
 TEST_CASE("http::Client streams a 2xx body to a sink") {
   std::string big(3u << 20, 'x');
   for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);

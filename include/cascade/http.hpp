@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +54,9 @@ struct Request {
   // Returning false stops the transfer (the request fails, step "read"). Other statuses
   // are read into Response::body as usual.
   std::function<bool(std::string_view chunk)> body_sink{};
+  // When set, the whole request (every redirect included) ends by then: past it, request()
+  // fails with step "timeout" whatever the peer does.
+  std::optional<std::chrono::steady_clock::time_point> deadline{};
 };
 
 struct Response {
@@ -64,8 +68,9 @@ struct Response {
 
 struct Error {
   // Where it failed: "url" (bad or refused URL), "resolve", "connect", "handshake", "write",
-  // "read", "timeout" (any step ran out of time; the message says which), "redirect",
-  // "shutdown" (the client was destroyed while the request ran).
+  // "read", "timeout" (any step ran out of time, or the request's deadline passed; the
+  // message says which), "redirect", "shutdown" (the client was destroyed while the request
+  // ran), "cancelled" (Options::stop was requested).
   std::string step;
   std::string host;          // "host:port" being talked to
   std::string message;       // never a header value or a body
@@ -97,6 +102,9 @@ struct Options {
   int max_redirects = 5;
   std::string user_agent = "cascade/0.1";
   std::map<std::string, HostOptions> hosts;        // by "host:port" first, then by "host"
+  // Once stop is requested, requests running fail at once with step "cancelled" (their
+  // socket work is cancelled on the io thread) and new ones fail before connecting.
+  std::stop_token stop{};
 };
 
 /// Rewrites `url` for logs and errors: no user info, no query (which may carry tokens).
@@ -112,7 +120,8 @@ class Client {
 
   /// Sends `request`, follows redirects, and waits for the whole response; any status is a
   /// Response. Fails with the step and host on a refused URL, resolve, connect, TLS, write,
-  /// read, timeout, body limit or redirect failure. Thread-safe; blocks the caller.
+  /// read, timeout, body limit or redirect failure; with step "timeout" past the request's
+  /// deadline, "cancelled" once Options::stop is requested. Thread-safe; blocks the caller.
   Expected<Response, Error> request(Request request);
 
   /// Connections opened since construction (for tests and benchmarks).

@@ -1,7 +1,10 @@
 // The client: a blocking facade over coroutines on one io thread, redirects, and the
-// pooled send with one retry when a kept-alive connection turns out to be closed.
+// pooled send with one retry when a kept-alive connection turns out to be closed. The
+// facade returns at the request's deadline or at Options::stop whatever the peer does, and
+// then cancels the coroutine's socket work on the io thread.
 #include <atomic>
-#include <future>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "internal.hpp"
@@ -10,6 +13,41 @@ namespace cascade::http {
 
 using namespace detail;
 namespace bhttp = beast::http;
+
+namespace {
+
+// One request's result, set once: by the coroutine, by a stop, at the deadline, or when the
+// coroutine is destroyed unfinished (the client went away).
+struct Pending {
+  std::mutex mutex;
+  std::condition_variable settled;
+  std::optional<Expected<Response, Error>> result;
+  asio::cancellation_signal cancel;  // emitted on the io thread only
+
+  /// Sets the result unless one is set; true when this call set it.
+  bool complete(Expected<Response, Error> value) {
+    {
+      std::lock_guard lock(mutex);
+      if (result) return false;
+      result = std::move(value);
+    }
+    settled.notify_all();
+    return true;
+  }
+};
+
+// Completes `pending` with "shutdown" when the coroutine ends without completing it.
+struct CompleteOnExit {
+  std::shared_ptr<Pending> pending;
+  ~CompleteOnExit() { pending->complete(unexpected(Error{"shutdown", "", "the client was destroyed while the request ran"})); }
+};
+
+std::string host_of(const std::string& url) {
+  auto target = parse_target(url);
+  return target ? target->endpoint.host_port() : std::string();
+}
+
+}  // namespace
 
 class Client::Impl {
  public:
@@ -28,20 +66,28 @@ class Client::Impl {
     thread_.join();
   }
 
-  using Promise = std::promise<Expected<Response, Error>>;
-
-  void start(Request request, std::shared_ptr<Promise> promise) {
-    asio::co_spawn(io_, deliver(std::move(request), std::move(promise)), asio::detached);
+  void start(Request request, const std::shared_ptr<Pending>& pending) {
+    auto slot = pending->cancel.slot();
+    asio::co_spawn(io_, deliver(std::move(request), pending), asio::bind_cancellation_slot(slot, asio::detached));
   }
 
+  /// Cancels what the request's coroutine waits on (a socket operation), on the io thread.
+  void abandon(const std::shared_ptr<Pending>& pending) {
+    asio::post(io_, [pending] { pending->cancel.emit(asio::cancellation_type::terminal); });
+  }
+
+  const std::stop_token& stop() const { return options_.stop; }
   std::size_t opened() const { return opened_.load(); }
 
  private:
-  asio::awaitable<void> deliver(Request request, std::shared_ptr<Promise> promise) {
+  asio::awaitable<void> deliver(Request request, std::shared_ptr<Pending> pending) {
+    CompleteOnExit on_exit{pending};
+    // A cancelled operation completes with an error the steps report; nothing throws.
+    co_await asio::this_coro::throw_if_cancelled(false);
     try {
-      promise->set_value(co_await follow(std::move(request)));
+      pending->complete(co_await follow(std::move(request)));
     } catch (const std::exception& e) {
-      promise->set_value(unexpected(Error{"internal", "", e.what()}));
+      pending->complete(unexpected(Error{"internal", "", e.what()}));
     }
   }
 
@@ -154,14 +200,32 @@ Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options
 Client::~Client() = default;
 
 Expected<Response, Error> Client::request(Request request) {
-  auto promise = std::make_shared<Impl::Promise>();
-  auto future = promise->get_future();
-  impl_->start(std::move(request), std::move(promise));
-  try {
-    return future.get();
-  } catch (const std::future_error&) {
-    return unexpected(Error{"shutdown", "", "the client was destroyed while the request ran"});
+  std::string host = host_of(request.url);
+  Error cancelled{"cancelled", host, "cancelled: cascade is stopping"};
+  if (impl_->stop().stop_requested()) return unexpected(cancelled);
+  auto deadline = request.deadline;
+  if (deadline && *deadline <= std::chrono::steady_clock::now())
+    return unexpected(Error{"timeout", host, "the request's deadline passed before it started"});
+  auto pending = std::make_shared<Pending>();
+  impl_->start(std::move(request), pending);
+  std::atomic<bool> abandoned{false};  // set by this thread at the deadline or by the stopping one
+  {
+    std::stop_callback on_stop(impl_->stop(), [&] {
+      if (pending->complete(unexpected(cancelled))) abandoned = true;
+    });
+    std::unique_lock lock(pending->mutex);
+    auto done = [&] { return pending->result.has_value(); };
+    if (!deadline) {
+      pending->settled.wait(lock, done);
+    } else if (!pending->settled.wait_until(lock, *deadline, done)) {
+      lock.unlock();
+      if (pending->complete(unexpected(Error{"timeout", host, "no complete answer within the request's deadline"})))
+        abandoned = true;
+    }
   }
+  if (abandoned) impl_->abandon(pending);
+  std::lock_guard lock(pending->mutex);
+  return std::move(*pending->result);
 }
 
 std::size_t Client::connections_opened() const { return impl_->opened(); }
