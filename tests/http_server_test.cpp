@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -569,11 +571,15 @@ TEST_CASE("http::Server max_connections") {
   Raw second(server->port());
   REQUIRE(eventually([&] { return server->connections() == 2; }));
 
-  Raw third(server->port());  // accepted by the kernel, then closed by the server at once
+  Raw third(server->port());  // accepted, answered 503 and closed (not silently dropped)
   third.send("GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
   bool closed = false;
-  CHECK(third.read_to_close(&closed).empty());
+  std::string refused = third.read_to_close(&closed);
+  CHECK(starts_with(refused, "HTTP/1.1 503"));
+  CHECK(contains(refused, "Retry-After: 1"));
+  CHECK(contains(refused, "too many connections"));
   CHECK(closed);
+  CHECK(server->connections() == 2);
   first.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(contains(first.read_response(), "GET /1"));
   CHECK(echo.calls == 1);
@@ -584,6 +590,89 @@ TEST_CASE("http::Server max_connections") {
   Raw fourth(server->port());
   fourth.send("GET /4 HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(contains(fourth.read_response(), "GET /4"));
+}
+
+TEST_CASE("http::Server connection bounds") {
+  SUBCASE("max_connections is clamped to the descriptor limit less a reserve of max(64, a quarter)") {
+    rlimit saved{};
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    REQUIRE(saved.rlim_cur >= 512);
+    rlimit lowered = saved;
+    lowered.rlim_cur = 512;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+    std::size_t default_limit = cascade::http::connection_limit(ServerOptions{}.max_connections);
+    std::size_t small = cascade::http::connection_limit(100);
+    lowered.rlim_cur = 200;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+    std::size_t tiny = cascade::http::connection_limit(10'000);
+    Echo echo;
+    ServerOptions options;
+    auto server = start(options, echo.handler());
+    std::size_t started = server->max_connections();
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    CHECK(default_limit == 384);  // 512 - 128
+    CHECK(small == 100);
+    CHECK(tiny == 136);  // 200 - 64
+    CHECK(started == 136);
+  }
+  SUBCASE("over half the limit open, idle connections are closed after busy_idle_timeout") {
+    Echo echo;
+    ServerOptions options;
+    options.max_connections = 4;
+    options.idle_timeout = 60s;
+    options.busy_idle_timeout = 300ms;
+    auto server = start(options, echo.handler());
+    Raw first(server->port());
+    first.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(contains(first.read_response(), "GET /1"));
+    Raw second(server->port());
+    second.send("GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(contains(second.read_response(), "GET /2"));
+    Raw third(server->port());  // 3 of 4: under pressure
+    bool closed[3] = {false, false, false};
+    CHECK(first.read_to_close(&closed[0]).empty());   // Raw gives up after 5 s: far below idle_timeout
+    CHECK(second.read_to_close(&closed[1]).empty());
+    CHECK(third.read_to_close(&closed[2]).empty());
+    CHECK(closed[0]);
+    CHECK(closed[1]);
+    CHECK(closed[2]);
+    CHECK(eventually([&] { return server->connections() == 0; }, 10s));
+    Raw calm(server->port());  // 1 of 4: idle_timeout again
+    calm.send("GET /calm HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(contains(calm.read_response(), "GET /calm"));
+    std::this_thread::sleep_for(1s);
+    CHECK(server->connections() == 1);
+  }
+}
+
+TEST_CASE("http::Server tells the handler the local address, the deadline and whether the request is abandoned") {
+  ServerOptions options;
+  options.handler_timeout = 300ms;
+  std::mutex mutex;
+  std::function<bool()> abandoned;
+  std::optional<bool> abandoned_in_handler;
+  std::string local;
+  Clock::time_point deadline;
+  auto called = Clock::now();
+  auto server = start(options, [&](ServerRequest&& request, Respond) {
+    std::lock_guard lock(mutex);
+    abandoned = request.abandoned;
+    abandoned_in_handler = abandoned && abandoned();
+    local = request.local;
+    deadline = request.deadline;
+    called = Clock::now();
+  });
+  Client client = make_client();
+  auto response = client.request(Request{"GET", url(*server, "/never"), {}, {}});
+  REQUIRE(response);
+  CHECK(response->status == 503);
+  std::lock_guard lock(mutex);
+  REQUIRE(abandoned);
+  CHECK(abandoned_in_handler == false);
+  CHECK(abandoned());  // answered 503: work for it is wasted
+  CHECK(local == "127.0.0.1");
+  CHECK(deadline > called);
+  CHECK(deadline <= called + 300ms);
 }
 
 TEST_CASE("http::Server access log") {

@@ -29,6 +29,13 @@ struct ServerRequest {
   Headers headers;
   std::string body;
   std::string remote;                        // peer "127.0.0.1:54321"
+  std::string local;                         // the address the peer connected to, without port: "127.0.0.1", "::1"
+  // When the server answers 503 for want of an answer (handler_timeout): work for the
+  // request that is still queued then is wasted.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// True once no answer can reach the client any more (answered, handler_timeout passed, the
+  /// connection or the server gone): queued work for it should not start. Empty: never.
+  std::function<bool()> abandoned;
 };
 
 struct ServerResponse {
@@ -68,7 +75,14 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{10'000};     // a response
   std::chrono::milliseconds idle_timeout{60'000};      // a keep-alive connection waiting for the next request
   std::chrono::milliseconds handler_timeout{30'000};   // no answer by then: 503, the late answer is dropped
-  std::size_t max_connections = 10'000;                // more are accepted and closed at once
+  // Open connections at most; clamped to the descriptor limit (RLIMIT_NOFILE) minus a reserve
+  // of max(64, a quarter of it) for git, registries and builds (see connection_limit()). One
+  // more is answered 503 (Retry-After: 1) and closed; 32 such answers at once at most, the
+  // rest are closed unanswered.
+  std::size_t max_connections = 10'000;
+  // Under pressure (more than half of the connection limit open) a connection waiting for
+  // its next request (or its first) is closed after this instead of idle_timeout/read_timeout.
+  std::chrono::milliseconds busy_idle_timeout{2'000};
   std::function<void(const AccessEntry&)> access_log;  // called after each response is written; may be empty
 };
 
@@ -87,7 +101,14 @@ class Server {
   virtual void stop(std::chrono::milliseconds grace) = 0;
   /// Connections open now (for tests).
   virtual std::size_t connections() const = 0;
+  /// max_connections as clamped by connection_limit() at start.
+  virtual std::size_t max_connections() const = 0;
 };
+
+/// `configured` clamped to what the process may open: the soft RLIMIT_NOFILE less a reserve
+/// of max(64, a quarter of it) for the daemon's other descriptors (git, registry and deploy
+/// clients, build children); at least 1.
+std::size_t connection_limit(std::size_t configured);
 
 /// Malformed requests are answered 400 with the reason, an over-long body 413, an over-long
 /// head 431; a client that sends too slowly is cut at read_timeout (408 when nothing was

@@ -3,9 +3,13 @@
 // max_connections, and stops in steps: stop accepting, close idle connections, give requests
 // in flight `grace` to be answered, answer the rest 503, then stop the io_context, join the
 // threads and close the gate Respond callbacks post through.
+#include <sys/resource.h>
+
 #include <boost/url.hpp>
 
+#include <array>
 #include <thread>
+#include <tuple>
 
 #include "server_internal.hpp"
 
@@ -25,6 +29,17 @@ ServerResponse ServerResponse::text(int status, std::string body) {
   response.headers.set("Content-Type", "text/plain; charset=utf-8");
   response.body = std::move(body);
   return response;
+}
+
+std::size_t connection_limit(std::size_t configured) {
+  rlimit files{};
+  std::size_t limit = configured;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    auto descriptors = static_cast<std::size_t>(files.rlim_cur);
+    std::size_t reserve = std::max<std::size_t>(64, descriptors / 4);
+    limit = std::min(limit, descriptors > reserve ? descriptors - reserve : 0);
+  }
+  return std::max<std::size_t>(limit, 1);
 }
 
 namespace detail {
@@ -49,19 +64,83 @@ bool decode_target(ServerRequest& request) {
   return true;
 }
 
+namespace {
+
+constexpr std::size_t max_refusing = 32;                  // 503 answers for connections over the limit at once
+constexpr std::chrono::milliseconds refuse_time{1000};    // to write one and read what the client sends
+constexpr std::chrono::milliseconds sweep_every{250};     // idle sessions told to shorten their wait, at most
+
+// Answers a connection over the limit 503, reads what the client still sends (so the answer
+// is not lost to a reset) and closes it, all within refuse_time.
+asio::awaitable<void> answer_busy(tcp::socket socket, std::shared_ptr<std::atomic<std::size_t>> refusing) {
+  struct Release {
+    std::atomic<std::size_t>& count;
+    ~Release() { --count; }
+  } release{*refusing};
+  static constexpr std::string_view body = "too many connections; retry\n";
+  static const std::string answer = "HTTP/1.1 503 Service Unavailable\r\nServer: cascade\r\n"
+                                    "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\n"
+                                    "Connection: close\r\nContent-Length: " + std::to_string(body.size()) +
+                                    "\r\n\r\n" + std::string(body);
+  asio::steady_timer timer(socket.get_executor(), refuse_time);
+  timer.async_wait([&socket](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: the coroutine is done with the socket
+    socket.cancel(ec);
+  });
+  boost::system::error_code ec;
+  std::array<char, 4096> discard{};
+  std::size_t discarded = 0;
+  std::tie(ec, std::ignore) = co_await asio::async_write(socket, asio::buffer(answer), as_tuple(use_awaitable));
+  if (!ec) socket.shutdown(tcp::socket::shutdown_send, ec);
+  while (!ec && discarded < (64u << 10)) {
+    std::size_t bytes = 0;
+    std::tie(ec, bytes) = co_await socket.async_read_some(asio::buffer(discard), as_tuple(use_awaitable));
+    discarded += bytes;
+  }
+  timer.cancel();
+  socket.close(ec);
+}
+
+}  // namespace
+
 void ServerCore::admit(tcp::socket socket) {
   std::shared_ptr<Session> session;
+  bool sweep = false;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || sessions_.size() >= options.max_connections) {
+    if (stopping_) {
       boost::system::error_code ec;
       socket.close(ec);
       return;
     }
-    session = std::make_shared<Session>(std::move(socket), shared_from_this());
-    sessions_.emplace(session.get(), session);
+    if (sessions_.size() < limit) {
+      session = std::make_shared<Session>(std::move(socket), shared_from_this());
+      sessions_.emplace(session.get(), session);
+      if (sessions_.size() * 2 > limit && Clock::now() - last_sweep_ >= sweep_every) {
+        sweep = true;
+        last_sweep_ = Clock::now();
+      }
+    }
+  }
+  if (!session) {
+    if (refusing_->fetch_add(1) >= max_refusing) {
+      --*refusing_;
+      boost::system::error_code ec;
+      socket.close(ec);
+      return;
+    }
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, answer_busy(std::move(socket), refusing_), asio::detached);
+    return;
   }
   session->start();
+  if (sweep)
+    for (const auto& open : open_sessions()) asio::post(open->executor(), [open] { open->tighten_idle(); });
+}
+
+bool ServerCore::under_pressure() {
+  std::lock_guard lock(mutex_);
+  return sessions_.size() * 2 > limit;
 }
 
 void ServerCore::leave(const Session* session) {
@@ -142,6 +221,7 @@ class ServerImpl final : public Server {
 
   std::uint16_t port() const override { return port_; }
   std::size_t connections() const override { return core_->connections(); }
+  std::size_t max_connections() const override { return core_->limit; }
 
   void stop(std::chrono::milliseconds grace) override {
     std::lock_guard stop_lock(stop_mutex_);

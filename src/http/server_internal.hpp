@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -64,15 +65,22 @@ struct ReplySlot {
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
   ServerCore(ServerOptions options, Handler handler)
-      : options(std::move(options)), handler(std::move(handler)), gate(std::make_shared<Gate>()) {}
+      : options(std::move(options)),
+        handler(std::move(handler)),
+        gate(std::make_shared<Gate>()),
+        limit(connection_limit(this->options.max_connections)) {}
 
   const ServerOptions options;
   const Handler handler;
   const std::shared_ptr<Gate> gate;
+  const std::size_t limit;  // options.max_connections clamped to the descriptor limit
 
-  /// On the acceptor's strand: starts a session for `socket`, or closes it at once when the
-  /// server is stopping or max_connections are open.
+  /// On the acceptor's strand: starts a session for `socket`; closes it at once when the
+  /// server is stopping; answers it 503 when `limit` connections are open. Under pressure
+  /// it tells idle sessions to shorten their wait (at most every 250 ms).
   void admit(tcp::socket socket);
+  /// More than half of `limit` open: waits for a request shrink to busy_idle_timeout.
+  bool under_pressure();
   /// Called once by each session as it closes (or is destroyed).
   void leave(const Session* session);
   /// Marks the server stopping (admit refuses from now on); returns the open sessions.
@@ -87,6 +95,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::mutex mutex_;
   std::condition_variable emptied_;
   bool stopping_ = false;
+  Clock::time_point last_sweep_{};
+  std::shared_ptr<std::atomic<std::size_t>> refusing_ = std::make_shared<std::atomic<std::size_t>>(0);
   std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;
 };
 
@@ -106,6 +116,8 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Forced: a request waiting for its handler is answered 503, idle or reading connections
   /// are closed, a response being written is finished.
   void stop(bool force);
+  /// On the strand: a session waiting for a request waits at most busy_idle_timeout more.
+  void tighten_idle();
   /// Any thread: hands the answer to request `sequence` to the strand.
   void post_answer(std::uint64_t sequence, ServerResponse response);
 
@@ -143,6 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   std::string remote_;
+  std::string local_;  // the address the peer connected to
   Phase phase_ = Phase::starting;
   bool stopping_ = false;        // close after the current response
   bool force_stopped_ = false;   // answer the waiting request 503 now

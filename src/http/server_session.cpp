@@ -49,7 +49,8 @@ bool expects_continue(const bhttp::request<bhttp::string_body>& message) {
 
 // The request as the handler sees it (the body moved out of `message`); nothing when the
 // target is not a path.
-std::optional<ServerRequest> take_request(bhttp::request<bhttp::string_body>& message, const std::string& remote) {
+std::optional<ServerRequest> take_request(bhttp::request<bhttp::string_body>& message, const std::string& remote,
+                                          const std::string& local) {
   ServerRequest request;
   request.method = std::string(message.method_string());
   request.target = std::string(message.target());
@@ -57,6 +58,7 @@ std::optional<ServerRequest> take_request(bhttp::request<bhttp::string_body>& me
   for (const auto& field : message) request.headers.add(std::string(field.name_string()), std::string(field.value()));
   request.body = std::move(message.body());
   request.remote = remote;
+  request.local = local;
   return request;
 }
 
@@ -88,6 +90,8 @@ Session::Session(tcp::socket socket, std::shared_ptr<ServerCore> core)
   socket_.set_option(tcp::no_delay(true), ec);
   auto peer = socket_.remote_endpoint(ec);
   remote_ = ec ? std::string("unknown") : endpoint_text(peer);
+  auto here = socket_.local_endpoint(ec);
+  if (!ec) local_ = here.address().to_string();
   buffer_.reserve(read_chunk);
 }
 
@@ -121,6 +125,11 @@ void Session::stop(bool force) {
     case Phase::closed:
       break;
   }
+}
+
+void Session::tighten_idle() {
+  auto wait = core_->options.busy_idle_timeout;
+  if (phase_ == Phase::idle && deadline_ > Clock::now() + wait) set_deadline(wait);
 }
 
 void Session::post_answer(std::uint64_t sequence, ServerResponse response) {
@@ -178,8 +187,11 @@ asio::awaitable<bool> Session::await_request(bool first) {
   if (stopping_) co_return false;
   if (buffer_.size() > 0) co_return true;  // the client sent the next request already
   phase_ = Phase::idle;
-  // A new connection gets read_timeout to start its request; a kept one idle_timeout.
-  set_deadline(first ? core_->options.read_timeout : core_->options.idle_timeout);
+  // A new connection gets read_timeout to start its request; a kept one idle_timeout; either
+  // only busy_idle_timeout while more than half of the connection limit is open.
+  auto wait = first ? core_->options.read_timeout : core_->options.idle_timeout;
+  if (core_->under_pressure()) wait = std::min(wait, core_->options.busy_idle_timeout);
+  set_deadline(wait);
   auto [ec, bytes] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), as_tuple(use_awaitable));
   if (ec) co_return false;
   buffer_.commit(bytes);
@@ -211,7 +223,7 @@ asio::awaitable<bool> Session::serve_one() {
   unsigned version = message.version();
   bool head = message.method() == bhttp::verb::head;
   bool keep_alive = message.keep_alive();
-  std::optional<ServerRequest> taken = take_request(message, remote_);
+  std::optional<ServerRequest> taken = take_request(message, remote_, local_);
   if (!taken) {
     co_await refuse(400, "bad target");
     co_return false;
@@ -252,6 +264,17 @@ asio::awaitable<ServerResponse> Session::call_handler(ServerRequest&& request) {
   phase_ = Phase::handling;
   clear_deadline();
 
+  request.deadline = Clock::now() + core_->options.handler_timeout;
+  request.abandoned = [slot = std::weak_ptr<ReplySlot>(slot_), sequence = sequence_] {
+    auto held = slot.lock();
+    if (!held) return true;
+    {
+      std::lock_guard lock(held->mutex);
+      if (held->sequence != sequence || held->state == ReplySlot::State::done || held->session.expired()) return true;
+    }
+    std::shared_lock gate_lock(held->gate->mutex);
+    return !held->gate->open;
+  };
   bool threw = false;
   try {
     core_->handler(std::move(request), [slot = slot_](ServerResponse response) { slot->answer(std::move(response)); });
