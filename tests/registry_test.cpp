@@ -7,6 +7,7 @@
 
 #include "cascade/http.hpp"
 #include "cascade/registry.hpp"
+#include "hanging_peer.hpp"
 #include "registry_fixture.hpp"
 
 namespace registry = cascade::registry;
@@ -188,6 +189,46 @@ TEST_CASE("registry::Client::list_tags follows Link pages") {
   CHECK(*tags == all);
   CHECK(server.requests() == 3);
   CHECK(server.received().at(0).target == "/v2/team/app/tags/list?n=2");
+}
+
+TEST_CASE("registry::Client gives up on a registry that accepts and never answers") {
+  cascade::test::HangingPeer peer;
+  TempDir dir;
+  registry::Options options = options_for(peer.host(), dir);  // io_timeout stays 60 s, 4 attempts
+  auto seconds_since = [](std::chrono::steady_clock::time_point started) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+
+  SUBCASE("a lookup ends within its overall budget, tries and waits included") {
+    options.retry.budget = std::chrono::seconds(2);
+    registry::Client client(options);
+    auto started = std::chrono::steady_clock::now();
+    auto digest = client.resolve_digest(image_ref(peer.host() + "/team/app:1"));
+    double took = seconds_since(started);
+    REQUIRE_FALSE(digest);
+    CHECK(digest.error().kind == registry::ErrorKind::network);
+    CHECK_MESSAGE(digest.error().message.find("time budget is 2 s") != std::string::npos, digest.error().str());
+    CHECK(took >= 1.5);
+    CHECK(took < 15);  // generous on a loaded machine; without the budget: 4 x 60 s
+  }
+  SUBCASE("a stop ends a running lookup at once, and the next one before it connects") {
+    std::stop_source stop;
+    options.stop = stop.get_token();
+    registry::Client client(options);
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      stop.request_stop();
+    });
+    auto started = std::chrono::steady_clock::now();
+    auto digest = client.resolve_digest(image_ref(peer.host() + "/team/app:1"));
+    stopper.join();
+    REQUIRE_FALSE(digest);
+    CHECK_MESSAGE(digest.error().message.find("cancelled") != std::string::npos, digest.error().str());
+    CHECK(seconds_since(started) < 15);
+    int accepted = peer.accepted();
+    CHECK_FALSE(client.resolve_digest(image_ref(peer.host() + "/team/app:2")));
+    CHECK(peer.accepted() == accepted);
+  }
 }
 
 TEST_CASE("registry::sha256_digest") {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <stop_token>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,9 @@ struct RetryOptions {
   std::chrono::milliseconds initial_delay{200};    // doubled after every try
   std::chrono::milliseconds max_delay{10'000};     // also caps Retry-After
   double jitter = 0.25;                            // each delay varies by up to this fraction
+  // One call (a lookup, a manifest, a blob) with all its tries and waits ends within this:
+  // a peer that accepts and never answers costs at most this, not attempts x io_timeout.
+  std::chrono::milliseconds budget{60'000};
 };
 
 struct Options {
@@ -78,6 +82,9 @@ struct Options {
   std::string platform_architecture = "amd64";
   std::size_t tag_page_size = 0;    // `n` for tag listing pages; 0: the registry's default
   std::string client_id = "cascade";
+  // Once requested, every call running or starting fails at once (kind network, "cancelled"),
+  // retry waits included: the daemon's shutdown.
+  std::stop_token stop{};
 };
 
 /// Credentials for one registry, as docker's config would give them.

@@ -88,11 +88,12 @@ class Transport {
 
   /// Sends `call` with credentials (cached token, Basic, or none), answers one 401 challenge
   /// with fresh credentials and retries once; retries transient failures with backoff.
-  /// Any final status is a Response except 401, which fails (unauthorized) naming the
-  /// registry, scopes and user, never the secret.
+  /// The whole call ends within RetryOptions::budget. Any final status is a Response except
+  /// 401, which fails (unauthorized) naming the registry, scopes and user, never the secret.
   Expected<http::Response, Error> send(const Call& call);
   /// Sends `request` as is, retrying network failures, 408, 429 and 5xx with backoff
-  /// (Retry-After honoured, capped); fails only when no response came.
+  /// (Retry-After honoured, capped), all by the request's deadline (else RetryOptions::budget
+  /// from now); fails only when no response came, or at once when cancelled (Options::stop).
   Expected<http::Response, Error> fetch(const std::string& registry, http::Request request, int attempts = 0);
   /// "https://host" or "http://host" for an insecure registry.
   std::string base_url(const std::string& registry) const;
@@ -128,6 +129,9 @@ class Transport {
   std::string token_key(const HostAuth& auth, const std::vector<std::string>& scopes, const Credentials& creds) const;
   Error rejected(const Call& call, const http::Response& response);
   std::chrono::milliseconds backoff(int attempt) const;
+  /// Waits `delay` unless that ends at or past `deadline`; false (without the wait) then, or
+  /// when Options::stop is requested meanwhile.
+  bool pause(std::chrono::milliseconds delay, Clock::time_point deadline) const;
 
   Options options_;
   http::Client http_;

@@ -3,8 +3,9 @@
 #include <boost/url.hpp>
 
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <random>
-#include <thread>
 
 #include "internal.hpp"
 
@@ -29,6 +30,7 @@ http::Options http_options(const Options& options) {
   result.connections_per_host = options.connections_per_host;
   result.body_limit = options.body_limit;
   result.user_agent = options.client_id;
+  result.stop = options.stop;
   for (const auto& entry : options.registries) {
     http::HostOptions host{entry.insecure, entry.ca_file};
     result.hosts[entry.host] = host;
@@ -63,29 +65,47 @@ std::chrono::milliseconds Transport::backoff(int attempt) const {
   return std::chrono::milliseconds(static_cast<long long>(std::max(0.0, delay * (1.0 + spread(random)))));
 }
 
+bool Transport::pause(std::chrono::milliseconds delay, Clock::time_point deadline) const {
+  if (options_.stop.stop_requested() || Clock::now() + delay >= deadline) return false;
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mutex);
+  (void)wake.wait_for(lock, options_.stop, delay, [] { return false; });
+  return !options_.stop.stop_requested();
+}
+
 Expected<http::Response, Error> Transport::fetch(const std::string& registry, http::Request request, int attempts) {
   if (attempts <= 0) attempts = options_.retry.attempts;
+  auto started = Clock::now();
+  if (!request.deadline) request.deadline = started + options_.retry.budget;
+  const auto deadline = *request.deadline;
   for (int attempt = 1;; ++attempt) {
     auto response = http_.request(request);
     bool last = attempt >= attempts;
     if (!response) {
       Error error = from_http_error(registry, response.error());
-      if (!error.transient() || last) return unexpected(std::move(error));
-      std::this_thread::sleep_for(backoff(attempt));
-      continue;
+      if (!error.transient() || last || response.error().step == "cancelled") return unexpected(std::move(error));
+      if (pause(backoff(attempt), deadline)) continue;
+      auto seconds = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count();
+      error.message += "; gave up after " + std::to_string(attempt) + (attempt == 1 ? " try" : " tries") + " in " +
+                       std::to_string(seconds) + " s (the call's time budget is " +
+                       std::to_string(options_.retry.budget.count() / 1000) + " s)";
+      return unexpected(std::move(error));
     }
     if (!retryable_status(response->status) || last) return std::move(*response);
     auto delay = retry_after(*response).value_or(backoff(attempt));
-    std::this_thread::sleep_for(std::min(delay, options_.retry.max_delay));
+    if (!pause(std::min(delay, options_.retry.max_delay), deadline)) return std::move(*response);
   }
 }
 
 Expected<http::Response, Error> Transport::send(const Call& call) {
+  const auto deadline = Clock::now() + options_.retry.budget;  // every try and the challenge answer
   for (bool answered = false;; answered = true) {
     auto header = authorization(call);
     if (!header) return unexpected(header.error());
     http::Request request{call.method, base_url(call.registry) + call.target, call.headers, call.body, call.body_sink};
     if (!header->empty()) request.headers.set("Authorization", *header);
+    request.deadline = deadline;
     auto response = fetch(call.registry, std::move(request), call.attempts);
     if (!response || response->status != 401) return response;
     if (answered) return unexpected(rejected(call, *response));
