@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include "cascade/store.hpp"
+#include "flaky_proxy.hpp"
+#include "hanging_peer.hpp"
 #include "serve_fixture.hpp"
 
 using nlohmann::json;
@@ -56,6 +58,56 @@ struct UpstreamFleet {
 };
 
 bool finished(const json& run) { return run["state"] == "succeeded" || run["state"] == "failed"; }
+
+// A fleet of one image whose registry (127.0.0.1:`port`, for both the external base and the
+// image) the test puts there: a peer that never answers, or a proxy to a real registry. Its
+// nightly refresh was missed (the daemon "down since 2020"), so it fires at the next start.
+struct StalledRegistryFleet {
+  test::TempDir dir;
+  int port = test::free_port();
+  int serve_port = test::free_port();
+  std::string host = "127.0.0.1:" + std::to_string(port);
+  std::string upstream = host + "/upstream/busybox:1";
+  std::string pipeline = (dir / "pipeline.yaml").string();
+
+  StalledRegistryFleet() {
+    test::make_repo(dir / "app", {{"Dockerfile", "FROM " + upstream + "\nRUN echo app > /app\n"}});
+    test::write_file(pipeline, "version: 1\nregistries:\n  - host: " + host +
+                                   "\n    insecure: true\nsources:\n  - name: app\n    git: app\n    ref: main\n"
+                                   "    images:\n      - image: " + host + "/team/app:1\n        dockerfile: Dockerfile\n"
+                                   "triggers:\n  listen: 127.0.0.1:" + std::to_string(serve_port) +
+                                   "\n  debounce: 0s\n  schedule:\n"
+                                   "    - name: nightly\n      cron: \"0 3 * * *\"\n      action: refresh\n");
+    auto store = store::open_sqlite((dir / ".cascade/state.db").string());
+    REQUIRE(store);
+    REQUIRE((*store)->put_setting("schedule.nightly.last", "2020-01-01T00:00:00Z"));
+  }
+  std::vector<store::Event> firings() {
+    auto store = store::open_sqlite((dir / ".cascade/state.db").string());
+    REQUIRE(store);
+    auto events = (*store)->recent_events(100);
+    REQUIRE(events);
+    std::vector<store::Event> out;
+    for (const auto& event : *events)
+      if (event.sender == "schedule:nightly") out.push_back(event);
+    return out;
+  }
+};
+
+// Waits (generously) until the peer took a connection: the firing's lookup is under way.
+void wait_for_lookup(const test::HangingPeer& peer, test::ServeProcess& serve) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (peer.accepted() == 0) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, serve.log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t found = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++found;
+  return found;
+}
 
 }  // namespace
 
@@ -142,4 +194,67 @@ TEST_CASE("a missed nightly refresh runs at start and cascades the changed exter
   CHECK_MESSAGE(status.exit_code == 0, status.err);
   CHECK(status.out.find("nightly  refresh") != std::string::npos);
   CHECK(status.out.find("next ") != std::string::npos);
+}
+
+TEST_CASE("a firing killed (SIGKILL) before its work was done is replayed at the next start, exactly once") {
+  StalledRegistryFleet fleet;
+  {
+    auto peer = std::make_unique<test::HangingPeer>(fleet.port);
+    test::ServeProcess serve(fleet.pipeline, fleet.serve_port, {});
+    wait_for_lookup(*peer, serve);  // the missed refresh fired, is recorded, and waits on the registry
+    auto firings = fleet.firings();
+    REQUIRE(firings.size() == 1);
+    CHECK_FALSE(firings[0].outcome);  // not settled before its work is done
+    serve.kill();
+  }
+
+  // The registry answers now; the base was published meanwhile.
+  test::DockerRegistry registry;
+  test::FlakyProxy proxy(fleet.port, std::stoi(registry.host().substr(registry.host().rfind(':') + 1)));
+  test::BuildahSandbox sandbox;
+  std::string digest = test::buildah_push(sandbox, fleet.upstream, test::busybox_dockerfile("RUN echo one > /m\n"), "up");
+  {
+    test::ServeProcess serve(fleet.pipeline, fleet.serve_port, {});
+    json runs = serve.wait_for("/api/runs", [](const json& answer) {
+      return answer["runs"].size() == 1 && finished(answer["runs"][0]);
+    }, std::chrono::seconds(240));
+    json run = runs["runs"][0];
+    CHECK_MESSAGE(run["state"] == "succeeded", serve.log());
+    CHECK(run["trigger"]["actor"] == "schedule:nightly");
+    CHECK(run["trigger"]["digest"] == digest);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(serve.json("/api/runs")["runs"].size() == 1);
+    CHECK(count(serve.log(), "replaying a firing") == 1);
+    CHECK(serve.stop() == 0);
+  }
+  auto firings = fleet.firings();
+  REQUIRE(firings.size() == 1);  // one firing, replayed; never recorded twice
+  CHECK((firings[0].run || firings[0].outcome));
+
+  // Settled: a later start replays nothing.
+  {
+    test::ServeProcess serve(fleet.pipeline, fleet.serve_port, {});
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(serve.json("/api/runs")["runs"].size() == 1);
+    CHECK(count(serve.log(), "replaying a firing") == 0);
+    CHECK(serve.stop() == 0);
+  }
+}
+
+TEST_CASE("SIGTERM while a registry accepts and never answers: the daemon exits within its grace, the firing stays pending") {
+  StalledRegistryFleet fleet;
+  test::HangingPeer peer(fleet.port);
+  test::ServeProcess serve(fleet.pipeline, fleet.serve_port, {});
+  wait_for_lookup(peer, serve);
+  auto started = std::chrono::steady_clock::now();
+  int exit_code = serve.stop();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK_MESSAGE(exit_code == 0, serve.log());
+  CHECK_MESSAGE(took < 20, serve.log());  // the grace is 10 s; without it: 4 tries x 60 s
+  CHECK(serve.log().find("stop grace over") != std::string::npos);
+  // Interrupted, not failed: the firing is left for the next start.
+  auto firings = fleet.firings();
+  REQUIRE(firings.size() == 1);
+  CHECK_FALSE(firings[0].outcome);
+  CHECK_FALSE(firings[0].run);
 }

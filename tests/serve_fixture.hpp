@@ -79,6 +79,15 @@ class ServeProcess {
     return *exit_code_;
   }
 
+  /// SIGKILL, as a crash: none of the daemon's shutdown runs. Returns once it is reaped.
+  void kill() {
+    if (exit_code_) return;
+    ::kill(child_->id(), SIGKILL);
+    boost::system::error_code ec;
+    child_->wait(ec);
+    exit_code_ = -1;
+  }
+
   std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
   std::string log() const { return read_file(log_path_); }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <stop_token>
+#include <stop_token>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -42,12 +43,14 @@ struct Wiring {
   std::unique_ptr<builder::Builder> builder;
   std::unique_ptr<executor::Workspace> workspace;
   std::unique_ptr<scan::Scanner> scanner;  // image contents, over `registry` and `store`
+  std::stop_token cancel;  // wire()'s: the clients' and deploy targets' outbound calls stop at it
 };
 
 struct PackageQuestion;  // exposure.hpp
 
-/// Opens the state store and makes the clients for the fleet's pipeline.
-Expected<Wiring, Failure> wire(fleet::Fleet fleet);
+/// Opens the state store and makes the clients for the fleet's pipeline; once `cancel` is
+/// requested their outbound calls fail at once (the daemon's shutdown).
+Expected<Wiring, Failure> wire(fleet::Fleet fleet, std::stop_token cancel = {});
 
 /// The git-backed workspace: contexts exported and Dockerfiles read at the recipe's commit.
 std::unique_ptr<executor::Workspace> git_workspace(const pipeline::Pipeline& pipeline);

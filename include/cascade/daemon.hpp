@@ -5,6 +5,7 @@
 // running run finishes its running builds and is left resumable; the next start resumes it.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <ostream>
@@ -22,6 +23,9 @@ struct Options {
   std::string pipeline_file;
   std::stop_token stop;    // first signal: stop accepting, let running builds finish, exit 0
   std::stop_token cancel;  // second signal: cancel running builds too
+  // After `stop`, running builds have this long to finish; then they and every outbound call
+  // are cancelled (children get SIGTERM, then SIGKILL) and the run is left interrupted.
+  std::chrono::milliseconds grace{10'000};
   std::ostream* log = nullptr;  // structured log lines; nullptr: std::cerr
   /// Environment lookup for secrets (tokens, HMAC keys); empty: the process environment.
   std::function<std::optional<std::string>(const std::string& name)> getenv;

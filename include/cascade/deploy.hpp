@@ -142,6 +142,7 @@ struct DockerOptions {
   std::chrono::milliseconds request_timeout{300'000};  // any one call, pulls and stops included
   std::chrono::milliseconds poll_interval{250};        // between health observations
   std::chrono::seconds stop_timeout{10};  // when the container sets no StopTimeout
+  std::stop_token cancel{};  // once requested, every engine call fails at once (the daemon's shutdown)
 };
 
 /// The Docker Engine API target (dockerd, podman's compatible service).

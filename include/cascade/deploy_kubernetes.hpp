@@ -69,6 +69,7 @@ struct KubernetesOptions {
   std::vector<std::string> namespaces;  // empty: the context's namespace, else "default"
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds poll_interval{1'000};  // between status reads while waiting
+  std::stop_token cancel{};  // once requested, every API call fails at once (the daemon's shutdown)
 };
 
 /// Workloads are named "<namespace>/<kind>/<name>", kind one of deployment, statefulset,

@@ -17,17 +17,19 @@ deploy::RolloutPolicy policy_of(const pipeline::DeployTarget& config) {
   policy.health_timeout = config.rollout.health_timeout;
   policy.rollback = config.rollout.rollback;
   if (!config.rollout.http_probe.empty()) policy.http_probe = config.rollout.http_probe;
+  policy.insecure_probe = config.insecure;
   if (config.rollout.stable_for.count() > 0) policy.stable_for = config.rollout.stable_for;
   return policy;
 }
 
 Expected<std::unique_ptr<deploy::Target>, deploy::Error> connect(const pipeline::DeployTarget& config,
-                                                                 const std::string& run) {
+                                                                 const std::string& run, std::stop_token cancel) {
   using Kind = pipeline::DeployKind;
   if (config.kind == Kind::docker) {
     deploy::DockerOptions options;
     options.name = config.name;
     options.endpoint = config.endpoint;
+    options.insecure = config.insecure;
     if (config.tls) {
       options.tls = true;
       options.ca_file = config.tls->ca;
@@ -35,6 +37,7 @@ Expected<std::unique_ptr<deploy::Target>, deploy::Error> connect(const pipeline:
       options.key_file = config.tls->key;
     }
     options.group_label = config.group_by == "com.docker.compose.service" ? "" : config.group_by;
+    options.cancel = cancel;
     auto target = deploy::DockerTarget::connect(options);
     if (!target) return unexpected(target.error());
     return std::unique_ptr<deploy::Target>(std::move(*target));
@@ -45,6 +48,7 @@ Expected<std::unique_ptr<deploy::Target>, deploy::Error> connect(const pipeline:
     options.kubeconfig = config.kubeconfig;
     options.context = config.context;
     options.namespaces = config.namespaces;
+    options.cancel = cancel;
     auto target = deploy::KubernetesTarget::connect(options);
     if (!target) return unexpected(target.error());
     return std::unique_ptr<deploy::Target>(std::move(*target));
@@ -84,7 +88,7 @@ std::optional<std::string> fleet_image_of(const graph::Graph& graph, const std::
 Expected<void, Failure> connect_targets(Wiring& wiring) {
   if (!wiring.targets.empty()) return {};
   for (const auto& config : wiring.fleet.pipeline.deploy) {
-    auto target = connect(config, "");
+    auto target = connect(config, "", wiring.cancel);
     if (!target) return unexpected(Failure{1, "deploy target '" + config.name + "': " + target.error().str()});
     wiring.targets.push_back({std::move(*target), &config});
   }
@@ -123,7 +127,7 @@ Expected<std::vector<std::unique_ptr<deploy::Target>>, Failure> run_targets(Wiri
   for (std::size_t index = 0; index < wiring.targets.size(); ++index) {
     const auto* config = wiring.targets[index].config;
     if (config->kind != pipeline::DeployKind::command) continue;
-    auto target = connect(*config, std::to_string(run));
+    auto target = connect(*config, std::to_string(run), wiring.cancel);
     if (!target) return unexpected(Failure{1, "deploy target '" + config->name + "': " + target.error().str()});
     command_targets[index] = std::move(*target);
   }

@@ -50,7 +50,7 @@ std::unique_ptr<executor::Workspace> git_workspace(const pipeline::Pipeline& pip
   return std::make_unique<GitWorkspace>(pipeline);
 }
 
-Expected<Wiring, Failure> wire(fleet::Fleet fleet) {
+Expected<Wiring, Failure> wire(fleet::Fleet fleet, std::stop_token cancel) {
   Wiring wiring;
   const pipeline::Pipeline& pipeline = fleet.pipeline;
   wiring.state_dir = fs::path(pipeline.state).parent_path().string();
@@ -59,6 +59,7 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet) {
   wiring.store = std::move(store).value();
 
   registry::Options registry_options;
+  registry_options.stop = cancel;
   builder::BuilderConfig builder_config;
   builder_config.buildah.state_dir = wiring.state_dir;
   for (const auto& entry : pipeline.registries) {
@@ -71,6 +72,7 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet) {
   wiring.workspace = git_workspace(pipeline);
   wiring.scanner = std::make_unique<scan::Scanner>(*wiring.registry, *wiring.store);
   wiring.fleet = std::move(fleet);
+  wiring.cancel = cancel;
   return wiring;
 }
 

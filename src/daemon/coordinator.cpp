@@ -83,6 +83,7 @@ FleetView Coordinator::fleet() const {
 }
 
 void Coordinator::run(std::stop_token stop, std::stop_token cancel) {
+  cancel_ = cancel;
   std::stop_callback wake_on_stop(stop, [this] { wake_.notify_all(); });
   resume_unfinished(stop, cancel);
   update_behind();
@@ -177,6 +178,7 @@ void Coordinator::process_refresh(Trigger& trigger) {
   refresh_fleet();
   const auto& graph = wiring_.fleet.graph;
   std::size_t changed = 0;
+  std::vector<Trigger> patches;
   for (auto id : graph.external()) {
     const std::string& image = graph.node(id).image;
     auto ref = reference::parse(image);
@@ -194,10 +196,23 @@ void Coordinator::process_refresh(Trigger& trigger) {
     patch.sender = trigger.sender;
     patch.image = image;
     patch.digest = *digest;
-    add(std::move(patch), std::chrono::milliseconds(0));
+    patches.push_back(std::move(patch));
   }
   log_.info("refresh: resolved the external bases", {{"schedule", trigger.sender}, {"changed", changed}});
-  settle(trigger, {200, {}, std::to_string(changed) + " bases changed"}, changed ? "cascaded" : "up_to_date");
+  std::string message = std::to_string(changed) + " bases changed";
+  if (!patches.empty() && !trigger.events.empty()) {
+    // The firing is settled when the last cascade it queued has started its run (resumable
+    // from then on) or settled; until then a restart replays it.
+    auto left = std::make_shared<std::atomic<std::size_t>>(patches.size());
+    for (auto& patch : patches)
+      patch.done.push_back([this, left, events = trigger.events, message](const Outcome&) {
+        if (--*left == 0 && !cancel_.stop_requested())
+          for (auto event : events) (void)wiring_.store->settle_event(event, message);
+      });
+    trigger.events.clear();
+  }
+  settle(trigger, {200, {}, message}, changed ? "cascaded" : "up_to_date");
+  for (auto& patch : patches) add(std::move(patch), std::chrono::milliseconds(0));
 }
 
 void Coordinator::process_scan(Trigger& trigger) {
@@ -424,7 +439,13 @@ void Coordinator::refresh_fleet() {
 void Coordinator::settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome) {
   // An event joins a run only when that run acts on it; otherwise it is settled with the
   // reason (an up-to-date notice names the run that made it so in the reason, not as a join).
+  // Once the daemon cancels (its stop grace is over), an outcome may be the cancellation's
+  // doing: the events stay pending, and the next start acts on them again.
+  bool interrupted = cancel_.stop_requested() && !(outcome.status == 202 && outcome.run);
+  if (interrupted) log_.info("trigger interrupted by the stop; the next start takes it up again",
+                             {{"image", trigger.image.empty() ? trigger.key() : trigger.image}, {"sender", trigger.sender}});
   for (auto event : trigger.events) {
+    if (interrupted) break;
     if (outcome.status == 202 && outcome.run) (void)wiring_.store->attach_event(event, *outcome.run);
     else (void)wiring_.store->settle_event(event, outcome.message);
   }

@@ -1,7 +1,9 @@
 // `cascade serve`: reads the pipeline and its `triggers:` section, wires the store and the
 // clients, starts the HTTP server, the coordinator and the schedule, and on a signal stops
 // them in order: no new connections, running builds finish (the run stays resumable), the
-// intake commits what it holds.
+// intake commits what it holds. The stop is bounded: at Options::grace after the signal
+// every outbound call (registry, deploy targets) and child process (builds) is cancelled,
+// the run is left interrupted and resumable, and the daemon exits.
 #include <condition_variable>
 #include <cstdlib>
 #include <iostream>
@@ -78,12 +80,15 @@ int serve(const Options& options) {
     for (const auto& problem : scanned.error()) out << "cascade: " << problem.str() << "\n";
     return 2;
   }
-  auto wired = app::wire(*scanned);
+  // Cancels outbound I/O and builds: at a second signal, or when the stop grace is over.
+  std::stop_source cancel;
+  std::stop_callback cancel_on_second_signal(options.cancel, [&cancel] { cancel.request_stop(); });
+  auto wired = app::wire(*scanned, cancel.get_token());
   if (!wired) {
     out << "cascade: " << wired.error().message << "\n";
     return wired.error().exit_code;
   }
-  auto api_wired = app::wire(*scanned);  // the API's own clients and targets: a run may hold the first
+  auto api_wired = app::wire(*scanned, cancel.get_token());  // the API's own clients and targets: a run may hold the first
   if (!api_wired) {
     out << "cascade: " << api_wired.error().message << "\n";
     return api_wired.error().exit_code;
@@ -120,7 +125,15 @@ int serve(const Options& options) {
   if (options.on_listening) options.on_listening(url);
 
   Scheduler scheduler(file, *wiring.store, coordinator, log, metrics);
-  std::jthread coordinator_thread([&] { coordinator.run(options.stop, options.cancel); });
+  std::mutex finished_mutex;
+  std::condition_variable finished_changed;
+  bool coordinator_finished = false;
+  std::jthread coordinator_thread([&] {
+    coordinator.run(options.stop, cancel.get_token());
+    std::lock_guard lock(finished_mutex);
+    coordinator_finished = true;
+    finished_changed.notify_all();
+  });
   std::jthread scheduler_thread([&] { scheduler.run(options.stop); });
 
   {
@@ -129,8 +142,17 @@ int serve(const Options& options) {
     std::unique_lock lock(mutex);
     stopped.wait(lock, options.stop, [] { return false; });
   }
-  log.info("stopping: no new connections; running builds finish, the run stays resumable");
+  auto grace_over = std::chrono::steady_clock::now() + options.grace;
+  log.info("stopping: no new connections; running builds finish, the run stays resumable",
+           {{"grace_seconds", std::chrono::duration_cast<std::chrono::seconds>(options.grace).count()}});
   (*server)->stop(std::chrono::seconds(5));
+  {
+    std::unique_lock lock(finished_mutex);
+    if (!finished_changed.wait_until(lock, grace_over, [&] { return coordinator_finished; })) {
+      log.warn("stop grace over: cancelling running builds and outbound calls; the run stays resumable");
+      cancel.request_stop();
+    }
+  }
   coordinator_thread.join();
   scheduler_thread.join();
   intake.stop();

@@ -171,6 +171,7 @@ class Coordinator {
   std::map<std::string, Waiting> waiting_;
   std::optional<Active> active_;
   FleetView view_;
+  std::stop_token cancel_;  // run()'s cancel: after it, settle() leaves the events pending
 };
 
 // ---- schedule ---------------------------------------------------------------------------
@@ -180,7 +181,9 @@ class Coordinator {
 nlohmann::json schedule_json(const pipeline::Pipeline& pipeline, store::Store& store, cron::Time now);
 
 /// Fires the pipeline's schedule entries into the coordinator; a time missed while the
-/// daemon was down fires once at start. The last fire time of each entry is a store setting.
+/// daemon was down fires once at start, and a firing whose work was not done (its event
+/// still pending: a kill or a stop came first) is replayed once at start. The last fire
+/// time of each entry is a store setting.
 class Scheduler {
  public:
   Scheduler(const pipeline::Pipeline& pipeline, store::Store& store, Coordinator& coordinator, Logger& log,
@@ -189,6 +192,8 @@ class Scheduler {
 
  private:
   void fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool missed);
+  /// Queues again each stored firing the coordinator never settled.
+  void replay_unsettled();
   const pipeline::Pipeline& pipeline_;
   store::Store& store_;
   Coordinator& coordinator_;

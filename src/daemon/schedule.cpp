@@ -3,7 +3,10 @@
 // a scan (index the installed packages of the fleet and its workloads) into the
 // coordinator. Each firing is stored (an event, and the entry's last time as a setting)
 // before it is acted on, so a time missed while the daemon was down fires once at the next
-// start, and a restart never fires one time twice.
+// start, and a restart never fires one time twice. The event stays pending until the
+// coordinator settles it, when its work is done (the run it started, or the refresh or scan
+// finished, or nothing to do); a firing still pending at start (the daemon was killed or
+// stopped before its work was done) is replayed once.
 #include <algorithm>
 #include <ctime>
 
@@ -47,6 +50,17 @@ Trigger::Kind trigger_kind(pipeline::ScheduleEntry::Action action) {
     case pipeline::ScheduleEntry::Action::scan: return Trigger::Kind::scan;
   }
   return Trigger::Kind::refresh;
+}
+
+/// The coordinator's trigger for a firing of `entry`, carrying its stored event.
+Trigger firing_trigger(const pipeline::ScheduleEntry& entry, store::EventId event) {
+  Trigger trigger;
+  trigger.kind = trigger_kind(entry.action);
+  trigger.source = store::TriggerKind::schedule;
+  trigger.sender = "schedule:" + entry.name;
+  trigger.globs = entry.images;
+  trigger.events = {event};  // settled by the coordinator once the work is done
+  return trigger;
 }
 
 cron::Time now_seconds() { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
@@ -98,14 +112,31 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   metrics_.add("cascade_triggers_total", {event.sender, "accepted"});
   log_.info(missed ? "schedule: firing a time missed while the daemon was down" : "schedule: firing",
             {{"schedule", entry.name}, {"action", action}, {"time", iso_utc(at)}});
-  Trigger trigger;
-  trigger.kind = trigger_kind(entry.action);
-  trigger.source = store::TriggerKind::schedule;
-  trigger.sender = event.sender;
-  trigger.globs = entry.images;
-  // The event marks the firing; what it starts is recorded by the runs' own triggers.
-  (void)store_.settle_event(recorded->id, action + " started");
-  coordinator_.add(std::move(trigger), std::chrono::milliseconds(0));
+  coordinator_.add(firing_trigger(entry, recorded->id), std::chrono::milliseconds(0));
+}
+
+void Scheduler::replay_unsettled() {
+  auto pending = store_.pending_events();
+  if (!pending) {
+    log_.error("schedule: cannot read the unsettled firings", {{"error", pending.error().message}});
+    return;
+  }
+  const std::string prefix = "schedule:";
+  for (const auto& event : *pending) {
+    if (event.sender.rfind(prefix, 0) != 0) continue;
+    std::string name = event.sender.substr(prefix.size());
+    const auto& entries = pipeline_.triggers->schedule;
+    auto entry = std::find_if(entries.begin(), entries.end(), [&](const auto& each) { return each.name == name; });
+    if (entry == entries.end()) {
+      (void)store_.settle_event(event.id, "not replayed: the pipeline file has no schedule entry '" + name + "' any more");
+      continue;
+    }
+    log_.info("schedule: replaying a firing whose work the daemon stopped before finishing",
+              {{"schedule", name}, {"action", action_name(entry->action)}, {"event", event.id},
+               {"firing", event.dedupe_key.substr(event.sender.size() + 1)}});
+    metrics_.add("cascade_triggers_total", {event.sender, "replayed"});
+    coordinator_.add(firing_trigger(*entry, event.id), std::chrono::milliseconds(0));
+  }
 }
 
 void Scheduler::run(std::stop_token stop) {
@@ -116,6 +147,7 @@ void Scheduler::run(std::stop_token stop) {
     std::optional<cron::Time> next;
   };
   std::vector<Entry> entries;
+  replay_unsettled();  // before any new firing: only the ones a stop or a crash left pending
   auto now = now_seconds();
   for (const auto& config : pipeline_.triggers->schedule) {
     auto schedule = cron::Schedule::parse(config.cron, config.timezone);

@@ -134,6 +134,7 @@ Expected<std::unique_ptr<Engine>, Error> Engine::open(const DockerOptions& optio
   http_options.body_limit = 256u << 20;
   http_options.max_redirects = 0;
   http_options.user_agent = "cascade/0.1 (deploy)";
+  http_options.stop = options.cancel;
   std::string base_url;
   if (endpoint.rfind("unix://", 0) == 0) {
     std::string path = endpoint.substr(7);

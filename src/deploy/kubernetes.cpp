@@ -137,6 +137,7 @@ class KubernetesTarget::Impl {
     http_options.read_timeout = options.request_timeout;
     http_options.write_timeout = options.request_timeout;
     http_options.hosts[authority] = host;
+    http_options.stop = options.cancel;
     client = std::make_unique<http::Client>(http_options);
     return {};
   }
