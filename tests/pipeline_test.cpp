@@ -556,6 +556,16 @@ sources:
     CHECK(contains(two.message, "must hold one YAML document"));
     CHECK(parse_text("---\n" + std::string(kMinimal) + "---\n"));
   }
+  SUBCASE("streams that never end in yaml-cpp 0.7's LoadAll are syntax errors") {
+    // A lone ',' made LoadAll yield empty documents forever (found by fuzz/pipeline.cpp).
+    Error comma = error_for(",");
+    CHECK(comma.line == 1);
+    CHECK(comma.column == 1);
+    CHECK(contains(comma.message, "cannot start a YAML value here"));
+    Error later = error_for(std::string("# a comment\n,version: 1\n"));
+    CHECK(later.line == 2);
+    CHECK(contains(later.message, "cannot start a YAML value here"));
+  }
   SUBCASE("git locations") {
     auto source = [](std::string_view git, const Environment& env = kEnv) {
       return error_for("version: 1\nsources:\n  - name: a\n    git: " + std::string(git) +

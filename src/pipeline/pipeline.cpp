@@ -8,7 +8,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <system_error>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+#include <yaml-cpp/yaml.h>
 
 #include "paths.hpp"
 #include "sections.hpp"
@@ -189,6 +195,79 @@ Environment Environment::current() {
   return env;
 }
 
+namespace {
+
+// What a walk over a YAML stream's documents found: where a second, non-empty document
+// starts, or where the parser stopped making progress.
+struct DocumentWalk {
+  std::optional<YAML::Mark> second;
+  std::optional<YAML::Mark> stuck;
+};
+
+// Records where a document's first event is and whether it holds anything but a null.
+class DocumentProbe final : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> first;
+  std::optional<YAML::Mark> first_value;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { note(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { value(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    value(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    value(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    value(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& mark) {
+    if (!first) first = mark;
+  }
+  void value(const YAML::Mark& mark) {
+    note(mark);
+    if (!first_value) first_value = mark;
+  }
+};
+
+// yaml-cpp 0.7 (Debian 12) never returns from LoadAll on some malformed streams: a lone
+// ',' yields an endless run of empty documents at the same place, growing memory until the
+// process dies (jbeder/yaml-cpp#1040; fixed upstream after 0.8 by #1319). So the stream is
+// walked first with a probe that stops at the second non-empty document, at a document that
+// starts where the previous one did (no progress), or after kMaxDocuments; only then is the
+// first document loaded. Throws YAML::ParserException as LoadAll would.
+DocumentWalk walk_documents(std::string_view text) {
+  constexpr int kMaxDocuments = 1024;
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentWalk walk;
+  std::optional<YAML::Mark> previous;
+  for (int index = 0; index < kMaxDocuments; ++index) {
+    DocumentProbe probe;
+    if (!parser.HandleNextDocument(probe)) return walk;
+    if (!probe.first_value && probe.first && previous && probe.first->pos == previous->pos) {
+      walk.stuck = probe.first;
+      return walk;
+    }
+    if (index > 0 && probe.first_value) {  // a trailing '---' opens an empty document: allowed
+      walk.second = probe.first_value;
+      return walk;
+    }
+    previous = probe.first;
+  }
+  walk.stuck = previous;
+  return walk;
+}
+
+}  // namespace
+
 Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory,
                                 const Environment& env) {
   fs::path folder = directory.empty() ? fs::path(".") : fs::path(directory);
@@ -196,18 +275,20 @@ Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, st
   if (folder.is_relative()) folder = fs::absolute(folder, ignored);
   detail::Context context{detail::Reporter(std::string(file)), folder.lexically_normal().string(), env};
   if (context.directory.size() > 1 && context.directory.back() == '/') context.directory.pop_back();
-  std::vector<YAML::Node> documents;
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    auto stream = walk_documents(text);
+    if (stream.stuck)
+      return unexpected(context.report.at(*stream.stuck, "this character cannot start a YAML value here; "
+                                                         "remove it or quote the value"));
+    if (stream.second)
+      return unexpected(context.report.at(*stream.second, "the pipeline file must hold one YAML document; "
+                                                          "remove the second one (after '---')"));
+    document = YAML::Load(std::string(text));
   } catch (const YAML::ParserException& exception) {
     return unexpected(context.report.at(exception.mark, detail::syntax_message(text, exception)));
   }
-  for (std::size_t i = 1; i < documents.size(); ++i) {
-    if (documents[i].IsNull()) continue;  // a trailing '---' opens an empty document
-    return unexpected(context.report.at(documents[i], "the pipeline file must hold one YAML document; "
-                                                      "remove the second one (after '---')"));
-  }
-  return detail::read_pipeline(context, documents.empty() ? YAML::Node() : documents.front());
+  return detail::read_pipeline(context, document);
 }
 
 Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory) {
