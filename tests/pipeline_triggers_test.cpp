@@ -304,3 +304,18 @@ TEST_CASE("pipeline::triggers errors") {
                        "unique 'name'");
   }
 }
+
+TEST_CASE("pipeline::triggers read_token_env and hosts") {
+  Pipeline pipeline = parsed("triggers:\n  read_token_env: CASCADE_READ_TOKEN\n  hosts: [cascade.example.com, Build-01]\n");
+  REQUIRE(pipeline.triggers);
+  CHECK(pipeline.triggers->read_token_env == "CASCADE_READ_TOKEN");
+  CHECK(pipeline.triggers->hosts == std::vector<std::string>{"cascade.example.com", "build-01"});
+  Pipeline defaults = parsed("triggers:\n  listen: 127.0.0.1:8080\n");
+  CHECK(defaults.triggers->read_token_env.empty());
+  CHECK(defaults.triggers->hosts.empty());
+  check_error("triggers:\n  read_token_env: read-token\n", 9, 19,
+              "'read_token_env' names an environment variable: 'read-token' must match");
+  check_error("triggers:\n  hosts: [\"https://cascade.example.com:8080\"]\n", 9, 11,
+              "'hosts' entry 'https://cascade.example.com:8080' is not a host name");
+  check_error("triggers:\n  hosts: cascade.example.com\n", 9, 10, "'hosts' must be a list");
+}

@@ -124,6 +124,8 @@ struct Triggers {
   std::chrono::milliseconds debounce{10'000};  // a burst of pushes of one image within this makes one cascade
   std::size_t body_limit = 1u << 20;      // bytes (`body_limit: 1MiB`)
   std::string api_token_env = "CASCADE_API_TOKEN";  // bearer token for state-changing API calls
+  std::string read_token_env;             // set: bearer token GET /api/* needs (the API token serves too)
+  std::vector<std::string> hosts;         // Host names answered besides localhost, loopback and the listen address
   std::string log_format = "text";        // "text" or "json"
   std::vector<Webhook> webhooks;
   std::vector<ScheduleEntry> schedule;

@@ -15,8 +15,8 @@ namespace cascade::pipeline::detail {
 namespace {
 
 const Section kTriggers{"triggers",
-                        {{"listen"}, {"debounce"}, {"body_limit"}, {"parallel"}, {"api_token_env"}, {"log"},
-                         {"webhooks"}, {"schedule"}}};
+                        {{"listen"}, {"debounce"}, {"body_limit"}, {"parallel"}, {"api_token_env"}, {"read_token_env"},
+                         {"hosts"}, {"log"}, {"webhooks"}, {"schedule"}}};
 const Section kWebhook{"webhook",
                        {{"sender", true}, {"path"}, {"token_env"}, {"secret_env"}, {"auth"}, {"registry"}}};
 const Section kScheduleEntry{"schedule entry",
@@ -373,7 +373,29 @@ Expected<std::vector<ScheduleEntry>, Error> read_schedule(const Context& context
   return entries;
 }
 
-/// listen, debounce, body_limit, parallel, api_token_env, log.
+/// `hosts`: names (no port, no scheme) the daemon answers to besides its listen address.
+Status read_hosts(const Context& context, const YAML::Node& node, Triggers& triggers) {
+  auto list = expect_list(context.report, node, "hosts");
+  if (!list) return unexpected(list.error());
+  for (const YAML::Node& item : node) {
+    auto host = read_nonempty(context.report, item, "hosts");
+    if (!host) return unexpected(host.error());
+    bool plain = std::all_of(host->begin(), host->end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_';
+    });
+    if (!plain)
+      return unexpected(context.report.at(item, "'hosts' entry " + quoted(*host) +
+                                                    " is not a host name: write the name alone (cascade.example.com), "
+                                                    "without scheme, port or path"));
+    std::string lower = *host;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    triggers.hosts.push_back(lower);
+  }
+  return {};
+}
+
+/// listen, debounce, body_limit, parallel, api_token_env, read_token_env, hosts, log.
 Status read_server_settings(const Context& context, const Fields& fields, Triggers& triggers) {
   if (auto value = fields.find("listen")) {
     auto listen = read_listen(context, *value);
@@ -399,6 +421,14 @@ Status read_server_settings(const Context& context, const Fields& fields, Trigge
     auto name = read_env_name(context, *value, "api_token_env");
     if (!name) return unexpected(name.error());
     triggers.api_token_env = *name;
+  }
+  if (auto value = fields.find("read_token_env")) {
+    auto name = read_env_name(context, *value, "read_token_env");
+    if (!name) return unexpected(name.error());
+    triggers.read_token_env = *name;
+  }
+  if (auto value = fields.find("hosts")) {
+    if (auto hosts = read_hosts(context, *value, triggers); !hosts) return hosts;
   }
   if (auto value = fields.find("log")) {
     auto format = read_log_format(context, *value);
