@@ -675,6 +675,48 @@ TEST_CASE("http::Server tells the handler the local address, the deadline and wh
   CHECK(deadline <= called + 300ms);
 }
 
+TEST_CASE("http::Server: a client that closes while its handler works abandons the request") {
+  ServerOptions options;
+  options.handler_timeout = 30s;
+  std::mutex mutex;
+  std::vector<std::function<bool()>> abandoned;
+  std::vector<Respond> parked;
+  auto server = start(options, [&](ServerRequest&& request, Respond respond) {
+    std::lock_guard lock(mutex);
+    abandoned.push_back(request.abandoned);
+    parked.push_back(std::move(respond));
+  });
+  {
+    Raw raw(server->port());
+    raw.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(eventually([&] {
+      std::lock_guard lock(mutex);
+      return abandoned.size() == 1;
+    }));
+    std::lock_guard lock(mutex);
+    CHECK_FALSE(abandoned[0]());
+  }  // closed
+  CHECK(eventually([&] {
+    std::lock_guard lock(mutex);
+    return abandoned[0]();
+  }, 10s));  // long before handler_timeout
+  CHECK(eventually([&] { return server->connections() == 0; }, 10s));
+  // A client that stays gets its answer, and pipelined bytes do not count as leaving.
+  Raw stays(server->port());
+  stays.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return abandoned.size() == 2;
+  }));
+  std::this_thread::sleep_for(200ms);
+  {
+    std::lock_guard lock(mutex);
+    CHECK_FALSE(abandoned[1]());
+    parked[1](ServerResponse::text(200, "answered"));
+  }
+  CHECK(contains(stays.read_response(), "answered"));
+}
+
 TEST_CASE("http::Server access log") {
   std::mutex mutex;
   std::vector<AccessEntry> entries;

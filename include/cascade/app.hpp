@@ -26,6 +26,7 @@ namespace cascade::app {
 struct Failure {
   int exit_code = 1;    // 1: the operation failed; 2: bad input
   std::string message;  // what went wrong and what to do
+  bool transient = false;  // worth trying again later: a registry network error, 5xx or 429
 };
 
 /// A connected deploy target and its entry in the pipeline file.

@@ -49,7 +49,12 @@ json graph_view_json(const FleetView& view) {
                       {"bases", bases},
                       {"children", children}});
   }
-  return {{"generation", view.generation}, {"pipeline", view.fleet->pipeline.file}, {"images", images}};
+  json broken = json::array();  // recipes left out: their Dockerfile could not be read or analyzed
+  for (const auto& recipe : view.fleet->broken)
+    broken.push_back({{"image", recipe.image}, {"source", recipe.source}, {"dockerfile", recipe.dockerfile},
+                      {"problem", recipe.problem.str()}});
+  return {{"generation", view.generation}, {"pipeline", view.fleet->pipeline.file}, {"images", images},
+          {"broken", broken}};
 }
 
 json event_json(const store::Event& event) {
@@ -122,6 +127,8 @@ void declare_metrics(Metrics& metrics) {
                 "in a vulnerable version (latest scans; refreshed at each scrape)", {"advisory"});
   metrics.gauge("cascade_exposed_workloads", "Running workloads whose image carries a package a stored advisory names "
                 "in a vulnerable version (latest scans; refreshed at each scrape)", {"advisory"});
+  metrics.gauge("cascade_broken_recipes", "Recipes left out of the graph: their Dockerfile cannot be read or analyzed");
+  metrics.counter("cascade_fleet_scans_total", "Reads of every source from git (each fetches the remote ones)");
   metrics.histogram("cascade_webhook_intake_seconds", "From a webhook request to its durable answer",
                     {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5});
 }
@@ -287,7 +294,12 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
       auto events = store.recent_events(limit_of(request, 50));
       if (!events) return respond(error(502, events.error().message));
       json list = json::array();
-      for (const auto& event : *events) list.push_back(event_json(event));
+      auto retrying = coordinator.retrying();
+      for (const auto& event : *events) {
+        list.push_back(event_json(event));
+        if (auto retry = retrying.find(event.id); retry != retrying.end())  // pending after a transient failure
+          list.back()["retry"] = {{"attempt", retry->second.attempt}, {"next", iso_time(retry->second.due)}};
+      }
       return respond(ok({{"events", list}}));
     }
     respond(error(404, "nothing at " + path));
@@ -312,13 +324,30 @@ void Routes::hook(std::size_t index, http::ServerRequest&& request, http::Respon
     log.warn("webhook malformed", {{"sender", sender}, {"reason", decoded.error().reason}, {"remote", request.remote}});
     return respond(error(decoded.error().status, decoded.error().reason));
   }
-  std::size_t ignored = decoded->ignored;
+  // Dedupe is per hook: one hook's deliveries never shadow another's. The same bytes at the
+  // same hook within the window are one delivery (a replay, a sender's retry); an HMAC-verified
+  // body is remembered longer, so a signed delivery replayed under a new (unsigned) delivery id
+  // is still one. A sender's own event id dedupes for good. Anything else is a new push: the
+  // registry's digest check decides whether it needs a run.
+  const std::string& hook_name = pipeline.triggers->webhooks[index].path;
+  std::string body_key = "hook:" + hook_name + ":body:" + webhook::hmac_sha256_hex("cascade", request.body);
+  std::size_t ignored = decoded->ignored, not_in_fleet = 0;
+  std::string reason = decoded->reason, unknown_example;
+  auto view = coordinator.fleet();
   std::vector<store::Event> events;
-  std::string body_hash;
+  static std::atomic<std::uint64_t> delivery_counter{0};
+  std::string delivery_tag = iso_now() + ":" + std::to_string(delivery_counter++);
   for (std::size_t i = 0; i < decoded->events.size(); ++i) {
     const auto& pushed = decoded->events[i];
     if (!pushed.tag) {  // a push by digest only (a child manifest of an index): nothing in the fleet names it
       ++ignored;
+      continue;
+    }
+    // Against the fleet as last scanned: an unknown image is answered now and costs nothing later.
+    auto ref = reference::parse(pushed.image());
+    if (!ref || view.fleet->graph.match(*ref).empty()) {
+      ++ignored, ++not_in_fleet;
+      if (unknown_example.empty()) unknown_example = pushed.image();
       continue;
     }
     store::Event event;
@@ -326,19 +355,39 @@ void Routes::hook(std::size_t index, http::ServerRequest&& request, http::Respon
     event.event_id = pushed.event_id;
     event.image = pushed.image();
     event.digest = pushed.digest;
-    if (pushed.event_id) event.dedupe_key = sender + ":id:" + *pushed.event_id;
-    else if (pushed.digest) event.dedupe_key = sender + ":" + event.image + "@" + *pushed.digest;
-    else {  // no id and no digest (Docker Hub, Quay): the same delivery again is the same body
-      if (body_hash.empty()) body_hash = webhook::hmac_sha256_hex("cascade", request.body);
-      event.dedupe_key = sender + ":body:" + body_hash + ":" + std::to_string(i);
-    }
+    event.dedupe_key = pushed.event_id ? "hook:" + hook_name + ":id:" + *pushed.event_id
+                                       : "hook:" + hook_name + ":delivery:" + delivery_tag + ":" + std::to_string(i);
     events.push_back(std::move(event));
   }
+  if (not_in_fleet) {
+    if (!reason.empty()) reason += "; ";
+    reason += std::to_string(not_in_fleet) + " image(s) not in the fleet (" + unknown_example +
+              (not_in_fleet > 1 ? ", ...)" : ")");
+  }
   if (ignored) metrics.add("cascade_triggers_total", {sender, "ignored"}, static_cast<double>(ignored));
-  if (events.empty()) return respond(ok({{"accepted", 0}, {"duplicates", 0}, {"ignored", ignored}}));
+  json ignored_answer = {{"accepted", 0}, {"duplicates", 0}, {"ignored", ignored}};
+  if (!reason.empty()) ignored_answer["reason"] = reason;
+  if (events.empty()) return respond(ok(ignored_answer));
+  if (coordinator.pending_events() + events.size() > kMaxPendingEvents) {  // bounded queue: the sender retries later
+    metrics.add("cascade_triggers_total", {sender, "refused_busy"}, static_cast<double>(events.size()));
+    log.warn("webhook refused: too many pending events", {{"sender", sender}, {"limit", kMaxPendingEvents}});
+    auto busy = error(503, "too many pending events (" + std::to_string(kMaxPendingEvents) + "); retry later");
+    busy.headers.set("Retry-After", std::to_string(kRetryAfterSeconds));
+    return respond(std::move(busy));
+  }
+  std::chrono::steady_clock::duration window = kDeliveryWindow;
+  if (!config.secret.empty()) window = kSignedReplayWindow;  // the body is HMAC-verified: a replay, however relabelled
+  if (!recent_deliveries.first_time(body_key, window)) {
+    metrics.add("cascade_triggers_total", {sender, "duplicate"}, static_cast<double>(events.size()));
+    json answer = {{"accepted", 0}, {"duplicates", events.size()}, {"ignored", ignored}};
+    if (!reason.empty()) answer["reason"] = reason;
+    return respond(ok(answer, 202));
+  }
   auto debounce = pipeline.triggers->debounce;
-  intake.submit(events, [this, events, sender, ignored, debounce, started, respond = std::move(respond)](auto recorded) {
-    if (!recorded) {  // not durable: the sender must retry
+  intake.submit(events, [this, events, sender, ignored, reason, body_key, debounce, started,
+                         respond = std::move(respond)](auto recorded) {
+    if (!recorded) {  // not durable: the sender must retry, and its retry is no duplicate
+      recent_deliveries.forget(body_key);
       log.error("webhook not stored", {{"sender", sender}, {"error", recorded.error().message}});
       return respond(error(503, "cannot store the event; retry"));
     }
@@ -364,7 +413,9 @@ void Routes::hook(std::size_t index, http::ServerRequest&& request, http::Respon
     if (duplicates) metrics.add("cascade_triggers_total", {sender, "duplicate"}, static_cast<double>(duplicates));
     metrics.observe("cascade_webhook_intake_seconds",
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    respond(ok({{"accepted", accepted}, {"duplicates", duplicates}, {"ignored", ignored}, {"events", ids}}, 202));
+    json answer = {{"accepted", accepted}, {"duplicates", duplicates}, {"ignored", ignored}, {"events", ids}};
+    if (!reason.empty()) answer["reason"] = reason;
+    respond(ok(answer, 202));
   });
 }
 

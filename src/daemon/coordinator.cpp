@@ -4,7 +4,12 @@
 // follows it. Before planning, a webhook's digest is confirmed with the registry: payloads
 // are hints, and the tag may have moved on since. A scan (schedule) and an advisory's fix
 // (POST /api/advisories with "patch": true) take the same queue, one at a time with the runs.
+// A push is checked against the fleet as last scanned before anything else (an unknown image
+// costs no git fetch); the sources are read again before a cascade is planned, and when idle
+// every Config::fleet_refresh. A transient failure (registry unreachable, 5xx, 429) keeps the
+// events pending and retries with backoff; only a permanent one settles them failed.
 #include <algorithm>
+#include <sstream>
 
 #include "internal.hpp"
 
@@ -29,6 +34,8 @@ Coordinator::Coordinator(app::Wiring& wiring, Config config, Metrics& metrics, L
     : wiring_(wiring), config_(config), metrics_(metrics), log_(log) {
   view_.fleet = std::make_shared<const fleet::Fleet>(wiring_.fleet);
   view_.generation = 1;
+  metrics_.set("cascade_broken_recipes", static_cast<double>(wiring_.fleet.broken.size()));
+  metrics_.add("cascade_fleet_scans_total", {}, 0);
 }
 
 void Coordinator::add(Trigger trigger, std::chrono::milliseconds delay) {
@@ -56,6 +63,7 @@ void Coordinator::add(Trigger trigger, std::chrono::milliseconds delay) {
     auto& queued = waiting.trigger;
     if (trigger.digest) queued.digest = trigger.digest;
     queued.exact = queued.exact || trigger.exact;
+    queued.attempt = std::max(queued.attempt, trigger.attempt);
     if (trigger.question) queued.question = trigger.question;  // the advisories as stored last
     queued.events.insert(queued.events.end(), trigger.events.begin(), trigger.events.end());
     for (auto& done : trigger.done) queued.done.push_back(std::move(done));
@@ -82,6 +90,18 @@ FleetView Coordinator::fleet() const {
   return view_;
 }
 
+std::size_t Coordinator::pending_events() const {
+  std::lock_guard lock(mutex_);
+  std::size_t events = 0;
+  for (const auto& [key, waiting] : waiting_) events += waiting.trigger.events.size();
+  return events;
+}
+
+std::map<store::EventId, Coordinator::Retry> Coordinator::retrying() const {
+  std::lock_guard lock(mutex_);
+  return retrying_;
+}
+
 void Coordinator::run(std::stop_token stop, std::stop_token cancel) {
   cancel_ = cancel;
   std::stop_callback wake_on_stop(stop, [this] { wake_.notify_all(); });
@@ -92,12 +112,19 @@ void Coordinator::run(std::stop_token stop, std::stop_token cancel) {
     auto ready = waiting_.end();
     for (auto it = waiting_.begin(); it != waiting_.end(); ++it)
       if (ready == waiting_.end() || it->second.due < ready->second.due) ready = it;
-    if (ready == waiting_.end()) {
-      wake_.wait(lock, [&] { return stop.stop_requested() || !waiting_.empty(); });
+    auto now = std::chrono::steady_clock::now();
+    auto rescan_at = scanned_at_ + config_.fleet_refresh;  // idle: new recipes in git become known
+    if (now >= rescan_at && (ready == waiting_.end() || ready->second.due > now)) {
+      lock.unlock();
+      refresh_fleet();
       continue;
     }
-    if (ready->second.due > std::chrono::steady_clock::now()) {
-      wake_.wait_until(lock, ready->second.due);
+    if (ready == waiting_.end()) {
+      wake_.wait_until(lock, rescan_at, [&] { return stop.stop_requested() || !waiting_.empty(); });
+      continue;
+    }
+    if (ready->second.due > now) {
+      wake_.wait_until(lock, std::min(ready->second.due, rescan_at));
       continue;
     }
     Trigger trigger = std::move(ready->second.trigger);
@@ -125,9 +152,10 @@ void Coordinator::process(Trigger& trigger, std::stop_token stop, std::stop_toke
 }
 
 void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::stop_token cancel) {
-  refresh_fleet();
   auto ref = reference::parse(trigger.image);
   if (!ref) return settle(trigger, {400, {}, "'" + trigger.image + "' is not an image reference"}, "malformed");
+  if (trigger.exact) refresh_fleet();  // a person asked: the Dockerfiles as they are now
+  // Against the fleet as last scanned: a notice of an unknown image costs no git fetch.
   if (wiring_.fleet.graph.match(*ref).empty())
     return settle(trigger, {400, {}, "no image in the fleet matches " + trigger.image}, "not_in_fleet");
   if (trigger.exact) {  // as the CLI does: the query, with its digest when it has one
@@ -146,6 +174,8 @@ void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::sto
     if (trigger.digest && *trigger.digest != digest)
       log_.info("the tag moved on since the notice; cascading its current digest",
                 {{"image", trigger.image}, {"reported", *trigger.digest}, {"current", digest}});
+  } else if (resolved.error().transient()) {  // the registry is briefly away: the event waits
+    return retry_later(trigger, "cannot resolve " + trigger.image + ": " + resolved.error().str());
   } else if (trigger.digest) {
     digest = *trigger.digest;
     log_.warn("cannot confirm the digest with the registry; using the reported one",
@@ -159,7 +189,11 @@ void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::sto
     Outcome outcome{200, (*latest)->run, trigger.image + " is already at " + digest.substr(0, 19) + by};
     return settle(trigger, outcome, "up_to_date");
   }
+  refresh_fleet();  // a cascade is planned on the Dockerfiles as they are now
+  if (wiring_.fleet.graph.match(*ref).empty())
+    return settle(trigger, {400, {}, "no image in the fleet matches " + trigger.image}, "not_in_fleet");
   auto planned = app::plan_patch(wiring_, ref->without_digest().str() + "@" + digest, {}, config_.deploy);
+  if (!planned && planned.error().transient) return retry_later(trigger, planned.error().message);
   if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
   bool builds = std::any_of(planned->plan.steps.begin(), planned->plan.steps.end(),
                             [](const plan::Step& step) { return step.action == plan::Action::Build; });
@@ -334,6 +368,7 @@ std::optional<app::RunResult> Coordinator::execute(Trigger& trigger, const app::
     }
     metrics_.set("cascade_runs_active", 1);
     for (auto event : trigger.events) (void)wiring_.store->attach_event(event, run);
+    forget_retries(trigger.events);
     metrics_.add("cascade_triggers_total", {trigger.sender, "cascaded"}, std::max<double>(1, trigger.events.size()));
     log_.info("run started", {{"run", run}, {"trigger", planned.trigger.query}, {"sender", trigger.sender},
                               {"steps", planned.plan.steps.size()}});
@@ -393,7 +428,10 @@ void Coordinator::resume_unfinished(std::stop_token stop, std::stop_token cancel
     if (!result) log_.error("cannot resume run", {{"run", id}, {"error", result.error().message}});
     else log_.info("run finished", {{"run", id}, {"state", store::to_string(result->state)}});
   }
-  // Events that were stored but never acted on (the daemon stopped in their window).
+  // Events that were stored but never acted on (the daemon stopped in their window, or
+  // while they waited to retry a transient failure: they go on where they were).
+  load_retries();
+  std::map<store::EventId, Retry> kept;
   if (auto pending = wiring_.store->pending_events())
     for (const auto& event : *pending) {
       Trigger trigger;
@@ -410,12 +448,32 @@ void Coordinator::resume_unfinished(std::stop_token stop, std::stop_token cancel
         requeue_fix(event);
         continue;
       }
-      add(std::move(trigger), config_.debounce);
+      auto delay = config_.debounce;
+      if (auto retry = retrying_.find(event.id); retry != retrying_.end()) {
+        kept.insert(*retry);
+        trigger.attempt = retry->second.attempt;
+        auto left = retry->second.due - std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        delay = std::clamp<std::chrono::milliseconds>(left, std::chrono::milliseconds(0), kRetryMaxDelay);
+      }
+      add(std::move(trigger), delay);
     }
+  {
+    std::lock_guard lock(mutex_);
+    retrying_ = std::move(kept);  // settled meanwhile: forgotten
+  }
+  save_retries();
 }
 
 void Coordinator::refresh_fleet() {
-  auto scanned = fleet::scan(wiring_.fleet.pipeline);
+  fleet::Options options;
+  options.partial = true;  // a bad Dockerfile breaks its recipe, not the daemon's view of the fleet
+  ++fleet_scans_;
+  metrics_.add("cascade_fleet_scans_total");
+  {
+    std::lock_guard lock(mutex_);
+    scanned_at_ = std::chrono::steady_clock::now();
+  }
+  auto scanned = fleet::scan(wiring_.fleet.pipeline, options);
   if (!scanned) {
     log_.error("cannot read the fleet; keeping the last good graph",
                {{"problem", scanned.error().empty() ? "" : scanned.error().front().str()}});
@@ -429,6 +487,12 @@ void Coordinator::refresh_fleet() {
   wiring_.fleet.graph = std::move(scanned->graph);
   wiring_.fleet.sources = std::move(scanned->sources);
   wiring_.fleet.warnings = std::move(scanned->warnings);
+  wiring_.fleet.broken = std::move(scanned->broken);
+  metrics_.set("cascade_broken_recipes", static_cast<double>(wiring_.fleet.broken.size()));
+  for (const auto& broken : wiring_.fleet.broken)
+    log_.error("broken recipe: left out of the graph until its Dockerfile is fixed",
+               {{"image", broken.image}, {"source", broken.source}, {"dockerfile", broken.dockerfile},
+                {"problem", broken.problem.str()}});
   auto view = std::make_shared<const fleet::Fleet>(wiring_.fleet);
   std::lock_guard lock(mutex_);
   view_.fleet = std::move(view);
@@ -449,6 +513,7 @@ void Coordinator::settle(Trigger& trigger, Outcome outcome, std::string_view met
     if (outcome.status == 202 && outcome.run) (void)wiring_.store->attach_event(event, *outcome.run);
     else (void)wiring_.store->settle_event(event, outcome.message);
   }
+  forget_retries(trigger.events);
   metrics_.add("cascade_triggers_total", {trigger.sender, std::string(metric_outcome)},
                std::max<double>(1, trigger.events.size()));
   log_.write(outcome.status >= 400 ? "warn" : "info", "trigger settled",
@@ -456,6 +521,64 @@ void Coordinator::settle(Trigger& trigger, Outcome outcome, std::string_view met
               {"outcome", outcome.message}});
   for (auto& done : trigger.done) done(outcome);
   trigger.done.clear();
+}
+
+void Coordinator::retry_later(Trigger& trigger, const std::string& reason) {
+  if (trigger.exact || trigger.events.empty() || trigger.attempt + 1 >= kRetryAttempts) {
+    std::string why = trigger.attempt > 0 ? reason + " (gave up after " + std::to_string(trigger.attempt + 1) + " tries)"
+                                          : reason;
+    return settle(trigger, {502, {}, why}, "failed");
+  }
+  ++trigger.attempt;
+  auto delay = std::min<std::chrono::milliseconds>(kRetryFirstDelay * (1LL << std::min(trigger.attempt - 1, 20)),
+                                                   kRetryMaxDelay);
+  auto due = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) + delay;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto event : trigger.events) retrying_[event] = Retry{trigger.attempt, due};
+  }
+  save_retries();
+  metrics_.add("cascade_triggers_total", {trigger.sender, "retried"}, static_cast<double>(trigger.events.size()));
+  log_.warn("transient failure: the trigger stays pending and is tried again",
+            {{"image", trigger.image}, {"sender", trigger.sender}, {"attempt", trigger.attempt},
+             {"retry_in_seconds", std::chrono::duration<double>(delay).count()}, {"error", reason}});
+  add(std::move(trigger), delay);
+}
+
+void Coordinator::forget_retries(const std::vector<store::EventId>& events) {
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto event : events) changed = retrying_.erase(event) > 0 || changed;
+  }
+  if (changed) save_retries();
+}
+
+// The retry state is the setting "events.retrying": one line per event, "ID ATTEMPT DUE_MS"
+// (DUE_MS: milliseconds since the epoch).
+void Coordinator::save_retries() {
+  std::ostringstream text;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [event, retry] : retrying_)
+      text << event << ' ' << retry.attempt << ' ' << retry.due.time_since_epoch().count() << '\n';
+  }
+  if (auto saved = wiring_.store->put_setting("events.retrying", text.str()); !saved)
+    log_.error("cannot store the retry state", {{"error", saved.error().message}});
+}
+
+void Coordinator::load_retries() {
+  auto text = wiring_.store->get_setting("events.retrying");
+  if (!text || !*text) return;
+  std::istringstream lines(**text);
+  std::map<store::EventId, Retry> loaded;
+  store::EventId event = 0;
+  long long attempt = 0, due_ms = 0;
+  while (lines >> event >> attempt >> due_ms)
+    loaded[event] = Retry{static_cast<int>(std::clamp<long long>(attempt, 0, kRetryAttempts)),
+                          std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(due_ms))};
+  std::lock_guard lock(mutex_);
+  retrying_ = std::move(loaded);
 }
 
 void Coordinator::update_behind() {

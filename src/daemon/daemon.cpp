@@ -75,11 +75,19 @@ int serve(const Options& options) {
   if (api_token.empty())
     log.warn("no API token: POST /api/patch and /api/advisories are refused", {{"set", "$" + triggers.api_token_env}});
 
-  auto scanned = fleet::scan(file);
+  // A bad Dockerfile (a watched repository is outside input) breaks only its recipe: the
+  // rest of the fleet is served, the recipe is reported (log, GET /api/graph, metrics).
+  fleet::Options scan_options;
+  scan_options.partial = true;
+  auto scanned = fleet::scan(file, scan_options);
   if (!scanned) {
     for (const auto& problem : scanned.error()) out << "cascade: " << problem.str() << "\n";
     return 2;
   }
+  for (const auto& broken : scanned->broken)
+    log.error("broken recipe: left out of the graph until its Dockerfile is fixed",
+              {{"image", broken.image}, {"source", broken.source}, {"dockerfile", broken.dockerfile},
+               {"problem", broken.problem.str()}});
   // Cancels outbound I/O and builds: at a second signal, or when the stop grace is over.
   std::stop_source cancel;
   std::stop_callback cancel_on_second_signal(options.cancel, [&cancel] { cancel.request_stop(); });
@@ -121,7 +129,8 @@ int serve(const Options& options) {
   }
   std::string url = "http://" + url_host(listen.host) + ":" + std::to_string((*server)->port());
   log.info("listening", {{"url", url}, {"pipeline", file.file}, {"images", wiring.fleet.graph.recipes().size()},
-                         {"webhooks", hooks.size()}, {"schedules", triggers.schedule.size()}});
+                         {"webhooks", hooks.size()}, {"schedules", triggers.schedule.size()},
+                         {"broken_recipes", wiring.fleet.broken.size()}});
   if (options.on_listening) options.on_listening(url);
 
   Scheduler scheduler(file, *wiring.store, coordinator, log, metrics);

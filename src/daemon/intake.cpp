@@ -1,6 +1,7 @@
 // Group commit of trigger events: every delivery that arrives while a commit runs joins the
 // next commit, so a burst of webhooks costs one disk sync per group, not one per delivery,
-// and each sender is still answered only after its events are durable.
+// and each sender is still answered only after its events are durable. RecentDeliveries
+// holds the webhook deliveries of the last seconds, the window their dedupe looks back over.
 #include "internal.hpp"
 
 namespace cascade::daemon {
@@ -63,6 +64,36 @@ void Intake::loop() {
       done(std::move(mine));
     }
   }
+}
+
+}  // namespace cascade::daemon
+
+namespace cascade::daemon {
+
+bool RecentDeliveries::first_time(const std::string& key, std::chrono::steady_clock::duration window) {
+  auto now = Clock::now();
+  std::lock_guard lock(mutex_);
+  while (!by_expiry_.empty() && (by_expiry_.begin()->first <= now || by_expiry_.size() >= kMaxRecentDeliveries)) {
+    expiry_.erase(by_expiry_.begin()->second);
+    by_expiry_.erase(by_expiry_.begin());
+  }
+  if (expiry_.count(key)) return false;
+  expiry_.emplace(key, now + window);
+  by_expiry_.emplace(now + window, key);
+  return true;
+}
+
+void RecentDeliveries::forget(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto found = expiry_.find(key);
+  if (found == expiry_.end()) return;
+  auto [first, last] = by_expiry_.equal_range(found->second);
+  for (auto it = first; it != last; ++it)
+    if (it->second == key) {
+      by_expiry_.erase(it);
+      break;
+    }
+  expiry_.erase(found);
 }
 
 }  // namespace cascade::daemon

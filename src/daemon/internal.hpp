@@ -81,6 +81,34 @@ class Intake {
   std::thread thread_;
 };
 
+/// Webhook deliveries seen lately, by key (hook and body hash): the same bytes at the same
+/// hook again within the key's window are the same delivery (a replay, a sender's retry).
+/// Holds at most kMaxRecentDeliveries keys; the soonest to expire go first.
+class RecentDeliveries {
+ public:
+  /// Records `key` for `window` unless it is held already; true when it was not.
+  bool first_time(const std::string& key, std::chrono::steady_clock::duration window);
+  /// Forgets `key` (its delivery was not stored: the sender's retry is not a duplicate).
+  void forget(const std::string& key);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::mutex mutex_;
+  std::map<std::string, Clock::time_point> expiry_;
+  std::multimap<Clock::time_point, std::string> by_expiry_;
+};
+
+// Bounds of the webhook intake and the event settlement (README "Resource bounds").
+inline constexpr auto kDeliveryWindow = std::chrono::seconds(10);       // the same body at one hook: one delivery
+inline constexpr auto kSignedReplayWindow = std::chrono::minutes(10);   // the same HMAC-verified body: a replay
+inline constexpr std::size_t kMaxRecentDeliveries = 10'000;             // keys the windows hold
+inline constexpr std::size_t kMaxPendingEvents = 10'000;                // accepted, waiting: more is 503
+inline constexpr int kRetryAfterSeconds = 30;                           // Retry-After of that 503
+inline constexpr auto kRetryFirstDelay = std::chrono::seconds(1);       // transient failure: 1 s, 2 s, 4 s, ...
+inline constexpr auto kRetryMaxDelay = std::chrono::minutes(5);         // ... at most 5 min apart
+inline constexpr int kRetryAttempts = 20;                               // then settled failed (about 1 h)
+inline constexpr auto kFleetRefreshInterval = std::chrono::minutes(5);  // idle rescan of the sources
+
 // ---- coordinator ------------------------------------------------------------------------
 
 /// What became of a trigger, for callers waiting on it (POST /api/patch).
@@ -104,6 +132,7 @@ struct Trigger {
   std::vector<std::string> globs;      // rebuild: the selection
   std::shared_ptr<const app::PackageQuestion> question;  // fix: what to close
   std::vector<store::EventId> events;  // stored events it carries
+  int attempt = 0;                     // transient failures so far (a webhook or schedule patch retries)
   std::vector<std::function<void(const Outcome&)>> done;
   std::string key() const;
 };
@@ -120,6 +149,7 @@ class Coordinator {
     std::chrono::milliseconds debounce{0};
     std::size_t parallel = 2;
     bool deploy = true;
+    std::chrono::milliseconds fleet_refresh = kFleetRefreshInterval;  // rescan the sources when idle this long
   };
   Coordinator(app::Wiring& wiring, Config config, Metrics& metrics, Logger& log);
 
@@ -140,6 +170,16 @@ class Coordinator {
   };
   std::optional<Active> active() const;
   FleetView fleet() const;
+  /// Stored events waiting in the queue (debounce, behind the run, retrying).
+  std::size_t pending_events() const;
+  /// Times the sources were read from git (each a fetch of every remote source).
+  std::uint64_t fleet_scans() const { return fleet_scans_; }
+  /// An event kept pending after a transient failure: its failures so far and its next try.
+  struct Retry {
+    int attempt = 0;
+    std::chrono::sys_time<std::chrono::milliseconds> due{};
+  };
+  std::map<store::EventId, Retry> retrying() const;
 
  private:
   void process(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
@@ -155,6 +195,14 @@ class Coordinator {
   void resume_unfinished(std::stop_token stop, std::stop_token cancel);
   void refresh_fleet();
   void settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome);
+  /// A transient failure: the trigger waits 1 s, 2 s, 4 s, ... (at most 5 min) and tries
+  /// again, its events pending (persisted, a restart continues); settled failed after
+  /// kRetryAttempts, or at once when nothing stored waits on it (an exact API patch).
+  void retry_later(Trigger& trigger, const std::string& reason);
+  /// Drops settled or joined events from the retry state (and its stored copy).
+  void forget_retries(const std::vector<store::EventId>& events);
+  void save_retries();
+  void load_retries();
   void update_behind();
   app::RunOptions run_options(const Trigger& trigger, std::stop_token stop, std::stop_token cancel);
 
@@ -171,6 +219,9 @@ class Coordinator {
   std::map<std::string, Waiting> waiting_;
   std::optional<Active> active_;
   FleetView view_;
+  std::map<store::EventId, Retry> retrying_;  // changed on the coordinator thread only
+  std::atomic<std::uint64_t> fleet_scans_{0};
+  std::chrono::steady_clock::time_point scanned_at_ = std::chrono::steady_clock::now();
   std::stop_token cancel_;  // run()'s cancel: after it, settle() leaves the events pending
 };
 
@@ -215,6 +266,7 @@ struct Routes {
   Logger& log;
   app::Wiring& api_wiring;                 // its own clients and targets, for inventory and affected
   std::mutex api_wiring_mutex;
+  RecentDeliveries recent_deliveries{};    // webhook dedupe within a window, per hook
 
   /// Dispatches a request (on an io thread; blocking work goes to a worker thread).
   void handle(http::ServerRequest&& request, http::Respond respond);

@@ -140,6 +140,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> refuse(int status, std::string reason);
   asio::awaitable<void> linger_close();
   void deliver(std::uint64_t sequence, ServerResponse response);
+  /// While the handler works: notices the client closing (peer_gone_, the wait ends).
+  void watch_peer();
   void set_deadline(std::chrono::milliseconds limit);
   void clear_deadline();
   void log(AccessEntry& entry, Clock::time_point since);
@@ -159,6 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Phase phase_ = Phase::starting;
   bool stopping_ = false;        // close after the current response
   bool force_stopped_ = false;   // answer the waiting request 503 now
+  bool peer_gone_ = false;       // the client closed while its request was with the handler
   bool left_ = false;            // core_->leave() was called
   std::uint64_t sequence_ = 0;   // requests read so far
   std::optional<ServerResponse> answer_;  // delivered for request `sequence_`

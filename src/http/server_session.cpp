@@ -132,6 +132,22 @@ void Session::tighten_idle() {
   if (phase_ == Phase::idle && deadline_ > Clock::now() + wait) set_deadline(wait);
 }
 
+void Session::watch_peer() {
+  // Readable while waiting for the handler: the client closed (or reset), or it sent its
+  // next request early. A peek tells which, without taking the bytes.
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), sequence = sequence_](
+                                                  boost::system::error_code ec) {
+    if (ec || self->phase_ != Phase::handling || self->sequence_ != sequence) return;
+    char probe = 0;
+    boost::system::error_code peek_ec;
+    self->socket_.non_blocking(true, peek_ec);  // a spurious wake must not block the strand
+    std::size_t peeked = self->socket_.receive(asio::buffer(&probe, 1), tcp::socket::message_peek, peek_ec);
+    if (peeked > 0 || peek_ec == asio::error::would_block || peek_ec == asio::error::try_again) return;
+    self->peer_gone_ = true;
+    self->handler_timer_.cancel();
+  });
+}
+
 void Session::post_answer(std::uint64_t sequence, ServerResponse response) {
   asio::post(executor_, [self = shared_from_this(), sequence, response = std::move(response)]() mutable {
     self->deliver(sequence, std::move(response));
@@ -234,6 +250,7 @@ asio::awaitable<bool> Session::serve_one() {
   std::optional<AccessEntry> entry;
   if (options.access_log) entry = AccessEntry{request.method, request.path, 0, {}, request.body.size(), 0, remote_};
   ServerResponse response = co_await call_handler(std::move(request));
+  if (peer_gone_) co_return false;  // nobody to answer
   auto connection = response.headers.get("Connection");
   keep_alive = keep_alive && !stopping_ && !(connection && beast::iequals(*connection, "close"));
   if (!co_await write_response(std::move(response), version, head, keep_alive, entry ? &*entry : nullptr))
@@ -291,12 +308,18 @@ asio::awaitable<ServerResponse> Session::call_handler(ServerRequest&& request) {
   if (threw) co_return ServerResponse::text(500, "internal error\n");
 
   if (!force_stopped_) {
+    bool watching = buffer_.size() == 0 && !stopping_;
+    if (watching) watch_peer();
     handler_timer_.expires_after(core_->options.handler_timeout);
     co_await handler_timer_.async_wait(as_tuple(use_awaitable));
+    if (watching && !peer_gone_) {
+      boost::system::error_code ec;
+      socket_.cancel(ec);  // ends watch_peer's wait
+    }
   }
   {
     std::lock_guard lock(slot_->mutex);
-    slot_->state = ReplySlot::State::done;  // a late answer is dropped
+    slot_->state = ReplySlot::State::done;  // a late answer is dropped; abandoned() says true
   }
   if (answer_) {
     ServerResponse response = std::move(*answer_);
