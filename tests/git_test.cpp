@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <stdexcept>
+#include <stop_token>
 #include <thread>
 
 #include "cascade/git.hpp"
@@ -362,6 +363,22 @@ TEST_CASE("git::Repository::clone_or_fetch") {
     CHECK(message.find("cannot clone " + missing + " into " + git::cache_path_for(missing, cache) + ": ") == 0);
     CHECK_FALSE(fs::exists(git::cache_path_for(missing, cache)));
     CHECK_FALSE(fs::exists(git::cache_path_for(missing, cache) + ".partial"));
+  }
+  SUBCASE("a stop ends a clone or a fetch at libgit2's next callback; a clone leaves nothing behind") {
+    std::stop_source stop;
+    stop.request_stop();
+    std::string clone = error_of(git::Repository::clone_or_fetch(url, cache, stop.get_token()));
+    CHECK(clone.find("cannot clone " + url) == 0);
+    CHECK(clone.find("cancelled (cascade is stopping)") != std::string::npos);
+    CHECK_FALSE(fs::exists(git::cache_path_for(url, cache)));
+    CHECK_FALSE(fs::exists(git::cache_path_for(url, cache) + ".partial"));
+
+    value_of(git::Repository::clone_or_fetch(url, cache));
+    commit_files(upstream, {{"Dockerfile", "FROM alpine:3.20\n"}});
+    std::string fetch = error_of(git::Repository::clone_or_fetch(url, cache, stop.get_token()));
+    CHECK(fetch.find("cannot fetch " + url) == 0);
+    CHECK(fetch.find("cancelled") != std::string::npos);
+    CHECK(value_of(git::Repository::clone_or_fetch(url, cache)).resolve("main").has_value());
   }
   SUBCASE("credentials in the URL never reach the message") {
     std::string message =

@@ -26,6 +26,10 @@ struct Options {
   // After `stop`, running builds have this long to finish; then they and every outbound call
   // are cancelled (children get SIGTERM, then SIGKILL) and the run is left interrupted.
   std::chrono::milliseconds grace{10'000};
+  // After the cancellation, work has this long to wind down; work still running then (a
+  // peer that ignores cancellation) is abandoned: the process exits at once, as safely as
+  // after a kill -9 (a restart resumes the run and replays what was unsettled).
+  std::chrono::milliseconds cancel_grace{10'000};
   std::ostream* log = nullptr;  // structured log lines; nullptr: std::cerr
   /// Environment lookup for secrets (tokens, HMAC keys); empty: the process environment.
   std::function<std::optional<std::string>(const std::string& name)> getenv;

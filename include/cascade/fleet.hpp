@@ -7,6 +7,7 @@
 // already names (the explicit entry wins, so it can override a discovered one).
 #pragma once
 
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct Options {
   // and left out of the graph (an image built on its image then counts it as external),
   // and the rest of the fleet scans. Off: every such recipe is a problem of the scan.
   bool partial = false;
+  // Ends the clones and fetches of remote sources at libgit2's next callback (they fail
+  // as "cancelled"): the daemon's stop.
+  std::stop_token stop;
 };
 
 /// Reads every source and builds the graph; fails with every problem found (a missing

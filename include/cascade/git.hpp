@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,8 +62,13 @@ class Repository {
   /// credential helpers (`git credential fill`); each once. Plain http gets no credential
   /// ever: a password in an http URL, or an http remote asking for one, fails saying so.
   /// Redirects to another host are not followed. Fails naming the URL (without
-  /// credentials) and the cache folder; no credential appears in a message.
-  static Expected<Repository, Error> clone_or_fetch(const std::string& url, const std::string& cache_dir);
+  /// credentials) and the cache folder; no credential appears in a message. `stop` ends the
+  /// clone or fetch at libgit2's next callback (a certificate check, a credential request,
+  /// each batch of objects or server progress), failing with "cancelled"; a first clone
+  /// cut short leaves no folder behind. libgit2 1.5 has no network timeout of its own: a
+  /// server that sends nothing at all is only left when the process exits.
+  static Expected<Repository, Error> clone_or_fetch(const std::string& url, const std::string& cache_dir,
+                                                    std::stop_token stop = {});
 
   Repository(Repository&&) noexcept;
   Repository& operator=(Repository&&) noexcept;

@@ -44,8 +44,9 @@ std::string folder_of(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
-Expected<git::Repository, git::Error> open_source(const pipeline::Pipeline& pipeline, const pipeline::Source& source) {
-  if (source.remote) return git::Repository::clone_or_fetch(source.git, pipeline.cache);
+Expected<git::Repository, git::Error> open_source(const pipeline::Pipeline& pipeline, const pipeline::Source& source,
+                                                  std::stop_token stop) {
+  if (source.remote) return git::Repository::clone_or_fetch(source.git, pipeline.cache, std::move(stop));
   return git::Repository::open(source.git);
 }
 
@@ -102,11 +103,11 @@ void add_discovered(const pipeline::Pipeline& pipeline, const pipeline::Source& 
   }
 }
 
-SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Source& source) {
+SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Source& source, std::stop_token stop) {
   SourceResult result;
   result.state.name = source.name;
   std::string where = at(pipeline, source.mark);
-  auto repo = open_source(pipeline, source);
+  auto repo = open_source(pipeline, source, std::move(stop));
   if (!repo) {
     result.problems.push_back({where, "source '" + source.name + "': " + repo.error().message});
     return result;
@@ -170,11 +171,11 @@ SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Sou
   return result;
 }
 
-std::vector<SourceResult> read_sources(const pipeline::Pipeline& pipeline, unsigned threads) {
+std::vector<SourceResult> read_sources(const pipeline::Pipeline& pipeline, unsigned threads, std::stop_token stop) {
   std::vector<SourceResult> results(pipeline.sources.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
-    for (std::size_t i = next++; i < results.size(); i = next++) results[i] = read_source(pipeline, pipeline.sources[i]);
+    for (std::size_t i = next++; i < results.size(); i = next++) results[i] = read_source(pipeline, pipeline.sources[i], stop);
   };
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
@@ -189,7 +190,7 @@ Expected<Fleet, std::vector<Problem>> scan(pipeline::Pipeline pipeline, const Op
   git::initialize();
   unsigned threads = options.threads ? options.threads : std::max(2u, std::thread::hardware_concurrency());
   threads = std::max(1u, std::min<unsigned>(threads, pipeline.sources.size()));
-  auto results = read_sources(pipeline, threads);
+  auto results = read_sources(pipeline, threads, options.stop);
 
   Fleet fleet;
   std::vector<Problem> problems;

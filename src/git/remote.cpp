@@ -133,6 +133,7 @@ class FileLock {
 /// what decide() chooses; each offered once, so a rejected credential ends in an
 /// authentication error, not a loop. `secrets` collects what was sent, to scrub messages.
 struct CredentialState {
+  std::stop_token stop;  // asked between libgit2's network steps: a fetch ends at the next one
   bool tried_agent = false;
   Attempts attempts;
   bool helper_available = false;
@@ -149,9 +150,25 @@ int refuse_credentials(const std::string& message) {
   return GIT_EAUTH;
 }
 
+int cancelled() {
+  git_error_set_str(GIT_ERROR_NET, "cancelled (cascade is stopping)");
+  return GIT_EUSER;
+}
+
+int check_stop(const git_indexer_progress*, void* payload) {
+  return static_cast<CredentialState*>(payload)->stop.stop_requested() ? cancelled() : 0;
+}
+
+int check_stop_sideband(const char*, int, void* payload) { return check_stop(nullptr, payload); }
+
+int check_stop_certificate(git_cert*, int, const char*, void* payload) {
+  return check_stop(nullptr, payload) < 0 ? GIT_EUSER : GIT_PASSTHROUGH;
+}
+
 int offer_credentials(git_credential** out, const char* url, const char* username_from_url,
                       unsigned int allowed_types, void* payload) {
   auto* state = static_cast<CredentialState*>(payload);
+  if (state->stop.stop_requested()) return cancelled();
   if ((allowed_types & GIT_CREDENTIAL_SSH_KEY) && !state->tried_agent) {
     state->tried_agent = true;
     return git_credential_ssh_key_from_agent(out, username_from_url ? username_from_url : "git");
@@ -192,6 +209,9 @@ int fetch_all(git_repository* repo, const std::string& url, CredentialState& cre
   RemotePtr remote(raw_remote);
   git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
   options.callbacks.credentials = offer_credentials;
+  options.callbacks.transfer_progress = check_stop;
+  options.callbacks.sideband_progress = check_stop_sideband;
+  options.callbacks.certificate_check = check_stop_certificate;
   options.callbacks.payload = &credentials;
   options.prune = GIT_FETCH_PRUNE;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
@@ -252,11 +272,13 @@ std::string cache_path_for(std::string_view url, std::string_view cache_dir) {
   return (fs::path(cache_dir) / name).string();
 }
 
-Expected<Repository, Error> Repository::clone_or_fetch(const std::string& url, const std::string& cache_dir) {
+Expected<Repository, Error> Repository::clone_or_fetch(const std::string& url, const std::string& cache_dir,
+                                                      std::stop_token stop) {
   initialize();
   UrlParts parts = split_userinfo(url);
   std::string folder = cache_path_for(url, cache_dir);
   CredentialState credentials;
+  credentials.stop = std::move(stop);
   credentials.secrets.push_back(parts.password);
   auto failure = [&](const std::string& what, const std::string& detail) {
     return fail(scrub(what + " " + parts.without_userinfo + " into " + folder + ": " + detail, credentials.secrets));
