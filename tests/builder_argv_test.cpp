@@ -50,9 +50,24 @@ TEST_CASE("builder::Buildah argument vectors") {
     expected.insert(expected.end(), {"bud", "--isolation", "chroot", "--format", "docker", "--pull=missing",
                                      "--authfile", "/auth/config.json", "-f", "/w/Dockerfile",
                                      "-t", "127.0.0.1:5000/apps/shop:1", "--target", "runtime",
-                                     "--build-arg", "A=1", "--build-arg", "B=two words", "--label", "k=v",
+                                     "--build-arg", "A", "--build-arg", "B", "--label", "k=v",
                                      "--iidfile", "/w/iid", "/ctx"});
     CHECK(buildah.bud_argv(shop_request(), files) == expected);
+  }
+  SUBCASE("bud: build-arg values travel in the environment, never in argv (ps shows argv)") {
+    auto request = shop_request();
+    request.build_args = {{"NPM_TOKEN", "s3cret-value"}, {"PATH", "/opt/bin"}, {"http_proxy", "http://p:3128"},
+                          {"LD_PRELOAD", "/x.so"}, {"GOMAXPROCS", "1"}, {"GOOGLE_KEY", "k3y"}, {"a-b", "v"}};
+    Args argv = buildah.bud_argv(request, files);
+    for (const auto& arg : argv) CHECK(arg.find("s3cret-value") == std::string::npos);
+    for (const auto& arg : argv) CHECK(arg.find("k3y") == std::string::npos);
+    CHECK(std::find(argv.begin(), argv.end(), std::string("NPM_TOKEN")) != argv.end());
+    auto env = builder::detail::build_arg_environment(request);
+    CHECK(env == std::map<std::string, std::string>{{"NPM_TOKEN", "s3cret-value"}, {"GOOGLE_KEY", "k3y"}});
+    // Names the builder reads itself (or no variable name at all) keep K=V: as an
+    // environment variable they would change how buildah runs.
+    for (const char* kept : {"PATH=/opt/bin", "http_proxy=http://p:3128", "LD_PRELOAD=/x.so", "GOMAXPROCS=1", "a-b=v"})
+      CHECK(std::find(argv.begin(), argv.end(), std::string(kept)) != argv.end());
   }
   SUBCASE("push: by image id, plain http only for insecure hosts") {
     Args expected = global;
@@ -138,11 +153,11 @@ TEST_CASE("builder::DockerBuildx argument vectors") {
   options.insecure_registries = {"127.0.0.1:5000"};
   builder::BuildxFiles files{"/w/Dockerfile", "/w/metadata.json"};
   Args secure = {"docker", "buildx", "build", "--builder", "ci", "--progress", "plain", "--file", "/w/Dockerfile",
-                 "--target", "runtime", "--build-arg", "A=1", "--build-arg", "B=two words", "--label", "k=v",
+                 "--target", "runtime", "--build-arg", "A", "--build-arg", "B", "--label", "k=v",
                  "--tag", "registry.example.com/apps/shop:1", "--push", "--metadata-file", "/w/metadata.json", "/ctx"};
   CHECK(builder::DockerBuildx(options).argv(shop_request("registry.example.com/apps/shop:1"), files) == secure);
   Args insecure = {"docker", "buildx", "build", "--builder", "ci", "--progress", "plain", "--file", "/w/Dockerfile",
-                   "--target", "runtime", "--build-arg", "A=1", "--build-arg", "B=two words", "--label", "k=v",
+                   "--target", "runtime", "--build-arg", "A", "--build-arg", "B", "--label", "k=v",
                    "--tag", "127.0.0.1:5000/apps/shop:1",
                    "--output", "type=image,name=127.0.0.1:5000/apps/shop:1,push=true,registry.insecure=true",
                    "--metadata-file", "/w/metadata.json", "/ctx"};

@@ -75,7 +75,7 @@ std::vector<std::string> Buildah::bud_argv(const BuildRequest& request, const Bu
   append(argv, {"-f", files.dockerfile, "-t", request.image});
   if (!request.target.empty()) append(argv, {"--target", request.target});
   if (request.no_cache) argv.push_back("--no-cache");
-  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", key + "=" + value});
+  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", detail::build_arg_argument(key, value)});
   for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
   append(argv, {"--iidfile", files.iidfile});
   append(argv, options_.bud_args);
@@ -125,7 +125,10 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
 
   detail::append_log(request.log_path, "=== cascade buildah: " + request.image + " (run " + request.run_id + ") ===\n");
   detail::StepContext context{request, cancel, detail::deadline_for(request, start), options_.kill_grace};
-  auto built = detail::run_step({"buildah bud", bud_argv(request, files), env}, context);
+  // Build-arg values go in bud's environment, not its argv (visible to every user in ps).
+  std::map<std::string, std::string> bud_env = detail::build_arg_environment(request);
+  for (const auto& [key, value] : env) bud_env[key] = value;
+  auto built = detail::run_step({"buildah bud", bud_argv(request, files), bud_env}, context);
   if (!built) return unexpected(built.error());
   if (built->exit_code != 0)
     return unexpected(detail::step_error(detail::classify_build_failure(built->output), "buildah bud failed", request, *built));

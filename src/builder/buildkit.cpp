@@ -114,7 +114,7 @@ std::vector<std::string> DockerBuildx::argv(const BuildRequest& request, const B
   append(argv, {"--progress", "plain", "--file", files.dockerfile});
   if (!request.target.empty()) append(argv, {"--target", request.target});
   if (request.no_cache) argv.push_back("--no-cache");
-  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", key + "=" + value});
+  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", detail::build_arg_argument(key, value)});
   for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
   append(argv, {"--tag", request.image});
   if (options_.insecure_registries.count(registry_host(request.image)))
@@ -135,7 +135,7 @@ Expected<BuildResult, Error> DockerBuildx::build_and_push(const BuildRequest& re
   BuildxFiles files{work->file("Dockerfile"), work->file("metadata.json")};
   if (auto written = detail::write_text(files.dockerfile, request.dockerfile_text); !written)
     return unexpected(written.error());
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env = detail::build_arg_environment(request);  // not in argv: ps shows argv
   if (!options_.docker_config_dir.empty()) env["DOCKER_CONFIG"] = options_.docker_config_dir;
   return run_buildkit("buildx", argv(request, files), env, files.metadata_file, request, cancel, start,
                       options_.kill_grace);

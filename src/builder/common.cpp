@@ -202,6 +202,34 @@ std::string format_command(const std::vector<std::string>& argv) {
   return line;
 }
 
+bool build_arg_in_environment(std::string_view key) {
+  if (key.empty() || std::isdigit(static_cast<unsigned char>(key.front()))) return false;
+  for (char c : key)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  std::string upper(key);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  // Read by the builder process, its loader, its Go runtime or its TLS and proxy setup.
+  if (upper.starts_with("GO") && upper.find('_') == std::string::npos) return false;  // GODEBUG, GOGC, GOMAXPROCS
+  for (std::string_view prefix : {"LD_", "_", "DOCKER_", "BUILDAH_", "BUILDKIT_", "BUILDX_", "CONTAINERS_",
+                                  "CONTAINER_", "STORAGE_", "PODMAN_", "XDG_", "LC_", "SSL_", "DBUS_"})
+    if (upper.starts_with(prefix)) return false;
+  for (std::string_view name : {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "FTP_PROXY", "NOTIFY_SOCKET",
+                                "REGISTRY_AUTH_FILE", "IFS", "ENV", "BASH_ENV"})
+    if (upper == name) return false;
+  return !process::inherited_by_default(key);
+}
+
+std::string build_arg_argument(const std::string& key, const std::string& value) {
+  return build_arg_in_environment(key) ? key : key + "=" + value;
+}
+
+std::map<std::string, std::string> build_arg_environment(const BuildRequest& request) {
+  std::map<std::string, std::string> env;
+  for (const auto& [key, value] : request.build_args)
+    if (build_arg_in_environment(key)) env[key] = value;
+  return env;
+}
+
 Clock::time_point deadline_for(const BuildRequest& request, Clock::time_point start) {
   if (request.timeout.count() <= 0) return Clock::time_point::max();
   return start + request.timeout;

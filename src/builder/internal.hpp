@@ -49,6 +49,19 @@ void append_log(const std::string& log_path, const std::string& text);
 /// ("--build-arg K=V", "build-arg:K=V") masked as K=***.
 std::string format_command(const std::vector<std::string>& argv);
 
+/// True when a build arg named `key` can travel in the builder's environment: "--build-arg K"
+/// in argv (buildah and docker read a value-less build arg from their environment), the value
+/// only in the child's environment (/proc/PID/environ, readable by its user alone), never in
+/// `ps`. False for a name that is not a variable name or that the builder itself reads
+/// (PATH, HOME, LD_*, GO*, proxies, CONTAINERS_*, DOCKER_*, ...): such an arg stays K=V.
+bool build_arg_in_environment(std::string_view key);
+
+/// The value after "--build-arg": "K" when build_arg_in_environment(K), else "K=V".
+std::string build_arg_argument(const std::string& key, const std::string& value);
+
+/// The environment entries of the build args that travel there.
+std::map<std::string, std::string> build_arg_environment(const BuildRequest& request);
+
 /// One program run of a build.
 struct Step {
   std::string name;                        // "buildah bud", said in errors
