@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "../src/cli/render.hpp"
 #include "support.hpp"
 
 using nlohmann::json;
@@ -244,4 +245,49 @@ TEST_CASE("the ready daemon pipeline validates, and serve refuses to start witho
   auto plain = test::cascade({"serve", "-p", fleet.pipeline});
   CHECK(plain.exit_code == 2);
   CHECK(plain.err.find("triggers:") != std::string::npos);
+}
+
+TEST_CASE("cli text output escapes terminal control sequences; JSON stays exact") {
+  using cascade::cli::terminal_safe;
+  const std::string evil = "boom \x1b]0;evil\x07 then \x1b[2J";
+  SUBCASE("terminal_safe") {
+    CHECK(terminal_safe(evil) == "boom \\x1b]0;evil\\x07 then \\x1b[2J");
+    CHECK(terminal_safe("line\n\tindented") == "line\n\tindented");
+    CHECK(terminal_safe("del\x7f cr\r bs\b") == "del\\x7f cr\\x0d bs\\x08");
+    CHECK(terminal_safe("c1 \xc2\x9b" "31m raw \x9b" "31m") == "c1 \\u009b31m raw \\x9b31m");  // CSI as C1, UTF-8 and raw
+    CHECK(terminal_safe("caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\xb3") == "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\xb3");
+    CHECK(terminal_safe("overlong \xc0\xaf cut \xe2\x9c") == "overlong \\xc0\\xaf cut \\xe2\\x9c");
+  }
+  json task = {{"image", "127.0.0.1:5000/apps/shop:1"}, {"state", "failed"}, {"reason", "build failed: " + evil},
+               {"old_digest", nullptr}, {"new_digest", nullptr}, {"seconds", 1.5}, {"build_log", "/l/" + evil}};
+  json run = {{"id", 7},
+              {"state", "failed"},
+              {"trigger", {{"kind", "cli"}, {"image", "127.0.0.1:5000/base:1" + evil}, {"digest", nullptr}}},
+              {"created_at", "2026-12-05T10:00:00Z"},
+              {"summary", {{"pushed", 0}, {"skipped", 0}, {"failed", 1}, {"blocked", 0}, {"pending", 0},
+                           {"building", 0}, {"pushing", 0}}},
+              {"tasks", {task}},
+              {"rollouts", {{{"target", "podman"}, {"workload", "shop"}, {"state", "failed"}, {"detail", evil}}}}};
+  SUBCASE("status and the report (run_text), the run list (runs_text)") {
+    for (const std::string& text : {cascade::cli::run_text(run), cascade::cli::runs_text({{"runs", {run}}})}) {
+      INFO(text);
+      CHECK(text.find('\x1b') == std::string::npos);
+      CHECK(text.find('\x07') == std::string::npos);
+      CHECK(text.find("\\x1b]0;evil\\x07") != std::string::npos);
+    }
+    CHECK(cascade::cli::run_text(run).find("\\x1b[2J") != std::string::npos);
+  }
+  SUBCASE("plan_text") {
+    json plan = {{"query", "base" + evil},
+                 {"trigger", json::object()},
+                 {"steps", {{{"image", "a:1"}, {"action", "skip"}, {"after", json::array()}, {"reason", evil}, {"depth", 1}}}}};
+    std::string text = cascade::cli::plan_text(plan);
+    CHECK(text.find('\x1b') == std::string::npos);
+    CHECK(text.find("\\x1b[2J") != std::string::npos);
+  }
+  SUBCASE("JSON output keeps the exact value") {
+    std::string dumped = run.dump(2);
+    CHECK(dumped.find('\x1b') == std::string::npos);  // JSON escapes it as \u001b
+    CHECK(json::parse(dumped)["tasks"][0]["reason"] == "build failed: " + evil);
+  }
 }

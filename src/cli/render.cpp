@@ -2,6 +2,7 @@
 
 #include "json_writer.hpp"
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <sstream>
@@ -9,6 +10,55 @@
 namespace cascade::cli {
 
 using nlohmann::json;
+
+std::string terminal_safe(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  auto escape = [&](const char* prefix, unsigned value) {
+    out += prefix;
+    out += kHex[(value >> 4) & 0xF];
+    out += kHex[value & 0xF];
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte == '\n' || byte == '\t' || (byte >= 0x20 && byte < 0x7F)) {
+      out += static_cast<char>(byte);
+      ++i;
+      continue;
+    }
+    if (byte < 0x80) {  // C0 controls and DEL
+      escape("\\x", byte);
+      ++i;
+      continue;
+    }
+    // UTF-8: the length the lead byte announces, continuation bytes, no overlong form, no
+    // surrogates, at most U+10FFFF; C1 controls (U+0080..U+009F) escaped.
+    std::size_t length = byte >= 0xC2 && byte <= 0xDF ? 2 : byte >= 0xE0 && byte <= 0xEF ? 3 : byte >= 0xF0 && byte <= 0xF4 ? 4 : 0;
+    std::uint32_t code = length == 2 ? byte & 0x1F : length == 3 ? byte & 0x0F : byte & 0x07;
+    bool valid = length != 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      valid = (next & 0xC0) == 0x80;
+      code = (code << 6) | (next & 0x3F);
+    }
+    if (valid) {
+      valid = !(length == 3 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) &&
+              !(length == 4 && (code < 0x10000 || code > 0x10FFFF));
+    }
+    if (!valid) {
+      escape("\\x", byte);
+      ++i;
+    } else if (code < 0xA0) {
+      escape("\\u00", code);
+      i += length;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
 
 std::string familiar(const std::string& image) {
   auto parsed = reference::parse(image);
@@ -105,7 +155,7 @@ std::string graph_text(const fleet::Fleet& fleet) {
     for (std::size_t i = 0; i < children.size(); ++i)
       tree_lines(graph, children[i], "", i + 1 == children.size(), shown, out);
   }
-  return out.str();
+  return terminal_safe(out.str());
 }
 
 std::string graph_dot(const fleet::Fleet& fleet) {
@@ -160,7 +210,7 @@ std::string affected_text(const graph::Graph& graph, const AffectedReport& repor
       for (const auto& name : report.suggestions) out << " " << name;
       out << "\n";
     }
-    return out.str();
+    return terminal_safe(out.str());
   }
   out << report.query << " matches";
   for (auto id : report.matched) out << " " << familiar(graph.node(id).image);
@@ -174,7 +224,7 @@ std::string affected_text(const graph::Graph& graph, const AffectedReport& repor
     if (auto running = report.workloads.find(graph.node(item.node).image); running != report.workloads.end())
       for (const auto& workload : running->second) out << "       runs in " << workload << "\n";
   }
-  return out.str();
+  return terminal_safe(out.str());
 }
 
 json dockerfile_json(const std::string& file, const dockerfile::Analysis& analysis) {
@@ -224,7 +274,7 @@ std::string dockerfile_text(const std::string& file, const dockerfile::Analysis&
   out << "bases:\n";
   for (const auto& base : analysis.bases) out << "  " << base << "\n";
   if (analysis.bases.empty()) out << "  (none)\n";
-  return out.str();
+  return terminal_safe(out.str());
 }
 
 }  // namespace cascade::cli

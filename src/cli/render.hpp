@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cascade/app.hpp"
@@ -12,6 +13,12 @@
 #include "cascade/graph.hpp"
 
 namespace cascade::cli {
+
+/// `text` made harmless for a terminal: \n and \t stay; other C0 controls, DEL, C1 controls
+/// (raw or UTF-8 encoded) and bytes that are not UTF-8 are written as \xNN or \u00NN, so
+/// escape sequences from build output, argv or image contents ("\x1b]0;evil\x07") cannot
+/// reach the terminal. Every human text rendering goes through it; JSON output does not.
+std::string terminal_safe(std::string_view text);
 
 /// The familiar short form of a normalized reference ("debian:12"), or the text itself.
 std::string familiar(const std::string& image);

@@ -52,7 +52,7 @@ std::string plan_text(const json& plan) {
             << workload["workload"].get<std::string>() << " (" << workload["instances"] << " running)\n";
   }
   out << builds << " to build, " << skips << " to skip\n";
-  return out.str();
+  return terminal_safe(out.str());
 }
 
 std::string run_text(const json& run) {
@@ -97,7 +97,7 @@ std::string run_text(const json& run) {
           << state << "  " << step["detail"].get<std::string>() << "\n";
     }
   }
-  return out.str();
+  return terminal_safe(out.str());
 }
 
 std::string runs_text(const json& runs) {
@@ -110,7 +110,7 @@ std::string runs_text(const json& runs) {
                   run["state"].get<std::string>().c_str(), run["created_at"].get<std::string>().c_str());
     out << line << run["trigger"]["image"].get<std::string>() << "\n";
   }
-  return out.str();
+  return terminal_safe(out.str());
 }
 
 }  // namespace cascade::cli
