@@ -238,6 +238,29 @@ TEST_CASE("pipeline::deploy errors") {
     check_error("deploy:\n  - {name: a, kind: docker, endpoint: 'tcp://h:1', rollout: {http_probe: 'h:80/'}}\n", 9, 74,
                 "'http_probe' 'h:80/' must be an http:// or https:// URL");
   }
+  SUBCASE("a plain tcp:// endpoint and an unverified https probe need insecure: true") {
+    check_error("deploy:\n  - {name: a, kind: docker, endpoint: 'tcp://h:2375'}\n", 9, 39,
+                "'endpoint' 'tcp://h:2375' without 'tls' sends the engine's API unencrypted");
+    check_error("deploy:\n  - {name: a, kind: docker, endpoint: 'tcp://h:2375'}\n", 9, 39, "'insecure: true'");
+    check_error("deploy:\n  - {name: a, kind: docker, endpoint: 'unix:///s', rollout: {http_probe: 'https://127.0.0.1/'}}\n",
+                9, 74, "'http_probe' 'https://127.0.0.1/' is probed without certificate verification");
+    check_error("deploy:\n  - {name: a, kind: docker, endpoint: 'unix:///s', insecure: maybe}\n", 9, 62, "insecure");
+    check_error("deploy:\n  - {name: a, kind: command, argv: [x], insecure: true}\n", 9, 41,
+                "'insecure' belongs to kind 'docker'");
+    auto plain = parse_with("deploy:\n  - {name: a, kind: docker, endpoint: 'tcp://h:2375', insecure: true}\n"
+                            "  - {name: b, kind: docker, endpoint: 'unix:///s', insecure: true,"
+                            " rollout: {http_probe: 'https://127.0.0.1:8443/health'}}\n"
+                            "  - {name: c, kind: docker, endpoint: 'unix:///s', rollout: {http_probe: 'http://127.0.0.1/'}}\n"
+                            "  - {name: d, kind: docker, endpoint: 'tcp://h:2376', tls: {ca: ca.pem}}\n");
+    REQUIRE_MESSAGE(plain, plain.error().str());
+    CHECK(plain->deploy[0].insecure);
+    CHECK_FALSE(plain->deploy[2].insecure);
+    auto warnings = insecure_warnings(*plain);  // said when a command starts
+    REQUIRE(warnings.size() == 2);
+    CHECK(warnings[0].line == 9);
+    CHECK(contains(warnings[0].message, "deploy target 'a' is insecure: its endpoint tcp://h:2375 is plain tcp"));
+    CHECK(contains(warnings[1].message, "deploy target 'b' is insecure: its https http_probe is not verified"));
+  }
   SUBCASE("kubernetes namespaces, command env, images globs") {
     check_error("deploy:\n  - {name: a, kind: kubernetes, namespaces: [web, Api]}\n", 9, 51,
                 "namespace 'Api' must be a DNS label");

@@ -58,6 +58,7 @@ struct RolloutPolicy {
   std::chrono::milliseconds health_timeout{60000};  // per new container, from its start
   bool rollback = true;     // on failure put every replaced replica back on its old container
   std::optional<std::string> http_probe;  // e.g. "http://127.0.0.1:8080/health": healthy on 2xx
+  bool insecure_probe = false;  // an https probe's certificate is not verified (else it is, on the system roots)
   std::chrono::milliseconds stable_for{5000};  // "running and not restarting" gate without healthcheck/probe
 };
 
@@ -133,6 +134,7 @@ struct DockerOptions {
   std::string name = "docker";  // the target's name in records
   std::string endpoint;  // "unix:///run/podman/podman.sock" or "tcp://host:port"; empty: $DOCKER_HOST, else /var/run/docker.sock
   bool tls = false;      // tcp only: https, verified with ca_file (or the system roots)
+  bool insecure = false;  // tcp without tls (plain http to the engine) is refused unless this is set
   std::string ca_file;
   std::string cert_file;  // client certificate for the engine's TLS (dockerd --tlsverify)
   std::string key_file;

@@ -83,6 +83,7 @@ struct DeployTarget {
   // docker
   std::string endpoint;  // "unix:///abs/path" or "tcp://host:port"
   std::optional<TlsFiles> tls;  // only with tcp://
+  bool insecure = false;  // `insecure: true`: a tcp:// endpoint without tls, an https http_probe unverified
   std::string group_by = "com.docker.compose.service";  // label grouping replicas
   // kubernetes
   std::string kubeconfig;  // absolute; empty: $KUBECONFIG, else ~/.kube/config
@@ -170,6 +171,10 @@ Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, st
 /// The same, with '~' and the default cache taken from `env` instead of the process.
 Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory,
                                 const Environment& env);
+
+/// One warning per docker target whose `insecure: true` is in use (a plain tcp:// endpoint,
+/// an unverified https http_probe), at the target's place; said when a command starts.
+std::vector<Error> insecure_warnings(const Pipeline& pipeline);
 
 /// Reads and parses a pipeline file; fails with Error when unreadable or invalid.
 Expected<Pipeline, Error> load(const std::string& path);

@@ -35,6 +35,8 @@ std::optional<pipeline::Pipeline> load_pipeline(const Common& common) {
     fail(pipeline.error().str());
     return std::nullopt;
   }
+  for (const auto& warning : pipeline::insecure_warnings(*pipeline))
+    std::cerr << "cascade: warning: " << warning.str() << "\n";
   return std::move(pipeline).value();
 }
 

@@ -74,6 +74,8 @@ int serve(const Options& options) {
   std::string api_token = getenv(triggers.api_token_env).value_or("");
   if (api_token.empty())
     log.warn("no API token: POST /api/patch and /api/advisories are refused", {{"set", "$" + triggers.api_token_env}});
+  for (const auto& warning : pipeline::insecure_warnings(file))
+    log.warn(warning.message, {{"line", warning.line}});
 
   // A bad Dockerfile (a watched repository is outside input) breaks only its recipe: the
   // rest of the fleet is served, the recipe is reported (log, GET /api/graph, metrics).

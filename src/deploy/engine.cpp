@@ -150,6 +150,9 @@ Expected<std::unique_ptr<Engine>, Error> Engine::open(const DockerOptions& optio
     while (!host_port.empty() && host_port.back() == '/') host_port.pop_back();
     if (host_port.empty() || host_port.find('/') != std::string::npos)
       return unexpected(Error{ErrorKind::invalid, "tcp endpoint must be tcp://host:port: " + endpoint});
+    if (!options.tls && !options.insecure)
+      return unexpected(Error{ErrorKind::invalid, "tcp endpoint without TLS sends the engine's API unencrypted: " +
+                                                      endpoint + " (set tls, or insecure to accept that)"});
     http::HostOptions host;
     host.insecure = !options.tls;
     host.ca_file = options.ca_file;

@@ -85,17 +85,19 @@ std::optional<std::string> probe_once(http::Client& client, const std::string& u
   return "probe " + http::redact_url(url) + " answered " + std::to_string(response->status);
 }
 
-std::unique_ptr<http::Client> probe_client(const std::string& url, std::chrono::milliseconds timeout) {
+}  // namespace
+
+std::unique_ptr<http::Client> probe_client(const std::string& url, std::chrono::milliseconds timeout, bool insecure) {
   http::Options options;
   options.connect_timeout = options.read_timeout = options.write_timeout = timeout;
   options.max_redirects = 0;
   std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
   std::string authority = rest.substr(0, rest.find('/'));
-  options.hosts[authority].insecure = true;
+  // Plain http is the probe's own choice (loopback); an https probe is verified unless the
+  // target said `insecure: true`.
+  options.hosts[authority].insecure = url.rfind("https://", 0) != 0 || insecure;
   return std::make_unique<http::Client>(options);
 }
-
-}  // namespace
 
 std::optional<std::string> wait_healthy(Engine& engine, const std::string& id, const HealthGate& gate,
                                         std::stop_token stop) {
@@ -110,7 +112,7 @@ std::optional<std::string> wait_healthy(Engine& engine, const std::string& id, c
   int retries = health.is_object() && health.value("Retries", 0) > 0 ? health.value("Retries", 0) : 3;
   auto start_period = std::chrono::nanoseconds(health.is_object() ? health.value("StartPeriod", 0LL) : 0LL);
   std::unique_ptr<http::Client> prober;
-  if (gate.policy.http_probe) prober = probe_client(*gate.policy.http_probe, gate.policy.health_timeout);
+  if (gate.policy.http_probe) prober = probe_client(*gate.policy.http_probe, gate.policy.health_timeout, gate.policy.insecure_probe);
   bool use_libpod = engine.podman();
   int failures = 0;
   std::string last = "no observation yet";

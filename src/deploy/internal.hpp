@@ -101,6 +101,10 @@ struct HealthGate {
   std::chrono::milliseconds poll_interval{250};
 };
 
+/// The client of an HTTP health probe: plain http allowed, an https URL verified on the
+/// system roots unless `insecure`; no redirects, every timeout `timeout`.
+std::unique_ptr<http::Client> probe_client(const std::string& url, std::chrono::milliseconds timeout, bool insecure);
+
 /// Waits until container `id` passes the gate (HEALTHCHECK run on demand on podman, State.Health
 /// on dockerd, or the HTTP probe, or running and stable); returns the failure reason, or
 /// nullopt when healthy. A stop request is a failure ("cancelled").

@@ -16,7 +16,7 @@ namespace {
 const Section kTarget{"deploy target",
                       {{"name", true}, {"kind", true}, {"images"}, {"rollout"}, {"endpoint"}, {"tls"},
                        {"group_by"}, {"kubeconfig"}, {"context"}, {"namespaces"}, {"argv"}, {"env"},
-                       {"timeout"}}};
+                       {"timeout"}, {"insecure"}}};
 const Section kRolloutSection{"rollout",
                               {{"batch"}, {"max_unavailable"}, {"health_timeout"}, {"rollback"}, {"http_probe"},
                                {"stable_for"}}};
@@ -30,7 +30,7 @@ struct KindKeys {
 };
 
 const std::array<KindKeys, 3> kKinds{{
-    {DeployKind::docker, "docker", {"endpoint", "tls", "group_by"}, "endpoint"},
+    {DeployKind::docker, "docker", {"endpoint", "tls", "group_by", "insecure"}, "endpoint"},
     {DeployKind::kubernetes, "kubernetes", {"kubeconfig", "context", "namespaces"}, "namespaces"},
     {DeployKind::command, "command", {"argv", "env", "timeout"}, "argv"},
 }};
@@ -314,7 +314,32 @@ Status check_kind_keys(const Context& context, const YAML::Node& node, const Fie
   return {};
 }
 
+// A docker target that would talk without TLS verification: a plain tcp:// endpoint (the
+// engine's API, root on its host, unencrypted and unauthenticated) or an https http_probe
+// (probed without certificate verification) needs `insecure: true`, said out loud.
+Status check_insecure(const Context& context, const Fields& fields, const DeployTarget& target) {
+  if (target.kind != DeployKind::docker || target.insecure) return {};
+  if (auto node = fields.find("endpoint"); node && target.endpoint.rfind("tcp://", 0) == 0 && !target.tls)
+    return unexpected(context.report.at(*node, "'endpoint' " + quoted(target.endpoint) +
+                                                   " without 'tls' sends the engine's API unencrypted and "
+                                                   "unauthenticated; add 'tls: {ca, cert, key}', or set "
+                                                   "'insecure: true' on the target to accept that"));
+  if (target.rollout.http_probe.rfind("https://", 0) == 0) {
+    YAML::Node probe = fields.get("rollout")["http_probe"];
+    return unexpected(context.report.at(probe, "'http_probe' " + quoted(target.rollout.http_probe) +
+                                                   " is probed without certificate verification; use an "
+                                                   "http:// probe, or set 'insecure: true' on the target to "
+                                                   "accept that"));
+  }
+  return {};
+}
+
 Status read_kind_fields(const Context& context, const Fields& fields, DeployTarget& target) {
+  if (auto node = fields.find("insecure")) {
+    auto insecure = read_bool(context.report, *node, "insecure");
+    if (!insecure) return unexpected(insecure.error());
+    target.insecure = *insecure;
+  }
   if (auto node = fields.find("endpoint")) {
     if (auto read = read_endpoint(context, *node, target); !read) return read;
   }
@@ -379,6 +404,7 @@ Expected<DeployTarget, Error> read_deploy_target(const Context& context, const Y
       return unexpected(read.error());
   }
   if (auto read = read_kind_fields(context, *fields, target); !read) return unexpected(read.error());
+  if (auto checked = check_insecure(context, *fields, target); !checked) return unexpected(checked.error());
   return target;
 }
 
@@ -439,6 +465,22 @@ Expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view
     next_unit = found + 1;
   }
   return std::chrono::milliseconds(total);
+}
+
+std::vector<Error> insecure_warnings(const Pipeline& pipeline) {
+  std::vector<Error> warnings;
+  for (const auto& target : pipeline.deploy) {
+    if (target.kind != DeployKind::docker || !target.insecure) continue;
+    std::string what;
+    if (target.endpoint.rfind("tcp://", 0) == 0 && !target.tls)
+      what = "its endpoint " + target.endpoint + " is plain tcp: the engine's API unencrypted and unauthenticated";
+    if (target.rollout.http_probe.rfind("https://", 0) == 0)
+      what += std::string(what.empty() ? "its" : "; its") + " https http_probe is not verified";
+    if (what.empty()) continue;
+    warnings.push_back({pipeline.file, target.mark.line, target.mark.column,
+                        "deploy target '" + target.name + "' is insecure: " + what});
+  }
+  return warnings;
 }
 
 std::string_view kind_name(DeployKind kind) { return detail::kKinds[static_cast<std::size_t>(kind)].name; }
