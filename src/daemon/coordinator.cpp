@@ -441,6 +441,9 @@ void Coordinator::resume_unfinished(std::stop_token stop, std::stop_token cancel
       trigger.sender = event.sender;
       trigger.image = event.image;
       trigger.digest = event.digest;
+      // POST /api/patch stores its query as asked ("IMAGE@sha256:..."): patched exactly, as
+      // before the restart, never swapped for what the tag points at now.
+      trigger.exact = trigger.source == store::TriggerKind::api;
       trigger.events = {event.id};
       if (event.image.rfind("rebuild:", 0) == 0 || event.image == "refresh" || event.image == "scan")
         continue;  // schedule markers
