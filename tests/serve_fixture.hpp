@@ -102,6 +102,7 @@ class ServeProcess {
     request.method = "POST";
     request.url = url(path);
     request.body = body;
+    request.headers.set("Content-Type", "application/json");  // the daemon takes JSON only; `headers` may say otherwise
     for (const auto& [name, value] : headers) request.headers.set(name, value);
     return client_.request(std::move(request));
   }

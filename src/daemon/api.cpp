@@ -68,48 +68,8 @@ json event_json(const store::Event& event) {
           {"received_at", iso_time(event.received_at)}};
 }
 
-// Worker threads for the blocking reads; joined when the routes go away.
-class Workers {
- public:
-  explicit Workers(std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i)
-      threads_.emplace_back([this](std::stop_token stop) {
-        for (;;) {
-          std::function<void()> job;
-          {
-            std::unique_lock lock(mutex_);
-            wake_.wait(lock, stop, [&] { return !jobs_.empty(); });
-            if (jobs_.empty()) return;
-            job = std::move(jobs_.front());
-            jobs_.pop_front();
-          }
-          job();
-        }
-      });
-  }
-  void post(std::function<void()> job) {
-    {
-      std::lock_guard lock(mutex_);
-      jobs_.push_back(std::move(job));
-    }
-    wake_.notify_one();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable_any wake_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::jthread> threads_;  // last: stopped and joined first
-};
-
-Workers& workers() {
-  static Workers pool(2);
-  return pool;
-}
-
 }  // namespace
 
-void run_blocking(std::function<void()> job) { workers().post(std::move(job)); }
 
 void declare_metrics(Metrics& metrics) {
   metrics.counter("cascade_triggers_total", "Trigger events by source and outcome", {"source", "outcome"});
@@ -162,21 +122,37 @@ std::string dashboard_dot(const graph::Graph& graph) {
 
 void Routes::handle(http::ServerRequest&& request, http::Respond respond) {
   const std::string& path = request.path;
+  // A name other than this server's is a DNS rebinding page or a misrouted request.
+  if (auto host = request.headers.get("Host"); host && !host_check.allows(*host, request.local))
+    return respond(error(421, "Host '" + *host + "' is not a name of this server; add it to `triggers.hosts` in the "
+                              "pipeline file"));
   if (path.rfind("/hooks/", 0) == 0) {
     if (request.method != "POST") return respond(error(405, "webhooks take POST"));
     std::string name = path.substr(7);
     for (std::size_t i = 0; i < hooks.size(); ++i)
-      if (pipeline.triggers->webhooks[i].path == name) return hook(i, std::move(request), std::move(respond));
+      if (pipeline.triggers->webhooks[i].path == name) {
+        // JSON only (GitHub's form encoding when signed): a cross-site form cannot post here.
+        auto type = request.headers.get("Content-Type").value_or("");
+        bool form = hooks[i].sender == webhook::Sender::github && !hooks[i].unauthenticated && is_form_type(type);
+        if (!is_json_type(type) && !form)
+          return respond(error(415, "Content-Type must be application/json (or application/*+json)"));
+        return hook(i, std::move(request), std::move(respond));
+      }
     return respond(error(404, "no webhook at " + path));
   }
+  bool api = path.rfind("/api/", 0) == 0;
+  if (request.method == "POST" && api && !is_json_type(request.headers.get("Content-Type").value_or("")))
+    return respond(error(415, "Content-Type must be application/json"));
   if (path == "/api/patch") {
     if (request.method != "POST") return respond(error(405, "use POST"));
     return api_patch(std::move(request), std::move(respond));
   }
-  if (path == "/api/advisories" || (path == "/api/affected" && request.method == "POST")) {
+  if (path == "/api/advisories") {
     if (request.method != "POST") return respond(error(405, "use POST"));
     return exposure_post(std::move(request), std::move(respond));
   }
+  if (api && !may_read(request, respond)) return;
+  if (path == "/api/affected" && request.method == "POST") return exposure_post(std::move(request), std::move(respond));
   if (request.method != "GET" && request.method != "HEAD") return respond(error(405, "use GET"));
   if (path == "/" || path == "/index.html") {
     http::ServerResponse page;
@@ -186,14 +162,20 @@ void Routes::handle(http::ServerRequest&& request, http::Respond respond) {
   }
   if (path == "/healthz") return respond(http::ServerResponse::text(200, "ok\n"));
   if (path == "/api/graph") return respond(ok(graph_view_json(coordinator.fleet())));
-  if (path.rfind("/api/", 0) == 0 || path == "/metrics") return blocking(std::move(request), std::move(respond));
+  if (path == "/api/inventory") return inventory_get(std::move(respond));
+  if (api || path == "/metrics") return blocking(std::move(request), std::move(respond));
   respond(error(404, "nothing at " + path));
 }
 
 void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
-  workers().post([this, request = std::move(request), respond = std::move(respond)] {
+  const http::Respond busy = respond;
+  const auto deadline = request.deadline;
+  auto abandoned = request.abandoned;
+  run_blocking(deadline, std::move(abandoned), busy, [this, request = std::move(request), respond = std::move(respond)] {
     const std::string& path = request.path;
-    auto failed = [&](const app::Failure& failure) { respond(error(failure.exit_code == 2 ? 400 : 502, failure.message)); };
+    auto failed = [&](const app::Failure& failure) {
+      respond(internal_error(failure.exit_code == 2 ? 400 : 502, path, failure.message));
+    };
     if (path == "/metrics") {  // the exposure gauges read the store: not on an io thread
       refresh_exposure_metrics();
       http::ServerResponse page;
@@ -230,7 +212,9 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
         return respond(error(404, "no build log for " + image->second + " in run " + std::to_string(id)));
       }
       auto run = app::run_json(store, id);
-      if (!run) return respond(error(404, run.error().message));
+      if (!run && run.error().message.rfind("no run ", 0) == 0)
+        return respond(error(404, "no run " + std::to_string(id)));
+      if (!run) return failed(run.error());
       for (auto& task : (*run)["tasks"])
         if (!task["build_log"].is_null())
           task["log_url"] = "/api/runs/" + std::to_string(id) + "/log?image=" + task["image"].get<std::string>();
@@ -248,7 +232,7 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
         options.timeout = std::chrono::seconds(30);
         auto result = process::run({"dot", "-Tsvg"}, options);
         if (!result || result->exit_code != 0)
-          return respond(error(502, "graphviz: " + (result ? result->err : result.error())));
+          return respond(internal_error(502, path, "graphviz: " + (result ? result->err : result.error())));
         svg = result->out;
         generation = view.generation;
       }
@@ -277,11 +261,6 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
       }
       return respond(ok(app::affected_json(view.fleet->graph, report)));
     }
-    if (path == "/api/inventory") {
-      std::lock_guard lock(api_wiring_mutex);
-      auto inventory = app::inventory_json(api_wiring);
-      return inventory ? respond(ok(*inventory)) : failed(inventory.error());
-    }
     if (path == "/api/quarantine") {
       auto quarantined = app::quarantine_json(store);
       return quarantined ? respond(ok(*quarantined)) : failed(quarantined.error());
@@ -292,7 +271,7 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
     }
     if (path == "/api/events") {
       auto events = store.recent_events(limit_of(request, 50));
-      if (!events) return respond(error(502, events.error().message));
+      if (!events) return respond(internal_error(502, path, events.error().message));
       json list = json::array();
       auto retrying = coordinator.retrying();
       for (const auto& event : *events) {
@@ -417,19 +396,6 @@ void Routes::hook(std::size_t index, http::ServerRequest&& request, http::Respon
     if (!reason.empty()) answer["reason"] = reason;
     respond(ok(answer, 202));
   });
-}
-
-bool Routes::authorized(const http::ServerRequest& request, const http::Respond& respond) {
-  auto header = request.headers.get("Authorization");
-  if (api_token.empty()) {
-    respond(error(403, "the daemon has no API token: set " + pipeline.triggers->api_token_env + " for it"));
-    return false;
-  }
-  if (!header || !webhook::constant_time_equal(*header, "Bearer " + api_token)) {
-    respond(error(401, "missing or wrong bearer token"));
-    return false;
-  }
-  return true;
 }
 
 void Routes::api_patch(http::ServerRequest&& request, http::Respond respond) {

@@ -71,6 +71,20 @@ int serve(const Options& options) {
     }
     hooks.push_back(std::move(hook));
   }
+  for (const auto& entry : triggers.webhooks)
+    if (entry.unauthenticated)
+      log.warn("webhook accepts unauthenticated deliveries (auth: none): anyone who can reach it can start a cascade",
+               {{"path", "/hooks/" + entry.path}, {"line", entry.mark.line}});
+  std::string read_token;
+  if (!triggers.read_token_env.empty()) {
+    read_token = getenv(triggers.read_token_env).value_or("");
+    if (read_token.empty()) {
+      out << "cascade: " << file.file << ":" << triggers.mark.line << ":" << triggers.mark.column
+          << ": `read_token_env` names $" << triggers.read_token_env << ", which is not set; export it before "
+          << "`cascade serve`, or remove the key to leave reads open\n";
+      return 2;
+    }
+  }
   std::string api_token = getenv(triggers.api_token_env).value_or("");
   if (api_token.empty())
     log.warn("no API token: POST /api/patch and /api/advisories are refused", {{"set", "$" + triggers.api_token_env}});
@@ -112,6 +126,9 @@ int serve(const Options& options) {
   Routes routes{file, hooks, api_token, *wiring.store, intake, coordinator, metrics, log, *api_wired, {}};
 
   Listen listen = split_listen(triggers.listen);
+  routes.read_token = read_token;
+  routes.host_check = HostCheck(listen.host, triggers.hosts);
+  routes.start();
   http::ServerOptions server_options;
   server_options.address = listen.host;
   server_options.port = listen.port;
@@ -132,6 +149,7 @@ int serve(const Options& options) {
   std::string url = "http://" + url_host(listen.host) + ":" + std::to_string((*server)->port());
   log.info("listening", {{"url", url}, {"pipeline", file.file}, {"images", wiring.fleet.graph.recipes().size()},
                          {"webhooks", hooks.size()}, {"schedules", triggers.schedule.size()},
+                         {"max_connections", (*server)->max_connections()}, {"read_token", !read_token.empty()},
                          {"broken_recipes", wiring.fleet.broken.size()}});
   if (options.on_listening) options.on_listening(url);
 
@@ -157,6 +175,7 @@ int serve(const Options& options) {
   log.info("stopping: no new connections; running builds finish, the run stays resumable",
            {{"grace_seconds", std::chrono::duration_cast<std::chrono::seconds>(options.grace).count()}});
   (*server)->stop(std::chrono::seconds(5));
+  routes.stop();
   {
     std::unique_lock lock(finished_mutex);
     if (!finished_changed.wait_until(lock, grace_over, [&] { return coordinator_finished; })) {

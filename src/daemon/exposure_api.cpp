@@ -253,7 +253,7 @@ Expected<std::optional<app::PackageQuestion>, store::Error> stored_advisories(st
 bool Routes::exposure_get(const http::ServerRequest& request, const http::Respond& respond) {
   if (request.path == "/api/exposure") {
     auto view = exposure_view(*api_wiring.store);
-    respond(view ? ok(*view) : error(502, view.error()));
+    respond(view ? ok(*view) : internal_error(502, request.path, view.error()));
     return true;
   }
   auto package = request.query.find("package");
@@ -271,22 +271,27 @@ bool Routes::exposure_get(const http::ServerRequest& request, const http::Respon
   question.constraint = std::move(*constraint);
   refresh_workloads(*this);
   auto report = app::exposure(*api_wiring.store, question);
-  respond(report ? ok(app::exposure_json(*report, question)) : error(502, report.error().message));
+  respond(report ? ok(app::exposure_json(*report, question)) : internal_error(502, request.path, report.error().message));
   return true;
 }
 
 void Routes::exposure_post(http::ServerRequest&& request, http::Respond respond) {
   bool keep = request.path == "/api/advisories";
   if (keep && !authorized(request, respond)) return;
-  run_blocking([this, keep, body_text = std::move(request.body), respond = std::move(respond)] {
+  const http::Respond busy = respond;
+  const auto deadline = request.deadline;
+  auto abandoned = request.abandoned;
+  run_blocking(deadline, std::move(abandoned), busy, [this, keep, body_text = std::move(request.body),
+                                                      respond = std::move(respond)] {
+    const std::string path = keep ? "/api/advisories" : "/api/affected";
     auto body = read_body(body_text, keep);
     if (!body) return respond(error(400, body.error()));
     if (keep)
       if (auto stored = store_advisories(*api_wiring.store, body->question); !stored)
-        return respond(error(502, "cannot store the advisories: " + stored.error().message));
+        return respond(internal_error(502, path, "cannot store the advisories: " + stored.error().message));
     refresh_workloads(*this);
     auto report = app::exposure(*api_wiring.store, body->question);
-    if (!report) return respond(error(502, report.error().message));
+    if (!report) return respond(internal_error(502, path, report.error().message));
     json exposure = app::exposure_json(*report, body->question);
     if (!keep) return respond(ok(exposure));
     json stored = json::array();

@@ -27,7 +27,9 @@
 #include "cascade/cron.hpp"
 #include "cascade/http_server.hpp"
 #include "cascade/webhook.hpp"
+#include "api_guard.hpp"
 #include "metrics.hpp"
+#include "workers.hpp"
 
 namespace cascade::daemon {
 
@@ -267,11 +269,36 @@ struct Routes {
   app::Wiring& api_wiring;                 // its own clients and targets, for inventory and affected
   std::mutex api_wiring_mutex;
   RecentDeliveries recent_deliveries{};    // webhook dedupe within a window, per hook
+  std::string read_token{};                // set: /api/ reads need it (or the API token)
+  HostCheck host_check{};                  // the Host names answered; others get 421
+  std::unique_ptr<Workers> workers{};      // start(): the reads that may block
+  std::unique_ptr<InventoryCache> inventory{};  // start(): GET /api/inventory
 
+  static constexpr std::size_t worker_threads = 2;
+  static constexpr std::size_t worker_queue = 32;               // reads waiting for a worker; more: 503
+  static constexpr std::chrono::seconds inventory_max_age{10};  // older: refreshed, one refresh at a time
+  static constexpr std::size_t inventory_waiting = 256;         // callers waiting for a first inventory; more: 503
+
+  /// Starts the worker threads and the inventory cache.
+  void start();
+  /// Answers queued reads 503, lets running ones finish and joins the threads (before the
+  /// store, intake and coordinator go). Safe to call twice.
+  void stop();
   /// Dispatches a request (on an io thread; blocking work goes to a worker thread).
   void handle(http::ServerRequest&& request, http::Respond respond);
 
  private:
+  /// Queues `job` for a worker under the request's deadline; answers 503 when the queue is
+  /// full, or when the job is dropped (deadline passed, client gone, stopping).
+  void run_blocking(std::chrono::steady_clock::time_point deadline, std::function<bool()> abandoned,
+                    const http::Respond& respond, std::function<void()> job);
+  /// An answer without internal detail (paths, store errors): the detail goes to the log
+  /// under an id the answer names.
+  http::ServerResponse internal_error(int status, std::string_view what, std::string_view detail);
+  /// Whether an /api/ read may go on (no read token, or the read or the API token offered);
+  /// answers 401 when not.
+  bool may_read(const http::ServerRequest& request, const http::Respond& respond);
+  void inventory_get(http::Respond respond);
   void hook(std::size_t index, http::ServerRequest&& request, http::Respond respond);
   void api_patch(http::ServerRequest&& request, http::Respond respond);
   void blocking(http::ServerRequest&& request, http::Respond respond);
@@ -287,9 +314,6 @@ struct Routes {
   /// Sets cascade_exposed_images and cascade_exposed_workloads per stored advisory (a scrape).
   void refresh_exposure_metrics();
 };
-
-/// Runs `job` on one of the routes' worker threads (for work that may block).
-void run_blocking(std::function<void()> job);
 
 // ---- advisories -------------------------------------------------------------------------
 

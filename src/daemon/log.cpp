@@ -1,8 +1,10 @@
-// The daemon's structured log: one JSON object or one text line per entry.
+// The daemon's structured log: one JSON object or one text line per entry, control characters
+// escaped in both (JSON escapes them itself).
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
+#include "api_guard.hpp"
 #include "internal.hpp"
 
 namespace cascade::daemon {
@@ -29,11 +31,19 @@ void Logger::write(std::string_view level, std::string_view message, Fields fiel
     for (const auto& [key, value] : fields) entry[std::string(key)] = value;
     line = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
-    line = iso_now() + " " + std::string(level) + " " + std::string(message);
+    // Everything a request can put in a field is escaped: no control character reaches the
+    // terminal or starts a forged line.
+    line = iso_now() + " " + std::string(level) + " " + escape_controls(message);
     for (const auto& [key, value] : fields) {
-      std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+      std::string text = escape_controls(value.is_string() ? value.get<std::string>()
+                                                           : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       bool quote = text.empty() || text.find_first_of(" \"=") != std::string::npos;
-      line += " " + std::string(key) + "=" + (quote ? nlohmann::json(text).dump() : text);
+      if (quote) {
+        std::string quoted = "\"";
+        for (char ch : text) quoted += ch == '"' ? std::string("\\\"") : std::string(1, ch);
+        text = quoted + "\"";
+      }
+      line += " " + escape_controls(key) + "=" + text;
     }
   }
   line += "\n";
