@@ -85,6 +85,19 @@ struct ProcessGroup {
   }
 };
 
+// A launcher initializer: in the child, after its stdio is in place and before exec, every
+// other descriptor is marked close-on-exec. Without it a child inherits what cascade holds
+// open without O_CLOEXEC (Asio's listening and accepted sockets, registry connections): a
+// build outliving a kill -9 of `cascade serve` kept its port bound, and the restart failed.
+struct CloseInherited {
+  template <typename Launcher, typename Path>
+  boost::system::error_code on_exec_setup(Launcher&, const Path&, const char* const*) {
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return {};
+    for (int fd = 3; fd < 65536; ++fd) (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);  // kernels before 5.11
+    return {};
+  }
+};
+
 // An output file opened for appending; closed on destruction.
 struct OutputFile {
   int fd = -1;
@@ -175,10 +188,10 @@ Expected<Result, std::string> run(const std::vector<std::string>& argv, const Op
     auto start_dir = bp::process_start_dir(options.working_dir.empty() ? "." : options.working_dir);
     if (output.fd >= 0)
       child.emplace(ctx, exe, args, bp::process_stdio{in, output.fd, output.fd}, start_dir,
-                    bp::process_environment(environment), group);
+                    bp::process_environment(environment), group, CloseInherited{});
     else
       child.emplace(ctx, exe, args, bp::process_stdio{in, out, err}, start_dir,
-                    bp::process_environment(environment), group);
+                    bp::process_environment(environment), group, CloseInherited{});
   } catch (const std::exception& e) {
     return unexpected("cannot run " + argv[0] + ": " + e.what());
   }
