@@ -258,3 +258,45 @@ TEST_CASE("SIGTERM while a registry accepts and never answers: the daemon exits 
   CHECK_FALSE(firings[0].outcome);
   CHECK_FALSE(firings[0].run);
 }
+
+TEST_CASE("SIGTERM while a git server accepts and never answers (no libgit2 timeout): the watchdog ends the daemon") {
+  // libgit2 1.5 waits on a silent server with no timeout and no callback, so the first clone
+  // cannot be cancelled; the stop's last resort exits once grace + cancel grace (10 s + 10 s)
+  // are over.
+  test::TempDir dir;
+  test::HangingPeer git_server;
+  int serve_port = test::free_port();
+  std::string pipeline = (dir / "pipeline.yaml").string();
+  test::write_file(pipeline, "version: 1\nsources:\n  - name: app\n    git: http://" + git_server.host() +
+                                 "/app.git\n    ref: main\n    images:\n      - image: 127.0.0.1:1/team/app:1\n"
+                                 "        dockerfile: Dockerfile\ntriggers:\n  listen: 127.0.0.1:" +
+                                 std::to_string(serve_port) + "\n");
+  std::string log_path = (dir / "serve.log").string();
+  std::FILE* log_file = std::fopen(log_path.c_str(), "w");
+  REQUIRE(log_file);
+  boost::asio::io_context io;
+  namespace bp = boost::process::v2;
+  bp::process child(io, test::cascade_binary(), {"serve", "-p", pipeline}, bp::process_stdio{nullptr, log_file, log_file});
+  std::fclose(log_file);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (git_server.accepted() == 0) {  // the first clone is under way, waiting on the server
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, test::read_file(log_path));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto signalled = std::chrono::steady_clock::now();
+  ::kill(child.id(), SIGTERM);
+  boost::system::error_code ec;
+  bool alive = true;
+  for (int i = 0; i < 900 && (alive = child.running(ec)) && !ec; ++i)  // at most 90 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  if (alive && !ec) {
+    child.terminate(ec);
+    child.wait(ec);
+  }
+  std::string log = test::read_file(log_path);
+  REQUIRE_MESSAGE(!alive, "still running 90 s after SIGTERM: " << log);
+  CHECK(child.exit_code() == 0);
+  CHECK_MESSAGE(took < 40, log);  // 20 s of grace, with room for a loaded machine
+  CHECK_MESSAGE(log.find("exiting now, the run stays resumable") != std::string::npos, log);
+}

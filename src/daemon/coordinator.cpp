@@ -470,6 +470,7 @@ void Coordinator::resume_unfinished(std::stop_token stop, std::stop_token cancel
 void Coordinator::refresh_fleet() {
   fleet::Options options;
   options.partial = true;  // a bad Dockerfile breaks its recipe, not the daemon's view of the fleet
+  options.stop = cancel_;   // a fetch from a git server that stalls ends when the stop cancels
   ++fleet_scans_;
   metrics_.add("cascade_fleet_scans_total");
   {

@@ -5,8 +5,11 @@
 // every outbound call (registry, deploy targets) and child process (builds) is cancelled,
 // the run is left interrupted and resumable, and the daemon exits.
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "cascade/daemon.hpp"
 #include "internal.hpp"
@@ -29,6 +32,38 @@ Listen split_listen(const std::string& listen) {
 
 std::string url_host(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
 
+// The last resort of a bounded stop: when serve() has not returned `limit` after the stop
+// (work that ignores cancellation: libgit2 1.5 waits on a silent git server with no timeout,
+// at start as much as later), the process exits at once. Every state change is a committed
+// SQLite transaction, so this is as safe as a kill -9, which a restart recovers from
+// (interrupted runs resume, unsettled events and firings are replayed).
+class StopWatchdog {
+ public:
+  StopWatchdog(std::stop_token stop, std::chrono::milliseconds limit, Logger& log)
+      : thread_([this, stop, limit, &log](std::stop_token returned) { watch(stop, returned, limit, log); }) {}
+
+ private:
+  void watch(const std::stop_token& stop, const std::stop_token& returned, std::chrono::milliseconds limit,
+             Logger& log) {
+    std::stop_callback wake(stop, [this] {
+      std::lock_guard lock(mutex_);
+      changed_.notify_all();
+    });
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait(lock, returned, [&] { return stop.stop_requested(); })) return;
+    changed_.wait_for(lock, returned, limit, [] { return false; });
+    if (returned.stop_requested()) return;
+    log.error("stop: work still running after the grace and the cancellation; exiting now, the run stays resumable",
+              {{"after_seconds", std::chrono::duration_cast<std::chrono::seconds>(limit).count()}});
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
+
+  std::mutex mutex_;
+  std::condition_variable_any changed_;
+  std::jthread thread_;  // last: joined (asked to stop) before the members it uses go
+};
+
 }  // namespace
 
 int serve(const Options& options) {
@@ -50,6 +85,7 @@ int serve(const Options& options) {
   }
   const pipeline::Triggers& triggers = *file.triggers;
   Logger log(triggers.log_format == "json" ? Logger::Format::json : Logger::Format::text, out);
+  StopWatchdog watchdog(options.stop, options.grace + options.cancel_grace, log);
 
   // Secrets from the environment, named by the file; a missing one is bad input.
   std::vector<webhook::HookConfig> hooks;
@@ -88,6 +124,7 @@ int serve(const Options& options) {
   std::string api_token = getenv(triggers.api_token_env).value_or("");
   if (api_token.empty())
     log.warn("no API token: POST /api/patch and /api/advisories are refused", {{"set", "$" + triggers.api_token_env}});
+
   for (const auto& warning : pipeline::insecure_warnings(file))
     log.warn(warning.message, {{"line", warning.line}});
 
@@ -95,6 +132,7 @@ int serve(const Options& options) {
   // rest of the fleet is served, the recipe is reported (log, GET /api/graph, metrics).
   fleet::Options scan_options;
   scan_options.partial = true;
+  scan_options.stop = options.stop;  // a signal during the first clone ends it
   auto scanned = fleet::scan(file, scan_options);
   if (!scanned) {
     for (const auto& problem : scanned.error()) out << "cascade: " << problem.str() << "\n";
