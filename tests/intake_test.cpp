@@ -270,3 +270,35 @@ TEST_CASE("daemon intake: a registry briefly unreachable keeps the event pending
   CHECK_MESSAGE(settled["events"][0]["outcome"].get<std::string>().find("already at") != std::string::npos, again.log());
   CHECK(again.stop() == 0);
 }
+
+TEST_CASE("daemon intake: a notice that arrives before the registry moved the tag waits for the tag, then cascades it") {
+  // docker-registry sends its push notice before it moves the tag (found by bench/chaos):
+  // the daemon used to read the old digest, call the notice overtaken and settle it
+  // "already at <old>"; the patched base was never rebuilt.
+  IntakeFleet fleet(false);
+  fleet.publish_base();
+  fleet.base_is_up_to_date();
+  test::TestImage patched;
+  patched.file = "patched\n";
+  std::string next = test::push_image(fleet.dir / "next", fleet.host, "base/os:next", patched);  // the tag lags
+  std::string pipeline = fleet.pipeline("  debounce: 0s\n  webhooks:\n    - sender: generic\n      auth: none\n");
+  test::ServeProcess serve(pipeline, fleet.port, {});
+  CHECK(post_json(serve, "/hooks/generic", json{{"image", fleet.base}, {"digest", next}, {"id", "lag-1"}}.dump())
+            ["accepted"] == 1);
+  serve.wait_for("/api/events?limit=1", [](const json& answer) {
+    return !answer["events"].empty() && answer["events"][0].contains("retry");
+  }, std::chrono::seconds(60));
+  auto copy = test::run({"skopeo", "copy", "-q", "--preserve-digests", "--src-tls-verify=false",
+                         "--dest-tls-verify=false", "docker://" + fleet.host + "/base/os:next", "docker://" + fleet.base});
+  REQUIRE_MESSAGE(copy.exit_code == 0, copy.err);  // the registry catches up: the tag points at the notice's digest
+  json events = settled_events(serve);
+  REQUIRE(events["events"].size() == 1);
+  REQUIRE_MESSAGE(!events["events"][0]["run"].is_null(), serve.log());
+  long long run = events["events"][0]["run"];
+  json done = serve.wait_for("/api/runs/" + std::to_string(run), [](const json& answer) {
+    return answer.value("state", "") != "running";
+  }, std::chrono::seconds(300));
+  CHECK_MESSAGE(done["state"] == "succeeded", serve.log());
+  CHECK(serve.log().find(next.substr(0, 19)) != std::string::npos);
+  CHECK(serve.stop() == 0);
+}

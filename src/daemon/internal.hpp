@@ -109,6 +109,7 @@ inline constexpr int kRetryAfterSeconds = 30;                           // Retry
 inline constexpr auto kRetryFirstDelay = std::chrono::seconds(1);       // transient failure: 1 s, 2 s, 4 s, ...
 inline constexpr auto kRetryMaxDelay = std::chrono::minutes(5);         // ... at most 5 min apart
 inline constexpr int kRetryAttempts = 20;                               // then settled failed (about 1 h)
+inline constexpr int kTagCatchUpTries = 3;  // a tag not yet at a notice's digest: asked again 3 times (7 s)
 inline constexpr auto kFleetRefreshInterval = std::chrono::minutes(5);  // idle rescan of the sources
 
 // ---- coordinator ------------------------------------------------------------------------
