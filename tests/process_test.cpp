@@ -211,7 +211,8 @@ TEST_CASE("process::inherited_by_default") {
                            "SSL_CERT_FILE", "SSL_CERT_DIR", "CONTAINERS_REGISTRIES_CONF", "CONTAINERS_STORAGE_CONF",
                            "CONTAINER_HOST", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST",
                            "DOCKER_CERT_PATH", "BUILDAH_ISOLATION", "BUILDKIT_HOST", "STORAGE_DRIVER", "KUBECONFIG",
-                           "SSH_AUTH_SOCK", "GIT_CONFIG_GLOBAL"}) {
+                           "SSH_AUTH_SOCK", "GIT_CONFIG_GLOBAL", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS",
+                           "TSAN_OPTIONS"}) {
     CAPTURE(name);
     CHECK(inherited_by_default(name));
   }

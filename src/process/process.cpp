@@ -35,6 +35,9 @@ constexpr std::string_view kInheritedNames[] = {
     "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS", "GNUPGHOME", "PASSWORD_STORE_DIR",
     "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM",
     "CONTAINER_HOST", "CONTAINER_CONNECTION", "REGISTRY_AUTH_FILE", "KUBECONFIG",
+    // a sanitizer build's children (cascade started by its tests) get the same runtime
+    // options and suppressions (scripts/sanitize.sh); the runtimes read nothing else
+    "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS",
 };
 constexpr std::string_view kInheritedPrefixes[] = {
     "LC_", "XDG_", "SSL_CERT_", "CONTAINERS_", "DOCKER_", "BUILDAH_", "BUILDKIT_", "BUILDX_", "PODMAN_", "STORAGE_",
