@@ -156,6 +156,9 @@ TEST_CASE("the API surface: slow inventory, read token, Host, content types, bea
     CHECK(get("/api/runs", bearer("api-token")).status == 200);
     CHECK(get("/api/graph", {}).status == 401);
     CHECK(get("/healthz", {}).status == 200);
+    auto missing = get("/api/runs/999", bearer("read-token"));  // the store's message names its file
+    CHECK(missing.status == 404);
+    CHECK(missing.body.find(dir.str()) == std::string::npos);
     // Changes take the API token, `bearer` in lower case too: an unknown image is a 400, not a 401.
     auto patched = serve.post("/api/patch", json{{"image", "nothing/here:1"}}.dump(), {{"Authorization", "bearer api-token"}});
     REQUIRE(patched);

@@ -212,7 +212,7 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
         return respond(error(404, "no build log for " + image->second + " in run " + std::to_string(id)));
       }
       auto run = app::run_json(store, id);
-      if (!run && run.error().message.rfind("no run ", 0) == 0)
+      if (!run && run.error().exit_code == 2)  // the store has no such run (its message may name paths)
         return respond(error(404, "no run " + std::to_string(id)));
       if (!run) return failed(run.error());
       for (auto& task : (*run)["tasks"])
