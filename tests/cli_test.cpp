@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "../src/cli/package_commands.hpp"
 #include "../src/cli/render.hpp"
 #include "support.hpp"
 
@@ -284,6 +285,23 @@ TEST_CASE("cli text output escapes terminal control sequences; JSON stays exact"
     std::string text = cascade::cli::plan_text(plan);
     CHECK(text.find('\x1b') == std::string::npos);
     CHECK(text.find("\\x1b[2J") != std::string::npos);
+  }
+  SUBCASE("exposure_text: package names and versions come from image contents") {
+    cascade::app::ExposureReport report;
+    report.question = "bash<5.2";
+    cascade::app::Exposure item;
+    item.subject = "127.0.0.1:5000/apps/shop:1";
+    item.package.name = "bash" + evil;
+    item.package.version = "5.1" + evil;
+    item.matched_by = "bash<5.2";
+    item.enters = "debian:12";
+    report.images.push_back(item);
+    report.unjudged.push_back({"127.0.0.1:5000/apps/web:1", "the registry said: " + evil});
+    std::string text = cascade::cli::exposure_text(report);
+    INFO(text);
+    CHECK(text.find('\x1b') == std::string::npos);
+    CHECK(text.find('\x07') == std::string::npos);
+    CHECK(text.find("bashboom \\x1b]0;evil\\x07") != std::string::npos);
   }
   SUBCASE("JSON output keeps the exact value") {
     std::string dumped = run.dump(2);

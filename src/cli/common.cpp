@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "render.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -16,7 +17,8 @@ std::string pipeline_path(const Common& common) {
 
 }  // namespace
 
-void fail(const std::string& message) { std::cerr << "cascade: " << message << "\n"; }
+// Messages carry text from peers and files (registry errors, Dockerfile lines): escaped.
+void fail(const std::string& message) { std::cerr << "cascade: " << terminal_safe(message) << "\n"; }
 
 std::optional<std::string> pipeline_file(const Common& common) {
   std::string path = pipeline_path(common);

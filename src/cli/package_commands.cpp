@@ -4,10 +4,12 @@
 
 #include <iostream>
 #include <mutex>
+#include <sstream>
 
 #include "cascade/exposure.hpp"
 #include "common.hpp"
 #include "package_commands.hpp"
+#include "render.hpp"
 #include "signals.hpp"
 
 namespace cascade::cli {
@@ -31,34 +33,39 @@ std::optional<app::Wiring> wire_without_graph(const Common& common) {
   return std::move(wiring).value();
 }
 
+// Package names, versions and registry messages come from images and peers: every line is
+// printed through terminal_safe, so none can drive the terminal.
 void print_failed(const std::vector<app::Unjudged>& failed) {
-  for (const auto& item : failed) std::cerr << "cascade: warning: " << item.subject << ": " << item.reason << "\n";
+  for (const auto& item : failed)
+    std::cerr << terminal_safe("cascade: warning: " + item.subject + ": " + item.reason) << "\n";
 }
 
 std::string short_digest(const std::string& digest) { return digest.substr(0, std::min<std::size_t>(digest.size(), 19)); }
 
-void print_exposures(const char* title, const std::vector<app::Exposure>& items) {
-  std::cout << title << " (" << items.size() << ")\n";
+void print_exposures(std::ostream& out, const char* title, const std::vector<app::Exposure>& items) {
+  out << title << " (" << items.size() << ")\n";
   for (const auto& item : items)
-    std::cout << "  " << item.subject << "  " << item.package.name << " " << item.package.version << "  ["
+    out << "  " << item.subject << "  " << item.package.name << " " << item.package.version << "  ["
               << item.distro << "]  " << item.matched_by << (item.fixed ? ", fixed in " + *item.fixed : "")
               << "  enters at " << item.enters
               << (item.enters_role == store::ScanRole::external ? " (external base)" : " (own layers)") << "\n";
 }
 
-void print_report(const app::ExposureReport& report) {
-  std::cout << "question: " << report.question << "  (" << report.images_checked << " images, "
+}  // namespace
+
+std::string exposure_text(const app::ExposureReport& report) {
+  std::ostringstream out;
+  out << "question: " << report.question << "  (" << report.images_checked << " images, "
             << report.workloads_checked << " workloads checked)\n";
-  print_exposures("exposed images", report.images);
-  print_exposures("exposed workloads", report.workloads);
+  print_exposures(out, "exposed images", report.images);
+  print_exposures(out, "exposed workloads", report.workloads);
   for (const auto& base : report.bases)
-    std::cout << "external base " << base.image << " at " << short_digest(base.digest) << ": " << base.package
+    out << "external base " << base.image << " at " << short_digest(base.digest) << ": " << base.package
               << (base.exposed ? "  EXPOSED" + (base.fixed ? std::string(", fixed in ") + *base.fixed : "") : "  not affected")
               << "\n";
-  for (const auto& item : report.unjudged) std::cout << "not judged: " << item.subject << ": " << item.reason << "\n";
+  for (const auto& item : report.unjudged) out << "not judged: " << item.subject << ": " << item.reason << "\n";
+  return terminal_safe(out.str());
 }
-
-}  // namespace
 
 void add_package_options(CLI::App* command, PackageArgs& args) {
   command->add_option("--package", args.package, "NAME, or NAME<VERSION (also <=, =, >=, >), in each package's own ordering");
@@ -126,7 +133,7 @@ int affected_package_command(const Common& common, const PackageArgs& args) {
     return report.error().exit_code;
   }
   if (common.format == "json") std::cout << app::exposure_json(*report, *question).dump(2) << "\n";
-  else print_report(*report);
+  else std::cout << exposure_text(*report);
   return kOk;
 }
 

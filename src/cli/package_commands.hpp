@@ -26,6 +26,9 @@ Expected<app::PackageQuestion, int> read_question(const PackageArgs& args);
 
 /// `cascade scan`: every fleet image, external base and workload digest into the store.
 int scan_command(const Common& common);
+/// The text answer of `affected --package|--advisory`, escaped for a terminal (package
+/// names and versions come from image contents).
+std::string exposure_text(const app::ExposureReport& report);
 /// `cascade affected --package|--advisory`.
 int affected_package_command(const Common& common, const PackageArgs& args);
 /// The fix as a plan (prints what is not fixed upstream yet); the exit code on failure.
