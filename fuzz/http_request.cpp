@@ -1,31 +1,20 @@
 // The HTTP server's request parsing: Beast's request_parser with the server's default
 // header and body limits (http_server.hpp ServerOptions), fed the bytes in pieces as a
-// socket would deliver them, then the target decoded as the server's decode_target does
-// (src/http/server.cpp; internal, and that file does not compile with clang 14 under the
-// sanitizers, so this is a copy of its logic).
+// socket would deliver them; then the server's decode_target (src/http/target.cpp) and the
+// daemon's guards (src/daemon/api_guard.cpp: bearer token, content type, Host, log escaping)
+// on the parsed request.
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url.hpp>
 
 #include <algorithm>
-#include <map>
 #include <string>
 
+#include "api_guard.hpp"
 #include "cascade/http_server.hpp"
 #include "common.hpp"
+#include "target.hpp"
 
-namespace {
-bool decode_target(const std::string& target, std::string& path, std::map<std::string, std::string>& query) {
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) parsed = boost::urls::parse_absolute_uri(target);
-  if (!parsed) return false;
-  path = parsed->path();
-  if (path.empty()) path = "/";
-  query.clear();
-  for (auto param : parsed->params()) query[std::string(param.key)] = std::string(param.value);
-  return true;
-}
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
   namespace bhttp = boost::beast::http;
@@ -64,11 +53,24 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   auto& message = parser.get();
   std::string method(message.method_string());
   std::string target(message.target());
-  std::string path;
-  std::map<std::string, std::string> query;
-  if (!decode_target(target, path, query)) return 0;
-  std::multimap<std::string, std::string> headers;
-  for (const auto& field : message) headers.emplace(std::string(field.name_string()), std::string(field.value()));
+  http::ServerRequest request;
+  request.target = target;
+  if (!http::detail::decode_target(request)) return 0;
+  static const daemon::HostCheck hosts("127.0.0.1", {"cascade.example.com"});
+  for (const auto& field : message) {
+    std::string_view value(field.value().data(), field.value().size());
+    switch (field.name()) {
+      case bhttp::field::authorization:
+        if (auto token = daemon::bearer_token(value)) (void)daemon::token_matches(*token, "fuzz-token");
+        break;
+      case bhttp::field::content_type: (void)daemon::is_json_type(value), (void)daemon::is_form_type(value); break;
+      case bhttp::field::host: (void)hosts.allows(value, "127.0.0.1"); break;
+      default: break;
+    }
+  }
+  std::string logged = daemon::escape_controls(request.target + " " + method);
+  for (char c : logged)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != ' ') || c == 0x7f) fuzz::violated("a control character in a log line");
   if (message.body().size() > defaults.body_limit) fuzz::violated("body over the limit accepted");
   (void)message.keep_alive();
   return 0;

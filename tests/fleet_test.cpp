@@ -15,7 +15,9 @@ fleet::Fleet scan_ok(const TempDir& dir, const std::string& yaml, unsigned threa
   test::write_file(dir / "fleet.yaml", yaml);
   auto pipeline = pipeline::load((dir / "fleet.yaml").string());
   REQUIRE_MESSAGE(pipeline, (pipeline ? "" : pipeline.error().str()));
-  auto fleet = fleet::scan(std::move(pipeline).value(), fleet::Options{threads});
+  fleet::Options options;
+  options.threads = threads;
+  auto fleet = fleet::scan(std::move(pipeline).value(), options);
   if (!fleet) {
     for (const auto& problem : fleet.error()) MESSAGE(problem.str());
   }

@@ -5,7 +5,6 @@
 // threads and close the gate Respond callbacks post through.
 #include <sys/resource.h>
 
-#include <boost/url.hpp>
 
 #include <array>
 #include <thread>
@@ -51,17 +50,6 @@ std::string endpoint_text(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
   std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(endpoint.port());
-}
-
-bool decode_target(ServerRequest& request) {
-  auto parsed = boost::urls::parse_origin_form(request.target);
-  if (!parsed) parsed = boost::urls::parse_absolute_uri(request.target);  // a proxy-style target
-  if (!parsed) return false;
-  request.path = parsed->path();
-  if (request.path.empty()) request.path = "/";
-  request.query.clear();
-  for (auto param : parsed->params()) request.query[std::string(param.key)] = std::string(param.value);
-  return true;
 }
 
 namespace {

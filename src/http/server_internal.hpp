@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cascade/http_server.hpp"
+#include "target.hpp"
 
 namespace cascade::http::detail {
 
@@ -170,8 +171,5 @@ class Session : public std::enable_shared_from_this<Session> {
 
 /// "127.0.0.1:54321" or "[::1]:54321".
 std::string endpoint_text(const tcp::endpoint& endpoint);
-
-/// Fills path and query from `request.target`; false when the target is not a URL path.
-bool decode_target(ServerRequest& request);
 
 }  // namespace cascade::http::detail
