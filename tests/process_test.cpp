@@ -4,6 +4,7 @@
 #include "cascade/process.hpp"
 #include "support.hpp"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -224,4 +225,44 @@ TEST_CASE("process::inherited_by_default") {
     CAPTURE(name);
     CHECK_FALSE(inherited_by_default(name));
   }
+}
+
+TEST_CASE("process::run: a child dies with the cascade that started it (kill -9 leaves no orphan build)") {
+  // A forked copy of this test stands in for `cascade serve`: it runs a long child through
+  // process::run and is killed with SIGKILL; the child must not outlive it.
+  cascade::test::TempDir dir;
+  std::string pid_file = (dir / "child.pid").string();
+  pid_t runner = ::fork();
+  REQUIRE(runner >= 0);
+  if (runner == 0) {
+    cascade::process::Options options;
+    options.timeout = std::chrono::minutes(5);
+    (void)cascade::process::run({"/bin/sh", "-c", "echo $$ > " + pid_file + "; exec sleep 300"}, options);
+    ::_exit(0);
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string text;
+  while ((text = std::filesystem::exists(pid_file) ? cascade::test::read_file(pid_file) : "").find('\n') == std::string::npos) {
+    REQUIRE(std::chrono::steady_clock::now() < until);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  pid_t child = std::stoi(text);
+  REQUIRE(::kill(child, 0) == 0);
+  ::kill(runner, SIGKILL);
+  int status = 0;
+  ::waitpid(runner, &status, 0);
+  // The orphan, reparented, is reaped by init (or a subreaper) once it died: gone or a zombie.
+  auto gone = [child] {
+    if (::kill(child, 0) != 0) return true;
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  };
+  until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!gone() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  bool died = gone();
+  if (!died) ::kill(child, SIGKILL);
+  CHECK_MESSAGE(died, "the child outlived its cascade by 30 s");
 }

@@ -6,6 +6,7 @@
 #include <boost/process/v2.hpp>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -101,6 +102,21 @@ struct CloseInherited {
   }
 };
 
+// A launcher initializer: in the child, before exec, ask the kernel for SIGTERM when the
+// thread that started it dies (run() blocks that thread until the child exits, so only a
+// crash or a kill -9 of cascade ends it early). A build orphaned by a kill -9 of `cascade
+// serve` kept building, and pushing, beside the restarted daemon's own build of the image.
+// A parent already gone before prctl took effect: exit at once.
+struct DieWithParent {
+  pid_t parent = ::getpid();
+  template <typename Launcher, typename Path>
+  boost::system::error_code on_exec_setup(Launcher&, const Path&, const char* const*) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return {errno, boost::system::system_category()};
+    if (::getppid() != parent) ::_exit(127);
+    return {};
+  }
+};
+
 // An output file opened for appending; closed on destruction.
 struct OutputFile {
   int fd = -1;
@@ -191,10 +207,10 @@ Expected<Result, std::string> run(const std::vector<std::string>& argv, const Op
     auto start_dir = bp::process_start_dir(options.working_dir.empty() ? "." : options.working_dir);
     if (output.fd >= 0)
       child.emplace(ctx, exe, args, bp::process_stdio{in, output.fd, output.fd}, start_dir,
-                    bp::process_environment(environment), group, CloseInherited{});
+                    bp::process_environment(environment), group, CloseInherited{}, DieWithParent{});
     else
       child.emplace(ctx, exe, args, bp::process_stdio{in, out, err}, start_dir,
-                    bp::process_environment(environment), group, CloseInherited{});
+                    bp::process_environment(environment), group, CloseInherited{}, DieWithParent{});
   } catch (const std::exception& e) {
     return unexpected("cannot run " + argv[0] + ": " + e.what());
   }
