@@ -22,11 +22,11 @@ work=$root/bench/.work/fuzz
 # databases need room for a real file.
 declare -A max_len=(
   [reference]=512 [dockerfile]=8192 [pipeline]=8192 [webhook]=8192 [cron]=128
-  [http_request]=8192 [registry_challenge]=1024 [dpkg_status]=8192 [apk_installed]=8192
+  [http_request]=8192 [registry_challenge]=1024 [registry_manifest]=16384 [dpkg_status]=8192 [apk_installed]=8192
   [rpm_header]=8192 [rpmdb_sqlite]=131072 [os_release]=2048 [version]=256
   [advisory_osv]=16384 [advisory_constraint]=256 [scan_layer]=262144
 )
-all=(reference dockerfile pipeline webhook cron http_request registry_challenge dpkg_status apk_installed
+all=(reference dockerfile pipeline webhook cron http_request registry_challenge registry_manifest dpkg_status apk_installed
      rpm_header rpmdb_sqlite os_release version advisory_osv advisory_constraint scan_layer)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
