@@ -68,7 +68,12 @@ class Client::Impl {
 
   void start(Request request, const std::shared_ptr<Pending>& pending) {
     auto slot = pending->cancel.slot();
-    asio::co_spawn(io_, deliver(std::move(request), pending), asio::bind_cancellation_slot(slot, asio::detached));
+    // The completion handler keeps `pending`, and so the signal behind `slot`, alive until
+    // co_spawn has finished with the slot: the caller may drop its reference as soon as the
+    // coroutine completes the result, while the io thread still clears the slot (ASan found
+    // the use after free).
+    asio::co_spawn(io_, deliver(std::move(request), pending),
+                   asio::bind_cancellation_slot(slot, [pending](const std::exception_ptr&) {}));
   }
 
   /// Cancels what the request's coroutine waits on (a socket operation), on the io thread.
