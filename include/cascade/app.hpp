@@ -7,7 +7,6 @@
 #include <memory>
 #include <optional>
 #include <stop_token>
-#include <stop_token>
 #include <string>
 
 #include <nlohmann/json.hpp>

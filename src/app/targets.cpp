@@ -18,7 +18,6 @@ deploy::RolloutPolicy policy_of(const pipeline::DeployTarget& config) {
   policy.rollback = config.rollout.rollback;
   if (!config.rollout.http_probe.empty()) policy.http_probe = config.rollout.http_probe;
   policy.insecure_probe = config.insecure;
-  policy.insecure_probe = config.insecure;
   if (config.rollout.stable_for.count() > 0) policy.stable_for = config.rollout.stable_for;
   return policy;
 }
@@ -30,7 +29,6 @@ Expected<std::unique_ptr<deploy::Target>, deploy::Error> connect(const pipeline:
     deploy::DockerOptions options;
     options.name = config.name;
     options.endpoint = config.endpoint;
-    options.insecure = config.insecure;
     options.insecure = config.insecure;
     if (config.tls) {
       options.tls = true;
