@@ -73,6 +73,7 @@ struct Progress {
     Started, Retrying, Pushed, Failed, Blocked, Skipped, Interrupted, Deploying, Deployed, RolledBack,
     Verified,    // the pushed image's scan found nothing vulnerable (detail says what was checked)
     Vulnerable,  // the pushed image still carries a vulnerable package: it is not rolled out
+    StoreError,  // the state store refused a write the run goes on without (detail: which, and why)
   } kind;
   std::string image;
   std::string detail;    // digest, error or reason
@@ -105,6 +106,17 @@ struct Services {
   /// Called on the build's worker thread.
   std::function<Verdict(const std::string& image, const std::string& digest)> verify{};
 };
+
+/// Tells `services.progress` (Progress::Kind::StoreError) when `written` failed: a store
+/// write the run goes on without is reported, never dropped. Returns whether it was written.
+template <typename T>
+bool written_or_told(const Services& services, const Expected<T, store::Error>& written, const std::string& image,
+                     const std::string& what) {
+  if (written) return true;
+  if (services.progress)
+    services.progress(Progress{Progress::Kind::StoreError, image, "cannot record " + what + ": " + written.error().message, 0});
+  return false;
+}
 
 struct Outcome {
   store::RunState state = store::RunState::succeeded;  // succeeded, failed or interrupted

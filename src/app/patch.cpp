@@ -231,6 +231,7 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
   if (options.deploy) {
     if (auto connected = connect_targets(wiring); !connected) return unexpected(connected.error());
     for (const auto& entry : wiring.targets) {
+      std::string unrecorded;  // the first recovery step the store refused
       auto sink = [&](const deploy::Step& step) {
         store::RolloutStep record;
         record.run = run;
@@ -242,11 +243,14 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
                        : step.state == deploy::StepState::failed      ? store::RolloutState::failed
                                                                       : store::RolloutState::updating;
         record.detail = step.instance + ": " + step.detail;
-        wiring.store->record_rollout_step(record);
+        if (auto recorded = wiring.store->record_rollout_step(record); !recorded && unrecorded.empty())
+          unrecorded = recorded.error().message;
       };
       if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(*entry.config), sink);
           !recovered)
         return unexpected(Failure{1, "deploy target '" + entry.config->name + "': " + recovered.error().str()});
+      if (!unrecorded.empty())
+        return unexpected(Failure{1, "cannot record the recovery of deploy target '" + entry.config->name + "': " + unrecorded});
     }
   }
 
@@ -277,13 +281,17 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
     known.insert(task.image);
     using S = store::TaskState;
     if (task.state == S::building || task.state == S::pushing || task.state == S::failed || task.state == S::blocked)
-      wiring.store->transition_task(run, task.image, S::pending,
-                                    "resumed: was " + std::string(store::to_string(task.state)));
+      if (auto requeued = wiring.store->transition_task(run, task.image, S::pending,
+                                                        "resumed: was " + std::string(store::to_string(task.state)));
+          !requeued)
+        return unexpected(Failure{1, "cannot requeue " + task.image + ": " + requeued.error().message});
   }
   std::vector<store::TaskSpec> missing;
   for (auto& spec : task_specs(wiring, planned->plan))
     if (!known.count(spec.image)) missing.push_back(std::move(spec));
-  if (!missing.empty()) wiring.store->add_tasks(run, missing);
+  if (!missing.empty())
+    if (auto added = wiring.store->add_tasks(run, missing); !added)
+      return unexpected(Failure{1, "cannot add the new tasks of run " + std::to_string(run) + ": " + added.error().message});
   if (stored->state != store::RunState::running)
     if (auto started = wiring.store->set_run_state(run, store::RunState::running, "resumed"); !started)
       return unexpected(Failure{1, started.error().message});

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 
 #include "cascade/app.hpp"
@@ -22,16 +23,20 @@ std::optional<app::Wiring> wire(const Common& common) { return wire_fleet(common
 // "[03:04:05] pushed  127.0.0.1:5000/apps/shop:1  sha256:1234…  2.1 s" on stderr.
 void print_progress(const executor::Progress& progress) {
   static std::mutex mutex;
-  static const char* names[] = {"build",    "retry",    "pushed", "FAILED",   "blocked",    "skip",
-                                "stopping", "deploy",   "deployed", "ROLLBACK", "verified", "VULNERABLE"};
+  static const char* names[] = {"build",    "retry",    "pushed",   "FAILED",   "blocked",    "skip",
+                                "stopping", "deploy",   "deployed", "ROLLBACK", "verified", "VULNERABLE",
+                                "STORE"};
+  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::StoreError) + 1);
   std::time_t now = std::time(nullptr);
   std::tm local{};
   localtime_r(&now, &local);
   char clock[16];
   std::strftime(clock, sizeof clock, "%H:%M:%S", &local);
   std::lock_guard lock(mutex);
-  std::fprintf(stderr, "[%s] %-8s %s", clock, names[static_cast<int>(progress.kind)], progress.image.c_str());
-  if (!progress.detail.empty()) std::fprintf(stderr, "  %s", progress.detail.c_str());
+  // Images and details carry build output and registry text: escaped for the terminal.
+  std::fprintf(stderr, "[%s] %-8s %s", clock, names[static_cast<int>(progress.kind)],
+               terminal_safe(progress.image).c_str());
+  if (!progress.detail.empty()) std::fprintf(stderr, "  %s", terminal_safe(progress.detail).c_str());
   if (progress.seconds > 0) std::fprintf(stderr, "  (%.1f s)", progress.seconds);
   std::fprintf(stderr, "\n");
 }

@@ -9,6 +9,7 @@
 // every Config::fleet_refresh. A transient failure (registry unreachable, 5xx, 429) keeps the
 // events pending and retries with backoff; only a permanent one settles them failed.
 #include <algorithm>
+#include <iterator>
 #include <sstream>
 
 #include "internal.hpp"
@@ -352,7 +353,12 @@ app::RunOptions Coordinator::run_options(const Trigger& trigger, std::stop_token
     }
     static const char* names[] = {"build started", "build retried", "pushed",   "build failed", "blocked",
                                   "skipped",       "interrupted",   "deploying", "deployed",    "rolled back",
-                                  "verified",      "still vulnerable"};
+                                  "verified",      "still vulnerable", "the state store refused a write"};
+    static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::StoreError) + 1);
+    if (progress.kind == K::StoreError) {
+      log_.error(names[static_cast<int>(progress.kind)], {{"image", progress.image}, {"detail", progress.detail}});
+      return;
+    }
     log_.info(names[static_cast<int>(progress.kind)],
               {{"image", progress.image}, {"detail", progress.detail}, {"seconds", progress.seconds}});
   };

@@ -95,7 +95,8 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
     if (step.action != plan::Action::Skip) continue;
     auto task = tasks.find(step.image);
     if (task != tasks.end() && task->second.state == store::TaskState::pending) {
-      store.transition_task(run, step.image, store::TaskState::skipped, step.reason);
+      (void)written_or_told(services_, store.transition_task(run, step.image, store::TaskState::skipped, step.reason),
+                            step.image, "the skip");
       if (services_.progress) services_.progress({Progress::Kind::Skipped, step.image, step.reason, 0});
     }
   }
@@ -174,7 +175,8 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
       if (reported[i] || scheduler.state(i) != plan::Scheduler::State::Blocked) continue;
       reported[i] = true;
       std::string reason = "blocked by " + plan.steps[failed].image + " (failed): " + chain(failed, i);
-      store.transition_task(run, plan.steps[i].image, store::TaskState::blocked, reason);
+      (void)written_or_told(services_, store.transition_task(run, plan.steps[i].image, store::TaskState::blocked, reason),
+                            plan.steps[i].image, "the block");
       if (services_.progress) services_.progress({Progress::Kind::Blocked, plan.steps[i].image, reason, 0});
     }
   };
@@ -225,7 +227,9 @@ Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, sto
   else if (any_failed || any_deploy_failed) outcome.state = store::RunState::failed;
   if (outcome.state == store::RunState::interrupted && services_.progress)
     services_.progress({Progress::Kind::Interrupted, "", "stopped on request", 0});
-  store.set_run_state(run, outcome.state);
+  // The run's final state: asked twice (a busy database), then told; never left "running" unsaid.
+  if (!store.set_run_state(run, outcome.state))
+    (void)written_or_told(services_, store.set_run_state(run, outcome.state), "", "the run's final state");
   return outcome;
 }
 

@@ -34,7 +34,7 @@ RolloutOutcome roll_out(const Services& services, store::RunId run, const std::s
     step.to_digest = digest;
     step.state = state;
     step.detail = detail;
-    services.store.record_rollout_step(step);
+    (void)written_or_told(services, services.store.record_rollout_step(step), what, "the rollout step");
   };
   if (auto quarantined = services.store.is_quarantined(image, digest); quarantined && *quarantined) {
     std::string detail = "not deployed: " + digest + " is quarantined (cascade quarantine clear)";
@@ -63,13 +63,20 @@ RolloutOutcome roll_out(const Services& services, store::RunId run, const std::s
     case deploy::RolloutResult::Outcome::rolled_back:
       record(store::RolloutState::rolled_back, result->reason);
       if (result->reason != "cancelled")
-        services.store.quarantine(image, digest, deployment.target->name() + "/" + workload.name + ": " + result->reason,
-                                  run);
+        (void)written_or_told(services,
+                              services.store.quarantine(image, digest,
+                                                        deployment.target->name() + "/" + workload.name + ": " +
+                                                            result->reason,
+                                                        run),
+                              what, "the quarantine");
       tell(services, Progress::Kind::RolledBack, what, result->reason);
       return {false, "rolled back: " + result->reason};
     case deploy::RolloutResult::Outcome::failed:
       record(store::RolloutState::failed, result->reason);
-      services.store.quarantine(image, digest, deployment.target->name() + "/" + workload.name + ": " + result->reason, run);
+      (void)written_or_told(services,
+                            services.store.quarantine(
+                                image, digest, deployment.target->name() + "/" + workload.name + ": " + result->reason, run),
+                            what, "the quarantine");
       tell(services, Progress::Kind::RolledBack, what, result->reason);
       return {false, "failed: " + result->reason};
   }

@@ -141,8 +141,12 @@ StepResult run_step(const Services& services, const Options& options, const Step
       pushed.new_digest = built->digest;
       if (!transition(services, input, store::TaskState::pushed, "pushed " + built->digest, pushed, result.error))
         return result;
-      services.store.record_digest(image, built->digest, store::DigestSource::pushed, input.run);
-      services.store.record_duration(image, std::chrono::milliseconds(static_cast<long>(result.seconds * 1000)), input.run);
+      (void)written_or_told(services, services.store.record_digest(image, built->digest, store::DigestSource::pushed, input.run),
+                            image, "the pushed digest");
+      (void)written_or_told(services,
+                            services.store.record_duration(
+                                image, std::chrono::milliseconds(static_cast<long>(result.seconds * 1000)), input.run),
+                            image, "the build's duration");
       result.succeeded = true;
       result.digest = built->digest;
       tell(services, Progress::Kind::Pushed, image, built->digest, result.seconds);

@@ -9,7 +9,7 @@ bool decode_target(ServerRequest& request) {
   if (!parsed) parsed = boost::urls::parse_absolute_uri(request.target);  // a proxy-style target
   if (!parsed) return false;
   request.path = parsed->path();
-  if (request.path.empty()) request.path = "/";
+  if (request.path.empty()) request.path.push_back('/');  // not = "/": GCC 12 warns falsely (-Wrestrict, PR 105329)
   request.query.clear();
   for (auto param : parsed->params()) request.query[std::string(param.key)] = std::string(param.value);
   return true;
