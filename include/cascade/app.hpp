@@ -23,9 +23,12 @@
 namespace cascade::app {
 
 struct Failure {
+  enum class Kind { bad_input, not_found, conflict, unavailable, failed };
   int exit_code = 1;    // 1: the operation failed; 2: bad input
   std::string message;  // what went wrong and what to do
-  bool transient = false;  // worth trying again later: a registry network error, 5xx or 429
+  Kind kind = Kind::failed;
+  /// Worth trying again later: a registry network error, 5xx or 429.
+  bool transient() const { return kind == Kind::unavailable; }
 };
 
 /// A connected deploy target and its entry in the pipeline file.

@@ -51,12 +51,12 @@ Expected<void, Failure> observe(Wiring& wiring, const plan::Needs& needs, std::m
                                          revision == info->labels.end() ? "" : revision->second};
       }
       else if (info.error().kind == registry::ErrorKind::not_found) observed[image] = plan::Observed{};
-      else failure = Failure{1, "cannot inspect " + image + ": " + info.error().str(), info.error().transient()};
+      else failure = Failure{1, "cannot inspect " + image + ": " + info.error().str(), info.error().transient() ? Failure::Kind::unavailable : Failure::Kind::failed};
     } else {
       auto digest = wiring.registry->resolve_digest(*ref);
       std::lock_guard lock(mutex);
       if (digest) pinned[image] = *digest;
-      else failure = Failure{1, "cannot resolve the base " + image + ": " + digest.error().str(), digest.error().transient()};
+      else failure = Failure{1, "cannot resolve the base " + image + ": " + digest.error().str(), digest.error().transient() ? Failure::Kind::unavailable : Failure::Kind::failed};
     }
   });
   if (failure) return unexpected(*failure);
@@ -167,7 +167,7 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
     } else if (!graph.recipe_of(id)) {
       auto digest = wiring.registry->resolve_digest(*reference::parse(graph.node(id).image));
       if (!digest) return unexpected(Failure{1, "cannot resolve " + graph.node(id).image + ": " + digest.error().str(),
-                                             digest.error().transient()});
+                                             digest.error().transient() ? Failure::Kind::unavailable : Failure::Kind::failed});
       planned.trigger.digests[id] = *digest;
     }
   }

@@ -145,7 +145,7 @@ void Coordinator::process(Trigger& trigger, std::stop_token stop, std::stop_toke
     case Trigger::Kind::rebuild: {
       refresh_fleet();
       auto planned = app::plan_rebuild(wiring_, trigger.globs, config_.deploy);
-      if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+      if (!planned) return settle(trigger, {http_status(planned.error()), {}, planned.error().message}, "failed");
       execute(trigger, *planned, stop, cancel);
       return;
     }
@@ -161,7 +161,7 @@ void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::sto
     return settle(trigger, {400, {}, "no image in the fleet matches " + trigger.image}, "not_in_fleet");
   if (trigger.exact) {  // as the CLI does: the query, with its digest when it has one
     auto planned = app::plan_patch(wiring_, trigger.image, {}, config_.deploy);
-    if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+    if (!planned) return settle(trigger, {http_status(planned.error()), {}, planned.error().message}, "failed");
     // As the CLI: an unfinished cascade of the same image and digest is finished, not repeated.
     execute(trigger, *planned, stop, cancel, app::unfinished_run_for(wiring_, *planned));
     return;
@@ -200,8 +200,8 @@ void Coordinator::process_patch(Trigger& trigger, std::stop_token stop, std::sto
   if (wiring_.fleet.graph.match(*ref).empty())
     return settle(trigger, {400, {}, "no image in the fleet matches " + trigger.image}, "not_in_fleet");
   auto planned = app::plan_patch(wiring_, ref->without_digest().str() + "@" + digest, {}, config_.deploy);
-  if (!planned && planned.error().transient) return retry_later(trigger, planned.error().message);
-  if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+  if (!planned && planned.error().transient()) return retry_later(trigger, planned.error().message);
+  if (!planned) return settle(trigger, {http_status(planned.error()), {}, planned.error().message}, "failed");
   bool builds = std::any_of(planned->plan.steps.begin(), planned->plan.steps.end(),
                             [](const plan::Step& step) { return step.action == plan::Action::Build; });
   if (!builds) {
@@ -289,7 +289,7 @@ void Coordinator::process_fix(Trigger& trigger, std::stop_token stop, std::stop_
       with.unfixed = unfixed;
       inner(with);
     };
-  if (!planned) return settle(trigger, {planned.error().exit_code == 2 ? 400 : 502, {}, planned.error().message}, "failed");
+  if (!planned) return settle(trigger, {http_status(planned.error()), {}, planned.error().message}, "failed");
   bool builds = std::any_of(planned->plan.steps.begin(), planned->plan.steps.end(),
                             [](const plan::Step& step) { return step.action == plan::Action::Build; });
   if (!builds) {
@@ -396,7 +396,7 @@ std::optional<app::RunResult> Coordinator::execute(Trigger& trigger, const app::
   metrics_.set("cascade_runs_active", 0);
   if (!result) {
     log_.error("run failed to start", {{"trigger", planned.trigger.query}, {"error", result.error().message}});
-    settle(trigger, {result.error().exit_code == 2 ? 400 : 502, {}, result.error().message}, "failed");
+    settle(trigger, {http_status(result.error()), {}, result.error().message}, "failed");
     return std::nullopt;
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

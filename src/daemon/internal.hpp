@@ -29,6 +29,7 @@
 #include "cascade/webhook.hpp"
 #include "api_guard.hpp"
 #include "metrics.hpp"
+#include "status.hpp"
 #include "workers.hpp"
 
 namespace cascade::daemon {
