@@ -2,6 +2,8 @@
 
 #include "json_writer.hpp"
 
+#include "cascade/util/dot.hpp"
+
 #include <cstdint>
 #include <map>
 #include <set>
@@ -66,15 +68,6 @@ std::string familiar(const std::string& image) {
 }
 
 namespace {
-
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 // Groups the recipe nodes by source, in build order; external roots under "".
 std::map<std::string, std::vector<graph::NodeId>> by_source(const graph::Graph& graph) {
@@ -160,25 +153,20 @@ std::string graph_text(const fleet::Fleet& fleet) {
 
 std::string graph_dot(const fleet::Fleet& fleet) {
   const auto& graph = fleet.graph;
-  std::ostringstream out;
-  out << "digraph cascade {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", "
-         "fontname=\"Helvetica\"];\n";
-  int cluster = 0;
+  util::dot::Digraph dot{.name = "cascade",
+                         .attributes = {"rankdir=LR", "node [shape=box, style=\"rounded,filled\", "
+                                                      "fillcolor=\"#eef3fb\", fontname=\"Helvetica\"]"}};
   for (const auto& [source, ids] : by_source(graph)) {
-    out << "  subgraph cluster_" << cluster++ << " {\n    label=" << quoted(source.empty() ? "external" : source)
-        << ";\n";
-    if (source.empty()) out << "    style=dashed;\n";
-    for (auto id : ids) {
-      out << "    n" << id << " [label=" << quoted(familiar(graph.node(id).image));
-      if (source.empty()) out << ", fillcolor=\"#f4f4f4\", style=\"rounded,dashed,filled\"";
-      out << "];\n";
-    }
-    out << "  }\n";
+    auto& cluster = dot.clusters.emplace_back();
+    cluster.label = source.empty() ? "external" : source;
+    if (source.empty()) cluster.attributes.push_back("style=dashed");
+    for (auto id : ids)
+      cluster.nodes.push_back({"n" + std::to_string(id), familiar(graph.node(id).image),
+                               source.empty() ? ", fillcolor=\"#f4f4f4\", style=\"rounded,dashed,filled\"" : ""});
   }
   for (auto id : graph.topological_order())
-    for (auto child : graph.node(id).children) out << "  n" << id << " -> n" << child << ";\n";
-  out << "}\n";
-  return out.str();
+    for (auto child : graph.node(id).children) dot.edges.push_back({"n" + std::to_string(id), "n" + std::to_string(child)});
+  return util::dot::render(dot);
 }
 
 std::string graph_mermaid(const fleet::Fleet& fleet) {
@@ -187,7 +175,7 @@ std::string graph_mermaid(const fleet::Fleet& fleet) {
   out << "flowchart LR\n";
   int group = 0;
   for (const auto& [source, ids] : by_source(graph)) {
-    out << "  subgraph s" << group++ << "[" << quoted(source.empty() ? "external" : source) << "]\n";
+    out << "  subgraph s" << group++ << "[" << util::dot::quoted(source.empty() ? "external" : source) << "]\n";
     for (auto id : ids) {
       std::string label = familiar(graph.node(id).image);
       for (char& c : label)

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cascade/process.hpp"
+#include "cascade/util/dot.hpp"
 #include "dashboard.hpp"
 #include "internal.hpp"
 
@@ -94,30 +95,20 @@ void declare_metrics(Metrics& metrics) {
 }
 
 std::string dashboard_dot(const graph::Graph& graph) {
-  auto quoted = [](const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  };
-  std::ostringstream out;
-  out << "digraph cascade {\n  rankdir=LR;\n  bgcolor=\"transparent\";\n"
-         "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\", fontsize=11];\n"
-         "  edge [color=\"#8894a8\"];\n";
+  util::dot::Digraph dot{.name = "cascade",
+                         .attributes = {"rankdir=LR", "bgcolor=\"transparent\"",
+                                        "node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", "
+                                        "fontname=\"Helvetica\", fontsize=11]",
+                                        "edge [color=\"#8894a8\"]"}};
   for (auto id : graph.topological_order()) {
     const auto& node = graph.node(id);
     auto ref = reference::parse(node.image);
-    out << "  " << quoted(node.image) << " [label=" << quoted(ref ? ref->familiar() : node.image);
-    if (!graph.recipe_of(id)) out << ", style=\"rounded,dashed,filled\", fillcolor=\"#f4f4f4\"";
-    out << "];\n";
+    dot.nodes.push_back({util::dot::quoted(node.image), ref ? ref->familiar() : node.image,
+                         graph.recipe_of(id) ? "" : ", style=\"rounded,dashed,filled\", fillcolor=\"#f4f4f4\""});
+    for (auto child : node.children)
+      dot.edges.push_back({util::dot::quoted(node.image), util::dot::quoted(graph.node(child).image)});
   }
-  for (auto id : graph.topological_order())
-    for (auto child : graph.node(id).children)
-      out << "  " << quoted(graph.node(id).image) << " -> " << quoted(graph.node(child).image) << ";\n";
-  out << "}\n";
-  return out.str();
+  return util::dot::render(dot);
 }
 
 void Routes::handle(http::ServerRequest&& request, http::Respond respond) {
