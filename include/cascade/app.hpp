@@ -1,6 +1,7 @@
 // The composition root: a pipeline's fleet wired to its state store, registry client,
 // builder and git workspace, and the operations the commands run on them (plan, patch,
-// resume, status). Failures carry the exit code they mean: 1 an operation failed, 2 bad input.
+// resume, status). Failures carry what kind they are; the CLI makes exit codes of the kinds
+// (cli::exit_code_for), the daemon HTTP statuses (daemon::http_status).
 #pragma once
 
 #include <functional>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -23,10 +25,28 @@
 namespace cascade::app {
 
 struct Failure {
-  enum class Kind { bad_input, not_found, conflict, unavailable, failed };
-  int exit_code = 1;    // 1: the operation failed; 2: bad input
-  std::string message;  // what went wrong and what to do
+  enum class Kind {
+    bad_input,    // the request or a file it names is wrong: fix it and try again
+    not_found,    // the named run, image or target does not exist
+    conflict,     // the state forbids it now: the run is running in another process, a finished
+                  // run resumed, a quarantined digest
+    unavailable,  // a peer (registry, engine, git) could not be reached or answered 5xx/429:
+                  // worth trying again later
+    failed,       // the operation ran and failed
+  };
   Kind kind = Kind::failed;
+  std::string message;  // what went wrong and what to do
+
+  static Failure bad_input(std::string message) { return {Kind::bad_input, std::move(message)}; }
+  static Failure not_found(std::string message) { return {Kind::not_found, std::move(message)}; }
+  static Failure conflict(std::string message) { return {Kind::conflict, std::move(message)}; }
+  static Failure unavailable(std::string message) { return {Kind::unavailable, std::move(message)}; }
+  static Failure failed(std::string message) { return {Kind::failed, std::move(message)}; }
+  /// A peer's error: unavailable when `transient` (worth retrying later), else failed.
+  static Failure peer(std::string message, bool transient) {
+    return {transient ? Kind::unavailable : Kind::failed, std::move(message)};
+  }
+
   /// Worth trying again later: a registry network error, 5xx or 429.
   bool transient() const { return kind == Kind::unavailable; }
 };

@@ -32,7 +32,7 @@ Expected<void, Failure> scan_subjects(Wiring& wiring, const std::vector<Subject>
     ++(subject.role == store::ScanRole::workload ? report.workloads : report.images);
   }
   if (auto recorded = wiring.store->record_image_scans(scans); !recorded)
-    return unexpected(Failure{1, recorded.error().message});
+    return unexpected(Failure::failed(recorded.error().message));
   return {};
 }
 
@@ -86,7 +86,7 @@ Expected<ScanReport, Failure> scan_workloads(Wiring& wiring) {
   for (const auto& subject : *subjects) keep.push_back(subject.subject);
   if (report.failed.empty())  // forget workloads gone only when every target answered
     if (auto retained = wiring.store->retain_image_scans(store::ScanRole::workload, keep); !retained)
-      return unexpected(Failure{1, retained.error().message});
+      return unexpected(Failure::failed(retained.error().message));
   if (auto scanned = scan_subjects(wiring, *subjects, report, {}); !scanned) return unexpected(scanned.error());
   report.stats = wiring.scanner->stats();
   report.seconds = seconds_since(started);

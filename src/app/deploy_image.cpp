@@ -11,18 +11,20 @@ namespace {
 // The fleet image `query` names (one image, tag included) and the digest to deploy.
 Expected<std::pair<graph::NodeId, std::string>, Failure> deploy_target_image(Wiring& wiring, const std::string& query) {
   auto ref = reference::parse(query);
-  if (!ref) return unexpected(Failure{2, "'" + query + "' is not an image reference: " + ref.error().message});
+  if (!ref) return unexpected(Failure::bad_input("'" + query + "' is not an image reference: " + ref.error().message));
   auto matches = wiring.fleet.graph.match(*ref);
   std::vector<graph::NodeId> built;
   for (auto id : matches)
     if (wiring.fleet.graph.recipe_of(id)) built.push_back(id);
   if (built.size() != 1)
-    return unexpected(Failure{2, built.empty() ? "no image the fleet builds matches " + query
-                                               : query + " matches several images; name one with its tag"});
+    return unexpected(Failure::bad_input(built.empty() ? "no image the fleet builds matches " + query
+                                                          : query + " matches several images; name one with its tag"));
   std::string digest = ref->digest;
   if (digest.empty()) {
     auto resolved = wiring.registry->resolve_digest(*reference::parse(wiring.fleet.graph.node(built[0]).image));
-    if (!resolved) return unexpected(Failure{1, "cannot resolve " + query + ": " + resolved.error().str()});
+    if (!resolved)
+      return unexpected(Failure::peer("cannot resolve " + query + ": " + resolved.error().str(),
+                                      resolved.error().transient()));
     digest = *resolved;
   }
   return std::make_pair(built[0], digest);
@@ -52,7 +54,8 @@ Expected<RunResult, Failure> deploy_image(Wiring& wiring, const std::string& que
   if (!deployments) return unexpected(deployments.error());
   planned.deployments = std::move(deployments).value();
   if (planned.deployments.empty())
-    return unexpected(Failure{1, "no deploy target runs " + step.image + " (cascade inventory lists what runs where)"});
+    return unexpected(
+        Failure::not_found("no deploy target runs " + step.image + " (cascade inventory lists what runs where)"));
   return run_patch(wiring, planned, options);
 }
 

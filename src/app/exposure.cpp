@@ -26,11 +26,11 @@ Expected<PackageQuestion, Failure> advisory_question_from_texts(const std::vecto
   for (std::size_t i = 0; i < texts.size(); ++i) {
     auto parsed = advisory::parse_osv(texts[i]);
     std::string name = texts.size() == 1 ? where : where + " #" + std::to_string(i + 1);
-    if (!parsed) return unexpected(Failure{2, name + ": " + parsed.error().str()});
+    if (!parsed) return unexpected(Failure::bad_input(name + ": " + parsed.error().str()));
     for (auto& item : *parsed) question.advisories.push_back(std::move(item));
     question.documents.push_back(texts[i]);
   }
-  if (question.advisories.empty()) return unexpected(Failure{2, where + ": no advisory in it"});
+  if (question.advisories.empty()) return unexpected(Failure::bad_input(where + ": no advisory in it"));
   return question;
 }
 
@@ -38,7 +38,7 @@ Expected<PackageQuestion, Failure> advisory_question(const std::vector<std::stri
   PackageQuestion question;
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
-    if (!in) return unexpected(Failure{2, "cannot read advisory file " + file});
+    if (!in) return unexpected(Failure::bad_input("cannot read advisory file " + file));
     std::string text((std::istreambuf_iterator<char>(in)), {});
     auto one = advisory_question_from_texts({text}, file);
     if (!one) return unexpected(one.error());
@@ -63,17 +63,17 @@ Expected<PackageQuestion, Failure> question_from_json(const json& stored) {
   for (const auto& document : stored.value("documents", json::array())) {
     if (!document.is_string()) continue;
     auto parsed = advisory::parse_osv(document.get<std::string>());
-    if (!parsed) return unexpected(Failure{2, "stored advisory: " + parsed.error().str()});
+    if (!parsed) return unexpected(Failure::bad_input("stored advisory: " + parsed.error().str()));
     for (auto& item : *parsed) question.advisories.push_back(std::move(item));
     question.documents.push_back(document.get<std::string>());
   }
-  if (question.advisories.empty()) return unexpected(Failure{2, "the run kept no advisory to ask again"});
+  if (question.advisories.empty()) return unexpected(Failure::bad_input("the run kept no advisory to ask again"));
   return question;
 }
 
 Expected<PackageQuestion, Failure> package_question(const std::string& text) {
   auto constraint = advisory::parse_constraint(text);
-  if (!constraint) return unexpected(Failure{2, "--package '" + text + "': " + constraint.error()});
+  if (!constraint) return unexpected(Failure::bad_input("--package '" + text + "': " + constraint.error()));
   PackageQuestion question;
   question.constraint = std::move(*constraint);
   return question;
@@ -175,8 +175,8 @@ Expected<ExposureReport, Failure> exposure(store::Store& store, const PackageQue
   auto images = store.all_image_layers();
   auto stored_layers = store.all_layer_indexes(std::vector<std::string>(names.begin(), names.end()));
   if (!latest || !history || !images || !stored_layers)
-    return unexpected(Failure{1, !latest ? latest.error().message : !history ? history.error().message
-                                 : !images ? images.error().message : stored_layers.error().message});
+    return unexpected(Failure::failed(!latest ? latest.error().message : !history ? history.error().message
+                                          : !images ? images.error().message : stored_layers.error().message));
   std::map<std::string, store::ImageLayers> by_digest;
   for (auto& image : *images) by_digest.emplace(image.digest, std::move(image));
   const auto& layers = *stored_layers;
@@ -234,7 +234,7 @@ Expected<json, Failure> package_versions_json(store::Store& store, const std::ve
     if (name.is_string()) names.insert(name.get<std::string>());
   auto images = store.all_image_layers();
   auto layers = store.all_layer_indexes(std::vector<std::string>(names.begin(), names.end()));
-  if (!images || !layers) return unexpected(Failure{1, !images ? images.error().message : layers.error().message});
+  if (!images || !layers) return unexpected(Failure::failed(!images ? images.error().message : layers.error().message));
   std::map<std::string, store::ImageLayers> by_digest;
   for (auto& image : *images) by_digest.emplace(image.digest, std::move(image));
   const auto& relevant = *layers;

@@ -27,7 +27,8 @@ constexpr std::size_t kRegistryThreads = 8;
 
 Expected<reference::Reference, Failure> parse_image(const std::string& text) {
   auto parsed = reference::parse(text);
-  if (!parsed) return unexpected(Failure{2, "'" + text + "' is not an image reference: " + parsed.error().message});
+  if (!parsed)
+    return unexpected(Failure::bad_input("'" + text + "' is not an image reference: " + parsed.error().message));
   return std::move(parsed).value();
 }
 
@@ -51,12 +52,13 @@ Expected<void, Failure> observe(Wiring& wiring, const plan::Needs& needs, std::m
                                          revision == info->labels.end() ? "" : revision->second};
       }
       else if (info.error().kind == registry::ErrorKind::not_found) observed[image] = plan::Observed{};
-      else failure = Failure{1, "cannot inspect " + image + ": " + info.error().str(), info.error().transient() ? Failure::Kind::unavailable : Failure::Kind::failed};
+      else failure = Failure::peer("cannot inspect " + image + ": " + info.error().str(), info.error().transient());
     } else {
       auto digest = wiring.registry->resolve_digest(*ref);
       std::lock_guard lock(mutex);
       if (digest) pinned[image] = *digest;
-      else failure = Failure{1, "cannot resolve the base " + image + ": " + digest.error().str(), digest.error().transient() ? Failure::Kind::unavailable : Failure::Kind::failed};
+      else failure = Failure::peer("cannot resolve the base " + image + ": " + digest.error().str(),
+                                   digest.error().transient());
     }
   });
   if (failure) return unexpected(*failure);
@@ -73,7 +75,7 @@ executor::Options executor_options(const Wiring& wiring, const RunOptions& optio
 Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned, store::RunId run,
                                      const RunOptions& options, bool resumed) {
   auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
-  if (!lock) return unexpected(Failure{1, "run " + std::to_string(run) + " is running in another process"});
+  if (!lock) return unexpected(Failure::conflict("run " + std::to_string(run) + " is running in another process"));
   if (options.on_run) options.on_run(run);
   auto command_targets = run_targets(wiring, run);
   if (!command_targets) return unexpected(command_targets.error());
@@ -137,10 +139,10 @@ Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, con
 // An advisory fix asked again from the question its stored plan kept.
 Expected<PlannedPatch, Failure> plan_fix_again(Wiring& wiring, store::RunId run, bool deploy) {
   auto text = wiring.store->get_plan(run);
-  if (!text) return unexpected(Failure{1, text.error().message});
+  if (!text) return unexpected(Failure::failed(text.error().message));
   auto stored = nlohmann::json::parse(*text, nullptr, false);
   if (!stored.is_object() || !stored.contains("question"))
-    return unexpected(Failure{2, "run " + std::to_string(run) + " kept no question to ask again"});
+    return unexpected(Failure::bad_input("run " + std::to_string(run) + " kept no question to ask again"));
   auto question = question_from_json(stored["question"]);
   if (!question) return unexpected(question.error());
   std::vector<std::string> unfixed;
@@ -158,7 +160,7 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
   planned.trigger.query = query;
   planned.trigger.start = graph.match(*ref);
   if (planned.trigger.start.empty())
-    return unexpected(Failure{2, "no image in the fleet matches " + query + " (cascade graph lists them)"});
+    return unexpected(Failure::bad_input("no image in the fleet matches " + query + " (cascade graph lists them)"));
   for (auto id : planned.trigger.start) {
     if (auto digest = given.find(id); digest != given.end()) {
       planned.trigger.digests[id] = digest->second;
@@ -166,8 +168,8 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
       planned.trigger.digests[id] = ref->digest;
     } else if (!graph.recipe_of(id)) {
       auto digest = wiring.registry->resolve_digest(*reference::parse(graph.node(id).image));
-      if (!digest) return unexpected(Failure{1, "cannot resolve " + graph.node(id).image + ": " + digest.error().str(),
-                                             digest.error().transient() ? Failure::Kind::unavailable : Failure::Kind::failed});
+      if (!digest) return unexpected(Failure::peer("cannot resolve " + graph.node(id).image + ": " + digest.error().str(),
+                                                    digest.error().transient()));
       planned.trigger.digests[id] = *digest;
     }
   }
@@ -186,7 +188,7 @@ Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<s
                   });
     if (wanted) selected.insert(*id);
   }
-  if (selected.empty()) return unexpected(Failure{2, "no fleet image matches the rebuild selection"});
+  if (selected.empty()) return unexpected(Failure::bad_input("no fleet image matches the rebuild selection"));
   PlannedPatch planned;
   planned.trigger.query = "rebuild:";  // resume() plans it again from this
   for (std::size_t i = 0; i < globs.size(); ++i) planned.trigger.query += (i ? "," : "") + globs[i];
@@ -209,21 +211,24 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
   new_run.pipeline_path = wiring.fleet.pipeline.file;
   new_run.plan_json = plan_json(planned, wiring).dump();
   auto run = wiring.store->create_run(new_run);
-  if (!run) return unexpected(Failure{1, run.error().message});
+  if (!run) return unexpected(Failure::failed(run.error().message));
   if (auto added = wiring.store->add_tasks(*run, task_specs(wiring, planned.plan)); !added)
-    return unexpected(Failure{1, added.error().message});
+    return unexpected(Failure::failed(added.error().message));
   if (auto started = wiring.store->set_run_state(*run, store::RunState::running); !started)
-    return unexpected(Failure{1, started.error().message});
+    return unexpected(Failure::failed(started.error().message));
   return execute(wiring, planned, *run, options, false);
 }
 
 Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunOptions& options) {
   auto stored = wiring.store->get_run(run);
-  if (!stored) return unexpected(Failure{2, "no run " + std::to_string(run) + " in " + wiring.fleet.pipeline.state});
+  if (!stored && stored.error().code == store::ErrorCode::not_found)
+    return unexpected(Failure::not_found("no run " + std::to_string(run) + " in " + wiring.fleet.pipeline.state));
+  if (!stored) return unexpected(Failure::failed(stored.error().message));
   if (stored->state == store::RunState::succeeded || stored->state == store::RunState::failed)
-    return unexpected(Failure{2, "run " + std::to_string(run) + " is already " + std::string(store::to_string(stored->state))});
+    return unexpected(
+        Failure::conflict("run " + std::to_string(run) + " is already " + std::string(store::to_string(stored->state))));
   auto probe = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
-  if (!probe) return unexpected(Failure{1, "run " + std::to_string(run) + " is running in another process"});
+  if (!probe) return unexpected(Failure::conflict("run " + std::to_string(run) + " is running in another process"));
   probe.reset();
 
   // A rollout cut short by the crash: every workload back on exactly one set of containers.
@@ -248,9 +253,10 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
       };
       if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(*entry.config), sink);
           !recovered)
-        return unexpected(Failure{1, "deploy target '" + entry.config->name + "': " + recovered.error().str()});
+        return unexpected(Failure::failed("deploy target '" + entry.config->name + "': " + recovered.error().str()));
       if (!unrecorded.empty())
-        return unexpected(Failure{1, "cannot record the recovery of deploy target '" + entry.config->name + "': " + unrecorded});
+        return unexpected(
+            Failure::failed("cannot record the recovery of deploy target '" + entry.config->name + "': " + unrecorded));
     }
   }
 
@@ -263,7 +269,7 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
     for (const auto& [image, digest] : stored_plan["trigger"].items())
       if (auto id = graph.find(image)) given[*id] = digest.get<std::string>();
   auto tasks = wiring.store->get_tasks(run);
-  if (!tasks) return unexpected(Failure{1, tasks.error().message});
+  if (!tasks) return unexpected(Failure::failed(tasks.error().message));
   std::set<std::string> rebuilt_starts;  // images the run rebuilt first (depth 0)
   if (stored_plan.is_object() && stored_plan.contains("steps"))
     for (const auto& step : stored_plan["steps"])
@@ -284,17 +290,18 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
       if (auto requeued = wiring.store->transition_task(run, task.image, S::pending,
                                                         "resumed: was " + std::string(store::to_string(task.state)));
           !requeued)
-        return unexpected(Failure{1, "cannot requeue " + task.image + ": " + requeued.error().message});
+        return unexpected(Failure::failed("cannot requeue " + task.image + ": " + requeued.error().message));
   }
   std::vector<store::TaskSpec> missing;
   for (auto& spec : task_specs(wiring, planned->plan))
     if (!known.count(spec.image)) missing.push_back(std::move(spec));
   if (!missing.empty())
     if (auto added = wiring.store->add_tasks(run, missing); !added)
-      return unexpected(Failure{1, "cannot add the new tasks of run " + std::to_string(run) + ": " + added.error().message});
+      return unexpected(
+          Failure::failed("cannot add the new tasks of run " + std::to_string(run) + ": " + added.error().message));
   if (stored->state != store::RunState::running)
     if (auto started = wiring.store->set_run_state(run, store::RunState::running, "resumed"); !started)
-      return unexpected(Failure{1, started.error().message});
+      return unexpected(Failure::failed(started.error().message));
   return execute(wiring, *planned, run, options, true);
 }
 

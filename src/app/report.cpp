@@ -111,10 +111,12 @@ json plan_json(const PlannedPatch& planned, const Wiring& wiring) {
 
 Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
   auto run = store.get_run(id);
-  if (!run) return unexpected(Failure{2, run.error().message});
+  if (!run && run.error().code == store::ErrorCode::not_found)
+    return unexpected(Failure::not_found(run.error().message));
+  if (!run) return unexpected(Failure::failed(run.error().message));
   auto tasks = store.get_tasks(id);
   auto transitions = store.get_transitions(id);
-  if (!tasks || !transitions) return unexpected(Failure{1, "cannot read run " + std::to_string(id)});
+  if (!tasks || !transitions) return unexpected(Failure::failed("cannot read run " + std::to_string(id)));
   json out = run_record_json(*run);
   out["tasks"] = json::array();
   for (const auto& task : *tasks) out["tasks"].push_back(task_json(task));
@@ -150,7 +152,7 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
 
 Expected<json, Failure> quarantine_json(store::Store& store) {
   auto entries = store.list_quarantined();
-  if (!entries) return unexpected(Failure{1, entries.error().message});
+  if (!entries) return unexpected(Failure::failed(entries.error().message));
   json out = json::array();
   for (const auto& entry : *entries)
     out.push_back({{"image", entry.image},
@@ -163,7 +165,7 @@ Expected<json, Failure> quarantine_json(store::Store& store) {
 
 Expected<json, Failure> runs_json(store::Store& store, std::size_t limit) {
   auto runs = store.list_runs(limit);
-  if (!runs) return unexpected(Failure{1, runs.error().message});
+  if (!runs) return unexpected(Failure::failed(runs.error().message));
   json out = json::array();
   for (const auto& run : *runs) out.push_back(run_record_json(run));
   return json{{"runs", out}};

@@ -89,7 +89,7 @@ Expected<void, Failure> connect_targets(Wiring& wiring) {
   if (!wiring.targets.empty()) return {};
   for (const auto& config : wiring.fleet.pipeline.deploy) {
     auto target = connect(config, "", wiring.cancel);
-    if (!target) return unexpected(Failure{1, "deploy target '" + config.name + "': " + target.error().str()});
+    if (!target) return unexpected(Failure::failed("deploy target '" + config.name + "': " + target.error().str()));
     wiring.targets.push_back({std::move(*target), &config});
   }
   return {};
@@ -110,7 +110,8 @@ Expected<std::vector<PlannedDeployment>, Failure> plan_deployments(Wiring& wirin
       continue;
     }
     auto workloads = target->inventory(std::nullopt);
-    if (!workloads) return unexpected(Failure{1, "deploy target '" + config->name + "': " + workloads.error().str()});
+    if (!workloads)
+      return unexpected(Failure::failed("deploy target '" + config->name + "': " + workloads.error().str()));
     for (auto& workload : *workloads) {
       auto image = fleet_image_of(wiring.fleet.graph, workload.image);
       if (!image || !wanted.count(*image)) continue;
@@ -128,7 +129,7 @@ Expected<std::vector<std::unique_ptr<deploy::Target>>, Failure> run_targets(Wiri
     const auto* config = wiring.targets[index].config;
     if (config->kind != pipeline::DeployKind::command) continue;
     auto target = connect(*config, std::to_string(run), wiring.cancel);
-    if (!target) return unexpected(Failure{1, "deploy target '" + config->name + "': " + target.error().str()});
+    if (!target) return unexpected(Failure::failed("deploy target '" + config->name + "': " + target.error().str()));
     command_targets[index] = std::move(*target);
   }
   return command_targets;

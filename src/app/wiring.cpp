@@ -55,7 +55,7 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet, std::stop_token cancel) {
   const pipeline::Pipeline& pipeline = fleet.pipeline;
   wiring.state_dir = fs::path(pipeline.state).parent_path().string();
   auto store = store::open_sqlite(pipeline.state);
-  if (!store) return unexpected(Failure{1, store.error().message});
+  if (!store) return unexpected(Failure::failed(store.error().message));
   wiring.store = std::move(store).value();
 
   registry::Options registry_options;

@@ -82,7 +82,7 @@ int affected_command(const Common& common, const std::string& image) {
     auto wired = app::wire(std::move(fleet).value());
     if (!wired) {
       fail(wired.error().message);
-      return wired.error().exit_code;
+      return exit_code_for(wired.error().kind);
     }
     wiring = std::move(wired).value();
   }

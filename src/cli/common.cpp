@@ -17,6 +17,19 @@ std::string pipeline_path(const Common& common) {
 
 }  // namespace
 
+// The one table of failure kinds to exit codes.
+int exit_code_for(app::Failure::Kind kind) {
+  using Kind = app::Failure::Kind;
+  switch (kind) {
+    case Kind::bad_input: return kBadInput;
+    case Kind::not_found: return kBadInput;    // "no run 7", "no deploy target runs ..."
+    case Kind::conflict: return kBadInput;     // "run 1 is already succeeded", "... running in another process"
+    case Kind::unavailable: return kFailed;    // a registry, engine or git away: try again later
+    case Kind::failed: return kFailed;
+  }
+  return kFailed;
+}
+
 // Messages carry text from peers and files (registry errors, Dockerfile lines): escaped.
 void fail(const std::string& message) { std::cerr << "cascade: " << terminal_safe(message) << "\n"; }
 

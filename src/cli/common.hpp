@@ -17,6 +17,10 @@ constexpr int kOk = 0;
 constexpr int kFailed = 1;
 constexpr int kBadInput = 2;
 
+/// The exit code for an application failure of kind `kind`: kBadInput for what the caller
+/// can fix (bad input, not found, a conflict with the state), kFailed for the rest.
+int exit_code_for(app::Failure::Kind kind);
+
 struct Common {
   std::string pipeline_file;
   std::string format = "text";

@@ -80,7 +80,7 @@ Expected<app::PackageQuestion, int> read_question(const PackageArgs& args) {
   auto question = args.package.empty() ? app::advisory_question(args.advisories) : app::package_question(args.package);
   if (!question) {
     fail(question.error().message);
-    return unexpected(question.error().exit_code);
+    return unexpected(exit_code_for(question.error().kind));
   }
   return std::move(question).value();
 }
@@ -99,7 +99,7 @@ int scan_command(const Common& common) {
   if (terminal) std::cerr << "\n";
   if (!report) {
     fail(report.error().message);
-    return report.error().exit_code;
+    return exit_code_for(report.error().kind);
   }
   print_failed(report->failed);
   const auto& stats = report->stats;
@@ -130,7 +130,7 @@ int affected_package_command(const Common& common, const PackageArgs& args) {
   auto report = app::exposure(*wiring->store, *question);
   if (!report) {
     fail(report.error().message);
-    return report.error().exit_code;
+    return exit_code_for(report.error().kind);
   }
   if (common.format == "json") std::cout << app::exposure_json(*report, *question).dump(2) << "\n";
   else std::cout << exposure_text(*report);
@@ -151,7 +151,7 @@ Expected<FixPlan, int> plan_fix_command(const Common& common, const PackageArgs&
   auto planned = app::plan_fix(*wiring, *question, deploy, unfixed);
   if (!planned) {
     fail(planned.error().message);
-    return unexpected(planned.error().exit_code);
+    return unexpected(exit_code_for(planned.error().kind));
   }
   for (const auto& line : unfixed) std::cerr << "cascade: not fixed upstream yet: " << line << "\n";
   return FixPlan{std::move(wiring).value(), std::move(planned).value(), std::move(unfixed)};

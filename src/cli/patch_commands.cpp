@@ -45,7 +45,7 @@ int report_run(app::Wiring& wiring, const Common& common, store::RunId run) {
   auto detail = app::run_json(*wiring.store, run);
   if (!detail) {
     fail(detail.error().message);
-    return detail.error().exit_code;
+    return exit_code_for(detail.error().kind);
   }
   if (common.format == "json") std::cout << detail->dump(2) << "\n";
   else std::cout << run_text(*detail);
@@ -74,7 +74,7 @@ int plan_command(const Common& common, const std::string& image, const PackageAr
   auto planned = app::plan_patch(*wiring, image);
   if (!planned) {
     fail(planned.error().message);
-    return planned.error().exit_code;
+    return exit_code_for(planned.error().kind);
   }
   if (common.format == "json") std::cout << app::plan_json(*planned, *wiring).dump(2) << "\n";
   else std::cout << plan_text(app::plan_json(*planned, *wiring));
@@ -106,7 +106,7 @@ int patch_command(const Common& common, const PatchArgs& args, const PackageArgs
     auto planned = app::plan_patch(*wiring, args.image, {}, !args.no_deploy);
     if (!planned) {
       fail(planned.error().message);
-      return planned.error().exit_code;
+      return exit_code_for(planned.error().kind);
     }
     if (args.dry_run) {
       if (common.format == "json") std::cout << app::plan_json(*planned, *wiring).dump(2) << "\n";
@@ -122,7 +122,7 @@ int patch_command(const Common& common, const PatchArgs& args, const PackageArgs
   }
   if (!result) {
     fail(result.error().message);
-    return result.error().exit_code;
+    return exit_code_for(result.error().kind);
   }
   int code = report_run(*wiring, common, result->run);
   if (result->state == store::RunState::interrupted)
@@ -158,7 +158,7 @@ int fix_command(const Common& common, const PatchArgs& args, const PackageArgs& 
   auto result = app::run_patch(wiring, planned, options);
   if (!result) {
     fail(result.error().message);
-    return result.error().exit_code;
+    return exit_code_for(result.error().kind);
   }
   int code = report_run(wiring, common, result->run);
   return code == kOk ? unfixed_code : code;
@@ -175,7 +175,7 @@ int status_command(const Common& common, long long run, const std::string& serve
   auto runs = app::runs_json(*wiring->store, 20);
   if (!runs) {
     fail(runs.error().message);
-    return runs.error().exit_code;
+    return exit_code_for(runs.error().kind);
   }
   if (common.format == "json") {
     (*runs)["schedule"] = daemon::schedule_status(wiring->fleet.pipeline, *wiring->store)["schedule"];
@@ -199,7 +199,7 @@ int deploy_command(const Common& common, const std::string& image, std::size_t p
   auto result = app::deploy_image(*wiring, image, options);
   if (!result) {
     fail(result.error().message);
-    return result.error().exit_code;
+    return exit_code_for(result.error().kind);
   }
   return report_run(*wiring, common, result->run);
 }
@@ -210,7 +210,7 @@ int inventory_command(const Common& common) {
   auto inventory = app::inventory_json(*wiring);
   if (!inventory) {
     fail(inventory.error().message);
-    return inventory.error().exit_code;
+    return exit_code_for(inventory.error().kind);
   }
   if (common.format == "json") {
     std::cout << inventory->dump(2) << "\n";
@@ -266,7 +266,7 @@ int quarantine_command(const Common& common, const std::string& action, const st
   auto listed = app::quarantine_json(**store);
   if (!listed) {
     fail(listed.error().message);
-    return listed.error().exit_code;
+    return exit_code_for(listed.error().kind);
   }
   if (common.format == "json") {
     std::cout << listed->dump(2) << "\n";

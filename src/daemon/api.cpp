@@ -165,7 +165,7 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
   run_blocking(deadline, std::move(abandoned), busy, [this, request = std::move(request), respond = std::move(respond)] {
     const std::string& path = request.path;
     auto failed = [&](const app::Failure& failure) {
-      respond(internal_error(failure.exit_code == 2 ? 400 : 502, path, failure.message));
+      respond(internal_error(http_status(failure), path, failure.message));
     };
     if (path == "/metrics") {  // the exposure gauges read the store: not on an io thread
       refresh_exposure_metrics();
@@ -203,8 +203,8 @@ void Routes::blocking(http::ServerRequest&& request, http::Respond respond) {
         return respond(error(404, "no build log for " + image->second + " in run " + std::to_string(id)));
       }
       auto run = app::run_json(store, id);
-      if (!run && run.error().exit_code == 2)  // the store has no such run (its message may name paths)
-        return respond(error(404, "no run " + std::to_string(id)));
+      if (!run && run.error().kind == app::Failure::Kind::not_found)  // no such run (its message may name paths)
+        return respond(error(http_status(run.error()), "no run " + std::to_string(id)));
       if (!run) return failed(run.error());
       for (auto& task : (*run)["tasks"])
         if (!task["build_log"].is_null())

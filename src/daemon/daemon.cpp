@@ -148,12 +148,12 @@ int serve(const Options& options) {
   auto wired = app::wire(*scanned, cancel.get_token());
   if (!wired) {
     out << "cascade: " << wired.error().message << "\n";
-    return wired.error().exit_code;
+    return 1;  // the store is unusable (serve's exit codes: daemon.hpp)
   }
   auto api_wired = app::wire(*scanned, cancel.get_token());  // the API's own clients and targets: a run may hold the first
   if (!api_wired) {
     out << "cascade: " << api_wired.error().message << "\n";
-    return api_wired.error().exit_code;
+    return 1;  // the store is unusable (serve's exit codes: daemon.hpp)
   }
   app::Wiring& wiring = *wired;
 

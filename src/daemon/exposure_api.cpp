@@ -271,7 +271,7 @@ bool Routes::exposure_get(const http::ServerRequest& request, const http::Respon
   question.constraint = std::move(*constraint);
   refresh_workloads(*this);
   auto report = app::exposure(*api_wiring.store, question);
-  respond(report ? ok(app::exposure_json(*report, question)) : internal_error(502, request.path, report.error().message));
+  respond(report ? ok(app::exposure_json(*report, question)) : internal_error(http_status(report.error()), request.path, report.error().message));
   return true;
 }
 
@@ -291,7 +291,7 @@ void Routes::exposure_post(http::ServerRequest&& request, http::Respond respond)
         return respond(internal_error(502, path, "cannot store the advisories: " + stored.error().message));
     refresh_workloads(*this);
     auto report = app::exposure(*api_wiring.store, body->question);
-    if (!report) return respond(internal_error(502, path, report.error().message));
+    if (!report) return respond(internal_error(http_status(report.error()), path, report.error().message));
     json exposure = app::exposure_json(*report, body->question);
     if (!keep) return respond(ok(exposure));
     json stored = json::array();
