@@ -1,5 +1,6 @@
 // The daemon API's guards and pools in-process: bearer tokens, content types, Host names,
-// the text log's escaping, the bounded worker pool and the shared inventory refresh.
+// the text log's escaping, the bounded worker pool, the shared inventory refresh and the
+// HTTP status of each kind of application failure.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -213,4 +214,19 @@ TEST_CASE("daemon::InventoryCache") {
     return taken && answers.back() == 2;
   }));
   CHECK(cache.fetches() == 2);
+}
+
+TEST_CASE("daemon::http_status: one HTTP status per failure kind") {
+  using cascade::app::Failure;
+  using Kind = Failure::Kind;
+  CHECK(http_status(Kind::bad_input) == 400);
+  CHECK(http_status(Kind::not_found) == 404);
+  CHECK(http_status(Kind::conflict) == 409);
+  CHECK(http_status(Kind::unavailable) == 502);
+  CHECK(http_status(Kind::failed) == 502);
+  CHECK(http_status(Failure::not_found("no run 999")) == 404);
+  CHECK(http_status(Failure::peer("cannot resolve x: 503", true)) == 502);
+  CHECK(Failure::peer("cannot resolve x: 503", true).transient());
+  CHECK_FALSE(Failure::peer("cannot resolve x: unauthorized", false).transient());
+  CHECK(http_status(Failure{}) == 502);
 }

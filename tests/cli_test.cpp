@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "../src/cli/common.hpp"
 #include "../src/cli/package_commands.hpp"
 #include "../src/cli/render.hpp"
 #include "support.hpp"
@@ -308,4 +309,15 @@ TEST_CASE("cli text output escapes terminal control sequences; JSON stays exact"
     CHECK(dumped.find('\x1b') == std::string::npos);  // JSON escapes it as \u001b
     CHECK(json::parse(dumped)["tasks"][0]["reason"] == "build failed: " + evil);
   }
+}
+
+TEST_CASE("cli::exit_code_for: one exit code per failure kind") {
+  using Kind = app::Failure::Kind;
+  CHECK(cli::exit_code_for(Kind::bad_input) == 2);
+  CHECK(cli::exit_code_for(Kind::not_found) == 2);    // "no run 7" (patch --resume 7, status 7)
+  CHECK(cli::exit_code_for(Kind::conflict) == 2);     // "run 1 is already succeeded"
+  CHECK(cli::exit_code_for(Kind::unavailable) == 1);  // a registry nobody answers on
+  CHECK(cli::exit_code_for(Kind::failed) == 1);
+  CHECK(cli::exit_code_for(app::Failure::conflict("run 1 is running in another process").kind) == cli::kBadInput);
+  CHECK(cli::exit_code_for(app::Failure{}.kind) == cli::kFailed);  // a failure says what kind it is, or failed
 }
