@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "internal.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::builder {
 
@@ -75,12 +76,6 @@ constexpr std::size_t kOutputKept = 64 * 1024;  // bytes of a step's output kept
 constexpr int kTailLines = 20;                   // lines of output quoted in an error
 
 Error setup_error(std::string message) { return Error{Error::Kind::Setup, std::move(message)}; }
-
-std::string lowercase(std::string_view text) {
-  std::string lower(text);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
-}
 
 std::uintmax_t size_or_zero(const std::string& path) {
   std::error_code ec;
@@ -287,7 +282,7 @@ std::string last_error_line(std::string_view output) {
     if (first != std::string_view::npos) {
       std::string trimmed(line.substr(first));
       while (!trimmed.empty() && trimmed.back() == '\r') trimmed.pop_back();
-      if (lowercase(trimmed.substr(0, 6)) == "error:") found = trimmed;
+      if (util::lowercase(trimmed.substr(0, 6)) == "error:") found = trimmed;
       last_non_empty = trimmed;
     }
     start = end + 1;
@@ -302,7 +297,7 @@ bool looks_transient(std::string_view error_line) {
       "server misbehaving", "unexpected eof", "broken pipe", "too many requests", "toomanyrequests",
       "server closed idle connection",  // Go's http client: the registry dropped a kept-alive connection
       "internal server error", "bad gateway", "service unavailable", "gateway timeout"};
-  std::string line = lowercase(error_line);
+  std::string line = util::lowercase(error_line);
   for (const char* phrase : phrases)
     if (line.find(phrase) != std::string::npos) return true;
   static const std::regex status(R"((status|code)[^0-9a-z]{0,12}(5[0-9][0-9]|429)\b|: eof$)");
@@ -310,7 +305,7 @@ bool looks_transient(std::string_view error_line) {
 }
 
 Error::Kind classify_build_failure(std::string_view output) {
-  std::string line = lowercase(last_error_line(output));
+  std::string line = util::lowercase(last_error_line(output));
   if (line.find("building at step") != std::string::npos) return Error::Kind::BuildFailed;  // a RUN, COPY...
   return looks_transient(line) ? Error::Kind::PullFailed : Error::Kind::BuildFailed;
 }
@@ -320,7 +315,7 @@ Error::Kind classify_push_failure(std::string_view output) {
 }
 
 Error::Kind classify_buildkit_failure(std::string_view output) {
-  std::string line = lowercase(last_error_line(output));
+  std::string line = util::lowercase(last_error_line(output));
   if (line.find("did not complete successfully") != std::string::npos) return Error::Kind::BuildFailed;
   if (line.find("push") != std::string::npos) return classify_push_failure(line);
   return looks_transient(line) ? Error::Kind::PullFailed : Error::Kind::BuildFailed;

@@ -5,16 +5,11 @@
 #include <cctype>
 
 #include "cascade/webhook.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::daemon {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -24,7 +19,7 @@ std::string_view trim(std::string_view text) {
 
 // The media type of a Content-Type value, lower case, without parameters.
 std::string media_type(std::string_view content_type) {
-  return lower(trim(content_type.substr(0, content_type.find(';'))));
+  return util::lowercase(trim(content_type.substr(0, content_type.find(';'))));
 }
 
 // "name:port" -> "name", "[::1]:port" -> "::1", "::1" (a bare IPv6 literal) stays.
@@ -32,12 +27,12 @@ std::string host_name(std::string_view host) {
   host = trim(host);
   if (!host.empty() && host.front() == '[') {
     auto close = host.find(']');
-    return lower(host.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+    return util::lowercase(host.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
   }
   auto colon = host.find(':');
   if (colon != std::string_view::npos && host.find(':', colon + 1) == std::string_view::npos) host = host.substr(0, colon);
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "localhost." is "localhost"
-  return lower(host);
+  return util::lowercase(host);
 }
 
 bool loopback(const std::string& name) {
@@ -53,7 +48,7 @@ bool loopback(const std::string& name) {
 std::optional<std::string_view> bearer_token(std::string_view authorization) {
   authorization = trim(authorization);
   constexpr std::string_view scheme = "bearer";
-  if (authorization.size() <= scheme.size() || lower(authorization.substr(0, scheme.size())) != scheme)
+  if (authorization.size() <= scheme.size() || util::lowercase(authorization.substr(0, scheme.size())) != scheme)
     return std::nullopt;
   char separator = authorization[scheme.size()];
   if (separator != ' ' && separator != '\t') return std::nullopt;
@@ -91,7 +86,7 @@ HostCheck::HostCheck(std::string listen_host, std::vector<std::string> names) {
 bool HostCheck::allows(std::string_view host, std::string_view local) const {
   std::string name = host_name(host);
   if (name.empty()) return false;
-  if (loopback(name) || name == lower(local)) return true;
+  if (loopback(name) || name == util::lowercase(local)) return true;
   return std::find(names_.begin(), names_.end(), name) != names_.end();
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "internal.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::deploy::detail {
 
@@ -60,8 +61,7 @@ json fix_ulimits(const json& ulimits) {
   for (auto ulimit : ulimits) {
     std::string name = ulimit.value("Name", "");
     if (name.rfind("RLIMIT_", 0) == 0) name = name.substr(7);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    ulimit["Name"] = name;
+    ulimit["Name"] = util::lowercase(name);
     fixed.push_back(ulimit);
   }
   return fixed;

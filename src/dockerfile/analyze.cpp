@@ -138,7 +138,7 @@ Expected<void, Error> resolve_bases(Build& build, const Program& program, const 
 
 Expected<int, Error> select_target(const Build& build, const Options& options) {
   if (!has_target(options)) return static_cast<int>(build.stages.size()) - 1;
-  const int index = build.last_stage_named(detail::to_lower(*options.target));
+  const int index = build.last_stage_named(util::lowercase(*options.target));
   if (index < 0) return fail(0, "target stage \"" + *options.target + "\" could not be found");
   return index;
 }

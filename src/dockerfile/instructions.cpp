@@ -56,7 +56,7 @@ Check check_flags(const Instruction& instruction, std::span<const FlagSpec> know
       continue;
     }
     if (equals != std::string_view::npos && value.empty()) return fail("missing a value on flag: " + std::string(name));
-    const std::string lower = to_lower(value);
+    const std::string lower = util::lowercase(value);
     if (!lower.empty() && lower != "true" && lower != "false") {
       return fail("expecting boolean value for flag " + std::string(name) + ", not: " + std::string(value));
     }
@@ -120,8 +120,8 @@ bool is_stage_name(std::string_view name) {
 // parseBuildStageName, then the --platform flag.
 Check check_from(const Instruction& instruction) {
   const auto words = instruction.rest.empty() ? std::vector<std::string_view>() : split_on_token_space(instruction.rest);
-  if (words.size() == 3 && iequals(words[1], "as")) {
-    if (!is_stage_name(to_lower(words[2]))) {
+  if (words.size() == 3 && util::iequals(words[1], "as")) {
+    if (!is_stage_name(util::lowercase(words[2]))) {
       return fail("invalid name for build stage: \"" + std::string(words[2]) +
                   "\", name can't start with a number or contain symbols");
     }
@@ -147,7 +147,7 @@ Check check_mount(std::string_view value) {
   if (!fields) return fail("failed to parse csv mounts: " + error);
   for (const std::string& field : *fields) {
     const std::size_t equals = field.find('=');
-    if (equals == std::string::npos || to_lower(std::string_view(field).substr(0, equals)) != "from") continue;
+    if (equals == std::string::npos || util::lowercase(std::string_view(field).substr(0, equals)) != "from") continue;
     const std::size_t dollar = field.find('$', equals + 1);
     if (dollar != std::string::npos && dollar != field.size() - 1) {
       return fail("'from' doesn't support variable expansion, define alias stage instead");
@@ -231,7 +231,7 @@ bool is_known_architecture(std::string_view arch) {
 }
 
 std::string normalize_architecture(std::string_view arch) {
-  std::string lower = to_lower(arch);
+  std::string lower = util::lowercase(arch);
   if (lower == "i386") return "386";
   if (lower == "x86_64" || lower == "x86-64") return "amd64";
   if (lower == "aarch64") return "arm64";
@@ -312,7 +312,7 @@ std::vector<std::string> mount_sources(const Instruction& run) {
     std::string error, source;
     for (const std::string& field : parse_csv_record(mount, error).value_or(std::vector<std::string>())) {
       const std::size_t equals = field.find('=');
-      if (equals != std::string::npos && to_lower(std::string_view(field).substr(0, equals)) == "from") {
+      if (equals != std::string::npos && util::lowercase(std::string_view(field).substr(0, equals)) == "from") {
         source = field.substr(equals + 1);
       }
     }
@@ -327,7 +327,7 @@ Expected<void, std::string> check_mounts_for_build(const Instruction& run) {
     for (const std::string& field : parse_csv_record(mount, error).value_or(std::vector<std::string>())) {
       const std::size_t equals = field.find('=');
       if (equals == std::string::npos) continue;
-      const std::string key = to_lower(std::string_view(field).substr(0, equals));
+      const std::string key = util::lowercase(std::string_view(field).substr(0, equals));
       const std::string value = field.substr(equals + 1);
       if (key == "from") from = value;
       if (key != "type") continue;
@@ -335,7 +335,7 @@ Expected<void, std::string> check_mounts_for_build(const Instruction& run) {
         type.clear();  // decided by a variable: not judged here
         continue;
       }
-      type = to_lower(value);
+      type = util::lowercase(value);
       if (type != "bind" && type != "cache" && type != "tmpfs" && type != "secret" && type != "ssh") {
         return fail("unsupported mount type \"" + value + "\"");
       }
@@ -356,7 +356,7 @@ Expected<Program, Error> build_program(const LexedFile& file) {
       StageDecl stage;
       stage.from = &instruction;
       stage.base_word = words[0];
-      if (words.size() == 3) stage.name = to_lower(words[2]);
+      if (words.size() == 3) stage.name = util::lowercase(words[2]);
       stage.platform_word = flag_value(instruction, "platform").value_or(std::string_view());
       program.stages.push_back(std::move(stage));
     } else if (program.stages.empty() && instruction.keyword == Keyword::Arg) {
@@ -389,7 +389,7 @@ std::optional<std::string> platform_error(std::string_view platform) {
   }
   if (parts.size() > 3) return "\"" + std::string(platform) + "\": cannot parse platform specifier";
   if (parts.size() > 1) return std::nullopt;
-  const std::string os = to_lower(parts[0].substr(0, parts[0].find('(')));
+  const std::string os = util::lowercase(parts[0].substr(0, parts[0].find('(')));
   if (is_known_os(os == "macos" ? "darwin" : os) || is_known_architecture(normalize_architecture(parts[0]))) {
     return std::nullopt;
   }

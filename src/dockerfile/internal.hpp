@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cascade/dockerfile.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::dockerfile::detail {
 
@@ -34,8 +35,6 @@ std::string_view trim_space(std::string_view text);
 bool is_regex_space(char c);
 /// The separators of BuildKit's reWhitespace `[\t\v\f\r ]+`.
 bool is_token_space(char c);
-std::string to_lower(std::string_view text);
-bool iequals(std::string_view a, std::string_view b);
 /// reWhitespace.Split(text, -1) for non-empty `text` without leading/trailing space.
 std::vector<std::string_view> split_on_token_space(std::string_view text);
 

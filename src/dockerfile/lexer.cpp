@@ -31,7 +31,7 @@ constexpr std::array<KeywordName, 18> kKeywords{{
 
 Keyword keyword_of(std::string_view word) {
   for (const KeywordName& entry : kKeywords) {
-    if (iequals(entry.name, word)) return entry.keyword;
+    if (util::iequals(entry.name, word)) return entry.keyword;
   }
   return Keyword::Unknown;
 }
@@ -79,7 +79,7 @@ std::optional<Directive> parse_directive(std::string_view line) {
   while (last > first && is_regex_space(value[last - 1])) --last;
   // An all-blank value still matches `.+?`: the greedy `\s*` leaves it the last blank.
   value = first == last ? value.substr(value.size() - 1) : value.substr(first, last - first);
-  return Directive{to_lower(key), value};
+  return Directive{util::lowercase(key), value};
 }
 
 int directive_index(std::string_view key) {

@@ -33,7 +33,7 @@ std::optional<std::int64_t> parse_index(std::string_view text) {
 SourceRef named_source(const Build& build, std::string text, UseKind use) {
   SourceRef source;
   source.use = use;
-  source.stage = build.last_stage_named(to_lower(text));
+  source.stage = build.last_stage_named(util::lowercase(text));
   if (source.stage >= 0) {
     source.kind = SourceRef::Kind::Stage;
   } else {
@@ -108,7 +108,7 @@ std::string_view trim_regex_space(std::string_view text) {
 // The stored trigger text: the ONBUILD line without `(?i)^\s*ONBUILD\s*`.
 std::string_view trigger_expression(const Instruction& onbuild) {
   std::string_view text = trim_regex_space(onbuild.original);
-  if (iequals(text.substr(0, 7), "onbuild")) text = trim_regex_space(text.substr(7));
+  if (util::iequals(text.substr(0, 7), "onbuild")) text = trim_regex_space(text.substr(7));
   return text;
 }
 

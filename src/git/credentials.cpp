@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "cascade/process.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::git::detail {
 
@@ -15,12 +16,6 @@ namespace {
 constexpr std::string_view kTokenPrefix = "CASCADE_GIT_TOKEN_";
 constexpr std::string_view kUnscopedToken = "CASCADE_GIT_TOKEN";
 constexpr std::string_view kDefaultUser = "x-access-token";
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool has_control(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
@@ -36,7 +31,7 @@ bool split_host_port(std::string_view hostport, HttpUrl& out) {
   } else {
     host_end = std::min(hostport.find(':'), hostport.size());
   }
-  out.host = lower(hostport.substr(0, host_end));
+  out.host = util::lowercase(hostport.substr(0, host_end));
   if (host_end < hostport.size()) {
     if (hostport[host_end] != ':') return false;
     out.port = std::string(hostport.substr(host_end + 1));
@@ -71,7 +66,7 @@ std::optional<HttpUrl> parse_http_url(std::string_view url) {
   std::size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) return std::nullopt;
   HttpUrl out;
-  out.scheme = lower(url.substr(0, scheme_end));
+  out.scheme = util::lowercase(url.substr(0, scheme_end));
   if (out.scheme != "http" && out.scheme != "https") return std::nullopt;
   std::string_view rest = url.substr(scheme_end + 3);
   std::size_t authority_end = std::min(rest.find_first_of("/?#"), rest.size());

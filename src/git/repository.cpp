@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "internal.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::git {
 
@@ -69,20 +70,14 @@ Expected<TreePtr, Error> commit_tree(git_repository* repo, const std::string& re
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
-
 /// A name matching `stem`, `stem.<x>` or `<x>.stem`, ignoring letter case.
 bool matches_stem(std::string_view name, std::string_view stem) {
   if (name.size() < stem.size()) return false;
-  if (name.size() == stem.size()) return iequals(name, stem);
+  if (name.size() == stem.size()) return util::iequals(name, stem);
   if (name.size() > stem.size() + 1) {
-    if (name[stem.size()] == '.' && iequals(name.substr(0, stem.size()), stem)) return true;
+    if (name[stem.size()] == '.' && util::iequals(name.substr(0, stem.size()), stem)) return true;
     std::size_t dot = name.size() - stem.size() - 1;
-    if (name[dot] == '.' && iequals(name.substr(dot + 1), stem)) return true;
+    if (name[dot] == '.' && util::iequals(name.substr(dot + 1), stem)) return true;
   }
   return false;
 }

@@ -5,16 +5,11 @@
 #include <cctype>
 
 #include "internal.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::http {
 
 namespace {
-
-bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 }  // namespace
 
@@ -26,19 +21,19 @@ void Headers::set(std::string name, std::string value) {
 }
 
 void Headers::remove(std::string_view name) {
-  std::erase_if(fields_, [&](const Field& field) { return same_name(field.first, name); });
+  std::erase_if(fields_, [&](const Field& field) { return util::iequals(field.first, name); });
 }
 
 std::optional<std::string> Headers::get(std::string_view name) const {
   for (const auto& [field, value] : fields_)
-    if (same_name(field, name)) return value;
+    if (util::iequals(field, name)) return value;
   return std::nullopt;
 }
 
 std::vector<std::string> Headers::get_all(std::string_view name) const {
   std::vector<std::string> values;
   for (const auto& [field, value] : fields_)
-    if (same_name(field, name)) values.push_back(value);
+    if (util::iequals(field, name)) values.push_back(value);
   return values;
 }
 
@@ -76,9 +71,7 @@ Expected<Target, Error> parse_target(std::string_view url) {
   if (!parsed) return unexpected(Error{"url", "", "not an absolute URL: " + redact_url(url)});
   Target result;
   Endpoint& endpoint = result.endpoint;
-  endpoint.scheme = std::string(parsed->scheme());
-  std::transform(endpoint.scheme.begin(), endpoint.scheme.end(), endpoint.scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  endpoint.scheme = util::lowercase(parsed->scheme());
   if (endpoint.scheme != "http" && endpoint.scheme != "https")
     return unexpected(Error{"url", "", "unsupported scheme \"" + endpoint.scheme + "\""});
   endpoint.host = parsed->host_address();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cascade/packages.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::packages {
 namespace {
@@ -23,15 +24,6 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, text.find_last_not_of(kBlanks) - first + 1);
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // The fields read from a stanza, in this order.
 enum Field : std::size_t { kPackage, kVersion, kArchitecture, kSource, kStatus, kFieldCount, kOther = kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"Package", "Version", "Architecture", "Source",
@@ -39,7 +31,7 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"Package", "V
 
 Field field_of(std::string_view name) {
   for (std::size_t i = 0; i < kFieldCount; ++i) {
-    if (iequals(name, kFieldNames[i])) return static_cast<Field>(i);
+    if (util::iequals(name, kFieldNames[i])) return static_cast<Field>(i);
   }
   return kOther;
 }

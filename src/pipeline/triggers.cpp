@@ -8,6 +8,7 @@
 #include <map>
 
 #include "cascade/cron.hpp"
+#include "cascade/util/text.hpp"
 #include "sections.hpp"
 
 namespace cascade::pipeline::detail {
@@ -387,10 +388,7 @@ Status read_hosts(const Context& context, const YAML::Node& node, Triggers& trig
       return unexpected(context.report.at(item, "'hosts' entry " + quoted(*host) +
                                                     " is not a host name: write the name alone (cascade.example.com), "
                                                     "without scheme, port or path"));
-    std::string lower = *host;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    triggers.hosts.push_back(lower);
+    triggers.hosts.push_back(util::lowercase(*host));
   }
   return {};
 }

@@ -2,6 +2,7 @@
 #include <cctype>
 
 #include "internal.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::registry {
 
@@ -9,11 +10,6 @@ namespace {
 
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string lowercase(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
 }
 
 // A cursor over a header value.
@@ -61,7 +57,7 @@ void read_params(Scanner& scan, Challenge& challenge) {
     while (scan.peek() == '=') ++scan.at;  // token68 padding, not a parameter value
     scan.skip_spaces();
     std::string value = scan.peek() == '"' ? scan.quoted() : scan.token();
-    challenge.params[lowercase(name)] = value;
+    challenge.params[util::lowercase(name)] = value;
   }
 }
 
@@ -78,7 +74,7 @@ std::vector<Challenge> parse_challenges(std::string_view header) {
       ++scan.at;  // junk: skip one character
       continue;
     }
-    Challenge challenge{lowercase(scheme), {}};
+    Challenge challenge{util::lowercase(scheme), {}};
     read_params(scan, challenge);
     challenges.push_back(std::move(challenge));
   }
@@ -103,7 +99,7 @@ namespace {
 
 // Whether the parameters after a Link URL ("; rel=\"next\"; title=x") include rel "next".
 bool is_next(std::string_view params) {
-  std::string lower = lowercase(std::string(params));
+  std::string lower = util::lowercase(params);
   for (std::size_t at = lower.find("rel"); at != std::string::npos; at = lower.find("rel", at + 3)) {
     Scanner scan{params, at + 3};
     scan.skip_spaces();
@@ -111,7 +107,7 @@ bool is_next(std::string_view params) {
     ++scan.at;
     scan.skip_spaces();
     std::string value = scan.peek() == '"' ? scan.quoted() : scan.token();
-    for (const auto& rel : split_scopes(lowercase(value)))
+    for (const auto& rel : split_scopes(util::lowercase(value)))
       if (rel == "next") return true;
   }
   return false;

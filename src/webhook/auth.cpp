@@ -75,7 +75,7 @@ Expected<void, Rejection> check_signature(const HookConfig& config, const Delive
 }
 
 bool starts_with_bearer(std::string_view value) {
-  return value.size() > 7 && detail::lowercase(value.substr(0, 7)) == "bearer ";
+  return value.size() > 7 && util::lowercase(value.substr(0, 7)) == "bearer ";
 }
 
 // Every token the delivery offers: Authorization as "Bearer T" and verbatim, X-Cascade-Token,

@@ -96,7 +96,7 @@ bool content_type_is(const Delivery& delivery, std::string_view media_type) {
   type = type.substr(0, type.find(';'));
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
   while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  return lowercase(type) == media_type;
+  return util::lowercase(type) == media_type;
 }
 
 Expected<Json, Rejection> parse_json(std::string_view body) {
@@ -120,14 +120,6 @@ Expected<std::optional<std::string>, Rejection> optional_string(const Node& node
   if (!node.json().is_string()) return unexpected(node.expected("a string"));
   auto text = node.json().get<std::string>();
   return text.empty() ? std::nullopt : std::optional<std::string>(std::move(text));
-}
-
-std::string lowercase(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return lower;
 }
 
 std::string host_of(std::string_view url) {
@@ -199,7 +191,7 @@ Expected<void, Rejection> check_tag(const std::string& repository, const std::st
 }  // namespace
 
 Expected<Event, Rejection> make_event(Sender sender, const Source& source) {
-  auto parsed = parse_repository(source, lowercase(source.host));
+  auto parsed = parse_repository(source, util::lowercase(source.host));
   if (!parsed) return unexpected(parsed.error());
   Event event{sender, parsed->repository(), source.tag, source.digest, source.event_id};
   if (event.tag) {

@@ -66,7 +66,7 @@ std::optional<Node> package_of(const Node& root, std::string_view event) {
 }
 
 bool is_container(const std::string& package_type) {
-  const auto type = lowercase(package_type);
+  const auto type = util::lowercase(package_type);
   return type == "container" || type == "docker";
 }
 
@@ -117,7 +117,7 @@ Expected<std::optional<Event>, Rejection> decode_package(const HookConfig& confi
   Source source;
   source.host = source.host_field = "ghcr.io";
   use_configured_registry(config, source);
-  source.path = lowercase(*owner) + "/" + lowercase(*name);
+  source.path = util::lowercase(*owner) + "/" + util::lowercase(*name);
   source.path_field = package["name"].path();
 
   const Node version = package["package_version"];

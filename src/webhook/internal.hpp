@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "cascade/reference.hpp"
+#include "cascade/util/text.hpp"
 #include "cascade/webhook.hpp"
 
 namespace cascade::webhook::detail {
@@ -59,7 +60,6 @@ Expected<std::string, Rejection> required_string(const Node& node);
 /// The string at `node`, nullopt when missing, null or empty; 400 when another type.
 Expected<std::optional<std::string>, Rejection> optional_string(const Node& node);
 
-std::string lowercase(std::string_view text);
 /// "harbor.internal" from "harbor.internal/base/runtime:1" or "https://r.example/v2/x".
 std::string host_of(std::string_view url);
 
