@@ -14,12 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-http::ServerResponse error(int status, const std::string& message) {
-  return http::ServerResponse::json(status, json{{"error", message}}.dump());
-}
-
 http::ServerResponse busy(const std::string& message) {
-  auto response = error(503, message);
+  auto response = json_error(503, message);
   response.headers.set("Retry-After", "1");
   return response;
 }
@@ -62,10 +58,14 @@ void Routes::stop() {
   if (inventory) inventory->stop(unexpected(std::string("the daemon is stopping")));
 }
 
-void Routes::run_blocking(std::chrono::steady_clock::time_point deadline, std::function<bool()> abandoned,
-                          const http::Respond& respond, std::function<void()> job) {
-  Workers::Job queued{std::move(job), [respond] { respond(busy("not answered in time; retry")); }, deadline,
-                      std::move(abandoned)};
+void Routes::run_blocking(Handler handler, http::ServerRequest&& request, http::Respond respond) {
+  const auto deadline = request.deadline;
+  auto abandoned = request.abandoned;
+  auto drop = [respond] { respond(busy("not answered in time; retry")); };
+  auto job = [this, handler, request = std::move(request), respond]() mutable {
+    (this->*handler)(std::move(request), std::move(respond));
+  };
+  Workers::Job queued{std::move(job), std::move(drop), deadline, std::move(abandoned)};
   if (!workers || !workers->post(std::move(queued)))
     respond(busy("too many requests waiting (" + std::to_string(worker_queue) + "); retry"));
 }
@@ -79,23 +79,23 @@ http::ServerResponse Routes::internal_error(int status, std::string_view what, s
 
 bool Routes::may_read(const http::ServerRequest& request, const http::Respond& respond) {
   if (read_token.empty() || offers(request, read_token) || offers(request, api_token)) return true;
-  respond(error(401, "reads need the read token: Authorization: Bearer $" + pipeline.triggers->read_token_env));
+  respond(json_error(401, "reads need the read token: Authorization: Bearer $" + pipeline.triggers->read_token_env));
   return false;
 }
 
 bool Routes::authorized(const http::ServerRequest& request, const http::Respond& respond) {
   if (api_token.empty()) {
-    respond(error(403, "the daemon has no API token: set " + pipeline.triggers->api_token_env + " for it"));
+    respond(json_error(403, "the daemon has no API token: set " + pipeline.triggers->api_token_env + " for it"));
     return false;
   }
   if (!offers(request, api_token)) {
-    respond(error(401, "missing or wrong bearer token"));
+    respond(json_error(401, "missing or wrong bearer token"));
     return false;
   }
   return true;
 }
 
-void Routes::inventory_get(http::Respond respond) {
+void Routes::inventory_get(http::ServerRequest&&, http::Respond respond) {
   if (!inventory) return respond(busy("the daemon is stopping"));
   bool taken = inventory->get([this, respond](const InventoryCache::Result& result, std::chrono::seconds age) {
     if (!result) return respond(internal_error(502, "/api/inventory", result.error()));

@@ -4,7 +4,8 @@
 // "advisory:<id>" := the OSV text, "advisories" := the ids) and answers with their exposure;
 // with "patch": true it queues their fix run in the coordinator like every other trigger.
 // GET /api/exposure is the dashboard's view per stored advisory, and the exposure gauges are
-// set from the same view at each scrape of /metrics. Everything here runs on worker threads.
+// set from the same view at each scrape of /metrics. Everything here runs on worker threads
+// (GET /api/affected?image= is graph_api.cpp's; the route table is routes.cpp's).
 #include <algorithm>
 #include <atomic>
 #include <set>
@@ -26,12 +27,6 @@ std::mutex& index_mutex() {  // the read-modify-write of the id list
   static std::mutex mutex;
   return mutex;
 }
-
-http::ServerResponse error(int status, const std::string& message) {
-  return http::ServerResponse::json(status, json{{"error", message}}.dump());
-}
-
-http::ServerResponse ok(const json& body, int status = 200) { return http::ServerResponse::json(status, body.dump()); }
 
 Expected<std::vector<std::string>, store::Error> stored_ids(store::Store& store) {
   auto text = store.get_setting(kIndexKey);
@@ -250,58 +245,50 @@ Expected<std::optional<app::PackageQuestion>, store::Error> stored_advisories(st
   return std::optional<app::PackageQuestion>(std::move(question));
 }
 
-bool Routes::exposure_get(const http::ServerRequest& request, const http::Respond& respond) {
-  if (request.path == "/api/exposure") {
-    auto view = exposure_view(*api_wiring.store);
-    respond(view ? ok(*view) : internal_error(502, request.path, view.error()));
-    return true;
-  }
+void Routes::exposure_get(http::ServerRequest&& request, http::Respond respond) {
+  auto view = exposure_view(*api_wiring.store);
+  respond(view ? json_ok(*view) : internal_error(502, request.path, view.error()));
+}
+
+void Routes::affected_get(http::ServerRequest&& request, http::Respond respond) {
   auto package = request.query.find("package");
-  if (request.path != "/api/affected" || package == request.query.end()) return false;
-  if (request.query.count("image")) {
-    respond(error(400, "give ?image=IMAGE or ?package=NAME[OP VERSION], not both"));
-    return true;
-  }
+  if (package == request.query.end()) return image_affected_get(std::move(request), std::move(respond));
+  if (request.query.count("image"))
+    return respond(json_error(400, "give ?image=IMAGE or ?package=NAME[OP VERSION], not both"));
   auto constraint = advisory::parse_constraint(package->second);
-  if (!constraint) {
-    respond(error(400, "package '" + package->second + "': " + constraint.error()));
-    return true;
-  }
+  if (!constraint) return respond(json_error(400, "package '" + package->second + "': " + constraint.error()));
   app::PackageQuestion question;
   question.constraint = std::move(*constraint);
   refresh_workloads(*this);
   auto report = app::exposure(*api_wiring.store, question);
-  respond(report ? ok(app::exposure_json(*report, question)) : internal_error(http_status(report.error()), request.path, report.error().message));
-  return true;
+  respond(report ? json_ok(app::exposure_json(*report, question))
+                 : internal_error(http_status(report.error()), request.path, report.error().message));
 }
 
-void Routes::exposure_post(http::ServerRequest&& request, http::Respond respond) {
-  bool keep = request.path == "/api/advisories";
-  if (keep && !authorized(request, respond)) return;
-  const http::Respond busy = respond;
-  const auto deadline = request.deadline;
-  auto abandoned = request.abandoned;
-  run_blocking(deadline, std::move(abandoned), busy, [this, keep, body_text = std::move(request.body),
-                                                      respond = std::move(respond)] {
-    const std::string path = keep ? "/api/advisories" : "/api/affected";
-    auto body = read_body(body_text, keep);
-    if (!body) return respond(error(400, body.error()));
-    if (keep)
-      if (auto stored = store_advisories(*api_wiring.store, body->question); !stored)
-        return respond(internal_error(502, path, "cannot store the advisories: " + stored.error().message));
-    refresh_workloads(*this);
-    auto report = app::exposure(*api_wiring.store, body->question);
-    if (!report) return respond(internal_error(http_status(report.error()), path, report.error().message));
-    json exposure = app::exposure_json(*report, body->question);
-    if (!keep) return respond(ok(exposure));
-    json stored = json::array();
-    for (const auto& item : body->question.advisories) stored.push_back(item.id);
-    log.info("advisories stored", {{"advisories", stored}, {"images_exposed", report->images.size()},
-                                   {"workloads_exposed", report->workloads.size()}, {"patch", body->patch}});
-    json answer = {{"stored", stored}, {"exposure", std::move(exposure)}, {"patch", nullptr}};
-    if (!body->patch) return respond(ok(answer));
-    start_fix(std::make_shared<const app::PackageQuestion>(std::move(body->question)), std::move(answer), respond);
-  });
+void Routes::affected_post(http::ServerRequest&& request, http::Respond respond) {
+  auto body = read_body(request.body, false);
+  if (!body) return respond(json_error(400, body.error()));
+  refresh_workloads(*this);
+  auto report = app::exposure(*api_wiring.store, body->question);
+  if (!report) return respond(internal_error(http_status(report.error()), request.path, report.error().message));
+  respond(json_ok(app::exposure_json(*report, body->question)));
+}
+
+void Routes::advisories_post(http::ServerRequest&& request, http::Respond respond) {
+  auto body = read_body(request.body, true);
+  if (!body) return respond(json_error(400, body.error()));
+  if (auto stored = store_advisories(*api_wiring.store, body->question); !stored)
+    return respond(internal_error(502, request.path, "cannot store the advisories: " + stored.error().message));
+  refresh_workloads(*this);
+  auto report = app::exposure(*api_wiring.store, body->question);
+  if (!report) return respond(internal_error(http_status(report.error()), request.path, report.error().message));
+  json stored = json::array();
+  for (const auto& item : body->question.advisories) stored.push_back(item.id);
+  log.info("advisories stored", {{"advisories", stored}, {"images_exposed", report->images.size()},
+                                 {"workloads_exposed", report->workloads.size()}, {"patch", body->patch}});
+  json answer = {{"stored", stored}, {"exposure", app::exposure_json(*report, body->question)}, {"patch", nullptr}};
+  if (!body->patch) return respond(json_ok(answer));
+  start_fix(std::make_shared<const app::PackageQuestion>(std::move(body->question)), std::move(answer), respond);
 }
 
 void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, json answer, http::Respond respond) {
@@ -311,7 +298,7 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
   static std::atomic<std::uint64_t> counter{0};
   event.dedupe_key = "api:" + iso_now() + ":fix:" + std::to_string(counter++);
   intake.submit({event}, [this, question, answer, image = event.image, respond](auto recorded) {
-    if (!recorded) return respond(error(503, "the advisories are stored, the fix request is not; retry"));
+    if (!recorded) return respond(json_error(503, "the advisories are stored, the fix request is not; retry"));
     store::EventId id = recorded->front().id;
     Trigger trigger;
     trigger.kind = Trigger::Kind::fix;
@@ -325,14 +312,14 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
       json queued = answer;
       queued["patch"] = {{"event", id}, {"run", nullptr}, {"queued", true}, {"unfixed", json::array()},
                          {"message", busy ? "queued behind run " + std::to_string(busy->run) : "queued"}};
-      respond(ok(queued, 202));
+      respond(json_ok(queued, 202));
     } else {
       trigger.done.push_back([id, answer, respond](const Outcome& outcome) {
         json done = answer;
         done["patch"] = {{"event", id}, {"run", outcome.run ? json(*outcome.run) : json(nullptr)}, {"queued", false},
                          {"message", outcome.message}, {"unfixed", outcome.unfixed}};
         if (outcome.status >= 400) done["error"] = outcome.message;
-        respond(ok(done, outcome.status));
+        respond(json_ok(done, outcome.status));
       });
     }
     metrics.add("cascade_triggers_total", {"api", "accepted"});

@@ -14,6 +14,7 @@
 #include <optional>
 #include <ostream>
 #include <set>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -258,7 +259,26 @@ class Scheduler {
 
 // ---- routes -----------------------------------------------------------------------------
 
-/// Everything the HTTP routes use.
+/// {"error": message} as application/json with `status`.
+http::ServerResponse json_error(int status, const std::string& message);
+/// `body` as application/json with `status`.
+http::ServerResponse json_ok(const nlohmann::json& body, int status = 200);
+
+/// The fleet graph as SVG (GET /api/graph.svg): Graphviz runs once per fleet generation, one
+/// run at a time, and its SVG answers the generation's later callers.
+class GraphSvg {
+ public:
+  /// The SVG of `view`'s graph, or why Graphviz failed (for the log, not for clients).
+  Expected<std::string, std::string> get(const FleetView& view);
+
+ private:
+  std::mutex mutex_;
+  std::uint64_t generation_ = 0;  // of svg_; the coordinator's generations start at 1
+  std::string svg_;
+};
+
+/// Everything the HTTP routes use, and the route table (routes.cpp) that maps each request
+/// to a handler: the handlers translate HTTP to application calls and back.
 struct Routes {
   const pipeline::Pipeline& pipeline;
   std::vector<webhook::HookConfig> hooks;  // by index of pipeline.triggers->webhooks
@@ -273,6 +293,7 @@ struct Routes {
   RecentDeliveries recent_deliveries{};    // webhook dedupe within a window, per hook
   std::string read_token{};                // set: /api/ reads need it (or the API token)
   HostCheck host_check{};                  // the Host names answered; others get 421
+  GraphSvg graph_svg{};                    // before `workers`: outlives the jobs that use it
   std::unique_ptr<Workers> workers{};      // start(): the reads that may block
   std::unique_ptr<InventoryCache> inventory{};  // start(): GET /api/inventory
 
@@ -286,31 +307,73 @@ struct Routes {
   /// Answers queued reads 503, lets running ones finish and joins the threads (before the
   /// store, intake and coordinator go). Safe to call twice.
   void stop();
-  /// Dispatches a request (on an io thread; blocking work goes to a worker thread).
+  /// Dispatches a request by the route table (on an io thread; a route that may block runs
+  /// on a worker thread): the Host check (421), JSON-only POSTs to /api/ (415), the read
+  /// token (401), the method (405), the API token (403/401), then the route's handler.
   void handle(http::ServerRequest&& request, http::Respond respond);
 
+  /// A route's handler: answers `request` through `respond` (exactly once).
+  using Handler = void (Routes::*)(http::ServerRequest&& request, http::Respond respond);
+  enum class Match { exact, prefix };
+  enum class Guard {
+    none,  // open
+    read,  // the read token when one is set (or the API token); the path tells nothing without it
+    api,   // the API bearer token (changes)
+  };
+  enum class Thread { io, worker };  // worker: the handler may block (the store, Graphviz, files)
+  struct Route {
+    std::string_view method;  // "GET" (answers HEAD too) or "POST"
+    std::string_view path;
+    Match match;
+    Handler handler;
+    Guard guard;
+    Thread thread;
+    bool matches(std::string_view request_path) const;
+    bool takes(std::string_view request_method) const;
+  };
+  /// Every route, in lookup order: a request belongs to the path of the first entry its path
+  /// matches (the table ends in catch-alls).
+  static std::span<const Route> table();
+
  private:
-  /// Queues `job` for a worker under the request's deadline; answers 503 when the queue is
+  /// Runs `handler` on a worker under the request's deadline; answers 503 when the queue is
   /// full, or when the job is dropped (deadline passed, client gone, stopping).
-  void run_blocking(std::chrono::steady_clock::time_point deadline, std::function<bool()> abandoned,
-                    const http::Respond& respond, std::function<void()> job);
+  void run_blocking(Handler handler, http::ServerRequest&& request, http::Respond respond);
   /// An answer without internal detail (paths, store errors): the detail goes to the log
   /// under an id the answer names.
   http::ServerResponse internal_error(int status, std::string_view what, std::string_view detail);
   /// Whether an /api/ read may go on (no read token, or the read or the API token offered);
   /// answers 401 when not.
   bool may_read(const http::ServerRequest& request, const http::Respond& respond);
-  void inventory_get(http::Respond respond);
-  void hook(std::size_t index, http::ServerRequest&& request, http::Respond respond);
-  void api_patch(http::ServerRequest&& request, http::Respond respond);
-  void blocking(http::ServerRequest&& request, http::Respond respond);
   /// Answers 403/401 and returns false unless the request carries the API bearer token.
   bool authorized(const http::ServerRequest& request, const http::Respond& respond);
-  // exposure_api.cpp
-  /// GET /api/affected?package= and GET /api/exposure (on a worker); false for other paths.
-  bool exposure_get(const http::ServerRequest& request, const http::Respond& respond);
-  /// POST /api/affected and POST /api/advisories.
-  void exposure_post(http::ServerRequest&& request, http::Respond respond);
+
+  // The handlers, by file. routes.cpp: the dashboard page, /healthz, /metrics, nothing there.
+  void page_get(http::ServerRequest&& request, http::Respond respond);
+  void healthz_get(http::ServerRequest&& request, http::Respond respond);
+  void metrics_get(http::ServerRequest&& request, http::Respond respond);
+  void not_found(http::ServerRequest&& request, http::Respond respond);
+  // hooks.cpp: POST /hooks/<name>.
+  void hook(http::ServerRequest&& request, http::Respond respond);
+  // api.cpp: the runs, their logs, events, quarantine, schedule; POST /api/patch.
+  void runs_get(http::ServerRequest&& request, http::Respond respond);
+  void run_get(http::ServerRequest&& request, http::Respond respond);
+  void events_get(http::ServerRequest&& request, http::Respond respond);
+  void quarantine_get(http::ServerRequest&& request, http::Respond respond);
+  void schedule_get(http::ServerRequest&& request, http::Respond respond);
+  void patch_post(http::ServerRequest&& request, http::Respond respond);
+  // api_access.cpp: GET /api/inventory (the shared refresh).
+  void inventory_get(http::ServerRequest&& request, http::Respond respond);
+  // graph_api.cpp: the graph as JSON and SVG; GET /api/affected?image=.
+  void graph_get(http::ServerRequest&& request, http::Respond respond);
+  void graph_svg_get(http::ServerRequest&& request, http::Respond respond);
+  void image_affected_get(http::ServerRequest&& request, http::Respond respond);
+  // exposure_api.cpp: packages and advisories.
+  /// GET /api/affected: ?package= here, ?image= in image_affected_get.
+  void affected_get(http::ServerRequest&& request, http::Respond respond);
+  void affected_post(http::ServerRequest&& request, http::Respond respond);
+  void advisories_post(http::ServerRequest&& request, http::Respond respond);
+  void exposure_get(http::ServerRequest&& request, http::Respond respond);
   /// The fix run of POST /api/advisories with "patch": true, through the intake and the coordinator.
   void start_fix(std::shared_ptr<const app::PackageQuestion> question, nlohmann::json answer, http::Respond respond);
   /// Sets cascade_exposed_images and cascade_exposed_workloads per stored advisory (a scrape).
