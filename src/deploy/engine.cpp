@@ -109,16 +109,6 @@ std::optional<std::string> pull_stream_error(std::string_view body) {
   return std::nullopt;
 }
 
-std::string url_encode(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else out += {'%', hex[c >> 4], hex[c & 15]};
-  }
-  return out;
-}
-
 Engine::Engine(std::string base_url, http::Options options)
     : base_url_(std::move(base_url)), client_(std::make_unique<http::Client>(std::move(options))) {}
 

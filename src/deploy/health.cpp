@@ -51,7 +51,7 @@ Expected<std::optional<std::string>, Error> exec_check(Engine& engine, const std
   std::string kind = test.empty() ? "" : test[0].get<std::string>();
   if (kind == "CMD-SHELL" && test.size() > 1) cmd = {"/bin/sh", "-c", test[1]};
   else for (std::size_t i = 1; i < test.size(); ++i) cmd.push_back(test[i]);
-  auto created = engine.expect("POST", "/containers/" + url_encode(id) + "/exec", {201, 200}, "exec in " + id,
+  auto created = engine.expect("POST", "/containers/" + util::percent_encode(id) + "/exec", {201, 200}, "exec in " + id,
                                {{"AttachStdout", true}, {"AttachStderr", true}, {"Cmd", cmd}});
   if (!created) return unexpected(created.error());
   std::string exec_id = created->value("Id", "");
@@ -66,7 +66,7 @@ Expected<std::optional<std::string>, Error> exec_check(Engine& engine, const std
 
 // podman's on-demand check; nullopt when the engine has no such endpoint.
 std::optional<std::pair<bool, std::string>> libpod_check(Engine& engine, const std::string& id) {
-  auto reply = engine.call("GET", "/v4.0.0/libpod/containers/" + url_encode(id) + "/healthcheck", {}, {}, true);
+  auto reply = engine.call("GET", "/v4.0.0/libpod/containers/" + util::percent_encode(id) + "/healthcheck", {}, {}, true);
   if (!reply || reply->status != 200) return std::nullopt;
   auto result = json::parse(reply->body, nullptr, false);
   if (!result.is_object()) return std::nullopt;

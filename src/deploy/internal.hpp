@@ -16,6 +16,7 @@
 
 #include "cascade/deploy.hpp"
 #include "cascade/http.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::deploy::detail {
 
@@ -77,9 +78,6 @@ class Engine {
   std::string version_;
   bool podman_ = false;
 };
-
-/// Percent-encodes a query value.
-std::string url_encode(std::string_view text);
 
 // ---- container operations (operations.cpp, health.cpp) ---------------------------------
 

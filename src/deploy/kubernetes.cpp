@@ -13,6 +13,7 @@
 
 #include "cascade/deploy_kubernetes.hpp"
 #include "cascade/http.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::deploy {
 
@@ -30,16 +31,6 @@ struct Kind {
 constexpr Kind kKinds[] = {{"deployment", "deployments", "Deployment"},
                            {"statefulset", "statefulsets", "StatefulSet"},
                            {"daemonset", "daemonsets", "DaemonSet"}};
-
-std::string percent_encode(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : text) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') out += static_cast<char>(ch);
-    else out += {'%', hex[ch >> 4], hex[ch & 15]};
-  }
-  return out;
-}
 
 /// The repository of an image reference, empty when it does not parse.
 std::string repository_of(std::string_view image) {
@@ -177,7 +168,7 @@ class KubernetesTarget::Impl {
   Expected<std::vector<json>, Error> pods_of(const std::string& ns, const json& object) {
     auto selector = label_selector(object.value("/spec/selector"_json_pointer, json::object()));
     if (!selector) return unexpected(Error{ErrorKind::api, "selector: " + selector.error(), 0});
-    auto list = call("GET", "/api/v1/namespaces/" + ns + "/pods?labelSelector=" + percent_encode(*selector));
+    auto list = call("GET", "/api/v1/namespaces/" + ns + "/pods?labelSelector=" + util::percent_encode(*selector));
     if (!list) return unexpected(list.error());
     std::vector<json> pods;
     if (list->contains("items") && (*list)["items"].is_array()) pods = (*list)["items"].get<std::vector<json>>();

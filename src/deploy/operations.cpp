@@ -11,7 +11,7 @@ void Recorder::operator()(const std::string& instance, const std::string& from, 
 }
 
 Expected<json, Error> inspect_container(Engine& engine, const std::string& id) {
-  return engine.expect("GET", "/containers/" + url_encode(id) + "/json", {200}, "inspect " + id);
+  return engine.expect("GET", "/containers/" + util::percent_encode(id) + "/json", {200}, "inspect " + id);
 }
 
 Expected<void, Error> stop_container(Engine& engine, const std::string& id, const json& inspected,
@@ -20,20 +20,20 @@ Expected<void, Error> stop_container(Engine& engine, const std::string& id, cons
   const json config = inspected.value("Config", json::object());
   if (config.contains("StopTimeout") && config["StopTimeout"].is_number_integer() && config["StopTimeout"].get<long long>() > 0)
     seconds = config["StopTimeout"].get<long long>();
-  auto stopped = engine.expect("POST", "/containers/" + url_encode(id) + "/stop?t=" + std::to_string(seconds), {204, 304},
+  auto stopped = engine.expect("POST", "/containers/" + util::percent_encode(id) + "/stop?t=" + std::to_string(seconds), {204, 304},
                                "stop " + id);
   if (!stopped) return unexpected(stopped.error());
   return {};
 }
 
 Expected<void, Error> start_container(Engine& engine, const std::string& id) {
-  auto started = engine.expect("POST", "/containers/" + url_encode(id) + "/start", {204, 304}, "start " + id);
+  auto started = engine.expect("POST", "/containers/" + util::percent_encode(id) + "/start", {204, 304}, "start " + id);
   if (!started) return unexpected(started.error());
   return {};
 }
 
 Expected<void, Error> rename_container(Engine& engine, const std::string& id, const std::string& name) {
-  auto renamed = engine.expect("POST", "/containers/" + url_encode(id) + "/rename?name=" + url_encode(name), {204, 200},
+  auto renamed = engine.expect("POST", "/containers/" + util::percent_encode(id) + "/rename?name=" + util::percent_encode(name), {204, 200},
                                "rename " + id + " to " + name);
   if (!renamed) return unexpected(renamed.error());
   return {};
@@ -41,7 +41,7 @@ Expected<void, Error> rename_container(Engine& engine, const std::string& id, co
 
 Expected<void, Error> remove_container(Engine& engine, const std::string& id, bool force) {
   // v=false: the anonymous volumes may be in use by the other container of the pair.
-  auto removed = engine.expect("DELETE", "/containers/" + url_encode(id) + "?v=false&force=" + (force ? "true" : "false"),
+  auto removed = engine.expect("DELETE", "/containers/" + util::percent_encode(id) + "?v=false&force=" + (force ? "true" : "false"),
                                {204, 200}, "remove " + id);
   if (!removed) return unexpected(removed.error());
   return {};

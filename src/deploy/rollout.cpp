@@ -62,7 +62,7 @@ void replace(Context& context, Replica& replica) {
   replica.renamed = true;
   note(StepState::updating, "renamed to " + aside);
   json body = create_body(replica.inspected, replica.old_image, context.pinned, engine.version());
-  auto created = engine.expect("POST", "/containers/create?name=" + url_encode(replica.name), {201, 200},
+  auto created = engine.expect("POST", "/containers/create?name=" + util::percent_encode(replica.name), {201, 200},
                                "create " + replica.name, body);
   if (!created) return fail(created.error().str());
   replica.new_id = created->value("Id", "");

@@ -122,8 +122,8 @@ Expected<std::string, Error> pull_image(Engine& engine, const reference::Referen
   std::vector<std::pair<std::string, std::string>> headers;
   std::string auth = registry_auth_header(*found, image.domain);
   if (!auth.empty()) headers.emplace_back("X-Registry-Auth", auth);  // never logged
-  auto reply = engine.call("POST", "/images/create?fromImage=" + url_encode(image.repository()) +
-                                       "&tag=" + url_encode(image.digest), {}, headers);
+  auto reply = engine.call("POST", "/images/create?fromImage=" + util::percent_encode(image.repository()) +
+                                       "&tag=" + util::percent_encode(image.digest), {}, headers);
   if (!reply) return unexpected(Error{ErrorKind::pull, pinned + ": " + reply.error().message});
   if (reply->status != 200) {
     auto body = json::parse(reply->body, nullptr, false);

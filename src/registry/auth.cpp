@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "internal.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::registry::detail {
 
@@ -16,17 +17,6 @@ namespace {
 
 constexpr auto kRefreshEarly = std::chrono::seconds(10);
 constexpr long kMinimumLifetime = 60;
-
-// application/x-www-form-urlencoded and query encoding: everything but unreserved escaped.
-std::string form_encode(std::string_view text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
-    else out += {'%', hex[c >> 4], hex[c & 15]};
-  }
-  return out;
-}
 
 std::string join(const std::vector<std::string>& parts, const char* separator) {
   std::string out;
@@ -147,9 +137,9 @@ Expected<Transport::Token, Error> Transport::fetch_token(const Call& call, const
                                                          const std::vector<std::string>& scopes, const Credentials& creds) {
   if (!creds.identity_token.empty()) return oauth_token(call, auth, scopes, creds);
   std::string url = auth.realm + (auth.realm.find('?') == std::string::npos ? "?" : "&");
-  url += "service=" + form_encode(auth.service);
-  for (const auto& scope : scopes) url += "&scope=" + form_encode(scope);
-  if (!creds.username.empty()) url += "&account=" + form_encode(creds.username);
+  url += "service=" + util::percent_encode(auth.service);
+  for (const auto& scope : scopes) url += "&scope=" + util::percent_encode(scope);
+  if (!creds.username.empty()) url += "&account=" + util::percent_encode(creds.username);
   http::Request request{"GET", url, {}, {}};
   if (!creds.username.empty() && !creds.password.empty())
     request.headers.set("Authorization", "Basic " + base64_encode(creds.username + ":" + creds.password));
@@ -162,9 +152,9 @@ Expected<Transport::Token, Error> Transport::oauth_token(const Call& call, const
                                                          const std::vector<std::string>& scopes, const Credentials& creds) {
   http::Request request{"POST", auth.realm, {}, {}};
   request.headers.set("Content-Type", "application/x-www-form-urlencoded");
-  request.body = "grant_type=refresh_token&refresh_token=" + form_encode(creds.identity_token) +
-                 "&service=" + form_encode(auth.service) + "&scope=" + form_encode(join(scopes, " ")) +
-                 "&client_id=" + form_encode(options_.client_id);
+  request.body = "grant_type=refresh_token&refresh_token=" + util::percent_encode(creds.identity_token) +
+                 "&service=" + util::percent_encode(auth.service) + "&scope=" + util::percent_encode(join(scopes, " ")) +
+                 "&client_id=" + util::percent_encode(options_.client_id);
   auto response = fetch(call.registry, std::move(request));
   if (!response) return unexpected(response.error());
   if ((response->status == 404 || response->status == 405) && !creds.password.empty()) {
