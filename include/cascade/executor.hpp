@@ -2,7 +2,8 @@
 // remaining path first (plan::Scheduler), each on the exact digests of its bases from this
 // same run, pushes, retries transient failures, blocks only the descendants of a failure,
 // stops on request, and records every step in the state store. Reaches I/O only through
-// the Registry, Builder, Store and Workspace interfaces.
+// the Builder, Store, Workspace and deploy::Target interfaces (tests/orchestration_test.cpp
+// drives it with scripted in-process ones).
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,7 @@
 #include "cascade/deploy.hpp"
 #include "cascade/graph.hpp"
 #include "cascade/plan.hpp"
-#include "cascade/registry.hpp"
+#include "cascade/reference.hpp"
 #include "cascade/store.hpp"
 
 namespace cascade::executor {
@@ -95,7 +96,6 @@ struct Verdict {
 };
 
 struct Services {
-  registry::Registry& registry;
   builder::Builder& builder;
   store::Store& store;
   Workspace& workspace;
@@ -121,6 +121,7 @@ bool written_or_told(const Services& services, const Expected<T, store::Error>& 
 struct Outcome {
   store::RunState state = store::RunState::succeeded;  // succeeded, failed or interrupted
   double seconds = 0;
+  std::string detail;  // why, when a refused store write stopped the run
 };
 
 class Executor {
@@ -129,7 +130,9 @@ class Executor {
 
   /// Runs `plan` as run `run`, whose tasks are already in the store (pending, or already
   /// final when resumed). `stop` ends the run early: nothing new starts and running builds
-  /// finish; `cancel` also cancels the running builds. Records the run's final state.
+  /// finish; `cancel` also cancels the running builds. Every store write is checked: one the
+  /// store refuses stops the run as a stop would, and the run ends interrupted saying why.
+  /// Records the run's final state.
   Outcome execute(const graph::Graph& graph, const plan::Plan& plan, store::RunId run, std::stop_token stop,
                   std::stop_token cancel);
 

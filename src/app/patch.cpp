@@ -79,7 +79,7 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
   if (options.on_run) options.on_run(run);
   auto command_targets = run_targets(wiring, run);
   if (!command_targets) return unexpected(command_targets.error());
-  executor::Services services{*wiring.registry, *wiring.builder, *wiring.store, *wiring.workspace, options.progress};
+  executor::Services services{*wiring.builder, *wiring.store, *wiring.workspace, options.progress};
   if (options.deploy) services.deployments = deployments_for(wiring, planned.deployments, *command_targets);
   services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet.pipeline.max_parallel_deploys);
   if (wiring.scanner)  // every pushed image is scanned; with a question, judged before its rollouts

@@ -1,3 +1,4 @@
+// Rolling a pushed image out to one workload (see rollout.hpp).
 #include "rollout.hpp"
 
 namespace cascade::executor::detail {
@@ -24,6 +25,12 @@ RolloutOutcome roll_out(const Services& services, store::RunId run, const std::s
                         const Deployment& deployment, std::stop_token stop) {
   const deploy::Workload& workload = deployment.workload;
   std::string what = deployment.target->name() + "/" + workload.name;
+  std::string store_error;  // the first write the store refused
+  auto check = [&](const auto& written, const std::string& what_write) {
+    if (!written && store_error.empty())
+      store_error = "cannot record " + what_write + " of " + what + ": " + written.error().message;
+  };
+  auto done = [&](bool healthy, std::string detail) { return RolloutOutcome{healthy, std::move(detail), store_error}; };
   auto record = [&](store::RolloutState state, const std::string& detail) {
     store::RolloutStep step;
     step.run = run;
@@ -34,17 +41,22 @@ RolloutOutcome roll_out(const Services& services, store::RunId run, const std::s
     step.to_digest = digest;
     step.state = state;
     step.detail = detail;
-    (void)written_or_told(services, services.store.record_rollout_step(step), what, "the rollout step");
+    check(services.store.record_rollout_step(step), "a rollout step");
   };
-  if (auto quarantined = services.store.is_quarantined(image, digest); quarantined && *quarantined) {
+  auto quarantined = services.store.is_quarantined(image, digest);
+  if (!quarantined) {  // unknown whether this digest failed before: not rolled out
+    store_error = "cannot read the quarantine for " + what + ": " + quarantined.error().message;
+    return done(false, store_error);
+  }
+  if (*quarantined) {
     std::string detail = "not deployed: " + digest + " is quarantined (cascade quarantine clear)";
     record(store::RolloutState::failed, detail);
     tell(services, Progress::Kind::RolledBack, what, detail);
-    return {false, detail};
+    return done(false, detail);
   }
   auto parsed = reference::parse(image);
   auto pinned = parsed ? reference::parse(parsed->repository() + "@" + digest) : parsed;
-  if (!pinned) return {false, "invalid image " + image + "@" + digest};
+  if (!pinned) return done(false, "invalid image " + image + "@" + digest);
   tell(services, Progress::Kind::Deploying, what, digest);
   auto sink = [&](const deploy::Step& step) {
     record(state_of(step.state), step.instance + ": " + step.detail);
@@ -53,34 +65,26 @@ RolloutOutcome roll_out(const Services& services, store::RunId run, const std::s
   if (!result) {
     record(store::RolloutState::failed, result.error().str());
     tell(services, Progress::Kind::RolledBack, what, result.error().str());
-    return {false, result.error().str()};
+    return done(false, result.error().str());
   }
   switch (result->outcome) {
     case deploy::RolloutResult::Outcome::healthy:
       record(store::RolloutState::healthy, "every instance runs " + digest);
       tell(services, Progress::Kind::Deployed, what, digest);
-      return {true, ""};
+      return done(true, "");
     case deploy::RolloutResult::Outcome::rolled_back:
       record(store::RolloutState::rolled_back, result->reason);
       if (result->reason != "cancelled")
-        (void)written_or_told(services,
-                              services.store.quarantine(image, digest,
-                                                        deployment.target->name() + "/" + workload.name + ": " +
-                                                            result->reason,
-                                                        run),
-                              what, "the quarantine");
+        check(services.store.quarantine(image, digest, what + ": " + result->reason, run), "the quarantine");
       tell(services, Progress::Kind::RolledBack, what, result->reason);
-      return {false, "rolled back: " + result->reason};
+      return done(false, "rolled back: " + result->reason);
     case deploy::RolloutResult::Outcome::failed:
       record(store::RolloutState::failed, result->reason);
-      (void)written_or_told(services,
-                            services.store.quarantine(
-                                image, digest, deployment.target->name() + "/" + workload.name + ": " + result->reason, run),
-                            what, "the quarantine");
+      check(services.store.quarantine(image, digest, what + ": " + result->reason, run), "the quarantine");
       tell(services, Progress::Kind::RolledBack, what, result->reason);
-      return {false, "failed: " + result->reason};
+      return done(false, "failed: " + result->reason);
   }
-  return {false, "unknown outcome"};
+  return done(false, "unknown outcome");
 }
 
 }  // namespace cascade::executor::detail

@@ -12,9 +12,11 @@ namespace cascade::executor::detail {
 struct RolloutOutcome {
   bool healthy = false;
   std::string detail;  // why not, when not healthy
+  std::string store_error;  // a rollout step or quarantine the store refused: the run stops
 };
 
-/// Rolls `deployment` to image@digest for run `run`; records every step in the store.
+/// Rolls `deployment` to image@digest for run `run`; records every step in the store (a
+/// refused write is kept in RolloutOutcome::store_error; the rollout itself goes on to its end).
 RolloutOutcome roll_out(const Services& services, store::RunId run, const std::string& image, const std::string& digest,
                         const Deployment& deployment, std::stop_token stop);
 

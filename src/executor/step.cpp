@@ -25,11 +25,12 @@ void tell(const Services& services, Progress::Kind kind, const std::string& imag
   if (services.progress) services.progress(Progress{kind, image, detail, seconds});
 }
 
-// Records a task transition; a store failure is reported in the step's error text.
+// Records a task transition; false (with StepResult::store_error set) when the store refused it.
 bool transition(const Services& services, const StepInput& input, store::TaskState state, const std::string& detail,
-                const store::TaskUpdate& update, std::string& error) {
+                StepResult& result, const store::TaskUpdate& update = {}) {
   auto done = services.store.transition_task(input.run, input.step->image, state, detail, update);
-  if (!done) error = done.error().message;
+  if (!done) result.store_error = "cannot record " + input.step->image + " " + std::string(store::to_string(state)) +
+                                  ": " + done.error().message;
   return bool(done);
 }
 
@@ -105,6 +106,46 @@ Expected<builder::BuildRequest, std::string> make_request(const Services& servic
 
 }  // namespace
 
+namespace {
+
+// A build that pushed: pushing, pushed (with the digest), the digest and duration recorded.
+StepResult& record_pushed(const Services& services, const StepInput& input, const builder::BuildResult& built,
+                          Clock::time_point started, StepResult& result) {
+  const std::string& image = input.step->image;
+  result.seconds = seconds_since(started);
+  char timing[96];
+  std::snprintf(timing, sizeof timing, "built in %.3f s, pushed in %.3f s", built.build_seconds, built.push_seconds);
+  store::TaskUpdate pushed;
+  pushed.new_digest = built.digest;
+  if (!transition(services, input, store::TaskState::pushing, timing, result) ||
+      !transition(services, input, store::TaskState::pushed, "pushed " + built.digest, result, pushed))
+    return result;
+  if (auto recorded = services.store.record_digest(image, built.digest, store::DigestSource::pushed, input.run); !recorded) {
+    result.store_error = "cannot record the pushed digest of " + image + ": " + recorded.error().message;
+    return result;
+  }
+  // The duration only feeds the next runs' estimates: a lost one is told, the run goes on.
+  (void)written_or_told(services,
+                        services.store.record_duration(
+                            image, std::chrono::milliseconds(static_cast<long>(result.seconds * 1000)), input.run),
+                        image, "the build's duration");
+  result.succeeded = true;
+  result.digest = built.digest;
+  tell(services, Progress::Kind::Pushed, image, built.digest, result.seconds);
+  return result;
+}
+
+StepResult& record_failed(const Services& services, const StepInput& input, std::string error,
+                          Clock::time_point started, StepResult& result) {
+  result.seconds = seconds_since(started);
+  result.error = std::move(error);
+  if (transition(services, input, store::TaskState::failed, result.error, result))
+    tell(services, Progress::Kind::Failed, input.step->image, result.error, result.seconds);
+  return result;
+}
+
+}  // namespace
+
 StepResult run_step(const Services& services, const Options& options, const StepInput& input, std::stop_token stop,
                     std::stop_token cancel) {
   StepResult result;
@@ -113,71 +154,43 @@ StepResult run_step(const Services& services, const Options& options, const Step
   store::TaskUpdate start_update;
   start_update.base_digests = input.base_digests;
   start_update.build_log = input.log_path;
-  if (!transition(services, input, store::TaskState::building, "building", start_update, result.error)) return result;
+  if (!transition(services, input, store::TaskState::building, "building", result, start_update)) return result;
   tell(services, Progress::Kind::Started, image, "");
 
   std::error_code ignored;
   fs::remove_all(input.work_dir, ignored);
   fs::create_directories(fs::path(input.log_path).parent_path(), ignored);
   auto request = make_request(services, input);
-  if (!request) {
-    result.error = request.error();
-    transition(services, input, store::TaskState::failed, result.error, {}, result.error);
-    tell(services, Progress::Kind::Failed, image, result.error, seconds_since(started));
-    return result;
-  }
+  if (!request) return record_failed(services, input, request.error(), started, result);
   request->timeout = options.build_timeout;
 
   auto delay = options.retry_delay;
   for (int attempt = 1;; ++attempt) {
     auto built = services.builder.build_and_push(*request, cancel);
     if (built) {
-      result.seconds = seconds_since(started);
-      std::string error;
-      char timing[96];
-      std::snprintf(timing, sizeof timing, "built in %.3f s, pushed in %.3f s", built->build_seconds, built->push_seconds);
-      transition(services, input, store::TaskState::pushing, timing, {}, error);
-      store::TaskUpdate pushed;
-      pushed.new_digest = built->digest;
-      if (!transition(services, input, store::TaskState::pushed, "pushed " + built->digest, pushed, result.error))
-        return result;
-      (void)written_or_told(services, services.store.record_digest(image, built->digest, store::DigestSource::pushed, input.run),
-                            image, "the pushed digest");
-      (void)written_or_told(services,
-                            services.store.record_duration(
-                                image, std::chrono::milliseconds(static_cast<long>(result.seconds * 1000)), input.run),
-                            image, "the build's duration");
-      result.succeeded = true;
-      result.digest = built->digest;
-      tell(services, Progress::Kind::Pushed, image, built->digest, result.seconds);
-      fs::remove_all(input.work_dir, ignored);
+      record_pushed(services, input, *built, started, result);
+      if (result.succeeded) fs::remove_all(input.work_dir, ignored);
       return result;
     }
     const builder::Error& error = built.error();
     if (error.kind == builder::Error::Kind::Cancelled) {
       result.cancelled = true;
-      transition(services, input, store::TaskState::pending, "cancelled; a resumed run builds it again", {}, result.error);
+      (void)transition(services, input, store::TaskState::pending, "cancelled; a resumed run builds it again", result);
       return result;
     }
-    bool retry = error.transient() && attempt < options.attempts && !stop.stop_requested();
-    if (retry) {
-      std::string ignored_error;
-      transition(services, input, store::TaskState::pending, "retrying: " + error.message, {}, ignored_error);
-      tell(services, Progress::Kind::Retrying, image, error.message);
-      if (wait_for(delay, stop)) {
-        delay *= 2;
-        transition(services, input, store::TaskState::building, "building (attempt " + std::to_string(attempt + 1) + ")",
-                   {}, ignored_error);
-        continue;
-      }
+    if (!error.transient() || attempt >= options.attempts || stop.stop_requested())
+      return record_failed(services, input, std::string(builder::kind_name(error.kind)) + ": " + error.message, started,
+                           result);
+    if (!transition(services, input, store::TaskState::pending, "retrying: " + error.message, result)) return result;
+    tell(services, Progress::Kind::Retrying, image, error.message);
+    if (!wait_for(delay, stop)) {
       result.cancelled = true;  // stopped while waiting: stays pending
       return result;
     }
-    result.seconds = seconds_since(started);
-    result.error = std::string(builder::kind_name(error.kind)) + ": " + error.message;
-    transition(services, input, store::TaskState::failed, result.error, {}, result.error);
-    tell(services, Progress::Kind::Failed, image, result.error, result.seconds);
-    return result;
+    delay *= 2;
+    if (!transition(services, input, store::TaskState::building, "building (attempt " + std::to_string(attempt + 1) + ")",
+                    result))
+      return result;
   }
 }
 

@@ -18,9 +18,11 @@ struct StepResult {
   std::string error;       // why it failed
   double seconds = 0;
   std::optional<Verdict> verdict;  // when Services::verify checked the pushed image
+  std::string store_error;         // a store write failed: the run stops (the task stays where it was)
 };
 
 struct StepInput {
+  std::size_t index = 0;  // in the plan
   store::RunId run = 0;
   const plan::Step* step = nullptr;
   const graph::Recipe* recipe = nullptr;
@@ -29,7 +31,8 @@ struct StepInput {
   std::string log_path;
 };
 
-/// Builds and pushes one step; the store is updated at every state change.
+/// Builds and pushes one step; the store is updated at every state change, and a write the
+/// store refuses ends the step at once with StepResult::store_error.
 StepResult run_step(const Services& services, const Options& options, const StepInput& input, std::stop_token stop,
                     std::stop_token cancel);
 

@@ -1,0 +1,110 @@
+// The build and deploy queues of a run (see queues.hpp).
+#include "queues.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace cascade::executor::detail {
+
+BuildQueue::BuildQueue(const Services& services, const graph::Graph& graph, const plan::Plan& plan, store::RunId run,
+                       std::string run_dir, std::map<std::string, store::Task> tasks,
+                       const std::map<std::string, double>& durations)
+    : services_(services),
+      graph_(graph),
+      plan_(plan),
+      run_(run),
+      run_dir_(std::move(run_dir)),
+      tasks_(std::move(tasks)),
+      scheduler_(plan, [&durations](const std::string& image) { return durations.at(image); }),
+      reported_(plan.steps.size(), false) {}
+
+StoreError BuildQueue::record_skips() {
+  for (const auto& step : plan_.steps) {
+    if (step.action != plan::Action::Skip) continue;
+    auto task = tasks_.find(step.image);
+    if (task == tasks_.end() || task->second.state != store::TaskState::pending) continue;
+    auto written = services_.store.transition_task(run_, step.image, store::TaskState::skipped, step.reason);
+    if (!written) return "cannot record the skip of " + step.image + ": " + written.error().message;
+    if (services_.progress) services_.progress({Progress::Kind::Skipped, step.image, step.reason, 0});
+  }
+  return std::nullopt;
+}
+
+std::optional<StepInput> BuildQueue::start(
+    const std::function<void(const std::string& image, const std::string& digest)>& pushed) {
+  while (auto next = scheduler_.next()) {
+    const plan::Step& step = plan_.steps[*next];
+    auto task = tasks_.find(step.image);
+    if (task != tasks_.end() && task->second.state == store::TaskState::pushed && task->second.new_digest) {
+      digest_of_[step.image] = *task->second.new_digest;  // pushed before a resume
+      pushed(step.image, *task->second.new_digest);
+      scheduler_.finished(*next, true);
+      continue;
+    }
+    StepInput input;
+    input.index = *next;
+    input.run = run_;
+    input.step = &step;
+    input.recipe = graph_.recipe_of(step.node);
+    input.base_digests = step.base_digests;
+    for (const auto& base : step.bases_built_in_run) input.base_digests[base] = digest_of_.at(base);
+    std::string name = file_name_of(step.image);
+    input.work_dir = (std::filesystem::path(run_dir_) / "work" / name).string();
+    input.log_path = (std::filesystem::path(run_dir_) / "logs" / (name + ".log")).string();
+    return input;
+  }
+  return std::nullopt;
+}
+
+StoreError BuildQueue::complete(const StepInput& input, const StepResult& result) {
+  if (result.succeeded) digest_of_[input.step->image] = result.digest;
+  if (result.cancelled) cancelled_ = true;
+  scheduler_.finished(input.index, result.succeeded);
+  if (result.succeeded || result.cancelled || !result.store_error.empty()) return std::nullopt;
+  any_failed_ = true;
+  return record_blocked(input.index);
+}
+
+std::string BuildQueue::chain(std::size_t failed, std::size_t step) const {
+  const auto& after = plan_.steps[step].after;
+  if (std::find(after.begin(), after.end(), failed) != after.end())
+    return plan_.steps[failed].image + " -> " + plan_.steps[step].image;
+  for (auto dep : after)
+    if (scheduler_.state(dep) == plan::Scheduler::State::Blocked && scheduler_.blocked_by(dep) == failed)
+      return chain(failed, dep) + " -> " + plan_.steps[step].image;
+  return plan_.steps[failed].image + " -> " + plan_.steps[step].image;
+}
+
+StoreError BuildQueue::record_blocked(std::size_t failed) {
+  for (std::size_t i = 0; i < plan_.steps.size(); ++i) {
+    if (reported_[i] || scheduler_.state(i) != plan::Scheduler::State::Blocked) continue;
+    reported_[i] = true;
+    const std::string& image = plan_.steps[i].image;
+    std::string reason = "blocked by " + plan_.steps[failed].image + " (failed): " + chain(failed, i);
+    auto written = services_.store.transition_task(run_, image, store::TaskState::blocked, reason);
+    if (!written) return "cannot record the block of " + image + ": " + written.error().message;
+    if (services_.progress) services_.progress({Progress::Kind::Blocked, image, reason, 0});
+  }
+  return std::nullopt;
+}
+
+void DeployQueue::add(const std::string& image, const std::string& digest) {
+  auto found = deployments_.find(image);
+  if (found == deployments_.end()) return;
+  for (const auto& deployment : found->second) queue_.push_back({image, digest, &deployment});
+}
+
+std::optional<PendingDeploy> DeployQueue::start() {
+  if (queue_.empty() || running_ >= max_parallel_) return std::nullopt;
+  PendingDeploy next = std::move(queue_.front());
+  queue_.pop_front();
+  ++running_;
+  return next;
+}
+
+void DeployQueue::complete(const RolloutOutcome& outcome) {
+  --running_;
+  if (!outcome.healthy) any_failed_ = true;
+}
+
+}  // namespace cascade::executor::detail

@@ -1,0 +1,94 @@
+// The two queues a run's loop drives. The build queue holds the plan's scheduler (longest
+// remaining path first), the digests pushed in this run (each child builds on its parents'
+// exact digests) and the blocked chains recorded when a build fails; the deploy queue holds
+// the rollouts waiting for one of a bounded number of slots. Each has small start and
+// complete methods; neither starts a thread or waits: executor.cpp does.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cascade/executor.hpp"
+#include "rollout.hpp"
+#include "step.hpp"
+
+namespace cascade::executor::detail {
+
+/// A store write refused: what it was and why (the run stops on it).
+using StoreError = std::optional<std::string>;
+
+class BuildQueue {
+ public:
+  /// `tasks`: the run's tasks as stored (pending, or final when resumed); `durations`: the
+  /// expected seconds per image, for the longest-path choice.
+  BuildQueue(const Services& services, const graph::Graph& graph, const plan::Plan& plan, store::RunId run,
+             std::string run_dir, std::map<std::string, store::Task> tasks, const std::map<std::string, double>& durations);
+
+  /// Records the plan's skipped steps still pending in the store.
+  [[nodiscard]] StoreError record_skips();
+  /// The next step to build, with its inputs, now running; nullopt when none is ready. A
+  /// step pushed before a resume is finished on the way and handed to `pushed`.
+  std::optional<StepInput> start(const std::function<void(const std::string& image, const std::string& digest)>& pushed);
+  /// A build ended. A failure blocks its descendants (recorded with the chain that reaches
+  /// each); a cancelled build or a refused write leaves them pending, for a resume.
+  [[nodiscard]] StoreError complete(const StepInput& input, const StepResult& result);
+
+  std::size_t running() const { return scheduler_.running(); }
+  bool done() const { return scheduler_.done(); }
+  bool any_failed() const { return any_failed_; }
+  bool cancelled() const { return cancelled_; }
+
+ private:
+  /// "failed -> child -> ... -> step": how the failure reaches a blocked step.
+  std::string chain(std::size_t failed, std::size_t step) const;
+  [[nodiscard]] StoreError record_blocked(std::size_t failed);
+
+  const Services& services_;
+  const graph::Graph& graph_;
+  const plan::Plan& plan_;
+  store::RunId run_;
+  std::string run_dir_;
+  std::map<std::string, store::Task> tasks_;
+  plan::Scheduler scheduler_;
+  std::map<std::string, std::string> digest_of_;  // image -> digest pushed in this run
+  std::vector<bool> reported_;                    // blocked steps already recorded
+  bool any_failed_ = false;
+  bool cancelled_ = false;
+};
+
+/// A rollout waiting for a slot.
+struct PendingDeploy {
+  std::string image;
+  std::string digest;
+  const Deployment* deployment = nullptr;
+};
+
+class DeployQueue {
+ public:
+  DeployQueue(const std::map<std::string, std::vector<Deployment>>& deployments, std::size_t max_parallel)
+      : deployments_(deployments), max_parallel_(std::max<std::size_t>(1, max_parallel)) {}
+
+  /// Queues a rollout of image@digest to every workload that runs `image`.
+  void add(const std::string& image, const std::string& digest);
+  /// The next rollout, now running, when a slot is free; nullopt otherwise.
+  std::optional<PendingDeploy> start();
+  void complete(const RolloutOutcome& outcome);
+
+  std::size_t running() const { return running_; }
+  bool waiting() const { return !queue_.empty(); }
+  bool any_failed() const { return any_failed_; }
+
+ private:
+  const std::map<std::string, std::vector<Deployment>>& deployments_;
+  std::size_t max_parallel_;
+  std::deque<PendingDeploy> queue_;
+  std::size_t running_ = 0;
+  bool any_failed_ = false;
+};
+
+}  // namespace cascade::executor::detail

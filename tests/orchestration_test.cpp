@@ -1,0 +1,293 @@
+// The executor stepped in-process, with scripted builders, deploy targets and a store that
+// refuses writes on cue (tests/orchestration_fakes.hpp): build order, digests of the same
+// run, retries, blocking, stop and cancel, rollout gates and refused writes, in milliseconds.
+// The same paths run end to end against the real registry and buildah in tests/patch_test.cpp.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "orchestration_fakes.hpp"
+#include "support.hpp"
+
+using namespace cascade;
+using fakes::Attempt;
+
+namespace {
+
+const std::string kDebian = "docker.io/library/debian:12";
+const std::string kDebianDigest = "sha256:" + std::string(64, 'd');
+std::string image(const std::string& name) { return "r.example/" + name + ":1"; }
+
+graph::Recipe recipe(const std::string& name, std::vector<std::string> bases) {
+  graph::Recipe r;
+  r.image = image(name);
+  r.source = "fleet";
+  r.dockerfile = name + "/Dockerfile";
+  r.commit = "c0ffee";
+  for (auto& base : bases) r.bases.push_back(base == kDebian ? base : image(base));
+  std::sort(r.bases.begin(), r.bases.end());
+  return r;
+}
+
+// debian:12 -> base -> {web, worker} -> app
+std::vector<graph::Recipe> diamond() {
+  return {recipe("base", {kDebian}), recipe("web", {"base"}), recipe("worker", {"base"}),
+          recipe("app", {"web", "worker"})};
+}
+
+std::unique_ptr<store::Store> open_store(const test::TempDir& dir) {
+  store::StoreOptions options;
+  options.sync = store::StoreOptions::Sync::normal;  // no power loss to survive here
+  auto opened = store::open_sqlite((dir / "state.db").string(), options);
+  REQUIRE(opened);
+  return std::move(opened).value();
+}
+
+// A run of the plan for debian:12's new digest, in a fresh store, stepped by the executor.
+class Bench {
+ public:
+  explicit Bench(const std::vector<graph::Recipe>& recipes) {
+    auto built = graph::Graph::build(recipes);
+    REQUIRE(built);
+    graph = std::move(built).value();
+    plan::Trigger trigger;
+    trigger.query = kDebian;
+    trigger.start = {*graph.find(kDebian)};
+    trigger.digests[trigger.start[0]] = kDebianDigest;
+    plan = plan::make(graph, trigger, {}, {});
+    store::NewRun run;
+    run.trigger.image = kDebian;
+    run.plan_json = "{}";
+    this->run = *sqlite->create_run(run);
+    std::vector<store::TaskSpec> specs;
+    for (const auto& step : plan.steps) {
+      store::TaskSpec spec;
+      spec.image = step.image;
+      for (auto dep : step.after) spec.dependencies.push_back(plan.steps[dep].image);
+      specs.push_back(spec);
+    }
+    REQUIRE(sqlite->add_tasks(this->run, specs));
+    REQUIRE(sqlite->set_run_state(this->run, store::RunState::running));
+    options.retry_delay = std::chrono::milliseconds(1);
+    options.work_dir = (dir / "runs").string();
+  }
+
+  executor::Outcome execute(std::stop_token stop = {}, std::stop_token cancel = {}) {
+    executor::Services services{builder, store, workspace, [this](const executor::Progress& p) {
+                                  std::lock_guard lock(mutex);
+                                  told.push_back(p);
+                                }};
+    services.deployments = deployments;
+    return executor::Executor(services, options).execute(graph, plan, run, stop, cancel);
+  }
+
+  store::Task task(const std::string& name) {
+    auto tasks = sqlite->get_tasks(run);
+    REQUIRE(tasks);
+    for (auto& task : *tasks)
+      if (task.image == image(name)) return task;
+    FAIL("no task " << name);
+    return {};
+  }
+  std::string pushed(const std::string& name) const { return images.get(image(name)).value().digest; }
+  bool was_told(executor::Progress::Kind kind, const std::string& part) {
+    std::lock_guard lock(mutex);
+    return std::any_of(told.begin(), told.end(),
+                       [&](const auto& p) { return p.kind == kind && p.detail.find(part) != std::string::npos; });
+  }
+  std::size_t position(const std::string& name) const {
+    auto started = builder.started();
+    return static_cast<std::size_t>(std::find(started.begin(), started.end(), image(name)) - started.begin());
+  }
+
+  test::TempDir dir;
+  graph::Graph graph;
+  plan::Plan plan;
+  std::unique_ptr<store::Store> sqlite = open_store(dir);
+  fakes::FaultyStore store{*sqlite};
+  fakes::Images images;
+  fakes::Builder builder{images};
+  fakes::Workspace workspace;
+  executor::Options options;
+  std::map<std::string, std::vector<executor::Deployment>> deployments;
+  store::RunId run = 0;
+  std::mutex mutex;
+  std::vector<executor::Progress> told;
+};
+
+}  // namespace
+
+TEST_CASE("executor: a diamond builds each child after its parents, on their digests of this run") {
+  Bench bench(diamond());
+  auto outcome = bench.execute();
+  CHECK(outcome.state == store::RunState::succeeded);
+  CHECK(bench.builder.started().size() == 4);
+  CHECK(bench.position("base") == 0);
+  CHECK(bench.position("app") == 3);
+  CHECK(bench.builder.max_running() <= 2);
+  // app's Dockerfile is pinned to what web and worker pushed in this run, base's to the trigger
+  std::string app = bench.builder.dockerfile(image("app"));
+  CHECK(app.find("r.example/web@" + bench.pushed("web")) != std::string::npos);
+  CHECK(app.find("r.example/worker@" + bench.pushed("worker")) != std::string::npos);
+  CHECK(bench.builder.dockerfile(image("base")).find("docker.io/library/debian@" + kDebianDigest) != std::string::npos);
+  for (auto name : {"base", "web", "worker", "app"}) {
+    CHECK(bench.task(name).state == store::TaskState::pushed);
+    CHECK(bench.task(name).new_digest == bench.pushed(name));
+  }
+}
+
+TEST_CASE("executor: the ready build with the longest remaining path goes first") {
+  // debian -> base -> {aaa-leaf, chain1 -> chain2 -> chain3}; one build at a time. A FIFO or
+  // name order would build aaa-leaf right after base.
+  Bench bench({recipe("base", {kDebian}), recipe("aaa-leaf", {"base"}), recipe("chain1", {"base"}),
+               recipe("chain2", {"chain1"}), recipe("chain3", {"chain2"})});
+  bench.options.parallel = 1;
+  REQUIRE(bench.execute().state == store::RunState::succeeded);
+  CHECK(bench.position("base") == 0);
+  CHECK(bench.position("chain1") == 1);
+  CHECK(bench.position("chain2") == 2);
+  CHECK(bench.builder.max_running() == 1);
+}
+
+TEST_CASE("executor: transient failures are retried, then succeed") {
+  Bench bench(diamond());
+  bench.builder.script(image("web"), {Attempt::transient, Attempt::transient});
+  REQUIRE(bench.execute().state == store::RunState::succeeded);
+  CHECK(bench.builder.builds_of(image("web")) == 3);
+  CHECK(bench.task("web").attempts == 3);
+  CHECK(bench.task("web").state == store::TaskState::pushed);
+  CHECK(bench.was_told(executor::Progress::Kind::Retrying, "connection refused"));
+}
+
+TEST_CASE("executor: retries exhausted fail the build and block only its descendants") {
+  Bench bench(diamond());
+  bench.builder.script(image("web"), {Attempt::transient, Attempt::transient, Attempt::transient});
+  CHECK(bench.execute().state == store::RunState::failed);
+  CHECK(bench.builder.builds_of(image("web")) == 3);
+  CHECK(bench.task("web").state == store::TaskState::failed);
+  CHECK(bench.task("web").reason.find("push-failed") != std::string::npos);
+  CHECK(bench.task("worker").state == store::TaskState::pushed);  // a sibling is not a descendant
+  CHECK(bench.task("app").state == store::TaskState::blocked);
+  CHECK(bench.task("app").reason == "blocked by r.example/web:1 (failed): r.example/web:1 -> r.example/app:1");
+  CHECK(bench.builder.builds_of(image("app")) == 0);
+}
+
+TEST_CASE("executor: a build that fails for good is not retried; the blocked chain is named") {
+  // debian -> base -> {web, worker}; web -> mid -> leaf
+  Bench bench({recipe("base", {kDebian}), recipe("web", {"base"}), recipe("worker", {"base"}), recipe("mid", {"web"}),
+               recipe("leaf", {"mid"})});
+  bench.builder.script(image("web"), {Attempt::broken});
+  CHECK(bench.execute().state == store::RunState::failed);
+  CHECK(bench.builder.builds_of(image("web")) == 1);
+  CHECK(bench.task("worker").state == store::TaskState::pushed);
+  CHECK(bench.task("mid").state == store::TaskState::blocked);
+  CHECK(bench.task("leaf").state == store::TaskState::blocked);
+  CHECK(bench.task("leaf").reason ==
+        "blocked by r.example/web:1 (failed): r.example/web:1 -> r.example/mid:1 -> r.example/leaf:1");
+}
+
+TEST_CASE("executor: a stop lets the running build finish and starts nothing; a cancel ends it") {
+  SUBCASE("stop, then the build finishes") {
+    Bench bench(diamond());
+    bench.builder.script(image("base"), {Attempt::hold});
+    std::stop_source stop;
+    std::thread stopper([&] {
+      bench.builder.wait_held(1);
+      stop.request_stop();
+      bench.builder.release();
+    });
+    auto outcome = bench.execute(stop.get_token());
+    stopper.join();
+    CHECK(outcome.state == store::RunState::interrupted);
+    CHECK(bench.task("base").state == store::TaskState::pushed);
+    CHECK(bench.task("web").state == store::TaskState::pending);
+    CHECK(bench.builder.started().size() == 1);
+  }
+  SUBCASE("stop, then cancel") {
+    Bench bench(diamond());
+    bench.builder.script(image("base"), {Attempt::hold});
+    std::stop_source stop, cancel;
+    std::thread stopper([&] {
+      bench.builder.wait_held(1);
+      stop.request_stop();
+      cancel.request_stop();
+    });
+    auto outcome = bench.execute(stop.get_token(), cancel.get_token());
+    stopper.join();
+    CHECK(outcome.state == store::RunState::interrupted);
+    CHECK(bench.task("base").state == store::TaskState::pending);  // a resume builds it again
+    CHECK(bench.task("base").reason == "cancelled; a resumed run builds it again");
+    CHECK(bench.sqlite->get_run(bench.run)->state == store::RunState::interrupted);
+  }
+}
+
+TEST_CASE("executor: a rollout that fails its gate fails the run and quarantines the digest") {
+  Bench bench(diamond());
+  fakes::Target target("prod");
+  target.fail_gate("app-1");
+  for (auto [name, workload] : {std::pair{"app", "app-1"}, std::pair{"worker", "worker-1"}}) {
+    executor::Deployment deployment;
+    deployment.target = &target;
+    deployment.workload.name = workload;
+    bench.deployments[image(name)].push_back(deployment);
+  }
+  CHECK(bench.execute().state == store::RunState::failed);
+  CHECK(target.rolled().size() == 2);
+  CHECK(*bench.sqlite->is_quarantined(image("app"), bench.pushed("app")));
+  CHECK_FALSE(*bench.sqlite->is_quarantined(image("worker"), bench.pushed("worker")));
+  auto stored = bench.sqlite->get_rollout_steps(bench.run);
+  REQUIRE(stored);
+  auto steps = *stored;
+  CHECK(std::any_of(steps.begin(), steps.end(), [](const auto& s) { return s.state == store::RolloutState::rolled_back; }));
+  CHECK(std::any_of(steps.begin(), steps.end(), [](const auto& s) { return s.state == store::RolloutState::healthy; }));
+}
+
+TEST_CASE("executor: a write the store refuses stops the run, which says why") {
+  // debian -> base -> w1..w6: after a refusal, a run that went on would try to start them all
+  std::vector<graph::Recipe> wide = {recipe("base", {kDebian})};
+  for (int i = 1; i <= 6; ++i) wide.push_back(recipe("w" + std::to_string(i), {"base"}));
+  std::size_t clean_writes = 0;
+  {
+    Bench bench(wide);
+    bench.builder.script(image("w1"), {Attempt::transient});
+    REQUIRE(bench.execute().state == store::RunState::succeeded);
+    clean_writes = bench.store.writes();
+  }
+  REQUIRE(clean_writes > 30);
+  for (std::size_t n = 1; n <= clean_writes; ++n) {
+    CAPTURE(n);
+    Bench bench(wide);
+    bench.builder.script(image("w1"), {Attempt::transient});  // a retry's writes are in the sequence too
+    bench.store.refuse_from(n);
+    auto outcome = bench.execute();
+    if (outcome.state == store::RunState::succeeded) {
+      // only a duration estimate (told, not fatal) or writes past the run's end were refused
+      CHECK((bench.was_told(executor::Progress::Kind::StoreError, "duration") || n >= clean_writes - 1));
+      continue;
+    }
+    CHECK(outcome.state == store::RunState::interrupted);
+    CHECK(outcome.detail.find("fault injected") != std::string::npos);
+    CHECK(bench.was_told(executor::Progress::Kind::StoreError, "fault injected"));
+    // a refused write is no build failure: nothing is reported failed or blocked for it
+    CHECK_FALSE(bench.was_told(executor::Progress::Kind::Failed, ""));
+    CHECK_FALSE(bench.was_told(executor::Progress::Kind::Blocked, ""));
+    // the run stops: at most the builds started together with the refused write try to start
+    CHECK(bench.store.refused_starts() <= bench.options.parallel);
+  }
+}
+
+TEST_CASE("executor: a failure leaves ready and waiting steps outside its descendants to build") {
+  // debian -> base -> {web -> mid -> leaf, worker -> tool}; one build at a time: web goes
+  // first (longest path) and fails while worker is ready and tool waits on it.
+  Bench bench({recipe("base", {kDebian}), recipe("web", {"base"}), recipe("mid", {"web"}), recipe("leaf", {"mid"}),
+               recipe("worker", {"base"}), recipe("tool", {"worker"})});
+  bench.options.parallel = 1;
+  bench.builder.script(image("web"), {Attempt::broken});
+  CHECK(bench.execute().state == store::RunState::failed);
+  CHECK(bench.position("web") == 1);
+  CHECK(bench.task("mid").state == store::TaskState::blocked);
+  CHECK(bench.task("leaf").state == store::TaskState::blocked);
+  CHECK(bench.task("worker").state == store::TaskState::pushed);
+  CHECK(bench.task("tool").state == store::TaskState::pushed);
+}
