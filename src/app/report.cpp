@@ -1,8 +1,8 @@
-#include <ctime>
 #include <map>
 
 #include "cascade/app.hpp"
 #include "cascade/exposure.hpp"
+#include "cascade/util/time.hpp"
 
 namespace cascade::app {
 
@@ -10,20 +10,7 @@ using nlohmann::json;
 
 namespace {
 
-// "2026-11-28T03:04:05.678Z"
-std::string iso_time(store::Time time) {
-  auto ms = time.time_since_epoch().count();
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(ms % 1000));
-  return out;
-}
-
-json optional_time(const std::optional<store::Time>& time) { return time ? json(iso_time(*time)) : json(nullptr); }
+json optional_time(const std::optional<store::Time>& time) { return time ? json(util::iso_utc_ms(*time)) : json(nullptr); }
 
 template <typename T>
 json optional_value(const std::optional<T>& value) {
@@ -45,7 +32,7 @@ json run_record_json(const store::Run& run) {
             {"digest", optional_value(run.trigger.digest)},
             {"actor", run.trigger.actor}}},
           {"pipeline", run.pipeline_path},
-          {"created_at", iso_time(run.created_at)},
+          {"created_at", util::iso_utc_ms(run.created_at)},
           {"started_at", optional_time(run.started_at)},
           {"finished_at", optional_time(run.finished_at)},
           {"summary", summary_json(run.summary)}};
@@ -130,7 +117,7 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
                                  {"to_digest", step.to_digest},
                                  {"state", store::to_string(step.state)},
                                  {"detail", step.detail},
-                                 {"at", iso_time(step.at)}});
+                                 {"at", util::iso_utc_ms(step.at)}});
   }
   if (auto plan = store.get_plan(id)) {
     auto stored = json::parse(*plan, nullptr, false);
@@ -146,7 +133,7 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
                                   {"from", optional_value(t.from)},
                                   {"to", t.to},
                                   {"detail", t.detail},
-                                  {"at", iso_time(t.at)}});
+                                  {"at", util::iso_utc_ms(t.at)}});
   return out;
 }
 
@@ -159,7 +146,7 @@ Expected<json, Failure> quarantine_json(store::Store& store) {
                    {"digest", entry.digest},
                    {"reason", entry.reason},
                    {"run", optional_value(entry.run)},
-                   {"at", iso_time(entry.at)}});
+                   {"at", util::iso_utc_ms(entry.at)}});
   return json{{"quarantined", out}};
 }
 

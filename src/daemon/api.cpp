@@ -34,7 +34,7 @@ json event_json(const store::Event& event) {
           {"digest", event.digest ? json(*event.digest) : json(nullptr)},
           {"run", event.run ? json(*event.run) : json(nullptr)},
           {"outcome", event.outcome ? json(*event.outcome) : json(nullptr)},
-          {"received_at", iso_time(event.received_at)}};
+          {"received_at", util::iso_utc_ms(event.received_at)}};
 }
 
 /// The text of the build log of `image`'s task among `tasks`; nullopt when it has none.
@@ -92,7 +92,7 @@ void Routes::events_get(http::ServerRequest&& request, http::Respond respond) {
   for (const auto& event : *events) {
     list.push_back(event_json(event));
     if (auto retry = retrying.find(event.id); retry != retrying.end())  // pending after a transient failure
-      list.back()["retry"] = {{"attempt", retry->second.attempt}, {"next", iso_time(retry->second.due)}};
+      list.back()["retry"] = {{"attempt", retry->second.attempt}, {"next", util::iso_utc_ms(retry->second.due)}};
   }
   respond(json_ok({{"events", list}}));
 }
@@ -127,7 +127,7 @@ void Routes::patch_post(http::ServerRequest&& request, http::Respond respond) {
   event.sender = "api";
   event.image = query;
   static std::atomic<std::uint64_t> counter{0};
-  event.dedupe_key = "api:" + iso_now() + ":" + std::to_string(counter++);
+  event.dedupe_key = "api:" + util::iso_now_ms() + ":" + std::to_string(counter++);
   intake.submit({event}, [this, query, respond = std::move(respond)](auto recorded) {
     if (!recorded) return respond(json_error(503, "cannot store the request; retry"));
     store::EventId id = recorded->front().id;

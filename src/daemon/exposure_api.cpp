@@ -296,7 +296,7 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
   event.sender = "api";
   event.image = "advisory:" + question->label();  // the run's trigger, and what a restart asks again
   static std::atomic<std::uint64_t> counter{0};
-  event.dedupe_key = "api:" + iso_now() + ":fix:" + std::to_string(counter++);
+  event.dedupe_key = "api:" + util::iso_now_ms() + ":fix:" + std::to_string(counter++);
   intake.submit({event}, [this, question, answer, image = event.image, respond](auto recorded) {
     if (!recorded) return respond(json_error(503, "the advisories are stored, the fix request is not; retry"));
     store::EventId id = recorded->front().id;

@@ -66,7 +66,7 @@ Pushes fleet_pushes(const webhook::Decoded& decoded, const std::string& hook_nam
   std::size_t not_in_fleet = 0;
   std::string unknown_example;
   static std::atomic<std::uint64_t> delivery_counter{0};
-  std::string delivery_tag = iso_now() + ":" + std::to_string(delivery_counter++);
+  std::string delivery_tag = util::iso_now_ms() + ":" + std::to_string(delivery_counter++);
   for (std::size_t i = 0; i < decoded.events.size(); ++i) {
     const auto& pushed = decoded.events[i];
     if (!pushed.tag) {  // a push by digest only (a child manifest of an index): nothing in the fleet names it

@@ -27,6 +27,7 @@
 #include "cascade/exposure.hpp"
 #include "cascade/cron.hpp"
 #include "cascade/http_server.hpp"
+#include "cascade/util/time.hpp"
 #include "cascade/webhook.hpp"
 #include "api_guard.hpp"
 #include "metrics.hpp"
@@ -54,10 +55,6 @@ class Logger {
   std::ostream& out_;
   std::mutex mutex_;
 };
-
-/// "2026-11-28T05:22:36.123Z"
-std::string iso_now();
-std::string iso_time(std::chrono::sys_time<std::chrono::milliseconds> time);
 
 // ---- intake -----------------------------------------------------------------------------
 

@@ -17,15 +17,6 @@ namespace cascade::daemon {
 
 namespace {
 
-std::string iso_utc(cron::Time time) {
-  std::time_t seconds = time.time_since_epoch().count();
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 std::optional<cron::Time> parse_iso_utc(const std::string& text) {
   std::tm utc{};
   if (!strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc)) return std::nullopt;
@@ -98,12 +89,12 @@ Scheduler::Scheduler(const pipeline::Pipeline& pipeline, store::Store& store, Co
 void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool missed) {
   store::Event event;
   event.sender = "schedule:" + entry.name;
-  event.dedupe_key = event.sender + ":" + iso_utc(at);
+  event.dedupe_key = event.sender + ":" + util::iso_utc(at);
   std::string action = action_name(entry.action);
   bool rebuild = entry.action == pipeline::ScheduleEntry::Action::rebuild;
   event.image = rebuild ? "rebuild:" + std::to_string(entry.images.size()) : action;  // a marker, never cascaded
   auto recorded = store_.record_event(event);
-  (void)store_.put_setting(setting_key(entry), iso_utc(at));
+  (void)store_.put_setting(setting_key(entry), util::iso_utc(at));
   if (!recorded) {
     log_.error("schedule: cannot store the firing", {{"schedule", entry.name}, {"error", recorded.error().message}});
     return;
@@ -111,7 +102,7 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   if (!recorded->is_new) return;  // this time already fired before a restart
   metrics_.add("cascade_triggers_total", {event.sender, "accepted"});
   log_.info(missed ? "schedule: firing a time missed while the daemon was down" : "schedule: firing",
-            {{"schedule", entry.name}, {"action", action}, {"time", iso_utc(at)}});
+            {{"schedule", entry.name}, {"action", action}, {"time", util::iso_utc(at)}});
   coordinator_.add(firing_trigger(entry, recorded->id), std::chrono::milliseconds(0));
 }
 
@@ -156,7 +147,7 @@ void Scheduler::run(std::stop_token stop) {
     auto last = store_.get_setting(setting_key(config));
     std::optional<cron::Time> last_time;
     if (last && *last) last_time = parse_iso_utc(**last);
-    if (!last_time) (void)store_.put_setting(setting_key(config), iso_utc(now));  // first start: nothing missed
+    if (!last_time) (void)store_.put_setting(setting_key(config), util::iso_utc(now));  // first start: nothing missed
     else if (auto due = schedule->previous(now); due && *due > *last_time) fire(config, *due, true);
     entries.push_back({&config, *schedule, schedule->next(now)});
   }
