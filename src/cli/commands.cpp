@@ -11,6 +11,7 @@
 
 #include "cascade/app.hpp"
 #include "cascade/cli.hpp"
+#include "cascade/util/edit_distance.hpp"
 #include "common.hpp"
 #include "package_commands.hpp"
 #include "render.hpp"
@@ -29,21 +30,6 @@ int graph_command(const Common& common) {
   return kOk;
 }
 
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // Up to three fleet images whose familiar name is close to the query, or contains its
 // last path component.
 std::vector<std::string> suggestions(const graph::Graph& graph, const reference::Reference& query) {
@@ -52,7 +38,7 @@ std::vector<std::string> suggestions(const graph::Graph& graph, const reference:
   std::multimap<std::size_t, std::string> ranked;
   for (const auto& node : graph.nodes()) {
     std::string name = familiar(node.image);
-    std::size_t distance = edit_distance(wanted, name);
+    std::size_t distance = util::edit_distance(wanted, name);
     bool contains = name.find(last) != std::string::npos;
     if (distance <= std::max<std::size_t>(3, wanted.size() / 3) || contains) ranked.emplace(distance, name);
   }

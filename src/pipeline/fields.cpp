@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "cascade/util/edit_distance.hpp"
+
 namespace cascade::pipeline::detail {
 
 namespace {
@@ -23,8 +25,6 @@ std::string wrong_type(std::string_view key, const YAML::Node& node, std::string
   if (node.IsNull()) return quoted(key) + " has no value; give it " + std::string(wanted) + " or remove the key";
   return quoted(key) + " must be " + std::string(wanted) + ", not " + std::string(kind_of(node));
 }
-
-char fold(char ch) { return static_cast<char>(std::tolower(static_cast<unsigned char>(ch))); }
 
 }  // namespace
 
@@ -67,29 +67,11 @@ YAML::Node Fields::get(std::string_view key) const {
   return value ? *value : YAML::Node(YAML::NodeType::Undefined);
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  // Three rolling rows of the optimal string alignment table.
-  std::vector<std::size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) previous[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    current[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t cost = fold(a[i - 1]) == fold(b[j - 1]) ? 0 : 1;
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
-      if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) && fold(a[i - 2]) == fold(b[j - 1]))
-        current[j] = std::min(current[j], before[j - 2] + 1);
-    }
-    std::swap(before, previous);
-    std::swap(previous, current);
-  }
-  return previous[b.size()];
-}
-
 std::optional<std::string_view> closest(std::string_view word, const std::vector<Key>& candidates) {
   std::optional<std::string_view> best;
   std::size_t best_distance = 0;
   for (const Key& key : candidates) {
-    std::size_t distance = edit_distance(word, key.name);
+    std::size_t distance = util::edit_distance(word, key.name);
     std::size_t limit = std::max<std::size_t>(2, key.name.size() / 3);
     if (distance > limit || distance >= word.size()) continue;
     if (!best || distance < best_distance) {

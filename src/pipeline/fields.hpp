@@ -79,9 +79,6 @@ Expected<Fields, Error> check_keys(const Reporter& report, const YAML::Node& nod
 /// edit, case is ignored), or nothing when none is close enough to be a likely typo.
 std::optional<std::string_view> closest(std::string_view word, const std::vector<Key>& candidates);
 
-/// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
-std::size_t edit_distance(std::string_view a, std::string_view b);
-
 /// A scalar value; fails when `node` is empty, a list or a mapping.
 Expected<std::string, Error> read_string(const Reporter& report, const YAML::Node& node, std::string_view key);
 
