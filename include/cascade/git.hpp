@@ -29,7 +29,8 @@ struct Error {
 /// Every other function here calls it. Throws std::runtime_error when libgit2 cannot start.
 void initialize();
 
-/// True when `location` looks like a URL (scheme://, or scp-like user@host:path) rather than a path.
+/// True when `location` looks like a URL (scheme://, or scp-like user@host:path) rather than a path
+/// (util::is_remote_git_location: the one rule, shared with the pipeline file).
 bool is_remote(std::string_view location);
 
 /// The folder a remote URL is cloned to inside `cache_dir` (stable, readable, unique per URL),

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cascade/process.hpp"
+#include "cascade/util/git_location.hpp"
 #include "credentials.hpp"
 #include "internal.hpp"
 
@@ -248,21 +249,7 @@ int init_cache(const std::string& folder, const std::string& stored_url, Reposit
 
 }  // namespace
 
-bool is_remote(std::string_view location) {
-  if (std::size_t scheme = location.find("://"); scheme != std::string_view::npos && scheme > 0) {
-    std::string_view name = location.substr(0, scheme);
-    bool valid = std::isalpha(static_cast<unsigned char>(name[0])) &&
-                 name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") ==
-                     std::string_view::npos;
-    if (valid) return true;
-  }
-  // scp-like [user@]host:path, as git reads it: a ':' before any '/', not a drive letter.
-  std::size_t colon = location.find(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == location.size()) return false;
-  if (colon == 1 && std::isalpha(static_cast<unsigned char>(location[0]))) return false;
-  std::size_t slash = location.find('/');
-  return slash == std::string_view::npos || colon < slash;
-}
+bool is_remote(std::string_view location) { return util::is_remote_git_location(location); }
 
 std::string cache_path_for(std::string_view url, std::string_view cache_dir) {
   std::string plain_url = split_userinfo(url).without_userinfo;

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "cascade/util/git_location.hpp"
+
 namespace cascade::pipeline::detail {
 
 namespace fs = std::filesystem;
@@ -33,26 +35,18 @@ Expected<std::string, std::string> resolve_local(std::string_view path, std::str
 }
 
 Expected<GitLocation, std::string> classify_git(std::string_view git) {
-  std::size_t scheme_end = git.find("://");
-  if (scheme_end != std::string_view::npos) {
-    std::string_view scheme = git.substr(0, scheme_end);
+  if (std::string_view scheme = util::url_scheme(git); !scheme.empty()) {
     if (scheme != "https" && scheme != "http" && scheme != "ssh" && scheme != "git" && scheme != "file")
       return unexpected("unsupported URL scheme '" + std::string(scheme) +
                         "': use https://, ssh://, git://, file://, user@host:path or a local path");
-    std::string_view authority = git.substr(scheme_end + 3);
+    std::string_view authority = git.substr(scheme.size() + 3);
     authority = authority.substr(0, authority.find('/'));
     std::size_t at = authority.rfind('@');
     if (at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos)
       return unexpected(std::string("the URL carries a password: remove it and use a git credential helper "
                                     "or an SSH key; secrets do not belong in the pipeline file"));
-    return GitLocation::remote;
   }
-  // git's own rule: a ':' before the first '/' makes an scp-like address (host:path).
-  std::size_t colon = git.find(':');
-  std::size_t slash = git.find('/');
-  if (colon != std::string_view::npos && colon > 0 && (slash == std::string_view::npos || colon < slash))
-    return GitLocation::remote;
-  return GitLocation::local;
+  return util::is_remote_git_location(git) ? GitLocation::remote : GitLocation::local;
 }
 
 Expected<std::string, std::string> repository_path(std::string_view path) {
