@@ -18,7 +18,8 @@ std::string quoted(std::string_view text) {
 namespace {
 
 void node_line(std::string& out, std::string_view indent, const Node& node) {
-  out.append(indent).append(node.id).append(" [label=").append(quoted(node.label)).append(node.attributes).append("];\n");
+  out.append(indent).append(node.id).append(" [label=").append(quoted(node.label));
+  out.append(node.attributes).append("];\n");
 }
 
 }  // namespace
