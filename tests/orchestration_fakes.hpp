@@ -289,7 +289,7 @@ class FaultyStore final : public store::Store {
     CASCADE_FAKE_WRITE(set_task_verdict(run, image, verdict));
   }
   Expected<store::Run, store::Error> get_run(Id run) override { CASCADE_FAKE_READ(get_run(run)); }
-  Expected<std::string, store::Error> get_plan(Id run) override { CASCADE_FAKE_READ(get_plan(run)); }
+  Expected<store::PlanRecord, store::Error> get_plan(Id run) override { CASCADE_FAKE_READ(get_plan(run)); }
   Expected<std::vector<store::Run>, store::Error> list_runs(std::size_t limit) override {
     CASCADE_FAKE_READ(list_runs(limit));
   }

@@ -58,7 +58,6 @@ class Bench {
     plan = plan::make(graph, trigger, {}, {});
     store::NewRun run;
     run.trigger.image = kDebian;
-    run.plan_json = "{}";
     this->run = *sqlite->create_run(run);
     std::vector<store::TaskSpec> specs;
     for (const auto& step : plan.steps) {

@@ -130,7 +130,8 @@ struct RunOptions {
   std::stop_token stop;    // start nothing new; let running builds finish
   std::stop_token cancel;  // cancel running builds too
   std::function<void(const executor::Progress&)> progress;
-  std::function<void(store::RunId)> on_run;  // called once the run is stored, before it executes
+  // called once the run is stored (or resumed), with its plan, before it executes
+  std::function<void(store::RunId, const PlannedPatch&)> on_run;
 };
 
 struct RunResult {

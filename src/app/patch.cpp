@@ -76,7 +76,7 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
                                      const RunOptions& options, bool resumed) {
   auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
   if (!lock) return unexpected(Failure::conflict("run " + std::to_string(run) + " is running in another process"));
-  if (options.on_run) options.on_run(run);
+  if (options.on_run) options.on_run(run, planned);
   auto command_targets = run_targets(wiring, run);
   if (!command_targets) return unexpected(command_targets.error());
   executor::Services services{*wiring.builder, *wiring.store, *wiring.workspace, options.progress};

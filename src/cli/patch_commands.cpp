@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "cascade/app.hpp"
+#include "cascade/trigger.hpp"
 #include "cascade/daemon.hpp"
 #include "common.hpp"
 #include "package_commands.hpp"
@@ -99,31 +100,39 @@ int patch_command(const Common& common, const PatchArgs& args, const PackageArgs
   options.stop = signals.stop();
   options.cancel = signals.cancel();
   options.progress = print_progress;
-  Expected<app::RunResult, app::Failure> result = unexpected(app::Failure{});
-  if (args.resume != 0) {
-    result = app::resume(*wiring, args.resume, options);
-  } else {
+  if (args.dry_run && args.resume == 0) {  // the plan only: no trigger is handled
     auto planned = app::plan_patch(*wiring, args.image, {}, !args.no_deploy);
     if (!planned) {
       fail(planned.error().message);
       return exit_code_for(planned.error().kind);
     }
-    if (args.dry_run) {
-      if (common.format == "json") std::cout << app::plan_json(*planned, *wiring).dump(2) << "\n";
-      else std::cout << plan_text(app::plan_json(*planned, *wiring));
-      return kOk;
-    }
-    if (auto unfinished = app::unfinished_run_for(*wiring, *planned)) {
-      std::cerr << "cascade: finishing run " << *unfinished << ", an unfinished cascade of the same image\n";
-      result = app::resume(*wiring, *unfinished, options);
-    } else {
-      result = app::run_patch(*wiring, *planned, options);
-    }
+    if (common.format == "json") std::cout << app::plan_json(*planned, *wiring).dump(2) << "\n";
+    else std::cout << plan_text(app::plan_json(*planned, *wiring));
+    return kOk;
   }
-  if (!result) {
-    fail(result.error().message);
-    return exit_code_for(result.error().kind);
+  app::Trigger trigger;  // a person's patch: planned as asked; or the resume of a run
+  trigger.source = store::TriggerKind::cli;
+  trigger.actor = "cli";
+  if (args.resume != 0) {
+    trigger.action = app::Trigger::Action::resume;
+    trigger.run = args.resume;
+  } else {
+    trigger.image = args.image;
+    trigger.exact = true;
   }
+  app::HandleOptions handle;
+  handle.run = options;
+  handle.deploy = !args.no_deploy;
+  handle.finishing = [](store::RunId run) {
+    std::cerr << "cascade: finishing run " << run << ", an unfinished cascade of the same image\n";
+  };
+  handle.note = [](const std::string& note) { std::cerr << "cascade: " << terminal_safe(note) << "\n"; };
+  auto handled = app::handle(*wiring, trigger, handle);
+  if (!handled) {
+    fail(handled.error().message);
+    return exit_code_for(handled.error().kind);
+  }
+  const auto& result = handled->run;
   int code = report_run(*wiring, common, result->run);
   if (result->state == store::RunState::interrupted)
     std::cerr << "cascade: run " << result->run << " interrupted; finish it with: cascade patch --resume "

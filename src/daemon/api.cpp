@@ -131,24 +131,24 @@ void Routes::patch_post(http::ServerRequest&& request, http::Respond respond) {
   intake.submit({event}, [this, query, respond = std::move(respond)](auto recorded) {
     if (!recorded) return respond(json_error(503, "cannot store the request; retry"));
     store::EventId id = recorded->front().id;
-    Trigger trigger;
-    trigger.source = store::TriggerKind::api;
-    trigger.sender = "api";
-    trigger.image = query;
-    trigger.exact = true;
-    trigger.events = {id};
+    Queued queued;
+    queued.trigger.source = store::TriggerKind::api;
+    queued.trigger.actor = "api";
+    queued.trigger.image = query;
+    queued.trigger.exact = true;
+    queued.events = {id};
     auto busy = coordinator.active();
     if (busy || coordinator.queued() > 0) {  // answer now; the caller follows the event
       respond(json_ok({{"event", id}, {"run", nullptr}, {"queued", true},
                        {"message", busy ? "queued behind run " + std::to_string(busy->run) : "queued"}}, 202));
     } else {
-      trigger.done.push_back([id, respond](const Outcome& outcome) {
+      queued.done.push_back([id, respond](const Outcome& outcome) {
         respond(json_ok({{"event", id}, {"run", outcome.run ? json(*outcome.run) : json(nullptr)}, {"queued", false},
                          {"message", outcome.message}}, outcome.status));
       });
     }
     metrics.add("cascade_triggers_total", {"api", "accepted"});
-    coordinator.add(std::move(trigger), std::chrono::milliseconds(0));
+    coordinator.add(std::move(queued), std::chrono::milliseconds(0));
   });
 }
 

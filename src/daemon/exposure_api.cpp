@@ -300,13 +300,13 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
   intake.submit({event}, [this, question, answer, image = event.image, respond](auto recorded) {
     if (!recorded) return respond(json_error(503, "the advisories are stored, the fix request is not; retry"));
     store::EventId id = recorded->front().id;
-    Trigger trigger;
-    trigger.kind = Trigger::Kind::fix;
-    trigger.source = store::TriggerKind::api;
-    trigger.sender = "api";
-    trigger.image = image;
-    trigger.question = question;
-    trigger.events = {id};
+    Queued queued;
+    queued.trigger.action = app::Trigger::Action::fix;
+    queued.trigger.source = store::TriggerKind::api;
+    queued.trigger.actor = "api";
+    queued.trigger.image = image;
+    queued.trigger.question = question;
+    queued.events = {id};
     auto busy = coordinator.active();
     if (busy || coordinator.queued() > 0) {  // answer now; the caller follows the event
       json queued = answer;
@@ -314,7 +314,7 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
                          {"message", busy ? "queued behind run " + std::to_string(busy->run) : "queued"}};
       respond(json_ok(queued, 202));
     } else {
-      trigger.done.push_back([id, answer, respond](const Outcome& outcome) {
+      queued.done.push_back([id, answer, respond](const Outcome& outcome) {
         json done = answer;
         done["patch"] = {{"event", id}, {"run", outcome.run ? json(*outcome.run) : json(nullptr)}, {"queued", false},
                          {"message", outcome.message}, {"unfixed", outcome.unfixed}};
@@ -323,7 +323,7 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
       });
     }
     metrics.add("cascade_triggers_total", {"api", "accepted"});
-    coordinator.add(std::move(trigger), std::chrono::milliseconds(0));
+    coordinator.add(std::move(queued), std::chrono::milliseconds(0));
   });
 }
 

@@ -142,13 +142,13 @@ void submit(Routes& routes, Pushes pushes, const std::string& sender, const std:
         continue;
       }
       ++accepted;
-      Trigger trigger;
-      trigger.source = store::TriggerKind::webhook;
-      trigger.sender = sender;
-      trigger.image = pushes.events[i].image;
-      trigger.digest = pushes.events[i].digest;
-      trigger.events = {result.id};
-      routes.coordinator.add(std::move(trigger), debounce);
+      Queued queued;
+      queued.trigger.source = store::TriggerKind::webhook;
+      queued.trigger.actor = sender;
+      queued.trigger.image = pushes.events[i].image;
+      queued.trigger.digest = pushes.events[i].digest;
+      queued.events = {result.id};
+      routes.coordinator.add(std::move(queued), debounce);
     }
     routes.metrics.add("cascade_triggers_total", {sender, "accepted"}, static_cast<double>(accepted));
     if (duplicates) routes.metrics.add("cascade_triggers_total", {sender, "duplicate"}, static_cast<double>(duplicates));

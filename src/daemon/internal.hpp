@@ -27,6 +27,7 @@
 #include "cascade/exposure.hpp"
 #include "cascade/cron.hpp"
 #include "cascade/http_server.hpp"
+#include "cascade/trigger.hpp"
 #include "cascade/util/time.hpp"
 #include "cascade/webhook.hpp"
 #include "api_guard.hpp"
@@ -121,22 +122,14 @@ struct Outcome {
   std::vector<std::string> unfixed{};  // fix: external bases with no fixed version upstream yet
 };
 
-/// One queued piece of work. Triggers of the same key wait together (debounce).
-struct Trigger {
-  // patch an image; rebuild a selection; refresh the external bases; scan the fleet's
-  // packages; fix: the run that closes an advisory's exposure (app::plan_fix)
-  enum class Kind { patch, rebuild, refresh, scan, fix } kind = Kind::patch;
-  store::TriggerKind source = store::TriggerKind::webhook;
-  std::string sender;                  // "distribution", "schedule:nightly", "api"
-  std::string image;                   // patch: the image as pushed (repo:tag) or as asked; fix: "advisory:ID, ID"
-  std::optional<std::string> digest;   // what the sender reported; confirmed with the registry
-  bool exact = false;                  // patch as asked, no registry confirmation (API, like the CLI)
-  std::vector<std::string> globs;      // rebuild: the selection
-  std::shared_ptr<const app::PackageQuestion> question;  // fix: what to close
+/// A trigger in the coordinator's queue: the application's trigger (app::Trigger, the one
+/// value every trigger becomes) and what the daemon keeps with it. Triggers of the same key
+/// wait together (debounce).
+struct Queued {
+  app::Trigger trigger;
   std::vector<store::EventId> events;  // stored events it carries
   int attempt = 0;                     // transient failures so far (a webhook or schedule patch retries)
   std::vector<std::function<void(const Outcome&)>> done;
-  std::string key() const;
 };
 
 /// Shared, read-mostly state the API reads: the fleet as last scanned.
@@ -158,18 +151,13 @@ class Coordinator {
   /// Queues a trigger (it waits `delay`, restarted by each later trigger of the same key, but
   /// at most 5x delay after the first), or joins the running run when that run is for the
   /// same image and digest or builds the image itself.
-  void add(Trigger trigger, std::chrono::milliseconds delay);
+  void add(Queued queued, std::chrono::milliseconds delay);
   /// Runs queued work until `stop`: resumes unfinished runs first, then one run at a time.
   void run(std::stop_token stop, std::stop_token cancel);
   void wake();
 
   std::size_t queued() const;
-  struct Active {
-    store::RunId run = 0;
-    std::string image;
-    std::optional<std::string> digest;
-    std::set<std::string> images;  // every image the run builds
-  };
+  using Active = app::ActiveRun;
   std::optional<Active> active() const;
   FleetView fleet() const;
   /// Stored events waiting in the queue (debounce, behind the run, retrying).
@@ -184,29 +172,33 @@ class Coordinator {
   std::map<store::EventId, Retry> retrying() const;
 
  private:
-  void process(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
-  void process_patch(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
-  void process_refresh(Trigger& trigger);
-  void process_scan(Trigger& trigger);
-  void process_fix(Trigger& trigger, std::stop_token stop, std::stop_token cancel);
+  /// Hands the trigger to app::handle() and settles, retries or answers what it came to.
+  void process(Queued& queued, std::stop_token stop, std::stop_token cancel);
+  /// A refresh's patch notices: the firing is settled once the last one has started its run
+  /// (resumable from then on) or settled; until then a restart replays it.
+  void follow_up(Queued& queued, std::vector<app::Trigger> patches, const std::string& message);
+  app::HandleOptions handle_options(Queued& queued, std::stop_token stop, std::stop_token cancel);
+  /// The run started: it is the active one; its events join it; the waiting callers hear of it.
+  void started(Queued& queued, store::RunId run, const app::PlannedPatch& planned, bool finishing);
   /// A stored fix request the daemon stopped before acting on ("advisory:ID, ID"), queued again.
   void requeue_fix(const store::Event& event);
-  /// Runs the plan as a new run, or finishes run `resume` (an unfinished cascade of the same).
-  std::optional<app::RunResult> execute(Trigger& trigger, const app::PlannedPatch& planned, std::stop_token stop,
-                                        std::stop_token cancel, std::optional<store::RunId> resume = std::nullopt);
   void resume_unfinished(std::stop_token stop, std::stop_token cancel);
+  /// Queues again the stored events nothing acted on (the daemon stopped in their window, or
+  /// while they waited to retry a transient failure: they go on where they were).
+  void requeue_pending();
   void refresh_fleet();
-  void settle(Trigger& trigger, Outcome outcome, std::string_view metric_outcome);
+  void settle(Queued& queued, Outcome outcome, std::string_view metric_outcome);
   /// A transient failure: the trigger waits 1 s, 2 s, 4 s, ... (at most 5 min) and tries
   /// again, its events pending (persisted, a restart continues); settled failed after
   /// kRetryAttempts, or at once when nothing stored waits on it (an exact API patch).
-  void retry_later(Trigger& trigger, const std::string& reason);
+  void retry_later(Queued& queued, const std::string& reason);
   /// Drops settled or joined events from the retry state (and its stored copy).
   void forget_retries(const std::vector<store::EventId>& events);
   void save_retries();
   void load_retries();
   void update_behind();
-  app::RunOptions run_options(const Trigger& trigger, std::stop_token stop, std::stop_token cancel);
+  /// Counts and logs what a run tells as it goes.
+  void on_progress(const executor::Progress& progress);
 
   app::Wiring& wiring_;
   Config config_;
@@ -215,7 +207,7 @@ class Coordinator {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   struct Waiting {
-    Trigger trigger;
+    Queued queued;
     std::chrono::steady_clock::time_point first, due;
   };
   std::map<std::string, Waiting> waiting_;

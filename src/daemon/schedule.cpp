@@ -34,24 +34,24 @@ const char* action_name(pipeline::ScheduleEntry::Action action) {
   return "refresh";
 }
 
-Trigger::Kind trigger_kind(pipeline::ScheduleEntry::Action action) {
+app::Trigger::Action trigger_action(pipeline::ScheduleEntry::Action action) {
   switch (action) {
-    case pipeline::ScheduleEntry::Action::refresh: return Trigger::Kind::refresh;
-    case pipeline::ScheduleEntry::Action::rebuild: return Trigger::Kind::rebuild;
-    case pipeline::ScheduleEntry::Action::scan: return Trigger::Kind::scan;
+    case pipeline::ScheduleEntry::Action::refresh: return app::Trigger::Action::refresh;
+    case pipeline::ScheduleEntry::Action::rebuild: return app::Trigger::Action::rebuild;
+    case pipeline::ScheduleEntry::Action::scan: return app::Trigger::Action::scan;
   }
-  return Trigger::Kind::refresh;
+  return app::Trigger::Action::refresh;
 }
 
 /// The coordinator's trigger for a firing of `entry`, carrying its stored event.
-Trigger firing_trigger(const pipeline::ScheduleEntry& entry, store::EventId event) {
-  Trigger trigger;
-  trigger.kind = trigger_kind(entry.action);
-  trigger.source = store::TriggerKind::schedule;
-  trigger.sender = "schedule:" + entry.name;
-  trigger.globs = entry.images;
-  trigger.events = {event};  // settled by the coordinator once the work is done
-  return trigger;
+Queued firing_trigger(const pipeline::ScheduleEntry& entry, store::EventId event) {
+  Queued queued;
+  queued.trigger.action = trigger_action(entry.action);
+  queued.trigger.source = store::TriggerKind::schedule;
+  queued.trigger.actor = "schedule:" + entry.name;
+  queued.trigger.globs = entry.images;
+  queued.events = {event};  // settled by the coordinator once the work is done
+  return queued;
 }
 
 cron::Time now_seconds() { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
