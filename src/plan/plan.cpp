@@ -62,6 +62,42 @@ Needs needs(const graph::Graph& graph, const Trigger& trigger) {
   return out;
 }
 
+// Whether the step builds, and why: forced, a rebuild, a rebuilt start image (skipped when
+// built from its recipe's commit on the current digests of its bases), or its bases
+// (skipped when `unchanged`: every base known and the image already built on it).
+namespace {
+
+void choose_action(Step& step, const graph::Graph& graph, const Trigger& trigger, bool is_rebuilt_start,
+                   const Observed* current, bool unchanged, const std::string& changed) {
+  if (auto forced = trigger.forced.find(step.node); forced != trigger.forced.end()) {
+    step.action = Action::Build;
+    step.no_cache = true;
+    step.reason = forced->second;
+  } else if (trigger.rebuild) {
+    step.action = Action::Build;
+    step.reason = step.depth == 0 ? "rebuild requested" : "rebuilt after " + step.via.front();
+  } else if (is_rebuilt_start) {
+    const graph::Recipe* recipe = graph.recipe_of(step.node);
+    bool same_inputs = current && current->digest && !recipe->commit.empty() && current->revision == recipe->commit &&
+                       std::all_of(step.base_digests.begin(), step.base_digests.end(), [&](const auto& base) {
+                         return built_on(current, base.first, base.second);
+                       }) &&
+                       step.base_digests.size() == graph.node(step.node).bases.size();
+    step.action = same_inputs ? Action::Skip : Action::Build;
+    step.reason = same_inputs ? "already built from commit " + recipe->commit.substr(0, 12) +
+                                    " on the current digests of its bases"
+                              : "patched image built by the fleet: rebuilt first";
+  } else if (unchanged) {
+    step.action = Action::Skip;
+    step.reason = "already built on the current digest of every base";
+  } else {
+    step.action = Action::Build;
+    step.reason = changed.empty() ? "no record of what it was built on" : changed;
+  }
+}
+
+}  // namespace
+
 Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std::string, Observed>& observed,
           const std::map<std::string, std::string>& pinned) {
   Scope scope = scope_of(graph, trigger);
@@ -107,36 +143,8 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
       }
     }
     bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
-    if (auto forced = trigger.forced.find(id); forced != trigger.forced.end()) {
-      step.action = Action::Build;
-      step.no_cache = true;
-      step.reason = forced->second;
-    } else if (trigger.rebuild) {
-      step.action = Action::Build;
-      step.reason = depth == 0 ? "rebuild requested" : "rebuilt after " + step.via.front();
-    } else if (is_rebuilt_start) {
-      const graph::Recipe* recipe = graph.recipe_of(id);
-      bool same_inputs = current && current->digest && !recipe->commit.empty() && current->revision == recipe->commit &&
-                         std::all_of(step.base_digests.begin(), step.base_digests.end(), [&](const auto& base) {
-                           return built_on(current, base.first, base.second);
-                         }) &&
-                         step.base_digests.size() == graph.node(id).bases.size();
-      if (same_inputs) {
-        step.action = Action::Skip;
-        step.reason = "already built from commit " + recipe->commit.substr(0, 12) + " on the current digests of its bases";
-        known[id] = *current->digest;
-      } else {
-        step.action = Action::Build;
-        step.reason = "patched image built by the fleet: rebuilt first";
-      }
-    } else if (all_known_and_unchanged) {
-      step.action = Action::Skip;
-      step.reason = "already built on the current digest of every base";
-      known[id] = *current->digest;
-    } else {
-      step.action = Action::Build;
-      step.reason = changed.empty() ? "no record of what it was built on" : changed;
-    }
+    choose_action(step, graph, trigger, is_rebuilt_start, current, all_known_and_unchanged, changed);
+    if (step.action == Action::Skip) known[id] = *current->digest;
     step_of[id] = plan.steps.size();
     plan.steps.push_back(std::move(step));
   };
