@@ -84,9 +84,8 @@ Expected<int, Error> read_int(const Context& context, const YAML::Node& node, st
 
 Expected<std::chrono::milliseconds, Error> read_duration(const Context& context, const YAML::Node& node,
                                                          std::string_view key, bool allow_zero) {
-  auto text = read_nonempty(context.report, node, key);
-  if (!text) return unexpected(text.error());
-  auto duration = parse_duration(*text);
+  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, key));
+  auto duration = parse_duration(text);
   if (!duration) return unexpected(context.report.at(node, quoted(key) + ": " + duration.error()));
   if (!allow_zero && duration->count() == 0)
     return unexpected(context.report.at(node, quoted(key) + " must be longer than zero"));
@@ -96,14 +95,12 @@ Expected<std::chrono::milliseconds, Error> read_duration(const Context& context,
 /// A list of non-empty strings.
 Expected<std::vector<std::string>, Error> read_string_list(const Context& context, const YAML::Node& node,
                                                            std::string_view key) {
-  auto list = expect_list(context.report, node, key);
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, key));
   if (node.size() == 0) return unexpected(context.report.at(node, quoted(key) + " is empty: list at least one value"));
   std::vector<std::string> values;
   for (const YAML::Node& entry : node) {
-    auto value = read_nonempty(context.report, entry, key);
-    if (!value) return unexpected(value.error());
-    values.push_back(*value);
+    CASCADE_TRY_ASSIGN(auto value, read_nonempty(context.report, entry, key));
+    values.push_back(value);
   }
   return values;
 }
@@ -136,21 +133,19 @@ Expected<void, std::string> check_placeholders(std::string_view text) {
 }
 
 Status read_argv(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  auto argv = read_string_list(context, node, "argv");
-  if (!argv) return unexpected(argv.error());
-  for (std::size_t i = 0; i < argv->size(); ++i) {
-    auto checked = check_placeholders((*argv)[i]);
-    if (!checked) return unexpected(context.report.at(node[i], "'argv' entry " + quoted((*argv)[i]) + ": " +
+  CASCADE_TRY_ASSIGN(auto argv, read_string_list(context, node, "argv"));
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    auto checked = check_placeholders(argv[i]);
+    if (!checked) return unexpected(context.report.at(node[i], "'argv' entry " + quoted(argv[i]) + ": " +
                                                                    checked.error()));
   }
-  target.argv = std::move(*argv);
+  target.argv = std::move(argv);
   return {};
 }
 
 Status read_endpoint(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  auto endpoint = read_nonempty(context.report, node, "endpoint");
-  if (!endpoint) return unexpected(endpoint.error());
-  const std::string& text = *endpoint;
+  CASCADE_TRY_ASSIGN(auto endpoint, read_nonempty(context.report, node, "endpoint"));
+  const std::string& text = endpoint;
   bool unix_socket = text.rfind("unix:///", 0) == 0 && text.size() > 8;
   bool tcp = text.rfind("tcp://", 0) == 0 && text.size() > 6 && text.find('/', 6) == std::string::npos &&
              text.find(':', 6) != std::string::npos;
@@ -162,15 +157,13 @@ Status read_endpoint(const Context& context, const YAML::Node& node, DeployTarge
 }
 
 Status read_tls(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  auto fields = check_keys(context.report, node, kTlsSection);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kTlsSection));
   TlsFiles files;
   for (auto [key, out] : {std::pair{"ca", &files.ca}, {"cert", &files.cert}, {"key", &files.key}}) {
-    auto value_node = fields->find(key);
+    auto value_node = fields.find(key);
     if (!value_node) continue;
-    auto text = read_nonempty(context.report, *value_node, key);
-    if (!text) return unexpected(text.error());
-    auto path = resolve_local(*text, context.directory, context.env);
+    CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, *value_node, key));
+    auto path = resolve_local(text, context.directory, context.env);
     if (!path) return unexpected(context.report.at(*value_node, quoted(key) + ": " + path.error()));
     *out = *path;
   }
@@ -183,19 +176,17 @@ Status read_tls(const Context& context, const YAML::Node& node, DeployTarget& ta
 }
 
 Status read_http_probe(const Context& context, const YAML::Node& node, Rollout& rollout) {
-  auto probe = read_nonempty(context.report, node, "http_probe");
-  if (!probe) return unexpected(probe.error());
-  bool http = probe->rfind("http://", 0) == 0 && probe->size() > 7;
-  bool https = probe->rfind("https://", 0) == 0 && probe->size() > 8;
+  CASCADE_TRY_ASSIGN(auto probe, read_nonempty(context.report, node, "http_probe"));
+  bool http = probe.rfind("http://", 0) == 0 && probe.size() > 7;
+  bool https = probe.rfind("https://", 0) == 0 && probe.size() > 8;
   if (!http && !https)
-    return unexpected(context.report.at(node, "'http_probe' " + quoted(*probe) + " must be an http:// or https:// URL"));
-  rollout.http_probe = *probe;
+    return unexpected(context.report.at(node, "'http_probe' " + quoted(probe) + " must be an http:// or https:// URL"));
+  rollout.http_probe = probe;
   return {};
 }
 
 Status read_rollout(const Context& context, const YAML::Node& node, DeployKind kind, Rollout& rollout) {
-  auto fields = check_keys(context.report, node, kRolloutSection);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kRolloutSection));
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     bool docker_only = std::find(kDockerOnlyRollout.begin(), kDockerOnlyRollout.end(), key) != kDockerOnlyRollout.end();
@@ -204,43 +195,27 @@ Status read_rollout(const Context& context, const YAML::Node& node, DeployKind k
                                                            " applies only to docker targets: Kubernetes rolls pods "
                                                            "by the workload's own update strategy"));
   }
-  if (auto value = fields->find("batch")) {
-    auto batch = read_int(context, *value, "batch", 1);
-    if (!batch) return unexpected(batch.error());
-    rollout.batch = *batch;
+  if (auto value = fields.find("batch")) CASCADE_TRY_ASSIGN(rollout.batch, read_int(context, *value, "batch", 1));
+  if (auto value = fields.find("max_unavailable")) {
+    CASCADE_TRY_ASSIGN(rollout.max_unavailable, read_int(context, *value, "max_unavailable", 0));
   }
-  if (auto value = fields->find("max_unavailable")) {
-    auto most = read_int(context, *value, "max_unavailable", 0);
-    if (!most) return unexpected(most.error());
-    rollout.max_unavailable = *most;
+  if (auto value = fields.find("health_timeout")) {
+    CASCADE_TRY_ASSIGN(rollout.health_timeout, read_duration(context, *value, "health_timeout", false));
   }
-  if (auto value = fields->find("health_timeout")) {
-    auto timeout = read_duration(context, *value, "health_timeout", false);
-    if (!timeout) return unexpected(timeout.error());
-    rollout.health_timeout = *timeout;
+  if (auto value = fields.find("rollback")) {
+    CASCADE_TRY_ASSIGN(rollout.rollback, read_bool(context.report, *value, "rollback"));
   }
-  if (auto value = fields->find("rollback")) {
-    auto rollback = read_bool(context.report, *value, "rollback");
-    if (!rollback) return unexpected(rollback.error());
-    rollout.rollback = *rollback;
-  }
-  if (auto value = fields->find("http_probe")) {
-    auto probe = read_http_probe(context, *value, rollout);
-    if (!probe) return probe;
-  }
-  if (auto value = fields->find("stable_for")) {
-    auto stable = read_duration(context, *value, "stable_for", true);
-    if (!stable) return unexpected(stable.error());
-    rollout.stable_for = *stable;
+  if (auto value = fields.find("http_probe")) CASCADE_TRY(read_http_probe(context, *value, rollout));
+  if (auto value = fields.find("stable_for")) {
+    CASCADE_TRY_ASSIGN(rollout.stable_for, read_duration(context, *value, "stable_for", true));
   }
   return {};
 }
 
 Status read_images(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  auto images = read_string_list(context, node, "images");
-  if (!images) return unexpected(images.error());
-  for (std::size_t i = 0; i < images->size(); ++i) {
-    const std::string& glob = (*images)[i];
+  CASCADE_TRY_ASSIGN(auto images, read_string_list(context, node, "images"));
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const std::string& glob = images[i];
     auto valid = validate_glob(glob);
     if (!valid)
       return unexpected(context.report.at(node[i], "'images' glob " + quoted(glob) + ": " + valid.error().first));
@@ -250,30 +225,28 @@ Status read_images(const Context& context, const YAML::Node& node, DeployTarget&
       return unexpected(context.report.at(node[i], "'images' glob " + quoted(glob) +
                                                        " matches repositories: remove the tag or digest"));
   }
-  target.images = std::move(*images);
+  target.images = std::move(images);
   return {};
 }
 
 Status read_namespaces(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  auto namespaces = read_string_list(context, node, "namespaces");
-  if (!namespaces) return unexpected(namespaces.error());
-  for (std::size_t i = 0; i < namespaces->size(); ++i) {
-    const std::string& name = (*namespaces)[i];
+  CASCADE_TRY_ASSIGN(auto namespaces, read_string_list(context, node, "namespaces"));
+  for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    const std::string& name = namespaces[i];
     if (!valid_namespace(name))
       return unexpected(context.report.at(node[i], "namespace " + quoted(name) +
                                                        " must be a DNS label: lowercase letters, digits and '-', "
                                                        "at most 63 characters"));
-    if (std::find(namespaces->begin(), namespaces->begin() + static_cast<long>(i), name) !=
-        namespaces->begin() + static_cast<long>(i))
+    if (std::find(namespaces.begin(), namespaces.begin() + static_cast<long>(i), name) !=
+        namespaces.begin() + static_cast<long>(i))
       return unexpected(context.report.at(node[i], "namespace " + quoted(name) + " is listed twice"));
   }
-  target.namespaces = std::move(*namespaces);
+  target.namespaces = std::move(namespaces);
   return {};
 }
 
 Status read_env(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  auto env = read_string_map(context.report, node, "env");
-  if (!env) return unexpected(env.error());
+  CASCADE_TRY_ASSIGN(auto env, read_string_map(context.report, node, "env"));
   for (const auto& entry : node) {
     const std::string name = entry.first.Scalar();
     if (!valid_env_name(name))
@@ -282,16 +255,15 @@ Status read_env(const Context& context, const YAML::Node& node, DeployTarget& ta
     if (name.rfind("CASCADE_", 0) == 0)
       return unexpected(context.report.at(entry.first, quoted(name) + " is set by cascade itself; pick another name"));
   }
-  target.env = std::move(*env);
+  target.env = std::move(env);
   return {};
 }
 
 Expected<DeployKind, Error> read_kind(const Context& context, const YAML::Node& node) {
-  auto text = read_nonempty(context.report, node, "kind");
-  if (!text) return unexpected(text.error());
+  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "kind"));
   for (const KindKeys& kind : kKinds)
-    if (kind.name == *text) return kind.kind;
-  return unexpected(context.report.at(node, "unknown deploy kind " + quoted(*text) +
+    if (kind.name == text) return kind.kind;
+  return unexpected(context.report.at(node, "unknown deploy kind " + quoted(text) +
                                                 "; known: docker, kubernetes, command"));
 }
 
@@ -336,95 +308,65 @@ Status check_insecure(const Context& context, const Fields& fields, const Deploy
 
 Status read_kind_fields(const Context& context, const Fields& fields, DeployTarget& target) {
   if (auto node = fields.find("insecure")) {
-    auto insecure = read_bool(context.report, *node, "insecure");
-    if (!insecure) return unexpected(insecure.error());
-    target.insecure = *insecure;
+    CASCADE_TRY_ASSIGN(target.insecure, read_bool(context.report, *node, "insecure"));
   }
-  if (auto node = fields.find("endpoint")) {
-    if (auto read = read_endpoint(context, *node, target); !read) return read;
-  }
-  if (auto node = fields.find("tls")) {
-    if (auto read = read_tls(context, *node, target); !read) return read;
-  }
+  if (auto node = fields.find("endpoint")) CASCADE_TRY(read_endpoint(context, *node, target));
+  if (auto node = fields.find("tls")) CASCADE_TRY(read_tls(context, *node, target));
   if (auto node = fields.find("group_by")) {
-    auto label = read_nonempty(context.report, *node, "group_by");
-    if (!label) return unexpected(label.error());
-    target.group_by = *label;
+    CASCADE_TRY_ASSIGN(target.group_by, read_nonempty(context.report, *node, "group_by"));
   }
   if (auto node = fields.find("kubeconfig")) {
-    auto text = read_nonempty(context.report, *node, "kubeconfig");
-    if (!text) return unexpected(text.error());
-    auto path = resolve_local(*text, context.directory, context.env);
+    CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, *node, "kubeconfig"));
+    auto path = resolve_local(text, context.directory, context.env);
     if (!path) return unexpected(context.report.at(*node, "'kubeconfig': " + path.error()));
     target.kubeconfig = *path;
   }
   if (auto node = fields.find("context")) {
-    auto name = read_nonempty(context.report, *node, "context");
-    if (!name) return unexpected(name.error());
-    target.context = *name;
+    CASCADE_TRY_ASSIGN(target.context, read_nonempty(context.report, *node, "context"));
   }
-  if (auto node = fields.find("namespaces")) {
-    if (auto read = read_namespaces(context, *node, target); !read) return read;
-  }
-  if (auto node = fields.find("argv")) {
-    if (auto read = read_argv(context, *node, target); !read) return read;
-  }
-  if (auto node = fields.find("env")) {
-    if (auto read = read_env(context, *node, target); !read) return read;
-  }
+  if (auto node = fields.find("namespaces")) CASCADE_TRY(read_namespaces(context, *node, target));
+  if (auto node = fields.find("argv")) CASCADE_TRY(read_argv(context, *node, target));
+  if (auto node = fields.find("env")) CASCADE_TRY(read_env(context, *node, target));
   if (auto node = fields.find("timeout")) {
-    auto timeout = read_duration(context, *node, "timeout", false);
-    if (!timeout) return unexpected(timeout.error());
-    target.timeout = *timeout;
+    CASCADE_TRY_ASSIGN(target.timeout, read_duration(context, *node, "timeout", false));
   }
   return {};
 }
 
 Expected<DeployTarget, Error> read_deploy_target(const Context& context, const YAML::Node& node) {
-  auto fields = check_keys(context.report, node, kTarget);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kTarget));
   DeployTarget target;
   target.mark = mark_of(node);
-  YAML::Node name_node = fields->get("name");
-  auto name = read_nonempty(context.report, name_node, "name");
-  if (!name) return unexpected(name.error());
-  if (!valid_target_name(*name))
-    return unexpected(context.report.at(name_node, "deploy target name " + quoted(*name) +
+  YAML::Node name_node = fields.get("name");
+  CASCADE_TRY_ASSIGN(auto name, read_nonempty(context.report, name_node, "name"));
+  if (!valid_target_name(name))
+    return unexpected(context.report.at(name_node, "deploy target name " + quoted(name) +
                                                        " must match [a-z0-9][a-z0-9._-]*"));
-  target.name = *name;
-  auto kind = read_kind(context, fields->get("kind"));
-  if (!kind) return unexpected(kind.error());
-  target.kind = *kind;
-  if (auto checked = check_kind_keys(context, node, *fields, target.kind); !checked) return unexpected(checked.error());
-  if (auto images = fields->find("images")) {
-    if (auto read = read_images(context, *images, target); !read) return unexpected(read.error());
-  }
-  if (auto rollout = fields->find("rollout")) {
-    if (auto read = read_rollout(context, *rollout, target.kind, target.rollout); !read)
-      return unexpected(read.error());
-  }
-  if (auto read = read_kind_fields(context, *fields, target); !read) return unexpected(read.error());
-  if (auto checked = check_insecure(context, *fields, target); !checked) return unexpected(checked.error());
+  target.name = name;
+  CASCADE_TRY_ASSIGN(target.kind, read_kind(context, fields.get("kind")));
+  CASCADE_TRY(check_kind_keys(context, node, fields, target.kind));
+  if (auto images = fields.find("images")) CASCADE_TRY(read_images(context, *images, target));
+  if (auto rollout = fields.find("rollout")) CASCADE_TRY(read_rollout(context, *rollout, target.kind, target.rollout));
+  CASCADE_TRY(read_kind_fields(context, fields, target));
+  CASCADE_TRY(check_insecure(context, fields, target));
   return target;
 }
 
 }  // namespace
 
 Expected<std::vector<DeployTarget>, Error> read_deploy(const Context& context, const YAML::Node& node) {
-  auto list = expect_list(context.report, node, "deploy");
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, "deploy"));
   std::vector<DeployTarget> targets;
   std::map<std::string, int> lines;
   for (const YAML::Node& entry : node) {
-    auto target = read_deploy_target(context, entry);
-    if (!target) return unexpected(target.error());
-    if (auto first = lines.find(target->name); first != lines.end())
-      return unexpected(context.report.at(entry["name"], "deploy target name " + quoted(target->name) +
+    CASCADE_TRY_ASSIGN(auto target, read_deploy_target(context, entry));
+    if (auto first = lines.find(target.name); first != lines.end())
+      return unexpected(context.report.at(entry["name"], "deploy target name " + quoted(target.name) +
                                                              " is already used by the target at line " +
                                                              std::to_string(first->second) +
                                                              "; give each target a unique name"));
-    lines.emplace(target->name, target->mark.line);
-    targets.push_back(std::move(*target));
+    lines.emplace(target.name, target.mark.line);
+    targets.push_back(std::move(target));
   }
   return targets;
 }

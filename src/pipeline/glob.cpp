@@ -121,8 +121,7 @@ Expected<void, GlobError> validate_segment(std::string_view glob, std::size_t st
   if (segment == ".") return unexpected(GlobError{"'.' segment never matches (paths are written without './'): remove it", start});
   for (std::size_t i = 0; i < segment.size(); ++i) {
     if (segment[i] != '[') continue;
-    auto valid = validate_set(glob, start + i);
-    if (!valid) return valid;
+    CASCADE_TRY(validate_set(glob, start + i));
     i = match_set(glob, start + i, '\0').end - start - 1;
   }
   return {};
@@ -145,8 +144,7 @@ Expected<void, std::pair<std::string, std::size_t>> validate_glob(std::string_vi
   if (glob.front() == '/')
     return unexpected(GlobError{"absolute pattern: globs are relative to the repository root; remove the leading '/'", 0});
   for (std::size_t pos = 0; pos <= glob.size(); pos = next_segment(glob, pos)) {
-    auto valid = validate_segment(glob, pos, segment_at(glob, pos));
-    if (!valid) return valid;
+    CASCADE_TRY(validate_segment(glob, pos, segment_at(glob, pos)));
   }
   return {};
 }

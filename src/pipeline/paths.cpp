@@ -27,9 +27,8 @@ std::string without_trailing_slash(std::string text) {
 
 Expected<std::string, std::string> resolve_local(std::string_view path, std::string_view directory,
                                                  const Environment& env) {
-  auto expanded = expand_home(path, env);
-  if (!expanded) return expanded;
-  fs::path resolved = fs::path(*expanded);
+  CASCADE_TRY_ASSIGN(auto expanded, expand_home(path, env));
+  fs::path resolved = fs::path(expanded);
   if (resolved.is_relative()) resolved = fs::path(directory) / resolved;
   return without_trailing_slash(resolved.lexically_normal().string());
 }

@@ -40,9 +40,8 @@ Expected<int, Error> read_version(const Context& context, const YAML::Node& node
 }
 
 Expected<std::string, Error> read_local_path(const Context& context, const YAML::Node& node, std::string_view key) {
-  auto text = read_nonempty(context.report, node, key);
-  if (!text) return text;
-  auto path = resolve_local(*text, context.directory, context.env);
+  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, key));
+  auto path = resolve_local(text, context.directory, context.env);
   if (!path) return unexpected(context.report.at(node, "'" + std::string(key) + "': " + path.error()));
   return *path;
 }
@@ -53,49 +52,41 @@ bool valid_host_char(char ch) {
 }
 
 Expected<std::string, Error> read_host(const Context& context, const YAML::Node& node) {
-  auto host = read_nonempty(context.report, node, "host");
-  if (!host) return host;
-  if (host->find("://") != std::string::npos)
-    return unexpected(context.report.at(node, "registry host '" + *host +
+  CASCADE_TRY_ASSIGN(auto host, read_nonempty(context.report, node, "host"));
+  if (host.find("://") != std::string::npos)
+    return unexpected(context.report.at(node, "registry host '" + host +
                                                   "' must not carry a scheme: write only host[:port], and "
                                                   "'insecure: true' for plain http"));
-  if (!std::all_of(host->begin(), host->end(), valid_host_char))
-    return unexpected(context.report.at(node, "registry host '" + *host +
+  if (!std::all_of(host.begin(), host.end(), valid_host_char))
+    return unexpected(context.report.at(node, "registry host '" + host +
                                                   "' must be host[:port], e.g. 'registry.example.com' or "
                                                   "'127.0.0.1:5000', without a path"));
   return host;
 }
 
 Expected<Registry, Error> read_registry(const Context& context, const YAML::Node& node) {
-  auto fields = check_keys(context.report, node, kRegistry);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kRegistry));
   Registry registry;
   registry.mark = mark_of(node);
-  auto host = read_host(context, fields->get("host"));
-  if (!host) return unexpected(host.error());
-  registry.host = *host;
-  if (auto node_insecure = fields->find("insecure")) {
-    auto insecure = read_bool(context.report, *node_insecure, "insecure");
-    if (!insecure) return unexpected(insecure.error());
-    registry.insecure = *insecure;
+  CASCADE_TRY_ASSIGN(registry.host, read_host(context, fields.get("host")));
+  if (auto node_insecure = fields.find("insecure")) {
+    CASCADE_TRY_ASSIGN(registry.insecure, read_bool(context.report, *node_insecure, "insecure"));
   }
   return registry;
 }
 
 Expected<std::vector<Registry>, Error> read_registries(const Context& context, const YAML::Node& node) {
-  auto list = expect_list(context.report, node, "registries");
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, "registries"));
   std::vector<Registry> registries;
   std::map<std::string, int> lines;
   for (const YAML::Node& entry : node) {
-    auto registry = read_registry(context, entry);
-    if (!registry) return unexpected(registry.error());
-    if (auto first = lines.find(registry->host); first != lines.end())
-      return unexpected(context.report.at(entry, "registry '" + registry->host +
+    CASCADE_TRY_ASSIGN(auto registry, read_registry(context, entry));
+    if (auto first = lines.find(registry.host); first != lines.end())
+      return unexpected(context.report.at(entry, "registry '" + registry.host +
                                                      "' is already configured at line " +
                                                      std::to_string(first->second) + "; keep only one entry"));
-    lines.emplace(registry->host, registry->mark.line);
-    registries.push_back(std::move(*registry));
+    lines.emplace(registry.host, registry.mark.line);
+    registries.push_back(std::move(registry));
   }
   return registries;
 }
@@ -110,17 +101,9 @@ std::string default_cache(const Context& context) {
 
 Status read_paths(const Context& context, const Fields& fields, Pipeline& pipeline) {
   pipeline.state = (fs::path(context.directory) / ".cascade" / "state.db").string();
-  if (auto node = fields.find("state")) {
-    auto state = read_local_path(context, *node, "state");
-    if (!state) return unexpected(state.error());
-    pipeline.state = *state;
-  }
+  if (auto node = fields.find("state")) CASCADE_TRY_ASSIGN(pipeline.state, read_local_path(context, *node, "state"));
   pipeline.cache = default_cache(context);
-  if (auto node = fields.find("cache")) {
-    auto cache = read_local_path(context, *node, "cache");
-    if (!cache) return unexpected(cache.error());
-    pipeline.cache = *cache;
-  }
+  if (auto node = fields.find("cache")) CASCADE_TRY_ASSIGN(pipeline.cache, read_local_path(context, *node, "cache"));
   return {};
 }
 
@@ -128,39 +111,19 @@ Expected<Pipeline, Error> read_pipeline(const Context& context, const YAML::Node
   if (root.IsNull())
     return unexpected(Error{context.report.file(), 1, 1,
                             "the pipeline file is empty: start it with 'version: 1' and a 'sources' list"});
-  auto fields = check_keys(context.report, root, kTopLevel);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, root, kTopLevel));
   Pipeline pipeline;
   pipeline.file = context.report.file();
   pipeline.directory = context.directory;
-  auto version = read_version(context, fields->get("version"));
-  if (!version) return unexpected(version.error());
-  pipeline.version = *version;
-  auto paths = read_paths(context, *fields, pipeline);
-  if (!paths) return unexpected(paths.error());
-  if (auto node = fields->find("registries")) {
-    auto registries = read_registries(context, *node);
-    if (!registries) return unexpected(registries.error());
-    pipeline.registries = std::move(*registries);
+  CASCADE_TRY_ASSIGN(pipeline.version, read_version(context, fields.get("version")));
+  CASCADE_TRY(read_paths(context, fields, pipeline));
+  if (auto node = fields.find("registries")) CASCADE_TRY_ASSIGN(pipeline.registries, read_registries(context, *node));
+  CASCADE_TRY_ASSIGN(pipeline.sources, read_sources(context, fields.get("sources")));
+  if (auto node = fields.find("deploy")) CASCADE_TRY_ASSIGN(pipeline.deploy, read_deploy(context, *node));
+  if (auto node = fields.find("max_parallel_deploys")) {
+    CASCADE_TRY_ASSIGN(pipeline.max_parallel_deploys, read_max_parallel_deploys(context, *node));
   }
-  auto sources = read_sources(context, fields->get("sources"));
-  if (!sources) return unexpected(sources.error());
-  pipeline.sources = std::move(*sources);
-  if (auto node = fields->find("deploy")) {
-    auto deploy = read_deploy(context, *node);
-    if (!deploy) return unexpected(deploy.error());
-    pipeline.deploy = std::move(*deploy);
-  }
-  if (auto node = fields->find("max_parallel_deploys")) {
-    auto most = read_max_parallel_deploys(context, *node);
-    if (!most) return unexpected(most.error());
-    pipeline.max_parallel_deploys = *most;
-  }
-  if (auto node = fields->find("triggers")) {
-    auto triggers = read_triggers(context, *node);
-    if (!triggers) return unexpected(triggers.error());
-    pipeline.triggers = std::move(*triggers);
-  }
+  if (auto node = fields.find("triggers")) CASCADE_TRY_ASSIGN(pipeline.triggers, read_triggers(context, *node));
   return pipeline;
 }
 

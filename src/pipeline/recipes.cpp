@@ -29,9 +29,8 @@ Expected<std::string, std::string> produced_image(std::string_view text) {
 }
 
 Expected<std::string, Error> read_image(const Context& context, const YAML::Node& node) {
-  auto text = read_nonempty(context.report, node, "image");
-  if (!text) return text;
-  auto image = produced_image(*text);
+  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "image"));
+  auto image = produced_image(text);
   if (!image) return unexpected(context.report.at(node, image.error()));
   return *image;
 }
@@ -39,12 +38,12 @@ Expected<std::string, Error> read_image(const Context& context, const YAML::Node
 /// A repository path value; `folder_allowed` lets the root ("" or ".") through, as ".".
 Expected<std::string, Error> read_repository_path(const Context& context, const YAML::Node& node,
                                                   std::string_view key, bool folder_allowed) {
-  auto text = folder_allowed ? read_string(context.report, node, key) : read_nonempty(context.report, node, key);
-  if (!text) return text;
-  auto path = repository_path(*text);
+  CASCADE_TRY_ASSIGN(auto text, folder_allowed ? read_string(context.report, node, key)
+                                                : read_nonempty(context.report, node, key));
+  auto path = repository_path(text);
   if (!path) return unexpected(context.report.at(node, "'" + std::string(key) + "' " + path.error()));
   if (folder_allowed) return path->empty() ? std::string(".") : *path;
-  if (path->empty() || text->back() == '/')
+  if (path->empty() || text.back() == '/')
     return unexpected(context.report.at(node, "'" + std::string(key) + "' must name a file, e.g. 'app/Dockerfile'"));
   return *path;
 }
@@ -82,44 +81,41 @@ bool has_per_file_placeholder(std::string_view tmpl) {
 
 Expected<std::string, Error> read_image_template(const Context& context, const YAML::Node& node,
                                                  const std::string& sample, const std::string& source_name) {
-  auto tmpl = read_nonempty(context.report, node, "image");
-  if (!tmpl) return tmpl;
-  auto expanded = expand_template(*tmpl, sample, source_name);
-  if (!expanded) return unexpected(context.report.at(node, "image template '" + *tmpl + "': " + expanded.error()));
-  if (!has_per_file_placeholder(*tmpl))
+  CASCADE_TRY_ASSIGN(auto tmpl, read_nonempty(context.report, node, "image"));
+  auto expanded = expand_template(tmpl, sample, source_name);
+  if (!expanded) return unexpected(context.report.at(node, "image template '" + tmpl + "': " + expanded.error()));
+  if (!has_per_file_placeholder(tmpl))
     return unexpected(context.report.at(
-        node, "image template '" + *tmpl +
+        node, "image template '" + tmpl +
                   "' has no {dir}, {path} or {file} placeholder, so every discovered Dockerfile would produce "
                   "the same image; use e.g. 'registry.example.com/apps/{dir}:latest'"));
-  bool domain_is_literal = tmpl->substr(0, tmpl->find('/')).find('{') == std::string::npos;
+  bool domain_is_literal = tmpl.substr(0, tmpl.find('/')).find('{') == std::string::npos;
   if (domain_is_literal) {
     auto image = produced_image(*expanded);
     if (!image)
-      return unexpected(context.report.at(node, "image template '" + *tmpl + "' gives '" + *expanded +
+      return unexpected(context.report.at(node, "image template '" + tmpl + "' gives '" + *expanded +
                                                     "' for the matching path '" + sample + "': " + image.error()));
   }
-  return *tmpl;
+  return tmpl;
 }
 
 Expected<std::string, Error> read_context_template(const Context& context, const YAML::Node& node,
                                                    const std::string& sample, const std::string& source_name) {
-  auto tmpl = read_string(context.report, node, "context");
-  if (!tmpl) return tmpl;
-  auto expanded = expand_template(*tmpl, sample, source_name);
-  if (!expanded) return unexpected(context.report.at(node, "context template '" + *tmpl + "': " + expanded.error()));
+  CASCADE_TRY_ASSIGN(auto tmpl, read_string(context.report, node, "context"));
+  auto expanded = expand_template(tmpl, sample, source_name);
+  if (!expanded) return unexpected(context.report.at(node, "context template '" + tmpl + "': " + expanded.error()));
   auto path = repository_path(*expanded);
   if (!path)
-    return unexpected(context.report.at(node, "context template '" + *tmpl + "' gives '" + *expanded +
+    return unexpected(context.report.at(node, "context template '" + tmpl + "' gives '" + *expanded +
                                                   "' for the matching path '" + sample + "', which " + path.error()));
-  return *tmpl;
+  return tmpl;
 }
 
 Expected<std::string, Error> read_glob(const Context& context, const YAML::Node& node) {
-  auto glob = read_string(context.report, node, "dockerfiles");
-  if (!glob) return glob;
-  auto valid = validate_glob(*glob);
+  CASCADE_TRY_ASSIGN(auto glob, read_string(context.report, node, "dockerfiles"));
+  auto valid = validate_glob(glob);
   if (!valid)
-    return unexpected(context.report.at(node, "invalid glob '" + *glob + "' at character " +
+    return unexpected(context.report.at(node, "invalid glob '" + glob + "' at character " +
                                                   std::to_string(valid.error().second + 1) + ": " +
                                                   valid.error().first));
   return glob;
@@ -128,16 +124,8 @@ Expected<std::string, Error> read_glob(const Context& context, const YAML::Node&
 /// Reads the keys recipes and discover entries share.
 template <typename Recipe>
 Status read_build_options(const Context& context, const Fields& fields, Recipe& recipe) {
-  if (auto node = fields.find("target")) {
-    auto target = read_target(context, *node);
-    if (!target) return unexpected(target.error());
-    recipe.target = *target;
-  }
-  if (auto node = fields.find("build_args")) {
-    auto args = read_build_args(context, *node);
-    if (!args) return unexpected(args.error());
-    recipe.build_args = std::move(*args);
-  }
+  if (auto node = fields.find("target")) CASCADE_TRY_ASSIGN(recipe.target, read_target(context, *node));
+  if (auto node = fields.find("build_args")) CASCADE_TRY_ASSIGN(recipe.build_args, read_build_args(context, *node));
   return {};
 }
 
@@ -151,8 +139,7 @@ Expected<std::string, Error> read_target(const Context& context, const YAML::Nod
 }
 
 Expected<std::map<std::string, std::string>, Error> read_build_args(const Context& context, const YAML::Node& node) {
-  auto args = read_string_map(context.report, node, "build_args");
-  if (!args) return args;
+  CASCADE_TRY_ASSIGN(auto args, read_string_map(context.report, node, "build_args"));
   for (const auto& entry : node) {
     const std::string name = entry.first.Scalar();
     if (has_space(name) || name.find('=') != std::string::npos)
@@ -163,47 +150,31 @@ Expected<std::map<std::string, std::string>, Error> read_build_args(const Contex
 }
 
 Expected<ImageRecipe, Error> read_image_recipe(const Context& context, const YAML::Node& node) {
-  auto fields = check_keys(context.report, node, kImageRecipe);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kImageRecipe));
   ImageRecipe recipe;
   recipe.mark = mark_of(node);
-  auto image = read_image(context, fields->get("image"));
-  if (!image) return unexpected(image.error());
-  recipe.image = *image;
-  auto dockerfile = read_repository_path(context, fields->get("dockerfile"), "dockerfile", false);
-  if (!dockerfile) return unexpected(dockerfile.error());
-  recipe.dockerfile = *dockerfile;
+  CASCADE_TRY_ASSIGN(recipe.image, read_image(context, fields.get("image")));
+  CASCADE_TRY_ASSIGN(recipe.dockerfile, read_repository_path(context, fields.get("dockerfile"), "dockerfile", false));
   recipe.context = folder_of(recipe.dockerfile);
-  if (auto node_context = fields->find("context")) {
-    auto folder = read_repository_path(context, *node_context, "context", true);
-    if (!folder) return unexpected(folder.error());
-    recipe.context = *folder;
+  if (auto node_context = fields.find("context")) {
+    CASCADE_TRY_ASSIGN(recipe.context, read_repository_path(context, *node_context, "context", true));
   }
-  auto options = read_build_options(context, *fields, recipe);
-  if (!options) return unexpected(options.error());
+  CASCADE_TRY(read_build_options(context, fields, recipe));
   return recipe;
 }
 
 Expected<Discover, Error> read_discover(const Context& context, const YAML::Node& node,
                                         const std::string& source_name) {
-  auto fields = check_keys(context.report, node, kDiscover);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kDiscover));
   Discover discover;
   discover.mark = mark_of(node);
-  auto glob = read_glob(context, fields->get("dockerfiles"));
-  if (!glob) return unexpected(glob.error());
-  discover.dockerfiles = *glob;
+  CASCADE_TRY_ASSIGN(discover.dockerfiles, read_glob(context, fields.get("dockerfiles")));
   std::string sample = sample_path(discover.dockerfiles);
-  auto image = read_image_template(context, fields->get("image"), sample, source_name);
-  if (!image) return unexpected(image.error());
-  discover.image_template = *image;
-  if (auto node_context = fields->find("context")) {
-    auto folder = read_context_template(context, *node_context, sample, source_name);
-    if (!folder) return unexpected(folder.error());
-    discover.context_template = *folder;
+  CASCADE_TRY_ASSIGN(discover.image_template, read_image_template(context, fields.get("image"), sample, source_name));
+  if (auto node_context = fields.find("context")) {
+    CASCADE_TRY_ASSIGN(discover.context_template, read_context_template(context, *node_context, sample, source_name));
   }
-  auto options = read_build_options(context, *fields, discover);
-  if (!options) return unexpected(options.error());
+  CASCADE_TRY(read_build_options(context, fields, discover));
   return discover;
 }
 

@@ -30,27 +30,25 @@ Expected<std::string, Error> read_name(const Context& context, const YAML::Node&
 }
 
 Status read_git(const Context& context, const YAML::Node& node, Source& source) {
-  auto git = read_nonempty(context.report, node, "git");
-  if (!git) return unexpected(git.error());
-  auto location = classify_git(*git);
+  CASCADE_TRY_ASSIGN(auto git, read_nonempty(context.report, node, "git"));
+  auto location = classify_git(git);
   if (!location) return unexpected(context.report.at(node, "'git': " + location.error()));
   source.remote = *location == GitLocation::remote;
   if (source.remote) {
-    source.git = *git;
+    source.git = git;
     return {};
   }
-  auto path = resolve_local(*git, context.directory, context.env);
+  auto path = resolve_local(git, context.directory, context.env);
   if (!path) return unexpected(context.report.at(node, "'git': " + path.error()));
   source.git = *path;
   return {};
 }
 
 Expected<std::string, Error> read_ref(const Context& context, const YAML::Node& node) {
-  auto ref = read_nonempty(context.report, node, "ref");
-  if (!ref) return ref;
-  if (ref->front() == '-')
+  CASCADE_TRY_ASSIGN(auto ref, read_nonempty(context.report, node, "ref"));
+  if (ref.front() == '-')
     return unexpected(context.report.at(node, "'ref' must not start with '-': name a branch, tag or commit"));
-  bool has_space = std::any_of(ref->begin(), ref->end(), [](char ch) { return ch <= ' ' || ch == 0x7f; });
+  bool has_space = std::any_of(ref.begin(), ref.end(), [](char ch) { return ch <= ' ' || ch == 0x7f; });
   if (has_space)
     return unexpected(context.report.at(node, "'ref' must not contain spaces or control characters: name a "
                                               "branch, tag or commit"));
@@ -60,26 +58,22 @@ Expected<std::string, Error> read_ref(const Context& context, const YAML::Node& 
 template <typename T, typename ReadEntry>
 Status read_list(const Context& context, const YAML::Node& node, std::string_view key, std::vector<T>& out,
                  ReadEntry read_entry) {
-  auto list = expect_list(context.report, node, key);
-  if (!list) return list;
+  CASCADE_TRY(expect_list(context.report, node, key));
   for (const YAML::Node& entry : node) {
-    auto value = read_entry(entry);
-    if (!value) return unexpected(value.error());
-    out.push_back(std::move(*value));
+    CASCADE_TRY_ASSIGN(auto value, read_entry(entry));
+    out.push_back(std::move(value));
   }
   return {};
 }
 
 Status read_recipes(const Context& context, const Fields& fields, Source& source) {
   if (auto images = fields.find("images")) {
-    auto read = read_list(context, *images, "images", source.images,
-                          [&](const YAML::Node& entry) { return read_image_recipe(context, entry); });
-    if (!read) return read;
+    CASCADE_TRY(read_list(context, *images, "images", source.images,
+                          [&](const YAML::Node& entry) { return read_image_recipe(context, entry); }));
   }
   if (auto discover = fields.find("discover")) {
-    auto read = read_list(context, *discover, "discover", source.discover,
-                          [&](const YAML::Node& entry) { return read_discover(context, entry, source.name); });
-    if (!read) return read;
+    CASCADE_TRY(read_list(context, *discover, "discover", source.discover,
+                          [&](const YAML::Node& entry) { return read_discover(context, entry, source.name); }));
   }
   if (source.images.empty() && source.discover.empty())
     return unexpected(context.report.at(fields.mapping(), "source '" + source.name +
@@ -89,23 +83,14 @@ Status read_recipes(const Context& context, const Fields& fields, Source& source
 }
 
 Expected<Source, Error> read_source(const Context& context, const YAML::Node& node) {
-  auto fields = check_keys(context.report, node, kSource);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kSource));
   Source source;
   source.mark = mark_of(node);
-  auto name = read_name(context, fields->get("name"));
-  if (!name) return unexpected(name.error());
-  source.name = *name;
-  auto git = read_git(context, fields->get("git"), source);
-  if (!git) return unexpected(git.error());
+  CASCADE_TRY_ASSIGN(source.name, read_name(context, fields.get("name")));
+  CASCADE_TRY(read_git(context, fields.get("git"), source));
   source.ref = "HEAD";
-  if (auto ref_node = fields->find("ref")) {
-    auto ref = read_ref(context, *ref_node);
-    if (!ref) return unexpected(ref.error());
-    source.ref = *ref;
-  }
-  auto recipes = read_recipes(context, *fields, source);
-  if (!recipes) return unexpected(recipes.error());
+  if (auto ref_node = fields.find("ref")) CASCADE_TRY_ASSIGN(source.ref, read_ref(context, *ref_node));
+  CASCADE_TRY(read_recipes(context, fields, source));
   return source;
 }
 
@@ -138,26 +123,23 @@ Status check_unique_images(const Context& context, const Source& source, std::ma
 }  // namespace
 
 Expected<std::vector<Source>, Error> read_sources(const Context& context, const YAML::Node& node) {
-  auto list = expect_list(context.report, node, "sources");
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, "sources"));
   if (node.size() == 0)
     return unexpected(context.report.at(node, "'sources' is empty: list at least one source"));
   std::vector<Source> sources;
   std::map<std::string, Mark> names;
   std::map<std::string, Producer> images;
   for (const YAML::Node& entry : node) {
-    auto source = read_source(context, entry);
-    if (!source) return unexpected(source.error());
+    CASCADE_TRY_ASSIGN(auto source, read_source(context, entry));
     YAML::Node name = name_node(entry);
-    if (auto first = names.find(source->name); first != names.end())
-      return unexpected(context.report.at(name, "source name '" + source->name +
+    if (auto first = names.find(source.name); first != names.end())
+      return unexpected(context.report.at(name, "source name '" + source.name +
                                                     "' is already used by the source at line " +
                                                     std::to_string(first->second.line) +
                                                     "; give each source a unique name"));
-    names.emplace(source->name, mark_of(name));
-    auto unique = check_unique_images(context, *source, images);
-    if (!unique) return unexpected(unique.error());
-    sources.push_back(std::move(*source));
+    names.emplace(source.name, mark_of(name));
+    CASCADE_TRY(check_unique_images(context, source, images));
+    sources.push_back(std::move(source));
   }
   return sources;
 }

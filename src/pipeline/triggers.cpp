@@ -47,10 +47,9 @@ bool valid_env_name(const std::string& name) {
 }
 
 Expected<std::string, Error> read_env_name(const Context& context, const YAML::Node& node, std::string_view key) {
-  auto name = read_nonempty(context.report, node, key);
-  if (!name) return name;
-  if (!valid_env_name(*name))
-    return unexpected(context.report.at(node, quoted(key) + " names an environment variable: " + quoted(*name) +
+  CASCADE_TRY_ASSIGN(auto name, read_nonempty(context.report, node, key));
+  if (!valid_env_name(name))
+    return unexpected(context.report.at(node, quoted(key) + " names an environment variable: " + quoted(name) +
                                                   " must match [A-Za-z_][A-Za-z0-9_]*"));
   return name;
 }
@@ -95,10 +94,9 @@ bool valid_listen(std::string_view text) {
 }
 
 Expected<std::string, Error> read_listen(const Context& context, const YAML::Node& node) {
-  auto listen = read_nonempty(context.report, node, "listen");
-  if (!listen) return listen;
-  if (!valid_listen(*listen))
-    return unexpected(context.report.at(node, "'listen' " + quoted(*listen) +
+  CASCADE_TRY_ASSIGN(auto listen, read_nonempty(context.report, node, "listen"));
+  if (!valid_listen(listen))
+    return unexpected(context.report.at(node, "'listen' " + quoted(listen) +
                                                   " must be host:port (port 0-65535), e.g. 127.0.0.1:8080 or "
                                                   "[::1]:8080"));
   return listen;
@@ -106,67 +104,61 @@ Expected<std::string, Error> read_listen(const Context& context, const YAML::Nod
 
 /// "1048576", "512KiB", "1MiB", "100B".
 Expected<std::size_t, Error> read_body_limit(const Context& context, const YAML::Node& node) {
-  auto text = read_nonempty(context.report, node, "body_limit");
-  if (!text) return unexpected(text.error());
+  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "body_limit"));
   std::size_t digits_end = 0;
-  while (digits_end < text->size() && is_digit((*text)[digits_end])) ++digits_end;
-  std::string_view unit = std::string_view(*text).substr(digits_end);
+  while (digits_end < text.size() && is_digit(text[digits_end])) ++digits_end;
+  std::string_view unit = std::string_view(text).substr(digits_end);
   std::size_t scale = unit.empty() || unit == "B" ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1024 * 1024 : 0;
   if (digits_end == 0 || digits_end > 10 || scale == 0)
-    return unexpected(context.report.at(node, "'body_limit' " + quoted(*text) +
+    return unexpected(context.report.at(node, "'body_limit' " + quoted(text) +
                                                   " must be a size in bytes like 1048576, 512KiB or 1MiB"));
-  std::size_t bytes = std::stoull(text->substr(0, digits_end)) * scale;
+  std::size_t bytes = std::stoull(text.substr(0, digits_end)) * scale;
   if (bytes == 0) return unexpected(context.report.at(node, "'body_limit' must be more than zero"));
   return bytes;
 }
 
 Expected<std::chrono::milliseconds, Error> read_debounce(const Context& context, const YAML::Node& node) {
-  auto text = read_nonempty(context.report, node, "debounce");
-  if (!text) return unexpected(text.error());
-  auto duration = parse_duration(*text);
+  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "debounce"));
+  auto duration = parse_duration(text);
   if (!duration) return unexpected(context.report.at(node, "'debounce': " + duration.error()));
   return *duration;
 }
 
 Expected<std::string, Error> read_log_format(const Context& context, const YAML::Node& node) {
-  auto format = read_nonempty(context.report, node, "log");
-  if (!format) return format;
-  if (*format != "text" && *format != "json")
-    return unexpected(context.report.at(node, "'log' must be text or json, not " + quoted(*format)));
+  CASCADE_TRY_ASSIGN(auto format, read_nonempty(context.report, node, "log"));
+  if (format != "text" && format != "json")
+    return unexpected(context.report.at(node, "'log' must be text or json, not " + quoted(format)));
   return format;
 }
 
 /// A registry host[:port] for repositories a payload names without one.
 Expected<std::string, Error> read_registry_host(const Context& context, const YAML::Node& node) {
-  auto host = read_nonempty(context.report, node, "registry");
-  if (!host) return host;
-  std::size_t colon = host->rfind(':');
-  bool valid = colon == std::string::npos ? valid_hostname(*host)
-                                          : valid_hostname(host->substr(0, colon)) && valid_port(host->substr(colon + 1));
+  CASCADE_TRY_ASSIGN(auto host, read_nonempty(context.report, node, "registry"));
+  std::size_t colon = host.rfind(':');
+  bool valid = colon == std::string::npos ? valid_hostname(host)
+                                          : valid_hostname(host.substr(0, colon)) && valid_port(host.substr(colon + 1));
   if (!valid)
-    return unexpected(context.report.at(node, "'registry' " + quoted(*host) +
+    return unexpected(context.report.at(node, "'registry' " + quoted(host) +
                                                   " must be host[:port], e.g. registry.example.com or 127.0.0.1:5000, "
                                                   "without a scheme or path"));
   return host;
 }
 
 Expected<std::string, Error> read_hook_path(const Context& context, const YAML::Node& node) {
-  auto path = read_nonempty(context.report, node, "path");
-  if (!path) return path;
-  bool valid = *path != "." && *path != ".." && std::all_of(path->begin(), path->end(), [](char ch) {
+  CASCADE_TRY_ASSIGN(auto path, read_nonempty(context.report, node, "path"));
+  bool valid = path != "." && path != ".." && std::all_of(path.begin(), path.end(), [](char ch) {
     return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '.' || ch == '_' || ch == '-';
   });
   if (!valid)
-    return unexpected(context.report.at(node, "webhook path " + quoted(*path) +
+    return unexpected(context.report.at(node, "webhook path " + quoted(path) +
                                                   " must match [a-z0-9._-]+ (it is the URL segment after /hooks/)"));
   return path;
 }
 
 Expected<std::string, Error> read_sender(const Context& context, const YAML::Node& node) {
-  auto sender = read_nonempty(context.report, node, "sender");
-  if (!sender) return sender;
-  if (std::find(kSenders.begin(), kSenders.end(), *sender) == kSenders.end())
-    return unexpected(context.report.at(node, "unknown webhook sender " + quoted(*sender) +
+  CASCADE_TRY_ASSIGN(auto sender, read_nonempty(context.report, node, "sender"));
+  if (std::find(kSenders.begin(), kSenders.end(), sender) == kSenders.end())
+    return unexpected(context.report.at(node, "unknown webhook sender " + quoted(sender) +
                                                   "; known: distribution, dockerhub, harbor, quay, github, generic"));
   return sender;
 }
@@ -174,18 +166,14 @@ Expected<std::string, Error> read_sender(const Context& context, const YAML::Nod
 /// token_env, secret_env and auth: at least one way to accept a delivery, chosen explicitly.
 Status read_hook_auth(const Context& context, const YAML::Node& node, const Fields& fields, Webhook& hook) {
   if (auto value = fields.find("token_env")) {
-    auto name = read_env_name(context, *value, "token_env");
-    if (!name) return unexpected(name.error());
-    hook.token_env = *name;
+    CASCADE_TRY_ASSIGN(hook.token_env, read_env_name(context, *value, "token_env"));
   }
   if (auto value = fields.find("secret_env")) {
     if (std::find(kSigningSenders.begin(), kSigningSenders.end(), hook.sender) == kSigningSenders.end())
       return unexpected(context.report.at(key_node(node, "secret_env"),
                                           hook.sender + " cannot sign; use token_env (only github and generic "
                                                         "deliveries carry a signature)"));
-    auto name = read_env_name(context, *value, "secret_env");
-    if (!name) return unexpected(name.error());
-    hook.secret_env = *name;
+    CASCADE_TRY_ASSIGN(hook.secret_env, read_env_name(context, *value, "secret_env"));
   }
   if (auto value = fields.find("auth")) {
     if (!value->IsScalar() || value->Scalar() != "none")
@@ -207,45 +195,32 @@ Status read_hook_auth(const Context& context, const YAML::Node& node, const Fiel
 }
 
 Expected<Webhook, Error> read_webhook(const Context& context, const YAML::Node& node) {
-  auto fields = check_keys(context.report, node, kWebhook);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kWebhook));
   Webhook hook;
   hook.mark = mark_of(node);
-  auto sender = read_sender(context, fields->get("sender"));
-  if (!sender) return unexpected(sender.error());
-  hook.sender = *sender;
+  CASCADE_TRY_ASSIGN(hook.sender, read_sender(context, fields.get("sender")));
   hook.path = hook.sender;
-  if (auto value = fields->find("path")) {
-    auto path = read_hook_path(context, *value);
-    if (!path) return unexpected(path.error());
-    hook.path = *path;
-  }
-  if (auto value = fields->find("registry")) {
-    auto registry = read_registry_host(context, *value);
-    if (!registry) return unexpected(registry.error());
-    hook.registry = *registry;
-  }
-  if (auto auth = read_hook_auth(context, node, *fields, hook); !auth) return unexpected(auth.error());
+  if (auto value = fields.find("path")) CASCADE_TRY_ASSIGN(hook.path, read_hook_path(context, *value));
+  if (auto value = fields.find("registry")) CASCADE_TRY_ASSIGN(hook.registry, read_registry_host(context, *value));
+  CASCADE_TRY(read_hook_auth(context, node, fields, hook));
   return hook;
 }
 
 Expected<std::vector<Webhook>, Error> read_webhooks(const Context& context, const YAML::Node& node) {
-  auto list = expect_list(context.report, node, "webhooks");
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, "webhooks"));
   std::vector<Webhook> hooks;
   std::map<std::string, int> lines;
   for (const YAML::Node& entry : node) {
-    auto hook = read_webhook(context, entry);
-    if (!hook) return unexpected(hook.error());
-    if (auto first = lines.find(hook->path); first != lines.end()) {
+    CASCADE_TRY_ASSIGN(auto hook, read_webhook(context, entry));
+    if (auto first = lines.find(hook.path); first != lines.end()) {
       YAML::Node where = entry.IsMap() && entry["path"] ? entry["path"] : entry;
-      return unexpected(context.report.at(where, "webhook path " + quoted(hook->path) +
+      return unexpected(context.report.at(where, "webhook path " + quoted(hook.path) +
                                                      " is already used by the webhook at line " +
                                                      std::to_string(first->second) + "; give each webhook its own "
                                                                                      "'path'"));
     }
-    lines.emplace(hook->path, hook->mark.line);
-    hooks.push_back(std::move(*hook));
+    lines.emplace(hook.path, hook.mark.line);
+    hooks.push_back(std::move(hook));
   }
   return hooks;
 }
@@ -269,76 +244,70 @@ bool valid_entry_name(const std::string& name) {
 
 Status read_schedule_cron(const Context& context, const Fields& fields, ScheduleEntry& entry) {
   YAML::Node cron_node = fields.get("cron");
-  auto expression = read_nonempty(context.report, cron_node, "cron");
-  if (!expression) return unexpected(expression.error());
-  auto checked = cron::Schedule::parse(*expression, "UTC");
+  CASCADE_TRY_ASSIGN(auto expression, read_nonempty(context.report, cron_node, "cron"));
+  auto checked = cron::Schedule::parse(expression, "UTC");
   if (!checked)
     return unexpected(context.report.at(cron_mark(cron_node, checked.error().offset),
-                                        "cron expression " + quoted(*expression) + ": " + checked.error().message));
-  entry.cron = *expression;
+                                        "cron expression " + quoted(expression) + ": " + checked.error().message));
+  entry.cron = expression;
   if (auto value = fields.find("timezone")) {
-    auto zone = read_nonempty(context.report, *value, "timezone");
-    if (!zone) return unexpected(zone.error());
-    auto in_zone = cron::Schedule::parse(entry.cron, *zone);
+    CASCADE_TRY_ASSIGN(auto zone, read_nonempty(context.report, *value, "timezone"));
+    auto in_zone = cron::Schedule::parse(entry.cron, zone);
     if (!in_zone)
       return unexpected(context.report.at(*value, in_zone.error().message +
                                                       ": give an IANA zone name such as UTC or Europe/Berlin"));
-    entry.timezone = *zone;
+    entry.timezone = zone;
   }
   return {};
 }
 
 Status read_schedule_images(const Context& context, const YAML::Node& node, ScheduleEntry& entry) {
-  auto list = expect_list(context.report, node, "images");
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, "images"));
   if (node.size() == 0)
     return unexpected(context.report.at(node, "'images' is empty: list at least one glob, or remove the key to "
                                               "rebuild every fleet image"));
   for (const YAML::Node& item : node) {
-    auto glob = read_nonempty(context.report, item, "images");
-    if (!glob) return unexpected(glob.error());
-    auto valid = validate_glob(*glob);
-    if (!valid) return unexpected(context.report.at(item, "'images' glob " + quoted(*glob) + ": " + valid.error().first));
-    std::size_t last_slash = glob->rfind('/');
-    if (glob->find_first_of(":@", last_slash == std::string::npos ? 0 : last_slash + 1) != std::string::npos)
-      return unexpected(context.report.at(item, "'images' glob " + quoted(*glob) +
+    CASCADE_TRY_ASSIGN(auto glob, read_nonempty(context.report, item, "images"));
+    auto valid = validate_glob(glob);
+    if (!valid)
+      return unexpected(context.report.at(item, "'images' glob " + quoted(glob) + ": " + valid.error().first));
+    std::size_t last_slash = glob.rfind('/');
+    if (glob.find_first_of(":@", last_slash == std::string::npos ? 0 : last_slash + 1) != std::string::npos)
+      return unexpected(context.report.at(item, "'images' glob " + quoted(glob) +
                                                     " matches repositories: remove the tag or digest"));
-    entry.images.push_back(*glob);
+    entry.images.push_back(glob);
   }
   return {};
 }
 
 Expected<ScheduleEntry, Error> read_schedule_entry(const Context& context, const YAML::Node& node, std::size_t index) {
-  auto fields = check_keys(context.report, node, kScheduleEntry);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kScheduleEntry));
   ScheduleEntry entry;
   entry.mark = mark_of(node);
-  YAML::Node action_node = fields->get("action");
-  auto action = read_nonempty(context.report, action_node, "action");
-  if (!action) return unexpected(action.error());
-  if (*action == "refresh") {
+  YAML::Node action_node = fields.get("action");
+  CASCADE_TRY_ASSIGN(auto action, read_nonempty(context.report, action_node, "action"));
+  if (action == "refresh") {
     entry.action = ScheduleEntry::Action::refresh;
-  } else if (*action == "rebuild") {
+  } else if (action == "rebuild") {
     entry.action = ScheduleEntry::Action::rebuild;
-  } else if (*action == "scan") {
+  } else if (action == "scan") {
     entry.action = ScheduleEntry::Action::scan;
   } else {
-    return unexpected(context.report.at(action_node, "unknown action " + quoted(*action) +
+    return unexpected(context.report.at(action_node, "unknown action " + quoted(action) +
                                                          "; known: refresh (re-resolve the external base images), "
                                                          "rebuild (rebuild the listed images), scan (index the "
                                                          "installed packages of every image and workload)"));
   }
-  entry.name = *action + "-" + std::to_string(index + 1);
-  if (auto value = fields->find("name")) {
-    auto name = read_nonempty(context.report, *value, "name");
-    if (!name) return unexpected(name.error());
-    if (!valid_entry_name(*name))
-      return unexpected(context.report.at(*value, "schedule entry name " + quoted(*name) +
+  entry.name = action + "-" + std::to_string(index + 1);
+  if (auto value = fields.find("name")) {
+    CASCADE_TRY_ASSIGN(auto name, read_nonempty(context.report, *value, "name"));
+    if (!valid_entry_name(name))
+      return unexpected(context.report.at(*value, "schedule entry name " + quoted(name) +
                                                       " must match [a-z0-9][a-z0-9._-]*"));
-    entry.name = *name;
+    entry.name = name;
   }
-  if (auto read = read_schedule_cron(context, *fields, entry); !read) return unexpected(read.error());
-  if (auto value = fields->find("images")) {
+  CASCADE_TRY(read_schedule_cron(context, fields, entry));
+  if (auto value = fields.find("images")) {
     if (entry.action == ScheduleEntry::Action::refresh)
       return unexpected(context.report.at(key_node(node, "images"),
                                           "'images' applies only to action 'rebuild': a refresh re-resolves every "
@@ -347,113 +316,76 @@ Expected<ScheduleEntry, Error> read_schedule_entry(const Context& context, const
       return unexpected(context.report.at(key_node(node, "images"),
                                           "'images' applies only to action 'rebuild': a scan indexes every fleet "
                                           "image, external base and workload"));
-    if (auto read = read_schedule_images(context, *value, entry); !read) return unexpected(read.error());
+    CASCADE_TRY(read_schedule_images(context, *value, entry));
   }
   return entry;
 }
 
 Expected<std::vector<ScheduleEntry>, Error> read_schedule(const Context& context, const YAML::Node& node) {
-  auto list = expect_list(context.report, node, "schedule");
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, "schedule"));
   std::vector<ScheduleEntry> entries;
   std::map<std::string, int> lines;
   for (std::size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];
-    auto entry = read_schedule_entry(context, item, i);
-    if (!entry) return unexpected(entry.error());
-    if (auto first = lines.find(entry->name); first != lines.end()) {
+    CASCADE_TRY_ASSIGN(auto entry, read_schedule_entry(context, item, i));
+    if (auto first = lines.find(entry.name); first != lines.end()) {
       YAML::Node where = item["name"] ? item["name"] : item;
-      return unexpected(context.report.at(where, "schedule entry name " + quoted(entry->name) +
+      return unexpected(context.report.at(where, "schedule entry name " + quoted(entry.name) +
                                                      " is already used by the entry at line " +
                                                      std::to_string(first->second) + "; give each entry a unique "
                                                                                      "'name'"));
     }
-    lines.emplace(entry->name, entry->mark.line);
-    entries.push_back(std::move(*entry));
+    lines.emplace(entry.name, entry.mark.line);
+    entries.push_back(std::move(entry));
   }
   return entries;
 }
 
 /// `hosts`: names (no port, no scheme) the daemon answers to besides its listen address.
 Status read_hosts(const Context& context, const YAML::Node& node, Triggers& triggers) {
-  auto list = expect_list(context.report, node, "hosts");
-  if (!list) return unexpected(list.error());
+  CASCADE_TRY(expect_list(context.report, node, "hosts"));
   for (const YAML::Node& item : node) {
-    auto host = read_nonempty(context.report, item, "hosts");
-    if (!host) return unexpected(host.error());
-    bool plain = std::all_of(host->begin(), host->end(), [](char ch) {
+    CASCADE_TRY_ASSIGN(auto host, read_nonempty(context.report, item, "hosts"));
+    bool plain = std::all_of(host.begin(), host.end(), [](char ch) {
       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_';
     });
     if (!plain)
-      return unexpected(context.report.at(item, "'hosts' entry " + quoted(*host) +
+      return unexpected(context.report.at(item, "'hosts' entry " + quoted(host) +
                                                     " is not a host name: write the name alone (cascade.example.com), "
                                                     "without scheme, port or path"));
-    triggers.hosts.push_back(util::lowercase(*host));
+    triggers.hosts.push_back(util::lowercase(host));
   }
   return {};
 }
 
 /// listen, debounce, body_limit, parallel, api_token_env, read_token_env, hosts, log.
 Status read_server_settings(const Context& context, const Fields& fields, Triggers& triggers) {
-  if (auto value = fields.find("listen")) {
-    auto listen = read_listen(context, *value);
-    if (!listen) return unexpected(listen.error());
-    triggers.listen = *listen;
-  }
-  if (auto value = fields.find("debounce")) {
-    auto debounce = read_debounce(context, *value);
-    if (!debounce) return unexpected(debounce.error());
-    triggers.debounce = *debounce;
-  }
-  if (auto value = fields.find("body_limit")) {
-    auto limit = read_body_limit(context, *value);
-    if (!limit) return unexpected(limit.error());
-    triggers.body_limit = *limit;
-  }
+  if (auto value = fields.find("listen")) CASCADE_TRY_ASSIGN(triggers.listen, read_listen(context, *value));
+  if (auto value = fields.find("debounce")) CASCADE_TRY_ASSIGN(triggers.debounce, read_debounce(context, *value));
+  if (auto value = fields.find("body_limit")) CASCADE_TRY_ASSIGN(triggers.body_limit, read_body_limit(context, *value));
   if (auto value = fields.find("parallel")) {
-    auto parallel = read_count(context, *value, "parallel", 1);
-    if (!parallel) return unexpected(parallel.error());
-    triggers.parallel = *parallel;
+    CASCADE_TRY_ASSIGN(triggers.parallel, read_count(context, *value, "parallel", 1));
   }
   if (auto value = fields.find("api_token_env")) {
-    auto name = read_env_name(context, *value, "api_token_env");
-    if (!name) return unexpected(name.error());
-    triggers.api_token_env = *name;
+    CASCADE_TRY_ASSIGN(triggers.api_token_env, read_env_name(context, *value, "api_token_env"));
   }
   if (auto value = fields.find("read_token_env")) {
-    auto name = read_env_name(context, *value, "read_token_env");
-    if (!name) return unexpected(name.error());
-    triggers.read_token_env = *name;
+    CASCADE_TRY_ASSIGN(triggers.read_token_env, read_env_name(context, *value, "read_token_env"));
   }
-  if (auto value = fields.find("hosts")) {
-    if (auto hosts = read_hosts(context, *value, triggers); !hosts) return hosts;
-  }
-  if (auto value = fields.find("log")) {
-    auto format = read_log_format(context, *value);
-    if (!format) return unexpected(format.error());
-    triggers.log_format = *format;
-  }
+  if (auto value = fields.find("hosts")) CASCADE_TRY(read_hosts(context, *value, triggers));
+  if (auto value = fields.find("log")) CASCADE_TRY_ASSIGN(triggers.log_format, read_log_format(context, *value));
   return {};
 }
 
 }  // namespace
 
 Expected<Triggers, Error> read_triggers(const Context& context, const YAML::Node& node) {
-  auto fields = check_keys(context.report, node, kTriggers);
-  if (!fields) return unexpected(fields.error());
+  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kTriggers));
   Triggers triggers;
   triggers.mark = mark_of(node);
-  if (auto settings = read_server_settings(context, *fields, triggers); !settings) return unexpected(settings.error());
-  if (auto value = fields->find("webhooks")) {
-    auto hooks = read_webhooks(context, *value);
-    if (!hooks) return unexpected(hooks.error());
-    triggers.webhooks = std::move(*hooks);
-  }
-  if (auto value = fields->find("schedule")) {
-    auto entries = read_schedule(context, *value);
-    if (!entries) return unexpected(entries.error());
-    triggers.schedule = std::move(*entries);
-  }
+  CASCADE_TRY(read_server_settings(context, fields, triggers));
+  if (auto value = fields.find("webhooks")) CASCADE_TRY_ASSIGN(triggers.webhooks, read_webhooks(context, *value));
+  if (auto value = fields.find("schedule")) CASCADE_TRY_ASSIGN(triggers.schedule, read_schedule(context, *value));
   return triggers;
 }
 
