@@ -61,11 +61,11 @@ Expected<Credentials, Error> Transport::credentials(const std::string& registry)
     std::lock_guard lock(mutex_);
     if (auto found = credentials_.find(registry); found != credentials_.end()) return found->second;
   }
-  auto found = find_credentials(registry, {options_.docker_config, options_.read_auth_config_env, options_.helper_timeout});
-  if (!found) return unexpected(found.error());
+  CASCADE_TRY_ASSIGN(auto found, find_credentials(registry, {options_.docker_config, options_.read_auth_config_env,
+                                                             options_.helper_timeout}));
   std::lock_guard lock(mutex_);
-  credentials_[registry] = *found;
-  return *found;
+  credentials_[registry] = found;
+  return found;
 }
 
 std::string Transport::token_key(const HostAuth& auth, const std::vector<std::string>& scopes,
@@ -84,45 +84,42 @@ Expected<std::string, Error> Transport::authorization(const Call& call) {
     if (found == hosts_.end()) return std::string();
     auth = found->second;
   }
-  auto creds = credentials(call.registry);
-  if (!creds) return unexpected(creds.error());
-  if (auth.scheme == "basic") return "Basic " + base64_encode(creds->username + ":" + creds->password);
-  if (!creds->registry_token.empty()) return "Bearer " + creds->registry_token;
-  std::string key = token_key(auth, call.scopes, *creds);
+  CASCADE_TRY_ASSIGN(auto creds, credentials(call.registry));
+  if (auth.scheme == "basic") return "Basic " + base64_encode(creds.username + ":" + creds.password);
+  if (!creds.registry_token.empty()) return "Bearer " + creds.registry_token;
+  std::string key = token_key(auth, call.scopes, creds);
   {
     std::lock_guard lock(mutex_);
     auto cached = tokens_.find(key);
     if (cached != tokens_.end() && Clock::now() + kRefreshEarly < cached->second.expires)
       return "Bearer " + cached->second.value;
   }
-  auto token = fetch_token(call, auth, call.scopes, *creds);
-  if (!token) return unexpected(token.error());
+  CASCADE_TRY_ASSIGN(auto token, fetch_token(call, auth, call.scopes, creds));
   std::lock_guard lock(mutex_);
-  tokens_[key] = *token;
-  return "Bearer " + token->value;
+  tokens_[key] = token;
+  return "Bearer " + token.value;
 }
 
 Expected<void, Error> Transport::answer_challenge(const Call& call, const http::Response& response) {
   std::vector<Challenge> challenges;
   for (const auto& value : response.headers.get_all("WWW-Authenticate"))
     for (auto& challenge : parse_challenges(value)) challenges.push_back(std::move(challenge));
-  auto creds = credentials(call.registry);
-  if (!creds) return unexpected(creds.error());
+  CASCADE_TRY_ASSIGN(auto creds, credentials(call.registry));
   if (const Challenge* bearer = find_scheme(challenges, "bearer")) {
     HostAuth auth{"bearer", param(*bearer, "realm"), param(*bearer, "service")};
     if (auth.realm.empty()) return unexpected(Error{ErrorKind::invalid, call.registry, "Bearer challenge without a realm", "", 401});
-    if (creds->registry_token.empty()) {
-      auto token = fetch_token(call, auth, merge_scopes(call.scopes, param(*bearer, "scope")), *creds);
-      if (!token) return unexpected(token.error());
+    if (creds.registry_token.empty()) {
+      auto scopes = merge_scopes(call.scopes, param(*bearer, "scope"));
+      CASCADE_TRY_ASSIGN(auto token, fetch_token(call, auth, scopes, creds));
       std::lock_guard lock(mutex_);
-      tokens_[token_key(auth, call.scopes, *creds)] = *token;
+      tokens_[token_key(auth, call.scopes, creds)] = token;
     }
     std::lock_guard lock(mutex_);
     hosts_[call.registry] = auth;
     return {};
   }
   if (find_scheme(challenges, "basic")) {
-    if (creds->username.empty() || creds->password.empty())
+    if (creds.username.empty() || creds.password.empty())
       return unexpected(Error{ErrorKind::unauthorized, call.registry,
                               "the registry wants Basic credentials and the docker config has none under \"" +
                                   credential_key(call.registry) + "\"", "", 401});
@@ -143,9 +140,8 @@ Expected<Transport::Token, Error> Transport::fetch_token(const Call& call, const
   http::Request request{"GET", url, {}, {}};
   if (!creds.username.empty() && !creds.password.empty())
     request.headers.set("Authorization", "Basic " + base64_encode(creds.username + ":" + creds.password));
-  auto response = fetch(call.registry, std::move(request));
-  if (!response) return unexpected(response.error());
-  return token_from(call, auth, *response, creds);
+  CASCADE_TRY_ASSIGN(auto response, fetch(call.registry, std::move(request)));
+  return token_from(call, auth, response, creds);
 }
 
 Expected<Transport::Token, Error> Transport::oauth_token(const Call& call, const HostAuth& auth,
@@ -155,13 +151,12 @@ Expected<Transport::Token, Error> Transport::oauth_token(const Call& call, const
   request.body = "grant_type=refresh_token&refresh_token=" + util::percent_encode(creds.identity_token) +
                  "&service=" + util::percent_encode(auth.service) + "&scope=" + util::percent_encode(join(scopes, " ")) +
                  "&client_id=" + util::percent_encode(options_.client_id);
-  auto response = fetch(call.registry, std::move(request));
-  if (!response) return unexpected(response.error());
-  if ((response->status == 404 || response->status == 405) && !creds.password.empty()) {
+  CASCADE_TRY_ASSIGN(auto response, fetch(call.registry, std::move(request)));
+  if ((response.status == 404 || response.status == 405) && !creds.password.empty()) {
     Credentials password_only{creds.username, creds.password, "", ""};
     return fetch_token(call, auth, scopes, password_only);
   }
-  return token_from(call, auth, *response, creds);
+  return token_from(call, auth, response, creds);
 }
 
 Expected<Transport::Token, Error> Transport::token_from(const Call& call, const HostAuth& auth,

@@ -39,11 +39,10 @@ class Client::Impl {
 
   /// Sends `call` and keeps the response only when its status is one of `wanted`.
   Expected<http::Response, Error> expect(const Call& call, std::initializer_list<int> wanted, const std::string& what) {
-    auto response = transport.send(call);
-    if (!response) return unexpected(response.error());
+    CASCADE_TRY_ASSIGN(auto response, transport.send(call));
     for (int status : wanted)
-      if (response->status == status) return response;
-    return unexpected(from_status(call.registry, *response, what));
+      if (response.status == status) return response;
+    return unexpected(from_status(call.registry, response, what));
   }
 
   Expected<std::string, Error> get_blob(const reference::Reference& image, const std::string& digest);
@@ -64,67 +63,53 @@ Client::~Client() = default;
 std::size_t Client::connections_opened() const { return impl_->transport.connections_opened(); }
 
 Expected<void, Error> Client::ping(const std::string& registry_host) {
-  auto response = impl_->expect(Call{registry_host, "GET", "/v2/", {}, {}, {}}, {200}, "ping /v2/");
-  if (!response) return unexpected(response.error());
+  CASCADE_TRY(impl_->expect(Call{registry_host, "GET", "/v2/", {}, {}, {}}, {200}, "ping /v2/"));
   return {};
 }
 
 Expected<Manifest, Error> Client::get_manifest(const reference::Reference& image) {
-  auto response = impl_->expect(manifest_call(image, "GET"), {200}, "manifest " + image.familiar());
-  if (!response) return unexpected(response.error());
+  CASCADE_TRY_ASSIGN(auto response, impl_->expect(manifest_call(image, "GET"), {200}, "manifest " + image.familiar()));
   if (!image.digest.empty()) {
-    auto verified = verify_digest(image.domain, image.digest, response->body, "manifest " + image.familiar());
-    if (!verified) return unexpected(verified.error());
+    CASCADE_TRY(verify_digest(image.domain, image.digest, response.body, "manifest " + image.familiar()));
   }
-  std::string digest = image.digest.empty() ? sha256_digest(response->body) : image.digest;
-  return Manifest{digest, media_type_of(*response), std::move(response->body)};
+  std::string digest = image.digest.empty() ? sha256_digest(response.body) : image.digest;
+  return Manifest{digest, media_type_of(response), std::move(response.body)};
 }
 
 Expected<std::string, Error> Client::resolve_digest(const reference::Reference& image) {
   if (!image.digest.empty()) return image.digest;
-  auto response = impl_->expect(manifest_call(image, "HEAD"), {200}, "manifest " + image.familiar());
-  if (!response) return unexpected(response.error());
-  auto header = response->headers.get("Docker-Content-Digest");
+  CASCADE_TRY_ASSIGN(auto response, impl_->expect(manifest_call(image, "HEAD"), {200}, "manifest " + image.familiar()));
+  auto header = response.headers.get("Docker-Content-Digest");
   if (header && reference::validate_digest(*header)) return *header;
-  auto manifest = get_manifest(image);  // no digest header: hash the body ourselves
-  if (!manifest) return unexpected(manifest.error());
-  return manifest->digest;
+  CASCADE_TRY_ASSIGN(auto manifest, get_manifest(image));  // no digest header: hash the body ourselves
+  return manifest.digest;
 }
 
 Expected<std::string, Error> Client::Impl::get_blob(const reference::Reference& image, const std::string& digest) {
   Call call{image.domain, "GET", "/v2/" + image.path + "/blobs/" + digest, {}, {}, {pull_scope(image.path)}};
   std::string what = "blob " + digest + " of " + image.repository();
-  auto response = expect(call, {200}, what);
-  if (!response) return unexpected(response.error());
-  auto verified = verify_digest(image.domain, digest, response->body, what);
-  if (!verified) return unexpected(verified.error());
-  return std::move(response->body);
+  CASCADE_TRY_ASSIGN(auto response, expect(call, {200}, what));
+  CASCADE_TRY(verify_digest(image.domain, digest, response.body, what));
+  return std::move(response.body);
 }
 
 Expected<std::pair<Manifest, Manifest>, Error> Client::platform_manifest(const reference::Reference& image) {
-  auto top = get_manifest(image);
-  if (!top) return unexpected(top.error());
-  if (!is_index(top->media_type)) return std::pair{*top, *top};
-  auto child = choose_platform(image.domain, top->body, impl_->options.platform_os, impl_->options.platform_architecture);
-  if (!child) return unexpected(child.error());
-  auto manifest = get_manifest(with_digest(image, *child));
-  if (!manifest) return unexpected(manifest.error());
-  return std::pair{std::move(*top), std::move(*manifest)};
+  CASCADE_TRY_ASSIGN(auto top, get_manifest(image));
+  if (!is_index(top.media_type)) return std::pair{top, top};
+  CASCADE_TRY_ASSIGN(auto child, choose_platform(image.domain, top.body, impl_->options.platform_os,
+                                                 impl_->options.platform_architecture));
+  CASCADE_TRY_ASSIGN(auto manifest, get_manifest(with_digest(image, child)));
+  return std::pair{std::move(top), std::move(manifest)};
 }
 
 Expected<ImageInfo, Error> Client::inspect(const reference::Reference& image) {
-  auto manifests = platform_manifest(image);
-  if (!manifests) return unexpected(manifests.error());
-  const auto& [top, chosen] = *manifests;
+  CASCADE_TRY_ASSIGN(auto manifests, platform_manifest(image));
+  const auto& [top, chosen] = manifests;
   ImageInfo info{top.digest, top.media_type, chosen.digest, "", {}};
-  auto config = config_of(image.domain, chosen.body);
-  if (!config) return unexpected(config.error());
-  info.config_digest = config->digest;
-  auto blob = impl_->get_blob(image, config->digest);
-  if (!blob) return unexpected(blob.error());
-  auto labels = labels_of(image.domain, *blob);
-  if (!labels) return unexpected(labels.error());
-  info.labels = std::move(*labels);
+  CASCADE_TRY_ASSIGN(auto config, config_of(image.domain, chosen.body));
+  info.config_digest = config.digest;
+  CASCADE_TRY_ASSIGN(auto blob, impl_->get_blob(image, config.digest));
+  CASCADE_TRY_ASSIGN(info.labels, labels_of(image.domain, blob));
   return info;
 }
 
@@ -134,18 +119,15 @@ Expected<std::vector<std::string>, Error> Client::list_tags(const reference::Ref
   std::vector<std::string> tags;
   for (int page = 0; page < 100'000 && !target.empty(); ++page) {
     Call call{repository.domain, "GET", target, {}, {}, {pull_scope(repository.path)}};
-    auto response = impl_->expect(call, {200}, "tags of " + repository.repository());
-    if (!response) return unexpected(response.error());
-    auto body = nlohmann::json::parse(response->body, nullptr, false);
+    CASCADE_TRY_ASSIGN(auto response, impl_->expect(call, {200}, "tags of " + repository.repository()));
+    auto body = nlohmann::json::parse(response.body, nullptr, false);
     if (!body.is_object()) return unexpected(Error{ErrorKind::invalid, repository.domain, "tag list is not JSON", "", 200});
     if (body.contains("tags") && body["tags"].is_array())
       for (const auto& tag : body["tags"])
         if (tag.is_string()) tags.push_back(tag.get<std::string>());
-    std::string next = next_link(response->headers);
+    std::string next = next_link(response.headers);
     if (next.empty()) break;
-    auto next_target = impl_->transport.same_host_target(repository.domain, target, next);
-    if (!next_target) return unexpected(next_target.error());
-    target = *next_target;
+    CASCADE_TRY_ASSIGN(target, impl_->transport.same_host_target(repository.domain, target, next));
   }
   return tags;
 }
@@ -153,24 +135,18 @@ Expected<std::vector<std::string>, Error> Client::list_tags(const reference::Ref
 Expected<std::string, Error> Client::copy(const reference::Reference& from, const reference::Reference& to) {
   if (from.domain != to.domain)
     return unexpected(Error{ErrorKind::invalid, to.domain, "copying from " + from.domain + " to another registry is not supported", "", 0});
-  auto source = get_manifest(from);
-  if (!source) return unexpected(source.error());
-  if (!to.digest.empty() && to.digest != source->digest)
+  CASCADE_TRY_ASSIGN(auto source, get_manifest(from));
+  if (!to.digest.empty() && to.digest != source.digest)
     return unexpected(Error{ErrorKind::invalid, to.domain, "target digest " + to.digest + " differs from the source's", "", 0});
-  if (from.path != to.path) {
-    auto linked = impl_->link_contents(*this, from, to, *source, 0);
-    if (!linked) return unexpected(linked.error());
-  }
+  if (from.path != to.path) CASCADE_TRY(impl_->link_contents(*this, from, to, source, 0));
   std::vector<std::string> scopes{push_scope(to.path)};
   if (from.path != to.path) scopes.push_back(pull_scope(from.path));
-  auto put = impl_->put_manifest(to, to.tag.empty() ? source->digest : to.tag, *source, scopes);
-  if (!put) return unexpected(put.error());
-  return source->digest;
+  CASCADE_TRY(impl_->put_manifest(to, to.tag.empty() ? source.digest : to.tag, source, scopes));
+  return source.digest;
 }
 
 Expected<std::string, Error> Client::put_manifest(const reference::Reference& to, const Manifest& manifest) {
-  auto put = impl_->put_manifest(to, to.tag.empty() ? manifest.digest : to.tag, manifest, {push_scope(to.path)});
-  if (!put) return unexpected(put.error());
+  CASCADE_TRY(impl_->put_manifest(to, to.tag.empty() ? manifest.digest : to.tag, manifest, {push_scope(to.path)}));
   return manifest.digest;
 }
 
@@ -178,12 +154,11 @@ Expected<void, Error> Client::Impl::put_manifest(const reference::Reference& to,
                                                  const Manifest& manifest, const std::vector<std::string>& scopes) {
   Call call{to.domain, "PUT", manifest_target(to.path, ref), {}, manifest.body, scopes};
   call.headers.set("Content-Type", manifest.media_type);
-  auto response = expect(call, {200, 201, 202}, "storing manifest " + to.path + ":" + ref);
-  if (!response) return unexpected(response.error());
-  auto stored = response->headers.get("Docker-Content-Digest");
+  CASCADE_TRY_ASSIGN(auto response, expect(call, {200, 201, 202}, "storing manifest " + to.path + ":" + ref));
+  auto stored = response.headers.get("Docker-Content-Digest");
   if (stored && !stored->empty() && *stored != manifest.digest)
     return unexpected(Error{ErrorKind::invalid, to.domain, "the registry stored " + to.path + ":" + ref + " as " + *stored +
-                                                              ", not " + manifest.digest, "", response->status});
+                                                              ", not " + manifest.digest, "", response.status});
   return {};
 }
 
@@ -191,23 +166,15 @@ Expected<void, Error> Client::Impl::link_contents(Client& client, const referenc
                                                   const reference::Reference& to, const Manifest& manifest, int depth) {
   if (depth > 2) return unexpected(Error{ErrorKind::invalid, from.domain, "indexes nested too deep in " + from.familiar(), "", 0});
   if (!is_index(manifest.media_type)) {
-    auto blobs = blobs_of(from.domain, manifest.body);
-    if (!blobs) return unexpected(blobs.error());
-    for (const auto& blob : *blobs) {
-      auto mounted = mount(from, to, blob);
-      if (!mounted) return unexpected(mounted.error());
-    }
+    CASCADE_TRY_ASSIGN(auto blobs, blobs_of(from.domain, manifest.body));
+    for (const auto& blob : blobs) CASCADE_TRY(mount(from, to, blob));
     return {};
   }
-  auto children = children_of(from.domain, manifest.body);
-  if (!children) return unexpected(children.error());
-  for (const auto& child : *children) {
-    auto child_manifest = client.get_manifest(with_digest(from, child.digest));
-    if (!child_manifest) return unexpected(child_manifest.error());
-    auto linked = link_contents(client, from, to, *child_manifest, depth + 1);
-    if (!linked) return unexpected(linked.error());
-    auto put = put_manifest(to, child.digest, *child_manifest, {push_scope(to.path), pull_scope(from.path)});
-    if (!put) return unexpected(put.error());
+  CASCADE_TRY_ASSIGN(auto children, children_of(from.domain, manifest.body));
+  for (const auto& child : children) {
+    CASCADE_TRY_ASSIGN(auto child_manifest, client.get_manifest(with_digest(from, child.digest)));
+    CASCADE_TRY(link_contents(client, from, to, child_manifest, depth + 1));
+    CASCADE_TRY(put_manifest(to, child.digest, child_manifest, {push_scope(to.path), pull_scope(from.path)}));
   }
   return {};
 }
@@ -216,11 +183,10 @@ Expected<void, Error> Client::Impl::mount(const reference::Reference& from, cons
                                           const Descriptor& blob) {
   Call call{to.domain, "POST", "/v2/" + to.path + "/blobs/uploads/?mount=" + blob.digest + "&from=" + from.path, {}, {},
             {push_scope(to.path), pull_scope(from.path)}};
-  auto response = expect(call, {201, 202}, "mounting " + blob.digest + " from " + from.path);
-  if (!response) return unexpected(response.error());
-  if (response->status == 201) return {};
+  CASCADE_TRY_ASSIGN(auto response, expect(call, {201, 202}, "mounting " + blob.digest + " from " + from.path));
+  if (response.status == 201) return {};
   // 202: no mount, an upload session instead. Cancel it and copy the bytes.
-  if (auto location = response->headers.get("Location")) {
+  if (auto location = response.headers.get("Location")) {
     auto session = transport.same_host_target(to.domain, call.target, *location);
     if (session) (void)transport.send(Call{to.domain, "DELETE", *session, {}, {}, {push_scope(to.path)}});
   }
@@ -229,19 +195,16 @@ Expected<void, Error> Client::Impl::mount(const reference::Reference& from, cons
 
 Expected<void, Error> Client::Impl::upload(const reference::Reference& from, const reference::Reference& to,
                                            const Descriptor& blob) {
-  auto bytes = get_blob(from, blob.digest);
-  if (!bytes) return unexpected(bytes.error());
+  CASCADE_TRY_ASSIGN(auto bytes, get_blob(from, blob.digest));
   std::vector<std::string> scopes{push_scope(to.path)};
   Call start{to.domain, "POST", "/v2/" + to.path + "/blobs/uploads/", {}, {}, scopes};
-  auto opened = expect(start, {202}, "starting an upload to " + to.path);
-  if (!opened) return unexpected(opened.error());
-  auto session = transport.same_host_target(to.domain, start.target, opened->headers.get("Location").value_or(""));
-  if (!session) return unexpected(session.error());
-  std::string target = *session + (session->find('?') == std::string::npos ? "?" : "&") + "digest=" + blob.digest;
-  Call put{to.domain, "PUT", target, {}, std::move(*bytes), scopes};
+  CASCADE_TRY_ASSIGN(auto opened, expect(start, {202}, "starting an upload to " + to.path));
+  CASCADE_TRY_ASSIGN(auto session,
+                     transport.same_host_target(to.domain, start.target, opened.headers.get("Location").value_or("")));
+  std::string target = session + (session.find('?') == std::string::npos ? "?" : "&") + "digest=" + blob.digest;
+  Call put{to.domain, "PUT", target, {}, std::move(bytes), scopes};
   put.headers.set("Content-Type", "application/octet-stream");
-  auto stored = expect(put, {201}, "uploading " + blob.digest + " to " + to.path);
-  if (!stored) return unexpected(stored.error());
+  CASCADE_TRY(expect(put, {201}, "uploading " + blob.digest + " to " + to.path));
   return {};
 }
 
@@ -254,9 +217,8 @@ Expected<void, Error> Registry::stream_blob(const reference::Reference& reposito
 }
 
 Expected<ImageManifest, Error> Client::image_manifest(const reference::Reference& image) {
-  auto manifests = platform_manifest(image);
-  if (!manifests) return unexpected(manifests.error());
-  const auto& [top, chosen] = *manifests;
+  CASCADE_TRY_ASSIGN(auto manifests, platform_manifest(image));
+  const auto& [top, chosen] = manifests;
   ImageManifest result{top.digest, chosen.digest, {}};
   auto parsed = nlohmann::json::parse(chosen.body, nullptr, false);
   if (!parsed.is_object() || !parsed.contains("layers") || !parsed["layers"].is_array())

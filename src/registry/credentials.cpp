@@ -147,11 +147,10 @@ Expected<Credentials, Error> find_credentials(std::string_view registry_host, co
     if (!from_env || !from_env->anonymous()) return from_env;
   }
   std::string path = config_path(options);
-  auto config = load_config(registry_host, path);
-  if (!config) return unexpected(config.error());
-  std::string helper = helper_for(*config, key);
+  CASCADE_TRY_ASSIGN(auto config, load_config(registry_host, path));
+  std::string helper = helper_for(config, key);
   if (!helper.empty()) return run_helper(registry_host, helper, key, options);
-  const json* entry = find_auth_entry(*config, key);
+  const json* entry = find_auth_entry(config, key);
   if (!entry) return Credentials{};
   return decode_entry(registry_host, *entry, path);
 }

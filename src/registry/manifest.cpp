@@ -39,11 +39,10 @@ Expected<Descriptor, Error> descriptor(const std::string& registry, const json& 
 }
 
 Expected<std::vector<json>, Error> manifest_entries(const std::string& registry, std::string_view index_body) {
-  auto index = parse_object(registry, index_body, "the index");
-  if (!index) return unexpected(index.error());
-  if (!index->contains("manifests") || !(*index)["manifests"].is_array())
+  CASCADE_TRY_ASSIGN(auto index, parse_object(registry, index_body, "the index"));
+  if (!index.contains("manifests") || !index["manifests"].is_array())
     return unexpected(bad(registry, "the index has no \"manifests\" list"));
-  return (*index)["manifests"].get<std::vector<json>>();
+  return index["manifests"].get<std::vector<json>>();
 }
 
 // Attestations and other non-images: platform unknown/unknown, or docker's reference type.
@@ -68,60 +67,52 @@ std::string media_type_of(const http::Response& response) {
 
 Expected<std::string, Error> choose_platform(const std::string& registry, std::string_view index_body,
                                              const std::string& os, const std::string& architecture) {
-  auto entries = manifest_entries(registry, index_body);
-  if (!entries) return unexpected(entries.error());
-  for (const json& entry : *entries) {
+  CASCADE_TRY_ASSIGN(auto entries, manifest_entries(registry, index_body));
+  for (const json& entry : entries) {
     if (is_attestation(entry) || !entry.contains("platform")) continue;
     const json& platform = entry["platform"];
     if (text(platform, "os") == os && text(platform, "architecture") == architecture) {
-      auto found = descriptor(registry, entry, "the index");
-      if (!found) return unexpected(found.error());
-      return found->digest;
+      CASCADE_TRY_ASSIGN(auto found, descriptor(registry, entry, "the index"));
+      return found.digest;
     }
   }
   return unexpected(Error{ErrorKind::not_found, registry, "the index has no " + os + "/" + architecture + " image", "", 404});
 }
 
 Expected<std::vector<Descriptor>, Error> children_of(const std::string& registry, std::string_view index_body) {
-  auto entries = manifest_entries(registry, index_body);
-  if (!entries) return unexpected(entries.error());
+  CASCADE_TRY_ASSIGN(auto entries, manifest_entries(registry, index_body));
   std::vector<Descriptor> children;
-  for (const json& entry : *entries) {
-    auto child = descriptor(registry, entry, "the index");
-    if (!child) return unexpected(child.error());
-    children.push_back(*child);
+  for (const json& entry : entries) {
+    CASCADE_TRY_ASSIGN(auto child, descriptor(registry, entry, "the index"));
+    children.push_back(child);
   }
   return children;
 }
 
 Expected<Descriptor, Error> config_of(const std::string& registry, std::string_view manifest_body) {
-  auto manifest = parse_object(registry, manifest_body, "the manifest");
-  if (!manifest) return unexpected(manifest.error());
-  if (!manifest->contains("config")) return unexpected(bad(registry, "the manifest has no config (schema 1?)"));
-  return descriptor(registry, (*manifest)["config"], "the manifest");
+  CASCADE_TRY_ASSIGN(auto manifest, parse_object(registry, manifest_body, "the manifest"));
+  if (!manifest.contains("config")) return unexpected(bad(registry, "the manifest has no config (schema 1?)"));
+  return descriptor(registry, manifest["config"], "the manifest");
 }
 
 Expected<std::vector<Descriptor>, Error> blobs_of(const std::string& registry, std::string_view manifest_body) {
-  auto config = config_of(registry, manifest_body);
-  if (!config) return unexpected(config.error());
-  std::vector<Descriptor> blobs{*config};
+  CASCADE_TRY_ASSIGN(auto config, config_of(registry, manifest_body));
+  std::vector<Descriptor> blobs{config};
   json manifest = json::parse(manifest_body, nullptr, false);
   if (manifest.contains("layers") && manifest["layers"].is_array()) {
     for (const json& layer : manifest["layers"]) {
-      auto found = descriptor(registry, layer, "the manifest");
-      if (!found) return unexpected(found.error());
-      blobs.push_back(*found);
+      CASCADE_TRY_ASSIGN(auto found, descriptor(registry, layer, "the manifest"));
+      blobs.push_back(found);
     }
   }
   return blobs;
 }
 
 Expected<std::map<std::string, std::string>, Error> labels_of(const std::string& registry, std::string_view config_body) {
-  auto config = parse_object(registry, config_body, "the image config");
-  if (!config) return unexpected(config.error());
+  CASCADE_TRY_ASSIGN(auto config, parse_object(registry, config_body, "the image config"));
   std::map<std::string, std::string> labels;
-  if (!config->contains("config") || !(*config)["config"].is_object()) return labels;
-  const json& inner = (*config)["config"];
+  if (!config.contains("config") || !config["config"].is_object()) return labels;
+  const json& inner = config["config"];
   if (!inner.contains("Labels") || !inner["Labels"].is_object()) return labels;
   for (const auto& [key, value] : inner["Labels"].items())
     if (value.is_string()) labels[key] = value.get<std::string>();

@@ -101,16 +101,14 @@ Expected<http::Response, Error> Transport::fetch(const std::string& registry, ht
 Expected<http::Response, Error> Transport::send(const Call& call) {
   const auto deadline = Clock::now() + options_.retry.budget;  // every try and the challenge answer
   for (bool answered = false;; answered = true) {
-    auto header = authorization(call);
-    if (!header) return unexpected(header.error());
+    CASCADE_TRY_ASSIGN(auto header, authorization(call));
     http::Request request{call.method, base_url(call.registry) + call.target, call.headers, call.body, call.body_sink};
-    if (!header->empty()) request.headers.set("Authorization", *header);
+    if (!header.empty()) request.headers.set("Authorization", header);
     request.deadline = deadline;
     auto response = fetch(call.registry, std::move(request), call.attempts);
     if (!response || response->status != 401) return response;
     if (answered) return unexpected(rejected(call, *response));
-    auto ready = answer_challenge(call, *response);
-    if (!ready) return unexpected(ready.error());
+    CASCADE_TRY(answer_challenge(call, *response));
   }
 }
 
