@@ -34,8 +34,7 @@ class TreeWriter {
       std::string_view name = git_tree_entry_name(entry);
       if (!is_safe_name(name)) return unexpected("unsafe entry name '" + std::string(name) + "' in " + folder);
       std::string path = folder + "/" + std::string(name);
-      auto written = write_entry(entry, path);
-      if (!written) return written;
+      CASCADE_TRY(write_entry(entry, path));
     }
     return {};
   }
@@ -61,8 +60,7 @@ class TreeWriter {
   }
 
   Expected<void, std::string> write_folder(const git_tree_entry* entry, const std::string& path) {
-    auto made = make_folder(path);
-    if (!made) return made;
+    CASCADE_TRY(make_folder(path));
     git_tree* subtree = nullptr;
     if (int code = git_tree_lookup(&subtree, repo_, git_tree_entry_id(entry)); code < 0) {
       return unexpected("cannot read the tree for " + path + ": " + last_error(code));
@@ -115,16 +113,15 @@ Expected<void, Error> Repository::export_tree(const std::string& commit, const s
                                               const std::string& destination) const {
   std::string shown_folder = folder.empty() ? "." : folder;
   std::string context = "cannot export folder '" + shown_folder + "' of commit " + short_id(commit) + " in " + path_;
-  auto root = commit_tree(repo_, path_, commit);
-  if (!root) return unexpected(std::move(root).error());
+  CASCADE_TRY_ASSIGN(auto root, commit_tree(repo_, path_, commit));
   std::string relative = std::filesystem::path(folder).lexically_normal().generic_string();
   while (relative.ends_with('/')) relative.pop_back();
   TreePtr subtree;
   if (relative.empty() || relative == ".") {
-    subtree = std::move(*root);
+    subtree = std::move(root);
   } else {
     git_tree_entry* raw_entry = nullptr;
-    int code = git_tree_entry_bypath(&raw_entry, root->get(), relative.c_str());
+    int code = git_tree_entry_bypath(&raw_entry, root.get(), relative.c_str());
     if (code == GIT_ENOTFOUND) return fail(context + ": the folder does not exist at that commit");
     if (code < 0) return fail(context + ": " + last_error(code));
     TreeEntryPtr entry(raw_entry);

@@ -257,10 +257,9 @@ Expected<std::vector<std::string>, Error> Repository::list_files(const std::stri
 
 Expected<std::vector<std::string>, Error> Repository::list_files(const std::string& commit,
                                                                  const FileFilter& keep) const {
-  auto tree = commit_tree(repo_, path_, commit);
-  if (!tree) return unexpected(std::move(tree).error());
+  CASCADE_TRY_ASSIGN(auto tree, commit_tree(repo_, path_, commit));
   FileLister lister(repo_, keep ? &keep : nullptr);
-  if (int code = lister.walk(tree->get()); code < 0) {
+  if (int code = lister.walk(tree.get()); code < 0) {
     return fail("cannot list the files of commit " + short_id(commit) + " in " + path_ + ": " + last_error(code));
   }
   std::vector<std::string> paths = lister.take();
@@ -269,15 +268,14 @@ Expected<std::vector<std::string>, Error> Repository::list_files(const std::stri
 }
 
 Expected<std::string, Error> Repository::read_file(const std::string& commit, const std::string& path) const {
-  auto tree = commit_tree(repo_, path_, commit);
-  if (!tree) return unexpected(std::move(tree).error());
+  CASCADE_TRY_ASSIGN(auto tree, commit_tree(repo_, path_, commit));
   std::string where = " at commit " + short_id(commit) + " in " + path_;
   std::optional<std::string> current = normalize(path);
   if (!current || current->empty()) return fail("'" + path + "' is not a file path" + where);
   constexpr int kMaxSymlinkHops = 8;
   for (int hop = 0; hop <= kMaxSymlinkHops; ++hop) {
     git_tree_entry* raw_entry = nullptr;
-    int code = git_tree_entry_bypath(&raw_entry, tree->get(), current->c_str());
+    int code = git_tree_entry_bypath(&raw_entry, tree.get(), current->c_str());
     std::string named = hop == 0 ? "file '" + path + "'" : "file '" + path + "' (a symlink to '" + *current + "')";
     if (code == GIT_ENOTFOUND) return fail(named + " not found" + where);
     if (code < 0) return fail("cannot read " + named + where + ": " + last_error(code));

@@ -46,8 +46,7 @@ class LayerWalk {
       if (status < ARCHIVE_WARN) return unexpected(invalid(digest_, archive_error()));
       if (++entries_ > limits_.max_entries)
         return unexpected(invalid(digest_, "more than " + std::to_string(limits_.max_entries) + " entries"));
-      auto taken = take(entry);
-      if (!taken) return unexpected(taken.error());
+      CASCADE_TRY(take(entry));
     }
     layer_.uncompressed_bytes = std::max<std::uint64_t>(bytes_, static_cast<std::uint64_t>(archive_filter_bytes(archive_, 0)));
     return std::move(layer_);
@@ -77,8 +76,7 @@ class LayerWalk {
       int status = archive_read_data_block(archive_, &block, &size, &offset);
       if (status == ARCHIVE_EOF) return {};
       if (status < ARCHIVE_WARN) return unexpected(invalid(digest_, archive_error()));
-      auto counted = count(size);
-      if (!counted) return counted;
+      CASCADE_TRY(count(size));
       if (!kept) continue;
       if (static_cast<std::uint64_t>(offset) + size > limits_.max_file)
         return unexpected(invalid(digest_, "a package database over " + std::to_string(limits_.max_file) + " bytes"));
@@ -109,8 +107,7 @@ class LayerWalk {
   }
 
   Expected<void, Error> take(struct archive_entry* entry) {
-    auto counted = count(512);
-    if (!counted) return counted;
+    CASCADE_TRY(count(512));
     const char* name = archive_entry_pathname(entry);
     std::string path = packages::normalize_path(name ? name : "");
     if (path.empty()) return read_data(nullptr);
@@ -153,8 +150,7 @@ class LayerWalk {
     if (archive_entry_size_is_set(entry) && static_cast<std::uint64_t>(archive_entry_size(entry)) > limits_.max_file)
       return unexpected(invalid(digest_, path + " is over " + std::to_string(limits_.max_file) + " bytes"));
     std::string content;
-    auto read = read_data(&content);
-    if (!read) return read;
+    CASCADE_TRY(read_data(&content));
     keep(packages::index_file(path, *kind, content));
     contents_[path] = std::move(content);
     return {};

@@ -70,10 +70,7 @@ Expected<void, Error> Scanner::image_layers(const reference::Reference& image, S
     stats_.layers_known += record.layers.size();
   } else {
     // The layers' blobs are read before the record is stored: a record names only indexed layers.
-    for (const auto& layer : manifest->layers) {
-      auto indexed = ensure_layer(image, layer);
-      if (!indexed) return unexpected(indexed.error());
-    }
+    for (const auto& layer : manifest->layers) CASCADE_TRY(ensure_layer(image, layer));
     auto stored_record = store_.put_image_layers(record);
     if (!stored_record) return unexpected(from_store(stored_record.error()));
   }
@@ -188,8 +185,7 @@ Expected<ScannedImage, Error> Scanner::fold_stored(ScannedImage scanned) {
 Expected<ScannedImage, Error> Scanner::scan(const reference::Reference& image, bool fold) {
   ScannedImage scanned;
   scanned.image = image.str();
-  auto found = image_layers(image, scanned);
-  if (!found) return unexpected(found.error());
+  CASCADE_TRY(image_layers(image, scanned));
   {
     std::lock_guard lock(mutex_);
     ++stats_.images;
@@ -203,9 +199,8 @@ Expected<std::optional<ScannedImage>, Error> Scanner::stored(const std::string& 
   if (!known) return unexpected(from_store(known.error()));
   if (!*known) return std::optional<ScannedImage>();
   ScannedImage scanned{image, digest, (*known)->image_digest, (*known)->layers, {}};
-  auto folded = fold_stored(std::move(scanned));
-  if (!folded) return unexpected(folded.error());
-  return std::optional<ScannedImage>(std::move(*folded));
+  CASCADE_TRY_ASSIGN(auto folded, fold_stored(std::move(scanned)));
+  return std::optional<ScannedImage>(std::move(folded));
 }
 
 std::vector<Expected<ScannedImage, Error>> Scanner::scan_all(
