@@ -1,3 +1,5 @@
+// The composition root: a pipeline's fleet wired to its state store, registry client,
+// builder, scanner and the git workspace that materializes build contexts at a commit.
 #include <cstdlib>
 #include <filesystem>
 

@@ -1,3 +1,6 @@
+// What every build backend shares: error kind names, the state folder default, the backend
+// factory, log tails for error messages, argv quoting for logs (build-arg values masked),
+// and per-build work folders.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -201,8 +204,7 @@ bool build_arg_in_environment(std::string_view key) {
   if (key.empty() || std::isdigit(static_cast<unsigned char>(key.front()))) return false;
   for (char c : key)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  std::string upper(key);
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string upper = util::uppercase(key);
   // Read by the builder process, its loader, its Go runtime or its TLS and proxy setup.
   if (upper.starts_with("GO") && upper.find('_') == std::string::npos) return false;  // GODEBUG, GOGC, GOMAXPROCS
   for (std::string_view prefix : {"LD_", "_", "DOCKER_", "BUILDAH_", "BUILDKIT_", "BUILDX_", "CONTAINERS_",

@@ -1,3 +1,5 @@
+// What every subcommand shares: the pipeline file (-p or $CASCADE_PIPELINE), the one table of
+// failure kinds to exit codes, the error line, loading and wiring the fleet, common options.
 #include "common.hpp"
 #include "render.hpp"
 

@@ -1,3 +1,5 @@
+// Rendering for the CLI: escaping for the terminal; the graph as JSON, a text tree, DOT and
+// Mermaid; what is affected; a Dockerfile's analysis.
 #include "render.hpp"
 
 #include "json_writer.hpp"

@@ -1,3 +1,5 @@
+// A run as text for the terminal: its summary, each task with its state, digests and
+// timings, and the rollouts.
 #include <cstdio>
 #include <sstream>
 

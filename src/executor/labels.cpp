@@ -1,3 +1,5 @@
+// The labels cascade puts on every image it builds, read back: what an image was built on
+// (io.cascade.bases, else the OCI base labels).
 #include <cctype>
 #include <cstdint>
 

@@ -1,3 +1,5 @@
+// One build step of a run (see step.hpp): inputs from git, bases pinned to this run's
+// digests, build and push with retries, every transition recorded and checked.
 #include "step.hpp"
 
 #include <chrono>

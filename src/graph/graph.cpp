@@ -1,3 +1,6 @@
+// The image graph: nodes keyed by normalized reference, built from the recipes (one node per
+// image a recipe produces, one per external base), cycle detection, matching a query to
+// nodes, the downstream closure with depth and path, and build order.
 #include "cascade/graph.hpp"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// The request target of an incoming request, decoded once: path and query parameters from an
+// origin-form or absolute-form target; anything else is refused as malformed.
 #include "target.hpp"
 
 #include <boost/url.hpp>

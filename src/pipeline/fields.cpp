@@ -1,3 +1,5 @@
+// The pipeline file's YAML, field by field: known keys per section (an unknown key is an
+// error naming the allowed ones), typed values with the file, line and what to change.
 #include "fields.hpp"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Paths in the pipeline file: '~' expanded from HOME, local paths resolved against the file's
+// folder, a source's git location classified (remote URL or local repository) and checked.
 #include "paths.hpp"
 
 #include <filesystem>

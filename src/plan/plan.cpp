@@ -1,3 +1,6 @@
+// Plans as values: what a trigger affects (needs), build or skip per image with the reason
+// and the digests to pin (make), and the scheduler that hands out ready builds longest
+// remaining path first and blocks only a failure's descendants.
 #include "cascade/plan.hpp"
 
 #include <algorithm>

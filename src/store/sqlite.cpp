@@ -1,3 +1,5 @@
+// A thin RAII layer over the SQLite C API: connections, prepared statements, transactions,
+// and SQLite result codes mapped to store::ErrorCode.
 #include "sqlite.hpp"
 
 #include <sqlite3.h>
