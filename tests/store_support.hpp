@@ -49,8 +49,11 @@ inline void ok(cascade::Expected<void, st::Error> result) {
 }
 
 inline st::NewRun sample_run(const std::string& image = "docker.io/library/debian:12") {
+  st::PlanRecord plan;
+  plan.query = image;
+  plan.trigger_digests[image] = "sha256:" + std::string(64, 'a');
   return st::NewRun{{st::TriggerKind::cli, image, "sha256:" + std::string(64, 'a'), "cli:test"},
-                    "/pipelines/fleet.yaml", R"({"tasks":[]})"};
+                    "/pipelines/fleet.yaml", plan};
 }
 
 /// `count` tasks img-0 .. img-N-1, each depending on the one before.
@@ -118,6 +121,36 @@ class RawDb {
  private:
   sqlite3* db_ = nullptr;
 };
+
+/// `text` as an SQL string literal.
+inline std::string sql_text(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  return quoted + "'";
+}
+
+/// The plan JSON a cascade before schema version 5 stored for a patch of `image`: the CLI's
+/// plan JSON, no steps.
+inline std::string legacy_plan_json(const std::string& image = "docker.io/library/debian:12") {
+  return R"({"query":")" + image + R"(","trigger":{},"steps":[]})";
+}
+
+/// Stores a run as a cascade before schema version 5 did (today's create_run writes the
+/// version 5 columns): trigger_image says what was asked, plan_json is the CLI's plan JSON.
+inline st::RunId insert_legacy_run(RawDb& raw, const std::string& trigger_image = "docker.io/library/debian:12",
+                                   const std::string& plan_json = legacy_plan_json(),
+                                   const std::string& state = "planned") {
+  raw.exec("INSERT INTO runs (trigger_kind, trigger_image, trigger_digest, trigger_actor, pipeline_path, state, "
+           "created_at, plan_json) VALUES ('cli', " + sql_text(trigger_image) + ", 'sha256:" + std::string(64, 'a') +
+           "', 'cli:test', '/pipelines/fleet.yaml', " + sql_text(state) + ", 1767225600000, " + sql_text(plan_json) + ")");
+  std::string id = raw.one("SELECT max(id) FROM runs");
+  raw.exec("INSERT INTO transitions (run_id, image, from_state, to_state, detail, at) VALUES (" + id +
+           ", NULL, NULL, 'planned', '', 1767225600000)");
+  if (state != "planned")
+    raw.exec("INSERT INTO transitions (run_id, image, from_state, to_state, detail, at) VALUES (" + id +
+             ", NULL, 'planned', " + sql_text(state) + ", '', 1767225600001)");
+  return std::stoll(id);
+}
 
 /// Checks that the run's tasks agree with its history: each task's state is the `to` of
 /// its last transition, each transition starts where the one before ended, attempts

@@ -28,11 +28,13 @@ struct PackageQuestion {
   std::string label() const;
 };
 
-/// {"label", "packages": [names], "documents": [OSV texts]}: what a run's stored plan keeps of
-/// its question, enough to ask it again on resume.
+/// {"label", "packages": [names], "documents": [OSV texts], "constraint"}: a plan's and a
+/// run's question as `cascade plan` and `cascade status` show it.
 nlohmann::json question_json(const PackageQuestion& question);
-/// The question a stored plan kept; fails (exit 2) when its documents no longer parse.
-Expected<PackageQuestion, Failure> question_from_json(const nlohmann::json& stored);
+/// The question of a stored fix run: its trigger's package constraint, or the advisories its
+/// plan kept (PlanRecord::advisory_documents); fails (exit 2) when they no longer parse or
+/// the run kept none.
+Expected<PackageQuestion, Failure> stored_question(const store::Trigger& trigger, const store::PlanRecord& plan);
 
 /// The before/after table of a run: per task, the versions of `packages` (names) in its
 /// old and new digest as scanned: [{"image", "package", "before", "after"}].

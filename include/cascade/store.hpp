@@ -35,6 +35,11 @@ using EventId = std::int64_t;
 /// What started a run.
 enum class TriggerKind { cli, webhook, schedule, api };
 
+/// What a run was asked to do: patch an image (cascade its new digest), rebuild a selection
+/// of fleet images by globs, fix an advisory's (or a package constraint's) exposure, or deploy
+/// an image the fleet already pushed.
+enum class TriggerAction { patch, rebuild, fix, deploy };
+
 /// A run's life: planned -> running -> succeeded | failed | interrupted.
 ///   planned:     the plan is stored, nothing started yet
 ///   running:     the executor works on it (after a crash the row still says running)
@@ -70,12 +75,14 @@ enum class DigestSource { pushed, registry };
 enum class RolloutState { updating, healthy, failed, rolled_back };
 
 std::string_view to_string(TriggerKind kind);
+std::string_view to_string(TriggerAction action);
 std::string_view to_string(RunState state);
 std::string_view to_string(TaskState state);
 std::string_view to_string(DigestSource source);
 std::string_view to_string(RolloutState state);
 /// The state named `text` ("pushed"); nullopt for an unknown name.
 std::optional<TriggerKind> parse_trigger_kind(std::string_view text);
+std::optional<TriggerAction> parse_trigger_action(std::string_view text);
 std::optional<RunState> parse_run_state(std::string_view text);
 std::optional<TaskState> parse_task_state(std::string_view text);
 std::optional<DigestSource> parse_digest_source(std::string_view text);
@@ -94,18 +101,45 @@ std::optional<Duration> estimate_duration(const std::vector<Duration>& oldest_fi
 
 // ---- records ------------------------------------------------------------------------
 
+/// Who started a run (kind, actor) and what was asked (action and its arguments).
 struct Trigger {
   TriggerKind kind = TriggerKind::cli;
-  std::string image;                  // the image whose change started the run
+  // The image whose change started the run (patch, deploy: as asked, "debian:12",
+  // "x@sha256:..."); for a rebuild or a fix, the run's name as users see it ("rebuild:apps/*",
+  // "advisory:GHSA-x, CVE-y"), never read back: the fields below say what was asked.
+  std::string image;
   std::optional<std::string> digest;  // its new digest, when the trigger named one
   std::string actor;                  // who or what: "cli:alice", "webhook:harbor", ...
+  TriggerAction action = TriggerAction::patch;
+  std::vector<std::string> globs{};       // rebuild: globs on repositories; empty: every fleet image
+  std::vector<std::string> advisories{};  // fix: the ids of the advisories asked about
+  std::optional<std::string> package{};   // fix by a package constraint: "bash<5.2.15-2+deb12u1"
+
+  bool operator==(const Trigger&) const = default;
+};
+
+/// The layout version of a PlanRecord this binary writes; 0 names a plan an older cascade
+/// stored as its display JSON (converted when read).
+inline constexpr int kPlanVersion = 1;
+
+/// What a run keeps of its plan: what resume needs to plan it again (not the plan itself:
+/// resume asks the registry again, and the tasks are stored on their own).
+struct PlanRecord {
+  int version = kPlanVersion;  // create_run() writes kPlanVersion only
+  std::string query;           // the trigger as planned: a patch or deploy is planned again from it
+  std::map<std::string, std::string> trigger_digests{};  // start image -> the digest the run started from
+  std::vector<std::string> rebuilt_starts{};  // the plan's depth-0 images: a pushed one's new digest is
+                                              // the start digest on resume
+  std::vector<std::string> advisory_documents{};  // fix: the OSV texts asked, to ask them again
+
+  bool operator==(const PlanRecord&) const = default;
 };
 
 /// What create_run() stores.
 struct NewRun {
   Trigger trigger;
   std::string pipeline_path;  // the pipeline file the run was planned from
-  std::string plan_json;      // the plan as JSON text (must be valid JSON)
+  PlanRecord plan{};
 };
 
 /// Tasks of a run counted by state.
@@ -270,7 +304,7 @@ class Store {
   virtual ~Store() = default;
 
   // runs and tasks
-  /// Stores a run in state planned; fails when plan_json is not JSON or on I/O.
+  /// Stores a run in state planned; fails when its plan's version is not kPlanVersion or on I/O.
   virtual Expected<RunId, Error> create_run(const NewRun& run) = 0;
   /// Changes a run's state and records the transition; fails when the run is unknown or
   /// the change is illegal.
@@ -285,10 +319,12 @@ class Store {
   /// Records what the scan of the task's pushed image found (Task::verdict); fails when the
   /// task is unknown.
   virtual Expected<void, Error> set_task_verdict(RunId run, const std::string& image, const std::string& verdict) = 0;
-  /// The run; fails with not_found when there is none.
+  /// The run; fails with not_found when there is none. A run an older cascade stored has
+  /// its trigger's action and arguments read from its image ("rebuild:a/*", "advisory:ID").
   virtual Expected<Run, Error> get_run(RunId run) = 0;
-  /// The run's plan JSON as given to create_run; fails with not_found when there is none.
-  virtual Expected<std::string, Error> get_plan(RunId run) = 0;
+  /// The run's plan as given to create_run (a run an older cascade stored: converted from its
+  /// plan JSON, version 0); fails with not_found when there is none.
+  virtual Expected<PlanRecord, Error> get_plan(RunId run) = 0;
   /// At most `limit` runs, newest first.
   virtual Expected<std::vector<Run>, Error> list_runs(std::size_t limit) = 0;
   /// The run's tasks in plan order (empty for an unknown run).

@@ -37,6 +37,7 @@ Expected<RunResult, Failure> deploy_image(Wiring& wiring, const std::string& que
   if (!chosen) return unexpected(chosen.error());
   auto [node, digest] = *chosen;
   PlannedPatch planned;
+  planned.action = store::TriggerAction::deploy;
   planned.trigger.query = query;
   planned.trigger.start = {node};
   planned.trigger.digests[node] = digest;

@@ -56,16 +56,14 @@ json question_json(const PackageQuestion& question) {
   return out;
 }
 
-Expected<PackageQuestion, Failure> question_from_json(const json& stored) {
-  if (stored.contains("constraint") && stored["constraint"].is_string())
-    return package_question(stored["constraint"].get<std::string>());
+Expected<PackageQuestion, Failure> stored_question(const store::Trigger& trigger, const store::PlanRecord& plan) {
+  if (trigger.package) return package_question(*trigger.package);
   PackageQuestion question;
-  for (const auto& document : stored.value("documents", json::array())) {
-    if (!document.is_string()) continue;
-    auto parsed = advisory::parse_osv(document.get<std::string>());
+  for (const auto& document : plan.advisory_documents) {
+    auto parsed = advisory::parse_osv(document);
     if (!parsed) return unexpected(Failure::bad_input("stored advisory: " + parsed.error().str()));
     for (auto& item : *parsed) question.advisories.push_back(std::move(item));
-    question.documents.push_back(document.get<std::string>());
+    question.documents.push_back(document);
   }
   if (question.advisories.empty()) return unexpected(Failure::bad_input("the run kept no advisory to ask again"));
   return question;

@@ -72,6 +72,7 @@ Expected<PlannedPatch, Failure> plan_fix(Wiring& wiring, const PackageQuestion& 
   Starts starts = start_points(*report, unfixed);
   const auto& graph = wiring.fleet.graph;
   PlannedPatch planned;
+  planned.action = store::TriggerAction::fix;
   planned.question = std::make_shared<const PackageQuestion>(question);
   planned.trigger.query = (question.constraint ? "package:" : "advisory:") + question.label();
   for (const auto& [image, digest] : starts.bases)

@@ -131,22 +131,32 @@ Expected<PlannedPatch, Failure> plan_trigger(Wiring& wiring, PlannedPatch planne
 
 namespace {
 
-// The plan of a stored run's trigger: a rebuild ("rebuild:GLOB,GLOB" or "rebuild:*"), an
-// advisory or package fix (its question kept in the stored plan), or a patch.
-Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const std::string& trigger,
+// The plan of a stored run's trigger, as its action says: a rebuild of its globs, a fix of
+// its question, or a patch (or deploy) of its query.
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const store::Trigger& trigger,
+                                           const store::PlanRecord& plan,
                                            const std::map<graph::NodeId, std::string>& given, bool deploy);
 
-// An advisory fix asked again from the question its stored plan kept.
-Expected<PlannedPatch, Failure> plan_fix_again(Wiring& wiring, store::RunId run, bool deploy) {
-  auto text = wiring.store->get_plan(run);
-  if (!text) return unexpected(Failure::failed(text.error().message));
-  auto stored = nlohmann::json::parse(*text, nullptr, false);
-  if (!stored.is_object() || !stored.contains("question"))
+// A fix asked again: the package constraint of its trigger, or the advisories its plan kept.
+Expected<PlannedPatch, Failure> plan_fix_again(Wiring& wiring, store::RunId run, const store::Trigger& trigger,
+                                               const store::PlanRecord& plan, bool deploy) {
+  if (!trigger.package && plan.advisory_documents.empty())
     return unexpected(Failure::bad_input("run " + std::to_string(run) + " kept no question to ask again"));
-  auto question = question_from_json(stored["question"]);
+  auto question = stored_question(trigger, plan);
   if (!question) return unexpected(question.error());
   std::vector<std::string> unfixed;
   return plan_fix(wiring, *question, deploy, unfixed);
+}
+
+// The run's record of `planned`: what resume needs to plan it again.
+store::PlanRecord plan_record(const PlannedPatch& planned) {
+  store::PlanRecord record;
+  record.query = planned.plan.query;
+  record.trigger_digests = planned.plan.trigger_digests;
+  for (const auto& step : planned.plan.steps)
+    if (step.depth == 0) record.rebuilt_starts.push_back(step.image);
+  if (planned.question) record.advisory_documents = planned.question->documents;
+  return record;
 }
 
 }  // namespace
@@ -190,7 +200,9 @@ Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<s
   }
   if (selected.empty()) return unexpected(Failure::bad_input("no fleet image matches the rebuild selection"));
   PlannedPatch planned;
-  planned.trigger.query = "rebuild:";  // resume() plans it again from this
+  planned.action = store::TriggerAction::rebuild;
+  planned.globs = globs;
+  planned.trigger.query = "rebuild:";  // the run's name ("rebuild:a/*,b/*"); resume() reads the globs
   for (std::size_t i = 0; i < globs.size(); ++i) planned.trigger.query += (i ? "," : "") + globs[i];
   if (globs.empty()) planned.trigger.query += "*";
   planned.trigger.rebuild = true;
@@ -208,8 +220,14 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
   new_run.trigger.image = planned.trigger.query;
   if (planned.trigger.digests.size() == 1) new_run.trigger.digest = planned.trigger.digests.begin()->second;
   new_run.trigger.actor = options.actor;
+  new_run.trigger.action = planned.action;
+  new_run.trigger.globs = planned.globs;
+  if (planned.question) {
+    for (const auto& item : planned.question->advisories) new_run.trigger.advisories.push_back(item.id);
+    if (planned.question->constraint) new_run.trigger.package = advisory::to_string(*planned.question->constraint);
+  }
   new_run.pipeline_path = wiring.fleet.pipeline.file;
-  new_run.plan_json = plan_json(planned, wiring).dump();
+  new_run.plan = plan_record(planned);
   auto run = wiring.store->create_run(new_run);
   if (!run) return unexpected(Failure::failed(run.error().message));
   if (auto added = wiring.store->add_tasks(*run, task_specs(wiring, planned.plan)); !added)
@@ -263,22 +281,19 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
   // The start digests of the run: those it was triggered with, and start images it pushed.
   const auto& graph = wiring.fleet.graph;
   std::map<graph::NodeId, std::string> given;
-  auto plan_text = wiring.store->get_plan(run);
-  auto stored_plan = nlohmann::json::parse(plan_text ? *plan_text : "{}", nullptr, false);
-  if (stored_plan.is_object() && stored_plan.contains("trigger"))
-    for (const auto& [image, digest] : stored_plan["trigger"].items())
-      if (auto id = graph.find(image)) given[*id] = digest.get<std::string>();
+  auto stored_plan = wiring.store->get_plan(run);
+  if (!stored_plan) return unexpected(Failure::failed(stored_plan.error().message));
+  for (const auto& [image, digest] : stored_plan->trigger_digests)
+    if (auto id = graph.find(image)) given[*id] = digest;
   auto tasks = wiring.store->get_tasks(run);
   if (!tasks) return unexpected(Failure::failed(tasks.error().message));
-  std::set<std::string> rebuilt_starts;  // images the run rebuilt first (depth 0)
-  if (stored_plan.is_object() && stored_plan.contains("steps"))
-    for (const auto& step : stored_plan["steps"])
-      if (step.value("depth", 1) == 0) rebuilt_starts.insert(step.value("image", ""));
+  // images the run rebuilt first (depth 0)
+  std::set<std::string> rebuilt_starts(stored_plan->rebuilt_starts.begin(), stored_plan->rebuilt_starts.end());
   for (const auto& task : *tasks)
     if (task.state == store::TaskState::pushed && task.new_digest && rebuilt_starts.count(task.image))
       if (auto id = graph.find(task.image)) given[*id] = *task.new_digest;
 
-  auto planned = plan_again(wiring, run, stored->trigger.image, given, options.deploy);
+  auto planned = plan_again(wiring, run, stored->trigger, *stored_plan, given, options.deploy);
   if (!planned) return unexpected(planned.error());
 
   // Requeue what a crash or an interruption left half done, and what failed before.
@@ -306,19 +321,16 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
 }
 
 namespace {
-Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const std::string& trigger,
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const store::Trigger& trigger,
+                                           const store::PlanRecord& plan,
                                            const std::map<graph::NodeId, std::string>& given, bool deploy) {
-  const std::string prefix = "rebuild:";
-  if (trigger.rfind("advisory:", 0) == 0 || trigger.rfind("package:", 0) == 0) return plan_fix_again(wiring, run, deploy);
-  if (trigger.rfind(prefix, 0) != 0) return plan_patch(wiring, trigger, given, deploy);
-  std::vector<std::string> globs;
-  std::string rest = trigger.substr(prefix.size());
-  for (std::size_t start = 0; rest != "*" && start <= rest.size();) {
-    auto comma = std::min(rest.find(',', start), rest.size());
-    globs.push_back(rest.substr(start, comma - start));
-    start = comma + 1;
+  switch (trigger.action) {
+    case store::TriggerAction::rebuild: return plan_rebuild(wiring, trigger.globs, deploy);
+    case store::TriggerAction::fix: return plan_fix_again(wiring, run, trigger, plan, deploy);
+    case store::TriggerAction::patch:
+    case store::TriggerAction::deploy: break;  // planned again as a patch, as before actions were stored
   }
-  return plan_rebuild(wiring, globs, deploy);
+  return plan_patch(wiring, plan.query, given, deploy);
 }
 }  // namespace
 

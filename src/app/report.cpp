@@ -119,14 +119,13 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
                                  {"detail", step.detail},
                                  {"at", util::iso_utc_ms(step.at)}});
   }
-  if (auto plan = store.get_plan(id)) {
-    auto stored = json::parse(*plan, nullptr, false);
-    if (stored.is_object() && stored.contains("question")) {
-      out["question"] = stored["question"];
-      auto versions = package_versions_json(store, *tasks, stored["question"].value("packages", json::array()));
-      if (versions) out["versions"] = std::move(*versions);
-    }
-  }
+  if (run->trigger.action == store::TriggerAction::fix)  // its question, and the versions before and after
+    if (auto plan = store.get_plan(id))
+      if (auto question = stored_question(run->trigger, *plan)) {
+        out["question"] = question_json(*question);
+        auto versions = package_versions_json(store, *tasks, out["question"]["packages"]);
+        if (versions) out["versions"] = std::move(*versions);
+      }
   out["transitions"] = json::array();
   for (const auto& t : *transitions)
     out["transitions"].push_back({{"image", optional_value(t.image)},

@@ -1,10 +1,131 @@
 // SqliteStore: latest digests, build durations, trigger events, the daemon's settings,
-// rollout steps, quarantine.
+// rollout steps, quarantine; and a run's trigger arguments and plan record as stored,
+// with the one conversion of the runs an older cascade wrote (plan_version 0).
 #include "sqlite_store.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace cascade::store {
 
 using sql::Failure;
+
+// ---- run records --------------------------------------------------------------------
+
+namespace {
+
+using nlohmann::json;
+
+/// "a, b,c" -> {"a", "b", "c"}: split at `separator`, spaces around each item dropped,
+/// empty items skipped.
+std::vector<std::string> split_list(const std::string& text, char separator) {
+  std::vector<std::string> items;
+  for (std::size_t start = 0; start <= text.size();) {
+    std::size_t end = std::min(text.find(separator, start), text.size());
+    std::string item = text.substr(start, end - start);
+    std::size_t first = item.find_first_not_of(' ');
+    if (first != std::string::npos) items.push_back(item.substr(first, item.find_last_not_of(' ') - first + 1));
+    start = end + 1;
+  }
+  return items;
+}
+
+bool starts_with(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
+
+/// The action and arguments an older cascade kept in trigger_image: "rebuild:a/*,b/*" (or
+/// "rebuild:*": every fleet image), "advisory:ID, ID", "package:CONSTRAINT"; anything else
+/// is a patch of that image. (Its deploy runs read as patches: nothing but the display
+/// JSON told them apart, and a patch is how that cascade resumed them.)
+void legacy_trigger(Trigger& trigger) {
+  const std::string& image = trigger.image;
+  if (starts_with(image, "rebuild:")) {
+    trigger.action = TriggerAction::rebuild;
+    std::string selection = image.substr(8);
+    if (selection != "*") trigger.globs = split_list(selection, ',');
+  } else if (starts_with(image, "advisory:")) {
+    trigger.action = TriggerAction::fix;
+    trigger.advisories = split_list(image.substr(9), ',');
+  } else if (starts_with(image, "package:")) {
+    trigger.action = TriggerAction::fix;
+    trigger.package = image.substr(8);
+  } else {
+    trigger.action = TriggerAction::patch;
+  }
+}
+
+/// The record of an older cascade's plan JSON: {"query", "trigger": {image: digest},
+/// "steps": [{"image", "depth", ...}], "question": {"documents": [OSV text], ...}}. Lenient
+/// as that cascade's resume was: a missing part is empty.
+PlanRecord legacy_plan(const std::string& text) {
+  PlanRecord plan;
+  plan.version = 0;
+  json stored = json::parse(text, nullptr, false);
+  if (!stored.is_object()) return plan;
+  if (auto query = stored.find("query"); query != stored.end() && query->is_string()) plan.query = *query;
+  if (auto trigger = stored.find("trigger"); trigger != stored.end() && trigger->is_object())
+    for (const auto& [image, digest] : trigger->items())
+      if (digest.is_string()) plan.trigger_digests[image] = digest.get<std::string>();
+  if (auto steps = stored.find("steps"); steps != stored.end() && steps->is_array())
+    for (const auto& step : *steps)
+      if (step.is_object() && step.value("depth", 1) == 0 && step.contains("image") && step["image"].is_string())
+        plan.rebuilt_starts.push_back(step["image"].get<std::string>());
+  if (auto question = stored.find("question"); question != stored.end() && question->is_object())
+    if (auto documents = question->find("documents"); documents != question->end() && documents->is_array())
+      for (const auto& document : *documents)
+        if (document.is_string()) plan.advisory_documents.push_back(document.get<std::string>());
+  return plan;
+}
+
+}  // namespace
+
+std::optional<std::string> trigger_args_column(const Trigger& trigger) {
+  json args = json::object();
+  if (!trigger.globs.empty()) args["globs"] = trigger.globs;
+  if (!trigger.advisories.empty()) args["advisories"] = trigger.advisories;
+  if (trigger.package) args["package"] = *trigger.package;
+  if (args.empty()) return std::nullopt;
+  return args.dump();
+}
+
+void read_trigger_columns(Trigger& trigger, const std::string& action, const std::optional<std::string>& args,
+                          std::int64_t plan_version) {
+  if (plan_version == 0) return legacy_trigger(trigger);
+  trigger.action = stored(parse_trigger_action, action, "runs.trigger_action");
+  if (!args) return;
+  json stored_args = json::parse(*args);
+  if (auto globs = stored_args.find("globs"); globs != stored_args.end())
+    trigger.globs = globs->get<std::vector<std::string>>();
+  if (auto advisories = stored_args.find("advisories"); advisories != stored_args.end())
+    trigger.advisories = advisories->get<std::vector<std::string>>();
+  if (auto package = stored_args.find("package"); package != stored_args.end())
+    trigger.package = package->get<std::string>();
+}
+
+std::string plan_column(const PlanRecord& plan) {
+  if (plan.version != kPlanVersion)
+    throw Failure(ErrorCode::invalid_argument, "plan record version " + std::to_string(plan.version) +
+                                                   ": this cascade writes version " + std::to_string(kPlanVersion));
+  return json{{"query", plan.query},
+              {"trigger_digests", plan.trigger_digests},
+              {"rebuilt_starts", plan.rebuilt_starts},
+              {"advisory_documents", plan.advisory_documents}}
+      .dump();
+}
+
+PlanRecord plan_from_column(std::int64_t version, const std::string& text) {
+  if (version == 0) return legacy_plan(text);
+  if (version != kPlanVersion)
+    throw Failure(ErrorCode::schema, "plan record version " + std::to_string(version) +
+                                         " is newer than this cascade reads (" + std::to_string(kPlanVersion) +
+                                         "); use a newer cascade binary");
+  json stored_plan = json::parse(text);
+  PlanRecord plan;
+  plan.version = kPlanVersion;
+  plan.query = stored_plan.at("query").get<std::string>();
+  plan.trigger_digests = stored_plan.at("trigger_digests").get<std::map<std::string, std::string>>();
+  plan.rebuilt_starts = stored_plan.at("rebuilt_starts").get<std::vector<std::string>>();
+  plan.advisory_documents = stored_plan.at("advisory_documents").get<std::vector<std::string>>();
+  return plan;
+}
 
 namespace {
 

@@ -205,8 +205,26 @@ CREATE TABLE image_scans (
 ) STRICT;
 )sql";
 
+// Version 5: what a run was asked, typed, and its plan as a versioned record.
+//   trigger_action: the store::TriggerAction; trigger_args: its arguments as JSON
+//   ({"globs": [...]} for a rebuild, {"advisories": [...]} or {"package": "..."} for a fix; NULL
+//   when it has none). trigger_image stays the run's name as users see it, never parsed.
+//   plan_version: the layout of the store::PlanRecord held in plan_json. A column rather than a
+//   field inside the JSON: the rows written before this version have no field to carry it,
+//   and the column (DEFAULT 0) marks exactly them. Version 0 is such a legacy row: plan_json
+//   is the CLI's plan JSON of the time ({"query", "trigger": {image: digest}, "steps": [...]}),
+//   trigger_action is the default and trigger_args NULL, the action and its arguments being
+//   in trigger_image ("rebuild:a/*,b/*", "advisory:ID, ID", "package:CONSTRAINT"); the store
+//   converts such a row when it reads it (records.cpp), and never writes one.
+const char* const kVersion5 = R"sql(
+ALTER TABLE runs ADD COLUMN trigger_action TEXT NOT NULL DEFAULT 'patch'
+  CHECK (trigger_action IN ('patch', 'rebuild', 'fix', 'deploy'));
+ALTER TABLE runs ADD COLUMN trigger_args TEXT CHECK (trigger_args IS NULL OR json_valid(trigger_args));
+ALTER TABLE runs ADD COLUMN plan_version INTEGER NOT NULL DEFAULT 0 CHECK (plan_version >= 0);
+)sql";
+
 const std::vector<const char*>& migrations() {
-  static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3, kVersion4};
+  static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3, kVersion4, kVersion5};
   return scripts;
 }
 

@@ -15,7 +15,7 @@ namespace {
 
 const char* const kRunColumns =
     "SELECT id, trigger_kind, trigger_image, trigger_digest, trigger_actor, pipeline_path, state, "
-    "created_at, started_at, finished_at FROM runs ";
+    "created_at, started_at, finished_at, trigger_action, trigger_args, plan_version FROM runs ";
 
 const char* const kTaskColumns =
     "SELECT run_id, position, image, source, dockerfile, recipe_commit, dependencies, state, reason, "
@@ -45,6 +45,7 @@ Run run_from(const sql::Statement& row) {
   run.created_at = to_time(row.int64(7));
   run.started_at = to_time(row.optional_int64(8));
   run.finished_at = to_time(row.optional_int64(9));
+  read_trigger_columns(run.trigger, row.text(10), row.optional_text(11), row.int64(12));
   return run;
 }
 
@@ -182,9 +183,11 @@ Expected<RunId, Error> SqliteStore::create_run(const NewRun& run) {
     sql::Transaction transaction(db_);
     std::int64_t now = now_ms();
     db_.prepare("INSERT INTO runs (trigger_kind, trigger_image, trigger_digest, trigger_actor, pipeline_path, "
-                "state, created_at, plan_json) VALUES (?1, ?2, ?3, ?4, ?5, 'planned', ?6, ?7)")
+                "state, created_at, plan_json, trigger_action, trigger_args, plan_version) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, 'planned', ?6, ?7, ?8, ?9, ?10)")
         .bind_all(to_string(run.trigger.kind), run.trigger.image, run.trigger.digest, run.trigger.actor,
-                  run.pipeline_path, now, run.plan_json)
+                  run.pipeline_path, now, plan_column(run.plan), to_string(run.trigger.action),
+                  trigger_args_column(run.trigger), static_cast<std::int64_t>(kPlanVersion))
         .run();
     RunId id = db_.last_insert_rowid();
     db_.prepare(kInsertTransition).bind_all(id, std::nullopt, std::nullopt, "planned", "", now).run();
@@ -282,12 +285,12 @@ Expected<Run, Error> SqliteStore::get_run(RunId run) {
   });
 }
 
-Expected<std::string, Error> SqliteStore::get_plan(RunId run) {
+Expected<PlanRecord, Error> SqliteStore::get_plan(RunId run) {
   return locked(describe("get_plan", run), [&] {
-    auto row = db_.prepare("SELECT plan_json FROM runs WHERE id = ?1");
+    auto row = db_.prepare("SELECT plan_version, plan_json FROM runs WHERE id = ?1");
     row.bind(1, run);
     if (!row.step()) throw Failure(ErrorCode::not_found, "no run " + std::to_string(run));
-    return row.text(0);
+    return plan_from_column(row.int64(0), row.text(1));
   });
 }
 

@@ -29,6 +29,23 @@ auto stored(Parse parse, const std::string& text, const char* column) {
   return *value;
 }
 
+// ---- run records (records.cpp): what the runs columns trigger_action, trigger_args,
+// plan_version and plan_json hold (schema version 5), and the rows an older cascade wrote.
+
+/// trigger_args of `trigger`: its globs, advisories and package as a JSON object; nullopt
+/// when it has none.
+std::optional<std::string> trigger_args_column(const Trigger& trigger);
+/// Sets `trigger`'s action and arguments from its row's trigger_action and trigger_args; for
+/// a row of plan_version 0 (an older cascade's), from its image ("rebuild:a/*,b/*",
+/// "advisory:ID, ID", "package:CONSTRAINT"; else a patch). trigger.image must be read first.
+void read_trigger_columns(Trigger& trigger, const std::string& action, const std::optional<std::string>& args,
+                          std::int64_t plan_version);
+/// plan_json of `plan`; throws Failure (invalid_argument) unless its version is kPlanVersion.
+std::string plan_column(const PlanRecord& plan);
+/// The record in a row's plan_json at `version`; version 0: converted from an older cascade's
+/// plan JSON. Throws Failure (schema) for a version newer than kPlanVersion.
+PlanRecord plan_from_column(std::int64_t version, const std::string& text);
+
 class SqliteStore final : public Store {
  public:
   /// Opens the connection, sets the pragmas and migrates; throws sql::Failure.
@@ -41,7 +58,7 @@ class SqliteStore final : public Store {
                                         const std::string& detail, const TaskUpdate& update) override;
   Expected<void, Error> set_task_verdict(RunId run, const std::string& image, const std::string& verdict) override;
   Expected<Run, Error> get_run(RunId run) override;
-  Expected<std::string, Error> get_plan(RunId run) override;
+  Expected<PlanRecord, Error> get_plan(RunId run) override;
   Expected<std::vector<Run>, Error> list_runs(std::size_t limit) override;
   Expected<std::vector<Task>, Error> get_tasks(RunId run) override;
   Expected<std::vector<Transition>, Error> get_transitions(RunId run) override;

@@ -17,6 +17,10 @@ constexpr Names<TriggerKind, 4> kTriggerKinds{{
     {TriggerKind::cli, "cli"}, {TriggerKind::webhook, "webhook"},
     {TriggerKind::schedule, "schedule"}, {TriggerKind::api, "api"}}};
 
+constexpr Names<TriggerAction, 4> kTriggerActions{{
+    {TriggerAction::patch, "patch"}, {TriggerAction::rebuild, "rebuild"},
+    {TriggerAction::fix, "fix"}, {TriggerAction::deploy, "deploy"}}};
+
 constexpr Names<RunState, 5> kRunStates{{
     {RunState::planned, "planned"}, {RunState::running, "running"}, {RunState::succeeded, "succeeded"},
     {RunState::failed, "failed"}, {RunState::interrupted, "interrupted"}}};
@@ -53,12 +57,14 @@ std::optional<Enum> parse_name(const Names<Enum, N>& names, std::string_view tex
 }  // namespace
 
 std::string_view to_string(TriggerKind kind) { return name_of(kTriggerKinds, kind); }
+std::string_view to_string(TriggerAction action) { return name_of(kTriggerActions, action); }
 std::string_view to_string(RunState state) { return name_of(kRunStates, state); }
 std::string_view to_string(TaskState state) { return name_of(kTaskStates, state); }
 std::string_view to_string(DigestSource source) { return name_of(kDigestSources, source); }
 std::string_view to_string(RolloutState state) { return name_of(kRolloutStates, state); }
 
 std::optional<TriggerKind> parse_trigger_kind(std::string_view text) { return parse_name(kTriggerKinds, text); }
+std::optional<TriggerAction> parse_trigger_action(std::string_view text) { return parse_name(kTriggerActions, text); }
 std::optional<RunState> parse_run_state(std::string_view text) { return parse_name(kRunStates, text); }
 std::optional<TaskState> parse_task_state(std::string_view text) { return parse_name(kTaskStates, text); }
 std::optional<DigestSource> parse_digest_source(std::string_view text) { return parse_name(kDigestSources, text); }
