@@ -16,12 +16,14 @@ namespace util = cascade::util;
 namespace dot = cascade::util::dot;
 using namespace std::chrono_literals;
 
-TEST_CASE("lowercase and iequals: ASCII letters only, byte by byte") {
+TEST_CASE("lowercase, uppercase and iequals: ASCII letters only, byte by byte") {
   CHECK(util::lowercase("") == "");
   CHECK(util::lowercase("Bearer ABC-xyz_09") == "bearer abc-xyz_09");
   CHECK(util::lowercase("@[`{") == "@[`{");  // the neighbours of 'A'..'Z' and 'a'..'z'
   CHECK(util::lowercase("\xC3\x89t\xC3\xA9") == "\xC3\x89t\xC3\xA9");  // UTF-8 bytes unchanged
   CHECK(util::lowercase(std::string("A\0B", 3)) == std::string("a\0b", 3));
+  CHECK(util::uppercase("ld_preload-x.9 \xC3\xA9") == "LD_PRELOAD-X.9 \xC3\xA9");
+  CHECK(util::uppercase("@[`{") == "@[`{");
   CHECK(util::iequals("Content-Length", "content-LENGTH"));
   CHECK(util::iequals("", ""));
   CHECK_FALSE(util::iequals("abc", "abcd"));

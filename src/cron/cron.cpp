@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "cascade/util/text.hpp"
 
 namespace cascade::cron {
 
@@ -61,12 +62,6 @@ struct Pattern {
   bool weekday_star = false;   // the day of week field starts with '*'
   bool real_time = false;      // '*' or a step in the hour field: follow real time
 };
-
-bool equal_folded(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
-         });
-}
 
 bool all_digits(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
@@ -134,7 +129,7 @@ class FieldParser {
     if (!alphabetic || spec_.names.front().empty())
       return fail(token.offset, "\"" + std::string(token.text) + "\" is not a number");
     for (std::size_t i = 0; i < spec_.names.size(); ++i)
-      if (!spec_.names[i].empty() && equal_folded(spec_.names[i], token.text)) return spec_.min + static_cast<int>(i);
+      if (!spec_.names[i].empty() && util::iequals(spec_.names[i], token.text)) return spec_.min + static_cast<int>(i);
     return fail(token.offset, "unknown name \"" + std::string(token.text) + "\"");
   }
 
@@ -212,7 +207,7 @@ Expected<Pattern, Error> parse_expression(std::string_view expression) {
   std::vector<Token> tokens = split_fields(expression, 0);
   if (tokens.size() > 1) return unexpected(Error{tokens[1].offset, "unexpected text after " + std::string(tokens[0].text)});
   for (const Macro& macro : kMacros)
-    if (equal_folded(macro.name, tokens[0].text)) return parse_fields(macro.fields, 0, 0);
+    if (util::iequals(macro.name, tokens[0].text)) return parse_fields(macro.fields, 0, 0);
   return unexpected(Error{tokens[0].offset, "unknown macro \"" + std::string(tokens[0].text) +
                                                 "\"; known: @yearly, @annually, @monthly, @weekly, @daily, "
                                                 "@midnight, @hourly"});

@@ -89,7 +89,7 @@ std::optional<HttpUrl> parse_http_url(std::string_view url) {
 std::string token_variable(std::string_view host, std::string_view port) {
   std::string name(kTokenPrefix);
   for (unsigned char c : host) {
-    if (std::isalnum(c)) name += static_cast<char>(std::toupper(c));
+    if (std::isalnum(c)) name += util::ascii_upper(static_cast<char>(c));
     else if (c == '.') name += '_';
     else if (c == '-') name += "__";
     else return "";

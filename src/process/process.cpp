@@ -1,6 +1,7 @@
 // Runs children through Boost.Process v2: argument vectors, an allowlisted environment,
 // pipes or an output file, a timeout and cancellation that stop the child's process group.
 #include "cascade/process.hpp"
+#include "cascade/util/text.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/process/v2.hpp>
@@ -46,8 +47,7 @@ constexpr std::string_view kInheritedPrefixes[] = {
 constexpr std::string_view kSecretWords[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE"};
 
 bool names_a_secret(std::string_view name) {
-  std::string upper(name);
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string upper = util::uppercase(name);
   for (std::string_view word : kSecretWords)
     if (upper.find(word) != std::string::npos) return true;
   return false;

@@ -9,6 +9,12 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
+std::string uppercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = ascii_upper(c);
+  return out;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
