@@ -39,13 +39,15 @@ class Fleet {
     auto built = graph::Graph::build({recipe("base", {kDebian}), recipe("web", {"base"}), recipe("worker", {"base"}),
                                       recipe("app", {"web", "worker"})});
     REQUIRE(built);
-    wiring.fleet.graph = std::move(built).value();
-    wiring.fleet.pipeline.file = (dir / "cascade.yaml").string();
-    wiring.fleet.pipeline.state = (dir / "state.db").string();
+    fleet::Fleet fleet;
+    fleet.graph = std::move(built).value();
+    fleet.pipeline.file = (dir / "cascade.yaml").string();
+    fleet.pipeline.state = (dir / "state.db").string();
+    wiring.fleet.set(std::move(fleet));
     wiring.state_dir = dir.str();
     store::StoreOptions options;
     options.sync = store::StoreOptions::Sync::normal;
-    auto opened = store::open_sqlite(wiring.fleet.pipeline.state, options);
+    auto opened = store::open_sqlite(wiring.fleet->pipeline.state, options);
     REQUIRE(opened);
     sqlite = std::move(opened).value();
     auto faulty = std::make_unique<fakes::FaultyStore>(*sqlite);
@@ -84,7 +86,7 @@ class Fleet {
 
   // Every fleet image in the registry was built on what its bases are now.
   void check_consistent() {
-    for (const auto& recipe : wiring.fleet.graph.recipes()) {
+    for (const auto& recipe : wiring.fleet->graph.recipes()) {
       auto pushed = images.get(recipe.image);
       REQUIRE_MESSAGE(pushed, recipe.image);
       auto bases = nlohmann::json::parse(pushed->labels.at(executor::kLabelBases));

@@ -4,8 +4,10 @@
 // (cli::exit_code_for), the daemon HTTP statuses (daemon::http_status).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -54,12 +56,48 @@ struct Failure {
 /// A connected deploy target and its entry in the pipeline file.
 struct TargetEntry {
   std::unique_ptr<deploy::Target> target;
-  const pipeline::DeployTarget* config = nullptr;  // points into fleet.pipeline
+  pipeline::DeployTarget config;  // its entry in the pipeline file
 };
 
+/// The fleet as last read, shared between threads: get() gives an immutable snapshot the
+/// caller keeps for as long as it reads it; set() swaps a new one in whole (the daemon's
+/// refresh of the sources). `fleet->graph` reads through a snapshot held for the expression.
+class SharedFleet {
+ public:
+  SharedFleet() : state_(std::make_unique<State>()) {}
+  explicit SharedFleet(fleet::Fleet fleet) : SharedFleet() { set(std::move(fleet)); }
+  std::shared_ptr<const fleet::Fleet> get() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->fleet;
+  }
+  void set(fleet::Fleet fleet) {
+    auto next = std::make_shared<const fleet::Fleet>(std::move(fleet));
+    std::lock_guard lock(state_->mutex);
+    state_->fleet = std::move(next);
+  }
+  std::shared_ptr<const fleet::Fleet> operator->() const { return get(); }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::shared_ptr<const fleet::Fleet> fleet = std::make_shared<const fleet::Fleet>();
+  };
+  std::unique_ptr<State> state_;
+};
+
+/// The services a fleet's operations use, safe to share between threads: the store,
+/// registry client, builder, workspace and scanner are thread-safe; `targets` is written
+/// once (connect_targets, under its own lock) and only read after.
 struct Wiring {
-  fleet::Fleet fleet;
+  SharedFleet fleet;
   std::vector<TargetEntry> targets;  // connected on first use (connect_targets)
+  /// Held while `targets` connect; a caller that waited on an attempt shares its outcome.
+  struct TargetsLock {
+    std::mutex mutex;
+    std::atomic<std::uint64_t> attempts{0};
+    std::optional<Failure> failure;  // the last attempt's, when it failed
+  };
+  std::shared_ptr<TargetsLock> targets_lock = std::make_shared<TargetsLock>();
   std::string state_dir;  // the state file's folder: runs/ (logs, contexts) and buildah/ live here
   std::unique_ptr<store::Store> store;
   std::unique_ptr<registry::Registry> registry;

@@ -54,11 +54,11 @@ Expected<std::vector<Subject>, Failure> workload_subjects(Wiring& wiring, ScanRe
   for (const auto& entry : wiring.targets) {
     auto workloads = entry.target->inventory(std::nullopt);
     if (!workloads) {
-      report.failed.push_back({entry.config->name, "inventory: " + workloads.error().str()});
+      report.failed.push_back({entry.config.name, "inventory: " + workloads.error().str()});
       continue;
     }
     for (const auto& workload : *workloads) {
-      std::string subject = entry.config->name + "/" + workload.name;
+      std::string subject = entry.config.name + "/" + workload.name;
       auto ref = reference::parse(workload.image);
       if (!ref || !workload.digest) {
         report.failed.push_back({subject, "the engine does not say which registry digest it runs"});
@@ -97,9 +97,9 @@ Expected<ScanReport, Failure> scan_fleet(Wiring& wiring, bool workloads,
                                          const std::function<void(std::size_t, std::size_t)>& progress) {
   auto started = std::chrono::steady_clock::now();
   ScanReport report;
-  std::vector<Subject> subjects = fleet_subjects(wiring.fleet.graph);
+  std::vector<Subject> subjects = fleet_subjects(wiring.fleet->graph);
   if (auto scanned = scan_subjects(wiring, subjects, report, progress); !scanned) return unexpected(scanned.error());
-  if (workloads && !wiring.fleet.pipeline.deploy.empty()) {
+  if (workloads && !wiring.fleet->pipeline.deploy.empty()) {
     auto running = scan_workloads(wiring);
     if (!running) return unexpected(running.error());
     report.workloads = running->workloads;

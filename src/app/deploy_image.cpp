@@ -12,16 +12,16 @@ namespace {
 Expected<std::pair<graph::NodeId, std::string>, Failure> deploy_target_image(Wiring& wiring, const std::string& query) {
   auto ref = reference::parse(query);
   if (!ref) return unexpected(Failure::bad_input("'" + query + "' is not an image reference: " + ref.error().message));
-  auto matches = wiring.fleet.graph.match(*ref);
+  auto matches = wiring.fleet->graph.match(*ref);
   std::vector<graph::NodeId> built;
   for (auto id : matches)
-    if (wiring.fleet.graph.recipe_of(id)) built.push_back(id);
+    if (wiring.fleet->graph.recipe_of(id)) built.push_back(id);
   if (built.size() != 1)
     return unexpected(Failure::bad_input(built.empty() ? "no image the fleet builds matches " + query
                                                           : query + " matches several images; name one with its tag"));
   std::string digest = ref->digest;
   if (digest.empty()) {
-    auto resolved = wiring.registry->resolve_digest(*reference::parse(wiring.fleet.graph.node(built[0]).image));
+    auto resolved = wiring.registry->resolve_digest(*reference::parse(wiring.fleet->graph.node(built[0]).image));
     if (!resolved)
       return unexpected(Failure::peer("cannot resolve " + query + ": " + resolved.error().str(),
                                       resolved.error().transient()));
@@ -42,7 +42,7 @@ Expected<RunResult, Failure> deploy_image(Wiring& wiring, const std::string& que
   planned.trigger.start = {node};
   planned.trigger.digests[node] = digest;
   plan::Step step;
-  step.image = wiring.fleet.graph.node(node).image;
+  step.image = wiring.fleet->graph.node(node).image;
   step.node = node;
   step.action = plan::Action::Skip;
   step.reason = "deploy only: " + digest;
@@ -62,7 +62,8 @@ Expected<RunResult, Failure> deploy_image(Wiring& wiring, const std::string& que
 
 Expected<nlohmann::json, Failure> inventory_json(Wiring& wiring) {
   std::vector<std::string> images;
-  for (const auto& recipe : wiring.fleet.graph.recipes()) images.push_back(recipe.image);
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read (the API reads it beside refreshes)
+  for (const auto& recipe : fleet->graph.recipes()) images.push_back(recipe.image);
   auto deployments = plan_deployments(wiring, images);
   if (!deployments) return unexpected(deployments.error());
   std::map<std::string, std::string> newest;  // fleet image -> its tag's digest now
@@ -83,9 +84,9 @@ Expected<nlohmann::json, Failure> inventory_json(Wiring& wiring) {
                                       {"instances", item.workload.instances}});
   }
   for (std::size_t index = 0; index < wiring.targets.size(); ++index) {
-    const auto* config = wiring.targets[index].config;
-    targets.push_back({{"name", config->name},
-                       {"kind", pipeline::kind_name(config->kind)},
+    const auto& config = wiring.targets[index].config;
+    targets.push_back({{"name", config.name},
+                       {"kind", pipeline::kind_name(config.kind)},
                        {"workloads", workloads.count(index) ? workloads[index] : nlohmann::json::array()}});
   }
   return nlohmann::json{{"targets", targets}};

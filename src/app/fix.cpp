@@ -70,7 +70,8 @@ Expected<PlannedPatch, Failure> plan_fix(Wiring& wiring, const PackageQuestion& 
   auto report = exposure(*wiring.store, question);
   if (!report) return unexpected(report.error());
   Starts starts = start_points(*report, unfixed);
-  const auto& graph = wiring.fleet.graph;
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read
+  const auto& graph = fleet->graph;
   PlannedPatch planned;
   planned.action = store::TriggerAction::fix;
   planned.question = std::make_shared<const PackageQuestion>(question);

@@ -35,7 +35,8 @@ Expected<reference::Reference, Failure> parse_image(const std::string& text) {
 // What the registry says about the affected images, and the digests of the pinned bases.
 Expected<void, Failure> observe(Wiring& wiring, const plan::Needs& needs, std::map<std::string, plan::Observed>& observed,
                                 std::map<std::string, std::string>& pinned) {
-  const auto& graph = wiring.fleet.graph;
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read
+  const auto& graph = fleet->graph;
   std::mutex mutex;
   std::optional<Failure> failure;
   parallel_each(needs.inspect.size() + needs.resolve.size(), kRegistryThreads, [&](std::size_t i) {
@@ -81,14 +82,14 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
   if (!command_targets) return unexpected(command_targets.error());
   executor::Services services{*wiring.builder, *wiring.store, *wiring.workspace, options.progress};
   if (options.deploy) services.deployments = deployments_for(wiring, planned.deployments, *command_targets);
-  services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet.pipeline.max_parallel_deploys);
+  services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet->pipeline.max_parallel_deploys);
   if (wiring.scanner)  // every pushed image is scanned; with a question, judged before its rollouts
     services.verify = [&wiring, question = planned.question](const std::string& image, const std::string& digest) {
       return verify_pushed(wiring, question.get(), image, digest);
     };
   executor::Executor executor(services, executor_options(wiring, options));
-  auto outcome = executor.execute(wiring.fleet.graph, planned.plan, run, options.stop, options.cancel);
-  if (planned.question && options.deploy && !wiring.fleet.pipeline.deploy.empty())
+  auto outcome = executor.execute(wiring.fleet->graph, planned.plan, run, options.stop, options.cancel);
+  if (planned.question && options.deploy && !wiring.fleet->pipeline.deploy.empty())
     (void)scan_workloads(wiring);  // what the workloads run now, for the next exposure question; best effort
   return RunResult{run, outcome.state, resumed};
 }
@@ -96,7 +97,7 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
 std::vector<store::TaskSpec> task_specs(const Wiring& wiring, const plan::Plan& plan) {
   std::vector<store::TaskSpec> specs;
   for (const auto& step : plan.steps) {
-    const graph::Recipe* recipe = wiring.fleet.graph.recipe_of(step.node);
+    const graph::Recipe* recipe = wiring.fleet->graph.recipe_of(step.node);
     store::TaskSpec spec;
     spec.image = step.image;
     spec.source = recipe->source;
@@ -113,13 +114,14 @@ std::vector<store::TaskSpec> task_specs(const Wiring& wiring, const plan::Plan& 
 
 // Observes the registry for the trigger's plan and makes it, with its deployments.
 Expected<PlannedPatch, Failure> plan_trigger(Wiring& wiring, PlannedPatch planned, bool deploy) {
-  const auto& graph = wiring.fleet.graph;
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read
+  const auto& graph = fleet->graph;
   std::map<std::string, plan::Observed> observed;
   std::map<std::string, std::string> pinned;
   if (auto seen = observe(wiring, plan::needs(graph, planned.trigger), observed, pinned); !seen)
     return unexpected(seen.error());
   planned.plan = plan::make(graph, planned.trigger, observed, pinned);
-  if (deploy && !wiring.fleet.pipeline.deploy.empty()) {
+  if (deploy && !wiring.fleet->pipeline.deploy.empty()) {
     std::vector<std::string> images;
     for (const auto& step : planned.plan.steps) images.push_back(step.image);
     auto deployments = plan_deployments(wiring, images);
@@ -165,7 +167,8 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
                                            const std::map<graph::NodeId, std::string>& given, bool deploy) {
   auto ref = parse_image(query);
   if (!ref) return unexpected(ref.error());
-  const auto& graph = wiring.fleet.graph;
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read
+  const auto& graph = fleet->graph;
   PlannedPatch planned;
   planned.trigger.query = query;
   planned.trigger.start = graph.match(*ref);
@@ -187,7 +190,8 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
 }
 
 Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<std::string>& globs, bool deploy) {
-  const auto& graph = wiring.fleet.graph;
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read
+  const auto& graph = fleet->graph;
   std::set<graph::NodeId> selected;
   for (const auto& recipe : graph.recipes()) {
     auto id = graph.find(recipe.image);
@@ -226,7 +230,7 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
     for (const auto& item : planned.question->advisories) new_run.trigger.advisories.push_back(item.id);
     if (planned.question->constraint) new_run.trigger.package = advisory::to_string(*planned.question->constraint);
   }
-  new_run.pipeline_path = wiring.fleet.pipeline.file;
+  new_run.pipeline_path = wiring.fleet->pipeline.file;
   new_run.plan = plan_record(planned);
   auto run = wiring.store->create_run(new_run);
   if (!run) return unexpected(Failure::failed(run.error().message));
@@ -240,7 +244,7 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
 Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunOptions& options) {
   auto stored = wiring.store->get_run(run);
   if (!stored && stored.error().code == store::ErrorCode::not_found)
-    return unexpected(Failure::not_found("no run " + std::to_string(run) + " in " + wiring.fleet.pipeline.state));
+    return unexpected(Failure::not_found("no run " + std::to_string(run) + " in " + wiring.fleet->pipeline.state));
   if (!stored) return unexpected(Failure::failed(stored.error().message));
   if (stored->state == store::RunState::succeeded || stored->state == store::RunState::failed)
     return unexpected(
@@ -258,7 +262,7 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
       auto sink = [&](const deploy::Step& step) {
         store::RolloutStep record;
         record.run = run;
-        record.target = entry.config->name;
+        record.target = entry.config.name;
         record.workload = step.workload;
         record.to_digest = step.to;
         record.state = step.state == deploy::StepState::healthy       ? store::RolloutState::healthy
@@ -269,17 +273,18 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
         if (auto recorded = wiring.store->record_rollout_step(record); !recorded && unrecorded.empty())
           unrecorded = recorded.error().message;
       };
-      if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(*entry.config), sink);
+      if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(entry.config), sink);
           !recovered)
-        return unexpected(Failure::failed("deploy target '" + entry.config->name + "': " + recovered.error().str()));
+        return unexpected(Failure::failed("deploy target '" + entry.config.name + "': " + recovered.error().str()));
       if (!unrecorded.empty())
         return unexpected(
-            Failure::failed("cannot record the recovery of deploy target '" + entry.config->name + "': " + unrecorded));
+            Failure::failed("cannot record the recovery of deploy target '" + entry.config.name + "': " + unrecorded));
     }
   }
 
   // The start digests of the run: those it was triggered with, and start images it pushed.
-  const auto& graph = wiring.fleet.graph;
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read
+  const auto& graph = fleet->graph;
   std::map<graph::NodeId, std::string> given;
   auto stored_plan = wiring.store->get_plan(run);
   if (!stored_plan) return unexpected(Failure::failed(stored_plan.error().message));

@@ -70,7 +70,7 @@ json plan_json(const PlannedPatch& planned, const Wiring& wiring) {
   const plan::Plan& plan = planned.plan;
   std::map<std::string, json> workloads;
   for (const auto& item : planned.deployments)
-    workloads[item.image].push_back({{"target", wiring.targets[item.target].config->name},
+    workloads[item.image].push_back({{"target", wiring.targets[item.target].config.name},
                                      {"workload", item.workload.name},
                                      {"instances", item.workload.instances.size()},
                                      {"digest", optional_value(item.workload.digest)}});

@@ -85,38 +85,56 @@ std::optional<std::string> fleet_image_of(const graph::Graph& graph, const std::
 
 }  // namespace
 
+// One attempt at a time, from any thread. The targets are set once, whole, under the lock
+// (every later reader sees them complete). A caller that waited while another attempt ran
+// takes that attempt's failure instead of trying again: a hung engine costs one connection
+// and one wait, not one per caller (the API's inventory beside the coordinator's).
 Expected<void, Failure> connect_targets(Wiring& wiring) {
+  auto& state = *wiring.targets_lock;
+  std::uint64_t seen = state.attempts.load();
+  std::lock_guard lock(state.mutex);
   if (!wiring.targets.empty()) return {};
-  for (const auto& config : wiring.fleet.pipeline.deploy) {
+  if (state.attempts.load() != seen && state.failure) return unexpected(*state.failure);
+  std::vector<TargetEntry> connected;
+  auto fleet = wiring.fleet.get();
+  state.failure.reset();
+  for (const auto& config : fleet->pipeline.deploy) {
     auto target = connect(config, "", wiring.cancel);
-    if (!target) return unexpected(Failure::failed("deploy target '" + config.name + "': " + target.error().str()));
-    wiring.targets.push_back({std::move(*target), &config});
+    if (!target) {
+      state.failure = Failure::failed("deploy target '" + config.name + "': " + target.error().str());
+      break;
+    }
+    connected.push_back({std::move(*target), config});
   }
+  ++state.attempts;
+  if (state.failure) return unexpected(*state.failure);
+  wiring.targets = std::move(connected);
   return {};
 }
 
 Expected<std::vector<PlannedDeployment>, Failure> plan_deployments(Wiring& wiring, const std::vector<std::string>& images) {
   if (auto connected = connect_targets(wiring); !connected) return unexpected(connected.error());
   std::set<std::string> wanted(images.begin(), images.end());
+  auto fleet = wiring.fleet.get();  // one snapshot for the whole answer
   std::vector<PlannedDeployment> out;
   for (std::size_t index = 0; index < wiring.targets.size(); ++index) {
     const auto& [target, config] = wiring.targets[index];
-    if (config->kind == pipeline::DeployKind::command) {
+    if (config.kind == pipeline::DeployKind::command) {
       for (const auto& image : images) {  // a command target deploys the images its globs select
         auto parsed = reference::parse(image);
-        if (parsed && pipeline::deploys(*config, parsed->repository()))
-          out.push_back({index, image, deploy::Workload{config->name, image, image, "", std::nullopt, {}}});
+        if (parsed && pipeline::deploys(config, parsed->repository()))
+          out.push_back({index, image, deploy::Workload{config.name, image, image, "", std::nullopt, {}}});
       }
       continue;
     }
     auto workloads = target->inventory(std::nullopt);
     if (!workloads)
-      return unexpected(Failure::failed("deploy target '" + config->name + "': " + workloads.error().str()));
+      return unexpected(Failure::failed("deploy target '" + config.name + "': " + workloads.error().str()));
     for (auto& workload : *workloads) {
-      auto image = fleet_image_of(wiring.fleet.graph, workload.image);
+      auto image = fleet_image_of(fleet->graph, workload.image);
       if (!image || !wanted.count(*image)) continue;
       auto parsed = reference::parse(*image);
-      if (!parsed || !pipeline::deploys(*config, parsed->repository())) continue;
+      if (!parsed || !pipeline::deploys(config, parsed->repository())) continue;
       out.push_back({index, *image, std::move(workload)});
     }
   }
@@ -126,10 +144,10 @@ Expected<std::vector<PlannedDeployment>, Failure> plan_deployments(Wiring& wirin
 Expected<std::vector<std::unique_ptr<deploy::Target>>, Failure> run_targets(Wiring& wiring, store::RunId run) {
   std::vector<std::unique_ptr<deploy::Target>> command_targets(wiring.targets.size());
   for (std::size_t index = 0; index < wiring.targets.size(); ++index) {
-    const auto* config = wiring.targets[index].config;
-    if (config->kind != pipeline::DeployKind::command) continue;
-    auto target = connect(*config, std::to_string(run), wiring.cancel);
-    if (!target) return unexpected(Failure::failed("deploy target '" + config->name + "': " + target.error().str()));
+    const auto& config = wiring.targets[index].config;
+    if (config.kind != pipeline::DeployKind::command) continue;
+    auto target = connect(config, std::to_string(run), wiring.cancel);
+    if (!target) return unexpected(Failure::failed("deploy target '" + config.name + "': " + target.error().str()));
     command_targets[index] = std::move(*target);
   }
   return command_targets;
@@ -142,7 +160,7 @@ std::map<std::string, std::vector<executor::Deployment>> deployments_for(
   for (const auto& item : planned) {
     const auto& entry = wiring.targets[item.target];
     deploy::Target* target = command_targets[item.target] ? command_targets[item.target].get() : entry.target.get();
-    out[item.image].push_back({target, item.workload, policy_of(*entry.config)});
+    out[item.image].push_back({target, item.workload, policy_of(entry.config)});
   }
   return out;
 }

@@ -90,7 +90,7 @@ Expected<Handled, Failure> handle_notice(Wiring& wiring, const Trigger& trigger,
     return up_to_date(trigger.image + " is already at " + digest->substr(0, 19) + by, (*latest)->run);
   }
   refresh(options);
-  if (wiring.fleet.graph.match(ref).empty())
+  if (wiring.fleet->graph.match(ref).empty())
     return unexpected(Failure::bad_input("no image in the fleet matches " + trigger.image));
   auto planned = plan_patch(wiring, image + "@" + *digest, {}, options.deploy);
   if (!planned) return unexpected(planned.error());
@@ -111,7 +111,7 @@ Expected<Handled, Failure> handle_notice(Wiring& wiring, const Trigger& trigger,
 
 Expected<Handled, Failure> handle_patch(Wiring& wiring, const Trigger& trigger, const HandleOptions& options) {
   auto ref = reference::parse(trigger.image);
-  if (!ref) return unexpected(Failure::bad_input("'" + trigger.image + "' is not an image reference"));
+  if (!ref) return unexpected(Failure::bad_input("'" + trigger.image + "' is not an image reference: " + ref.error().message));
   if (trigger.exact) {  // as asked: the query, with its digest when it has one
     refresh(options);
     auto planned = plan_patch(wiring, trigger.image, {}, options.deploy);
@@ -119,7 +119,7 @@ Expected<Handled, Failure> handle_patch(Wiring& wiring, const Trigger& trigger, 
     return run_or_finish(wiring, *planned, options);
   }
   // Against the fleet as last read: a notice of an image it does not build on costs no git fetch.
-  if (wiring.fleet.graph.match(*ref).empty())
+  if (wiring.fleet->graph.match(*ref).empty())
     return unexpected(Failure::bad_input("no image in the fleet matches " + trigger.image));
   return handle_notice(wiring, trigger, *ref, options);
 }
@@ -127,7 +127,8 @@ Expected<Handled, Failure> handle_patch(Wiring& wiring, const Trigger& trigger, 
 // A patch notice for every external base whose digest moved since it was last cascaded.
 Expected<Handled, Failure> handle_refresh(Wiring& wiring, const Trigger& trigger, const HandleOptions& options) {
   refresh(options);
-  const auto& graph = wiring.fleet.graph;
+  auto fleet = wiring.fleet.get();  // one snapshot while it is read
+  const auto& graph = fleet->graph;
   Handled handled;
   for (auto id : graph.external()) {
     const std::string& image = graph.node(id).image;

@@ -73,7 +73,7 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet, std::stop_token cancel) {
   wiring.builder = builder::make_builder(builder_config);
   wiring.workspace = git_workspace(pipeline);
   wiring.scanner = std::make_unique<scan::Scanner>(*wiring.registry, *wiring.store);
-  wiring.fleet = std::move(fleet);
+  wiring.fleet.set(std::move(fleet));
   wiring.cancel = cancel;
   return wiring;
 }

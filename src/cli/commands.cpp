@@ -72,7 +72,7 @@ int affected_command(const Common& common, const std::string& image) {
     }
     wiring = std::move(wired).value();
   }
-  const graph::Graph& graph = wiring ? wiring->fleet.graph : fleet->graph;
+  const graph::Graph& graph = wiring ? wiring->fleet->graph : fleet->graph;
   if (wiring) {  // the running workloads of each affected image; the images alone when targets are down
     std::vector<std::string> images;
     for (const auto& item : report.affected) images.push_back(graph.node(item.node).image);
@@ -80,7 +80,7 @@ int affected_command(const Common& common, const std::string& image) {
     if (!deployments) std::cerr << "cascade: warning: workloads not shown: " << deployments.error().message << "\n";
     else
       for (const auto& item : *deployments)
-        report.workloads[item.image].push_back(wiring->targets[item.target].config->name + "/" + item.workload.name);
+        report.workloads[item.image].push_back(wiring->targets[item.target].config.name + "/" + item.workload.name);
   }
   if (common.format == "json") std::cout << affected_json(graph, report).dump(2) << "\n";
   else if (report.matched.empty()) std::cerr << affected_text(graph, report);

@@ -122,7 +122,7 @@ int affected_package_command(const Common& common, const PackageArgs& args) {
   if (!question) return question.error();
   auto wiring = wire_without_graph(common);
   if (!wiring) return kBadInput;
-  if (!wiring->fleet.pipeline.deploy.empty()) {  // what runs now, not what ran at the last scan
+  if (!wiring->fleet->pipeline.deploy.empty()) {  // what runs now, not what ran at the last scan
     auto running = app::scan_workloads(*wiring);
     if (!running) std::cerr << "cascade: warning: workloads not refreshed: " << running.error().message << "\n";
     else print_failed(running->failed);

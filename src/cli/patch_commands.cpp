@@ -187,11 +187,11 @@ int status_command(const Common& common, long long run, const std::string& serve
     return exit_code_for(runs.error().kind);
   }
   if (common.format == "json") {
-    (*runs)["schedule"] = daemon::schedule_status(wiring->fleet.pipeline, *wiring->store)["schedule"];
+    (*runs)["schedule"] = daemon::schedule_status(wiring->fleet->pipeline, *wiring->store)["schedule"];
     std::cout << runs->dump(2) << "\n";
   } else {
     std::cout << runs_text(*runs);
-    print_schedule(common, wiring->fleet.pipeline, *wiring->store);
+    print_schedule(common, wiring->fleet->pipeline, *wiring->store);
   }
   return kOk;
 }

@@ -45,8 +45,7 @@ void Routes::start() {
   workers = std::make_unique<Workers>(worker_threads, worker_queue);
   inventory = std::make_unique<InventoryCache>(
       [this]() -> InventoryCache::Result {
-        std::lock_guard lock(api_wiring_mutex);
-        auto listed = app::inventory_json(api_wiring);
+        auto listed = app::inventory_json(wiring);
         if (!listed) return unexpected(listed.error().message);
         return *listed;
       },

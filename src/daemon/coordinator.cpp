@@ -15,9 +15,9 @@ namespace cascade::daemon {
 
 Coordinator::Coordinator(app::Wiring& wiring, Config config, Metrics& metrics, Logger& log)
     : wiring_(wiring), config_(config), metrics_(metrics), log_(log) {
-  view_.fleet = std::make_shared<const fleet::Fleet>(wiring_.fleet);
+  view_.fleet = wiring_.fleet.get();
   view_.generation = 1;
-  metrics_.set("cascade_broken_recipes", static_cast<double>(wiring_.fleet.broken.size()));
+  metrics_.set("cascade_broken_recipes", static_cast<double>(wiring_.fleet->broken.size()));
   metrics_.add("cascade_fleet_scans_total", {}, 0);
 }
 
@@ -190,29 +190,26 @@ void Coordinator::refresh_fleet() {
     std::lock_guard lock(mutex_);
     scanned_at_ = std::chrono::steady_clock::now();
   }
-  auto scanned = fleet::scan(wiring_.fleet.pipeline, options);
+  auto current = wiring_.fleet.get();
+  auto scanned = fleet::scan(current->pipeline, options);
   if (!scanned) {
     log_.error("cannot read the fleet; keeping the last good graph",
                {{"problem", scanned.error().empty() ? "" : scanned.error().front().str()}});
     return;
   }
-  // Keep wiring_.fleet.pipeline in place: deploy targets point into it.
-  bool changed = scanned->graph.recipes().size() != wiring_.fleet.graph.recipes().size();
-  for (std::size_t i = 0; !changed && i < scanned->sources.size() && i < wiring_.fleet.sources.size(); ++i)
-    changed = scanned->sources[i].commit != wiring_.fleet.sources[i].commit;
+  bool changed = scanned->graph.recipes().size() != current->graph.recipes().size();
+  for (std::size_t i = 0; !changed && i < scanned->sources.size() && i < current->sources.size(); ++i)
+    changed = scanned->sources[i].commit != current->sources[i].commit;
   if (!changed) return;
-  wiring_.fleet.graph = std::move(scanned->graph);
-  wiring_.fleet.sources = std::move(scanned->sources);
-  wiring_.fleet.warnings = std::move(scanned->warnings);
-  wiring_.fleet.broken = std::move(scanned->broken);
-  metrics_.set("cascade_broken_recipes", static_cast<double>(wiring_.fleet.broken.size()));
-  for (const auto& broken : wiring_.fleet.broken)
+  scanned->pipeline = current->pipeline;  // the pipeline file as the daemon started with it
+  for (const auto& broken : scanned->broken)
     log_.error("broken recipe: left out of the graph until its Dockerfile is fixed",
                {{"image", broken.image}, {"source", broken.source}, {"dockerfile", broken.dockerfile},
                 {"problem", broken.problem.str()}});
-  auto view = std::make_shared<const fleet::Fleet>(wiring_.fleet);
+  metrics_.set("cascade_broken_recipes", static_cast<double>(scanned->broken.size()));
+  wiring_.fleet.set(std::move(*scanned));  // readers holding the old snapshot keep it until they let go
   std::lock_guard lock(mutex_);
-  view_.fleet = std::move(view);
+  view_.fleet = wiring_.fleet.get();
   ++view_.generation;
   log_.info("the fleet changed in git; graph rescanned", {{"generation", view_.generation}});
 }

@@ -45,7 +45,7 @@ void Coordinator::process(Queued& queued, std::stop_token stop, std::stop_token 
       return log_.error("cannot resume run", {{"run", queued.trigger.run}, {"error", failure.message}});
     bool patch = queued.trigger.action == app::Trigger::Action::patch;
     if (failure.transient() && patch && !queued.trigger.exact) return retry_later(queued, failure.message);
-    return settle(queued, {http_status(failure), {}, failure.message}, patch ? patch_failure_of(wiring_.fleet, queued.trigger) : "failed");
+    return settle(queued, {http_status(failure), {}, failure.message}, patch ? patch_failure_of(*wiring_.fleet.get(), queued.trigger) : "failed");
   }
   for (const auto& line : handled->unfixed)
     log_.warn("fix: not fixed upstream yet", {{"question", queued.trigger.label()}, {"base", line}});
@@ -279,7 +279,7 @@ void Coordinator::load_retries() {
 }
 
 void Coordinator::update_behind() {
-  if (wiring_.fleet.pipeline.deploy.empty()) return;
+  if (wiring_.fleet->pipeline.deploy.empty()) return;
   auto inventory = app::inventory_json(wiring_);
   if (!inventory) return;
   double behind = 0;

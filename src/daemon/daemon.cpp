@@ -78,12 +78,6 @@ struct Secrets {
   std::string api_token;                   // empty: changes are refused
 };
 
-/// The clients the coordinator's runs use, and the API's own (a run may hold the first).
-struct Wirings {
-  app::Wiring runs;
-  app::Wiring api;
-};
-
 /// Step 1: the pipeline file, which must have a `triggers:` section; nullopt after saying
 /// why on `out` (bad input: exit 2).
 std::optional<pipeline::Pipeline> load_config(const std::string& path, std::ostream& out) {
@@ -147,9 +141,10 @@ std::optional<Secrets> read_secrets(const pipeline::Pipeline& file, const Getenv
   return secrets;
 }
 
-/// Step 3: scans the fleet and opens the store and the clients, twice (the runs' and the
-/// API's); the exit code when it cannot (bad sources: 2, the store unusable: 1), said on `out`.
-Expected<Wirings, int> open_wiring(const pipeline::Pipeline& file, std::stop_token stop, std::stop_token cancel,
+/// Step 3: scans the fleet and opens the store and the clients, shared by the runs and the
+/// API (each thread-safe; the fleet an immutable snapshot swapped on refresh); the exit code
+/// when it cannot (bad sources: 2, the store unusable: 1), said on `out`.
+Expected<app::Wiring, int> open_wiring(const pipeline::Pipeline& file, std::stop_token stop, std::stop_token cancel,
                                    std::ostream& out, Logger& log) {
   // A bad Dockerfile (a watched repository is outside input) breaks only its recipe: the
   // rest of the fleet is served, the recipe is reported (log, GET /api/graph, metrics).
@@ -170,12 +165,7 @@ Expected<Wirings, int> open_wiring(const pipeline::Pipeline& file, std::stop_tok
     out << "cascade: " << wired.error().message << "\n";
     return unexpected(1);  // the store is unusable (serve's exit codes: daemon.hpp)
   }
-  auto api_wired = app::wire(*scanned, cancel);  // the API's own clients and targets: a run may hold the first
-  if (!api_wired) {
-    out << "cascade: " << api_wired.error().message << "\n";
-    return unexpected(1);  // the store is unusable (serve's exit codes: daemon.hpp)
-  }
-  return Wirings{std::move(*wired), std::move(*api_wired)};
+  return std::move(*wired);
 }
 
 /// Step 4: the HTTP server on the routes; logs the URL and calls Options::on_listening.
@@ -267,25 +257,25 @@ void shut_down(const Options& options, http::Server& server, Routes& routes, Thr
 /// Steps 4 to 6 over the wiring: the coordinator, the intake and the routes (declared in
 /// that order: they go in the reverse, the routes and their workers first), the server,
 /// the threads until the stop, the shutdown.
-int run_daemon(const Options& options, const pipeline::Pipeline& file, Secrets secrets, Wirings& wirings,
+int run_daemon(const Options& options, const pipeline::Pipeline& file, Secrets secrets, app::Wiring& wiring,
                std::stop_source& cancel, Logger& log) {
   const pipeline::Triggers& triggers = *file.triggers;
   Metrics metrics;
   declare_metrics(metrics);
-  Coordinator coordinator(wirings.runs, {triggers.debounce, triggers.parallel, !file.deploy.empty()}, metrics, log);
-  Intake intake(*wirings.runs.store);
-  Routes routes{file, std::move(secrets.hooks), secrets.api_token, *wirings.runs.store, intake, coordinator,
-                metrics, log, wirings.api, {}};
+  Coordinator coordinator(wiring, {triggers.debounce, triggers.parallel, !file.deploy.empty()}, metrics, log);
+  Intake intake(*wiring.store);
+  Routes routes{file, std::move(secrets.hooks), secrets.api_token, *wiring.store, intake, coordinator,
+                metrics, log, wiring, {}};
   Listen listen = split_listen(triggers.listen);
   routes.read_token = secrets.read_token;
   routes.host_check = HostCheck(listen.host, triggers.hosts);
   routes.start();
-  auto server = start_server(options, listen, wirings.runs.fleet, routes, log);
+  auto server = start_server(options, listen, *wiring.fleet.get(), routes, log);
   if (!server) {
     log.error("cannot listen", {{"error", server.error()}});
     return 1;
   }
-  Scheduler scheduler(file, *wirings.runs.store, coordinator, log, metrics);
+  Scheduler scheduler(file, *wiring.store, coordinator, log, metrics);
   Threads threads(options, coordinator, scheduler, cancel.get_token());
   wait_for_stop(options.stop);
   shut_down(options, **server, routes, threads, intake, cancel, log);
@@ -309,9 +299,9 @@ int serve(const Options& options) {
   // Cancels outbound I/O and builds: at a second signal, or when the stop grace is over.
   std::stop_source cancel;
   std::stop_callback cancel_on_second_signal(options.cancel, [&cancel] { cancel.request_stop(); });
-  auto wirings = open_wiring(*file, options.stop, cancel.get_token(), out, log);
-  if (!wirings) return wirings.error();
-  return run_daemon(options, *file, std::move(*secrets), *wirings, cancel, log);
+  auto wiring = open_wiring(*file, options.stop, cancel.get_token(), out, log);
+  if (!wiring) return wiring.error();
+  return run_daemon(options, *file, std::move(*secrets), *wiring, cancel, log);
 }
 
 }  // namespace cascade::daemon

@@ -125,19 +125,6 @@ Expected<Body, std::string> read_body(const std::string& text, bool patch_allowe
   return out;
 }
 
-/// Ids of a fix run's trigger ("advisory:A, B"), empty for any other run.
-std::vector<std::string> fix_run_ids(const std::string& trigger) {
-  std::vector<std::string> ids;
-  if (trigger.rfind("advisory:", 0) != 0) return ids;
-  std::string rest = trigger.substr(9);
-  for (std::size_t start = 0; start < rest.size();) {
-    auto comma = std::min(rest.find(", ", start), rest.size());
-    ids.push_back(rest.substr(start, comma - start));
-    start = comma + 2;
-  }
-  return ids;
-}
-
 /// The rows of `rows` (exposure_json items) matched by advisory `id`, and how many subjects.
 std::pair<json, std::size_t> rows_of(const json& rows, const std::string& id) {
   json out = json::array();
@@ -168,7 +155,7 @@ Expected<json, std::string> exposure_view(store::Store& store) {
   std::map<std::string, json> runs;  // advisory id -> its newest fix run
   if (auto recent = store.list_runs(50))
     for (const auto& run : *recent)
-      for (const auto& id : fix_run_ids(run.trigger.image))
+      for (const auto& id : run.trigger.advisories)  // a fix run's typed record names them
         runs.emplace(id, json{{"id", run.id}, {"state", store::to_string(run.state)}});
   for (const auto& item : full["advisories"]) {
     std::string id = item["id"];
@@ -191,8 +178,7 @@ Expected<json, std::string> exposure_view(store::Store& store) {
 /// What the deploy targets run now, for a question about workloads (best effort, as the CLI).
 void refresh_workloads(Routes& routes) {
   if (routes.pipeline.deploy.empty()) return;
-  std::lock_guard lock(routes.api_wiring_mutex);
-  auto running = app::scan_workloads(routes.api_wiring);
+  auto running = app::scan_workloads(routes.wiring);
   if (!running) routes.log.warn("workloads not refreshed", {{"error", running.error().message}});
 }
 
@@ -246,7 +232,7 @@ Expected<std::optional<app::PackageQuestion>, store::Error> stored_advisories(st
 }
 
 void Routes::exposure_get(http::ServerRequest&& request, http::Respond respond) {
-  auto view = exposure_view(*api_wiring.store);
+  auto view = exposure_view(*wiring.store);
   respond(view ? json_ok(*view) : internal_error(502, request.path, view.error()));
 }
 
@@ -260,7 +246,7 @@ void Routes::affected_get(http::ServerRequest&& request, http::Respond respond) 
   app::PackageQuestion question;
   question.constraint = std::move(*constraint);
   refresh_workloads(*this);
-  auto report = app::exposure(*api_wiring.store, question);
+  auto report = app::exposure(*wiring.store, question);
   respond(report ? json_ok(app::exposure_json(*report, question))
                  : internal_error(http_status(report.error()), request.path, report.error().message));
 }
@@ -269,7 +255,7 @@ void Routes::affected_post(http::ServerRequest&& request, http::Respond respond)
   auto body = read_body(request.body, false);
   if (!body) return respond(json_error(400, body.error()));
   refresh_workloads(*this);
-  auto report = app::exposure(*api_wiring.store, body->question);
+  auto report = app::exposure(*wiring.store, body->question);
   if (!report) return respond(internal_error(http_status(report.error()), request.path, report.error().message));
   respond(json_ok(app::exposure_json(*report, body->question)));
 }
@@ -277,10 +263,10 @@ void Routes::affected_post(http::ServerRequest&& request, http::Respond respond)
 void Routes::advisories_post(http::ServerRequest&& request, http::Respond respond) {
   auto body = read_body(request.body, true);
   if (!body) return respond(json_error(400, body.error()));
-  if (auto stored = store_advisories(*api_wiring.store, body->question); !stored)
+  if (auto stored = store_advisories(*wiring.store, body->question); !stored)
     return respond(internal_error(502, request.path, "cannot store the advisories: " + stored.error().message));
   refresh_workloads(*this);
-  auto report = app::exposure(*api_wiring.store, body->question);
+  auto report = app::exposure(*wiring.store, body->question);
   if (!report) return respond(internal_error(http_status(report.error()), request.path, report.error().message));
   json stored = json::array();
   for (const auto& item : body->question.advisories) stored.push_back(item.id);
@@ -328,7 +314,7 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
 }
 
 void Routes::refresh_exposure_metrics() {
-  auto view = exposure_view(*api_wiring.store);
+  auto view = exposure_view(*wiring.store);
   if (!view) {
     log.warn("metrics: exposure not refreshed", {{"error", view.error()}});
     return;

@@ -47,10 +47,9 @@ app::AffectedReport affected_by_image(Routes& routes, const FleetView& view, con
   if (routes.pipeline.deploy.empty() || report.affected.empty()) return report;
   std::vector<std::string> images;
   for (const auto& item : report.affected) images.push_back(view.fleet->graph.node(item.node).image);
-  std::lock_guard lock(routes.api_wiring_mutex);
-  if (auto deployments = app::plan_deployments(routes.api_wiring, images))
+  if (auto deployments = app::plan_deployments(routes.wiring, images))
     for (const auto& item : *deployments)
-      report.workloads[item.image].push_back(routes.api_wiring.targets[item.target].config->name + "/" +
+      report.workloads[item.image].push_back(routes.wiring.targets[item.target].config.name + "/" +
                                              item.workload.name);
   return report;
 }

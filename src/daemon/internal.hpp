@@ -277,8 +277,7 @@ struct Routes {
   Coordinator& coordinator;
   Metrics& metrics;
   Logger& log;
-  app::Wiring& api_wiring;                 // its own clients and targets, for inventory and affected
-  std::mutex api_wiring_mutex;
+  app::Wiring& wiring;                     // the services the runs use too (thread-safe), for inventory and affected
   RecentDeliveries recent_deliveries{};    // webhook dedupe within a window, per hook
   std::string read_token{};                // set: /api/ reads need it (or the API token)
   HostCheck host_check{};                  // the Host names answered; others get 421
