@@ -78,7 +78,7 @@ TEST_CASE("builder::Buildah argument vectors") {
     CHECK(std::find(secure.begin(), secure.end(), std::string("--tls-verify=false")) == secure.end());
   }
   SUBCASE("options: pull policy, retries, extra arguments, no target") {
-    options.pull = builder::PullPolicy::Always;
+    options.pull = builder::PullPolicy::always;
     options.retries = 2;
     options.retry_delay = "1s";
     options.auth_file.clear();
@@ -189,43 +189,43 @@ TEST_CASE("builder failure classification") {
   // buildah 1.28's own lines, captured on this machine.
   CHECK(classify_build_failure("STEP 2/2: RUN curl --max-time 5 x\nsubprocess exited with status 1\n"
                                "Error: building at STEP \"RUN curl --max-time 5 x || echo timeout\": exit status 1\n") ==
-        Error::Kind::BuildFailed);
+        Error::Kind::build_failed);
   CHECK(classify_build_failure("Trying to pull 127.0.0.1:5999/x@sha256:...\nError: creating build container: initializing "
                                "source docker://127.0.0.1:5999/x@sha256:...: pinging container registry 127.0.0.1:5999: "
                                "Get \"https://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused") ==
-        Error::Kind::PullFailed);
+        Error::Kind::pull_failed);
   CHECK(classify_build_failure("Error: creating build container: reading manifest sha256:ab in 127.0.0.1:5000/x: "
-                               "manifest unknown: manifest unknown") == Error::Kind::BuildFailed);
+                               "manifest unknown: manifest unknown") == Error::Kind::build_failed);
   CHECK(classify_push_failure("Error: pushing image \"sha256:e2\" to \"docker://127.0.0.1:5999/base:1\": trying to reuse "
                               "blob sha256:ce at destination: pinging container registry 127.0.0.1:5999: Get "
                               "\"http://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused") ==
-        Error::Kind::PushFailed);
+        Error::Kind::push_failed);
   // Seen in CI: the registry went away between buildah's pings; the push must be retried, not rejected.
   CHECK(classify_push_failure("Error: pushing image \"sha256:0c\" to \"docker://127.0.0.1:37435/runtimes/web:1\": trying to "
                               "reuse blob sha256:da at destination: pinging container registry 127.0.0.1:37435: Get "
-                              "\"http://127.0.0.1:37435/v2/\": http: server closed idle connection") == Error::Kind::PushFailed);
+                              "\"http://127.0.0.1:37435/v2/\": http: server closed idle connection") == Error::Kind::push_failed);
   CHECK(classify_push_failure("Error: pushing image ...: http: server gave HTTP response to HTTPS client") ==
-        Error::Kind::PushRejected);
+        Error::Kind::push_rejected);
   CHECK(classify_push_failure("Error: pushing image ...: pinging container registry 127.0.0.1:5081: invalid status code "
-                              "from registry 503 (Service Unavailable)") == Error::Kind::PushFailed);
+                              "from registry 503 (Service Unavailable)") == Error::Kind::push_failed);
   CHECK(classify_push_failure("Error: pushing image ...: checking whether a blob sha256:ce exists in 127.0.0.1:5082/x: "
-                              "unauthorized: authentication required") == Error::Kind::PushRejected);
-  CHECK(classify_push_failure("Error: ...: received unexpected HTTP status: 502 Bad Gateway") == Error::Kind::PushFailed);
-  CHECK(classify_push_failure("Error: ...: requested access to the resource is denied") == Error::Kind::PushRejected);
+                              "unauthorized: authentication required") == Error::Kind::push_rejected);
+  CHECK(classify_push_failure("Error: ...: received unexpected HTTP status: 502 Bad Gateway") == Error::Kind::push_failed);
+  CHECK(classify_push_failure("Error: ...: requested access to the resource is denied") == Error::Kind::push_rejected);
   // BuildKit's shapes (buildctl "error:", buildx "ERROR:").
   CHECK(classify_buildkit_failure("#5 ERROR: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3\n"
                                   "ERROR: failed to solve: process \"/bin/sh -c exit 3\" did not complete successfully: "
-                                  "exit code: 3") == Error::Kind::BuildFailed);
+                                  "exit code: 3") == Error::Kind::build_failed);
   CHECK(classify_buildkit_failure("error: failed to solve: failed to push 127.0.0.1:5000/apps/shop:1: failed to do "
                                   "request: Head \"http://127.0.0.1:5000/v2/apps/shop/blobs/sha256:ab\": dial tcp "
-                                  "127.0.0.1:5000: connect: connection refused") == Error::Kind::PushFailed);
+                                  "127.0.0.1:5000: connect: connection refused") == Error::Kind::push_failed);
   CHECK(classify_buildkit_failure("error: failed to solve: failed to push r.example/apps/shop:1: unexpected status from "
                                   "HEAD request to https://r.example/v2/apps/shop/blobs/sha256:ab: 401 Unauthorized") ==
-        Error::Kind::PushRejected);
+        Error::Kind::push_rejected);
   CHECK(classify_buildkit_failure("error: failed to solve: r.example/base@sha256:ab: failed to resolve source metadata "
                                   "for r.example/base@sha256:ab: unexpected status code 503 Service Unavailable") ==
-        Error::Kind::PullFailed);
-  CHECK(classify_buildkit_failure("error: failed to solve: r.example/base@sha256:ab: not found") == Error::Kind::BuildFailed);
+        Error::Kind::pull_failed);
+  CHECK(classify_buildkit_failure("error: failed to solve: r.example/base@sha256:ab: not found") == Error::Kind::build_failed);
 }
 
 TEST_CASE("builder helpers") {
@@ -237,22 +237,22 @@ TEST_CASE("builder helpers") {
     CHECK(builder::registry_host("library/busybox") == "docker.io");
   }
   SUBCASE("the factory") {
-    CHECK(builder::parse_backend_kind("buildah").value() == builder::BackendKind::Buildah);
-    CHECK(builder::parse_backend_kind("buildctl").value() == builder::BackendKind::Buildctl);
-    CHECK(builder::parse_backend_kind("buildx").value() == builder::BackendKind::Buildx);
+    CHECK(builder::parse_backend_kind("buildah").value() == builder::BackendKind::buildah);
+    CHECK(builder::parse_backend_kind("buildctl").value() == builder::BackendKind::buildctl);
+    CHECK(builder::parse_backend_kind("buildx").value() == builder::BackendKind::buildx);
     CHECK(builder::parse_backend_kind("kaniko").error().find("buildah, buildctl or buildx") != std::string::npos);
     builder::BuilderConfig config;
     CHECK(builder::make_builder(config)->name() == "buildah");
-    config.kind = builder::BackendKind::Buildctl;
+    config.kind = builder::BackendKind::buildctl;
     CHECK(builder::make_builder(config)->name() == "buildctl");
-    config.kind = builder::BackendKind::Buildx;
+    config.kind = builder::BackendKind::buildx;
     CHECK(builder::make_builder(config)->name() == "buildx");
   }
   SUBCASE("error kinds") {
-    CHECK(builder::kind_name(Error::Kind::PushFailed) == "push-failed");
-    CHECK(Error{Error::Kind::PullFailed, ""}.transient());
-    CHECK_FALSE(Error{Error::Kind::TimedOut, ""}.transient());
-    CHECK_FALSE(Error{Error::Kind::PushRejected, ""}.transient());
+    CHECK(builder::kind_name(Error::Kind::push_failed) == "push-failed");
+    CHECK(Error{Error::Kind::pull_failed, ""}.transient());
+    CHECK_FALSE(Error{Error::Kind::timed_out, ""}.transient());
+    CHECK_FALSE(Error{Error::Kind::push_rejected, ""}.transient());
   }
   SUBCASE("logged commands mask build-arg values and quote") {
     CHECK(builder::detail::format_command({"buildah", "bud", "--build-arg", "TOKEN=s3cret", "--label", "a=b c"}) ==
@@ -310,13 +310,13 @@ TEST_CASE("builder::Buildctl and DockerBuildx run path, through a stand-in progr
     test::write_file(dir / "bin/mode", "run");
     auto failed = backend->build_and_push(request, {});
     REQUIRE_FALSE(failed);
-    CHECK(failed.error().kind == Error::Kind::BuildFailed);
+    CHECK(failed.error().kind == Error::Kind::build_failed);
     CHECK(failed.error().message.find("did not complete successfully") != std::string::npos);
 
     test::write_file(dir / "bin/mode", "push");
     auto push = backend->build_and_push(request, {});
     REQUIRE_FALSE(push);
-    CHECK(push.error().kind == Error::Kind::PushFailed);
+    CHECK(push.error().kind == Error::Kind::push_failed);
   }
   test::write_file(dir / "bin/mode", "ok");
   REQUIRE(buildctl.build_and_push(request, {}));

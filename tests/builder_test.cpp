@@ -179,7 +179,7 @@ TEST_CASE("builder::Buildah registries.conf") {
   SUBCASE("without insecure hosts, plain http fails with a rejection, not a retryable error") {
     auto built = builder::Buildah(sandbox.options({})).build_and_push(request, {});
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::BuildFailed);
+    CHECK(built.error().kind == Error::Kind::build_failed);
     CHECK(built.error().message.find("server gave HTTP response to HTTPS client") != std::string::npos);
   }
 }
@@ -192,7 +192,7 @@ TEST_CASE("builder::Buildah reports a failing RUN as BuildFailed with the log's 
   auto request = request_for(sandbox, shared().host() + "/apps/broken:1", dockerfile, sandbox.context("ctx"), "broken");
   auto built = buildah.build_and_push(request, {});
   REQUIRE_FALSE(built);
-  CHECK(built.error().kind == Error::Kind::BuildFailed);
+  CHECK(built.error().kind == Error::Kind::build_failed);
   CHECK_FALSE(built.error().transient());
   const std::string& message = built.error().message;
   CHECK(message.rfind(request.image + ": buildah bud failed", 0) == 0);
@@ -213,7 +213,7 @@ TEST_CASE("builder::Buildah network failures are transient") {
   SUBCASE("pushing to a registry that is down is PushFailed") {
     auto built = buildah.build_and_push(request_for(sandbox, down + "/apps/a:1", dockerfile, sandbox.context("ctx"), "down"), {});
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::PushFailed);
+    CHECK(built.error().kind == Error::Kind::push_failed);
     CHECK(built.error().transient());
     CHECK(built.error().message.find("connection refused") != std::string::npos);
   }
@@ -224,11 +224,11 @@ TEST_CASE("builder::Buildah network failures are transient") {
     auto request = request_for(sandbox, server.host() + "/apps/a:1", dockerfile, sandbox.context("ctx"), "scripted");
     auto unavailable = to_server.build_and_push(request, {});
     REQUIRE_FALSE(unavailable);
-    CHECK_MESSAGE(unavailable.error().kind == Error::Kind::PushFailed, unavailable.error().message);
+    CHECK_MESSAGE(unavailable.error().kind == Error::Kind::push_failed, unavailable.error().message);
     answer->store(401);
     auto unauthorized = to_server.build_and_push(request, {});
     REQUIRE_FALSE(unauthorized);
-    CHECK_MESSAGE(unauthorized.error().kind == Error::Kind::PushRejected, unauthorized.error().message);
+    CHECK_MESSAGE(unauthorized.error().kind == Error::Kind::push_rejected, unauthorized.error().message);
     CHECK_FALSE(unauthorized.error().transient());
   }
   SUBCASE("a base whose registry is down is PullFailed") {
@@ -236,7 +236,7 @@ TEST_CASE("builder::Buildah network failures are transient") {
     auto built = buildah.build_and_push(request_for(sandbox, shared().host() + "/apps/b:1", from_down,
                                                     sandbox.context("ctx"), "pull"), {});
     REQUIRE_FALSE(built);
-    CHECK_MESSAGE(built.error().kind == Error::Kind::PullFailed, built.error().message);
+    CHECK_MESSAGE(built.error().kind == Error::Kind::pull_failed, built.error().message);
     CHECK(built.error().transient());
   }
 }
@@ -257,7 +257,7 @@ TEST_CASE("builder::Buildah stops on cancel and on timeout") {
     auto built = building.get();
     double took = seconds_since(cancelled_at);
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::Cancelled);
+    CHECK(built.error().kind == Error::Kind::cancelled);
     CHECK(took < 2.5);
     MESSAGE("cancel to return: " << took << " s");
     CHECK(test::processes_mentioning(sandbox.path().string()).empty());
@@ -267,7 +267,7 @@ TEST_CASE("builder::Buildah stops on cancel and on timeout") {
     source.request_stop();
     auto built = buildah.build_and_push(request, source.get_token());
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::Cancelled);
+    CHECK(built.error().kind == Error::Kind::cancelled);
     CHECK(test::read_file(request.log_path).find("STEP") == std::string::npos);
   }
   SUBCASE("the request's timeout covers the build") {
@@ -276,7 +276,7 @@ TEST_CASE("builder::Buildah stops on cancel and on timeout") {
     auto built = buildah.build_and_push(request, {});
     double took = seconds_since(start);
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::TimedOut);
+    CHECK(built.error().kind == Error::Kind::timed_out);
     CHECK_FALSE(built.error().transient());
     CHECK(took < 6);
     CHECK(test::processes_mentioning(sandbox.path().string()).empty());
@@ -290,7 +290,7 @@ TEST_CASE("builder::Buildah set-up failures") {
     request.context_dir = (sandbox.path() / "missing").string();
     auto built = builder::Buildah(sandbox.options({})).build_and_push(request, {});
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::Setup);
+    CHECK(built.error().kind == Error::Kind::setup);
     CHECK(built.error().message.find("missing") != std::string::npos);
   }
   SUBCASE("a buildah that is not installed") {
@@ -298,7 +298,7 @@ TEST_CASE("builder::Buildah set-up failures") {
     options.program = "cascade-no-such-buildah";
     auto built = builder::Buildah(options).build_and_push(request, {});
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::Setup);
+    CHECK(built.error().kind == Error::Kind::setup);
     CHECK(built.error().message.find("cascade-no-such-buildah") != std::string::npos);
   }
   SUBCASE("an auth file that does not exist") {
@@ -306,7 +306,7 @@ TEST_CASE("builder::Buildah set-up failures") {
     options.auth_file = (sandbox.path() / "no-config.json").string();
     auto built = builder::Buildah(options).build_and_push(request, {});
     REQUIRE_FALSE(built);
-    CHECK(built.error().kind == Error::Kind::Setup);
+    CHECK(built.error().kind == Error::Kind::setup);
     CHECK(built.error().message.find("no-config.json") != std::string::npos);
   }
   SUBCASE("the per-build work folder is removed afterwards") {

@@ -347,11 +347,11 @@ TEST_CASE("dockerfile::uses of a multi-stage file") {
     CHECK(analysis.uses[i].line == line);
     CHECK(analysis.uses[i].image.str() == image);
   };
-  check_use(0, 0, UseKind::From, 3, "docker.io/library/golang:1.23");
-  check_use(1, 0, UseKind::RunMount, 4, "ghcr.io/acme/protoc:25");
-  check_use(2, 1, UseKind::From, 6, "docker.io/library/alpine:3.20");
-  check_use(3, 2, UseKind::OnbuildCopyFrom, 7, "docker.io/library/busybox:1.36");
-  check_use(4, 2, UseKind::CopyFrom, 10, "gcr.io/distroless/static:nonroot");
+  check_use(0, 0, UseKind::from, 3, "docker.io/library/golang:1.23");
+  check_use(1, 0, UseKind::run_mount, 4, "ghcr.io/acme/protoc:25");
+  check_use(2, 1, UseKind::from, 6, "docker.io/library/alpine:3.20");
+  check_use(3, 2, UseKind::onbuild_copy_from, 7, "docker.io/library/busybox:1.36");
+  check_use(4, 2, UseKind::copy_from, 10, "gcr.io/distroless/static:nonroot");
   CHECK(analysis.bases == Strings{"docker.io/library/alpine:3.20", "docker.io/library/busybox:1.36",
                                   "docker.io/library/golang:1.23", "gcr.io/distroless/static:nonroot",
                                   "ghcr.io/acme/protoc:25"});
@@ -362,7 +362,7 @@ TEST_CASE("dockerfile::uses of a multi-stage file") {
   CHECK(analysis.stages[2].base_stage == 1);
   CHECK(analysis.stages[2].line == 8);
   CHECK(analysis.stages[1].base_text == "alpine:3.20");
-  CHECK(to_string(UseKind::RunMount) == "RUN --mount from");
+  CHECK(to_string(UseKind::run_mount) == "RUN --mount from");
 }
 
 TEST_CASE("dockerfile::reading the file (section 2)") {

@@ -86,7 +86,7 @@ TEST_CASE("dockerfile::lexer") {
   SUBCASE("keywords are case-insensitive and leading blanks of the first line go") {
     const auto file = lexed("  fRoM alpine\n");
     REQUIRE(file.instructions.size() == 1);
-    CHECK(file.instructions[0].keyword == Keyword::From);
+    CHECK(file.instructions[0].keyword == Keyword::from);
     CHECK(file.instructions[0].word == "fRoM");
     CHECK(file.instructions[0].rest == "alpine");
   }
@@ -161,7 +161,7 @@ TEST_CASE("dockerfile::lexer") {
   SUBCASE("ONBUILD keeps the instruction it stores") {
     const auto file = lexed("ONBUILD copy --from=x a b\n");
     REQUIRE(file.instructions[0].trigger);
-    CHECK(file.instructions[0].trigger->keyword == Keyword::Copy);
+    CHECK(file.instructions[0].trigger->keyword == Keyword::copy);
     CHECK(file.instructions[0].trigger->flags == Strings{"--from=x"});
   }
   SUBCASE("ENV and LABEL arguments are checked while parsing") {

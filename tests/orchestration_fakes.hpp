@@ -165,8 +165,8 @@ class Builder final : public builder::Builder {
   Expected<builder::BuildResult, builder::Error> perform(Attempt attempt, const builder::BuildRequest& request,
                                                          const CancelToken& cancel) {
     using K = builder::Error::Kind;
-    if (attempt == Attempt::transient) return unexpected(builder::Error{K::PushFailed, "push: connection refused"});
-    if (attempt == Attempt::broken) return unexpected(builder::Error{K::BuildFailed, "RUN make: exit status 2"});
+    if (attempt == Attempt::transient) return unexpected(builder::Error{K::push_failed, "push: connection refused"});
+    if (attempt == Attempt::broken) return unexpected(builder::Error{K::build_failed, "RUN make: exit status 2"});
     if (attempt == Attempt::hold) {
       std::unique_lock lock(mutex_);
       ++held_;
@@ -174,7 +174,7 @@ class Builder final : public builder::Builder {
       std::condition_variable_any& wake = wake_;
       bool released = wake.wait(lock, cancel, [this] { return released_; });
       --held_;
-      if (!released) return unexpected(builder::Error{K::Cancelled, "cancelled"});
+      if (!released) return unexpected(builder::Error{K::cancelled, "cancelled"});
     }
     builder::BuildResult result;
     result.digest = images_.push(request.image, request.labels);

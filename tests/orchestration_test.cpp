@@ -156,7 +156,7 @@ TEST_CASE("executor: transient failures are retried, then succeed") {
   CHECK(bench.builder.builds_of(image("web")) == 3);
   CHECK(bench.task("web").attempts == 3);
   CHECK(bench.task("web").state == store::TaskState::pushed);
-  CHECK(bench.was_told(executor::Progress::Kind::Retrying, "connection refused"));
+  CHECK(bench.was_told(executor::Progress::Kind::retrying, "connection refused"));
 }
 
 TEST_CASE("executor: retries exhausted fail the build and block only its descendants") {
@@ -262,15 +262,15 @@ TEST_CASE("executor: a write the store refuses stops the run, which says why") {
     auto outcome = bench.execute();
     if (outcome.state == store::RunState::succeeded) {
       // only a duration estimate (told, not fatal) or writes past the run's end were refused
-      CHECK((bench.was_told(executor::Progress::Kind::StoreError, "duration") || n >= clean_writes - 1));
+      CHECK((bench.was_told(executor::Progress::Kind::store_error, "duration") || n >= clean_writes - 1));
       continue;
     }
     CHECK(outcome.state == store::RunState::interrupted);
     CHECK(outcome.detail.find("fault injected") != std::string::npos);
-    CHECK(bench.was_told(executor::Progress::Kind::StoreError, "fault injected"));
+    CHECK(bench.was_told(executor::Progress::Kind::store_error, "fault injected"));
     // a refused write is no build failure: nothing is reported failed or blocked for it
-    CHECK_FALSE(bench.was_told(executor::Progress::Kind::Failed, ""));
-    CHECK_FALSE(bench.was_told(executor::Progress::Kind::Blocked, ""));
+    CHECK_FALSE(bench.was_told(executor::Progress::Kind::failed, ""));
+    CHECK_FALSE(bench.was_told(executor::Progress::Kind::blocked, ""));
     // the run stops: at most the builds started together with the refused write try to start
     CHECK(bench.store.refused_starts() <= bench.options.parallel);
   }

@@ -75,7 +75,7 @@ TEST_CASE("plan::make") {
     REQUIRE(p.steps.size() == 4);
     CHECK(p.steps[0].image == kBase);
     CHECK(p.steps[3].image == kApp);
-    for (const auto& s : p.steps) CHECK(s.action == Action::Build);
+    for (const auto& s : p.steps) CHECK(s.action == Action::build);
     CHECK(step(p, kBase).base_digests == std::map<std::string, std::string>{{kDebian, D1}});
     CHECK(step(p, kBase).after.empty());
     CHECK(after_images(p, step(p, kApp)) == std::vector<std::string>{kWeb, kWorker});
@@ -91,7 +91,7 @@ TEST_CASE("plan::make") {
         {kWorker, {digest_of('k'), {{kBase, digest_of('b')}}}},
         {kApp, {digest_of('a'), {{kWeb, digest_of('w')}, {kWorker, digest_of('k')}, {kGolang, digest_of('8')}}}}};
     auto p = plan::make(graph, trigger_on(graph, kDebian, D1), observed, pinned);
-    for (const auto& s : p.steps) CHECK_MESSAGE(s.action == Action::Skip, s.image);
+    for (const auto& s : p.steps) CHECK_MESSAGE(s.action == Action::skip, s.image);
     CHECK(step(p, kBase).old_digest == digest_of('b'));
   }
   SUBCASE("a partly done cascade builds only what is not yet on the new digests") {
@@ -101,18 +101,18 @@ TEST_CASE("plan::make") {
         {kWorker, {digest_of('k'), {{kBase, digest_of('b')}}}},
         {kApp, {digest_of('a'), {{kWeb, digest_of('w')}, {kWorker, digest_of('k')}}}}};
     auto p = plan::make(graph, trigger_on(graph, kDebian, D1), observed, pinned);
-    CHECK(step(p, kBase).action == Action::Skip);
-    CHECK(step(p, kWorker).action == Action::Skip);
-    CHECK(step(p, kWeb).action == Action::Build);
+    CHECK(step(p, kBase).action == Action::skip);
+    CHECK(step(p, kWorker).action == Action::skip);
+    CHECK(step(p, kWeb).action == Action::build);
     CHECK(step(p, kWeb).base_digests.at(kBase) == digest_of('b'));
-    CHECK(step(p, kApp).action == Action::Build);
+    CHECK(step(p, kApp).action == Action::build);
     CHECK(after_images(p, step(p, kApp)) == std::vector<std::string>{kWeb});
     CHECK(step(p, kApp).base_digests.at(kWorker) == digest_of('k'));
   }
   SUBCASE("an image pushed without cascade's labels is rebuilt") {
     std::map<std::string, plan::Observed> observed = {{kBase, {digest_of('b'), {}}}};
     auto p = plan::make(graph, trigger_on(graph, kDebian, D1), observed, pinned);
-    CHECK(step(p, kBase).action == Action::Build);
+    CHECK(step(p, kBase).action == Action::build);
     CHECK(step(p, kBase).reason.find(kDebian) != std::string::npos);
   }
   SUBCASE("an image the fleet builds, with no digest given, is rebuilt first") {
@@ -120,7 +120,7 @@ TEST_CASE("plan::make") {
     REQUIRE(p.steps.size() == 4);
     CHECK(p.steps[0].image == kBase);
     CHECK(p.steps[0].depth == 0);
-    CHECK(p.steps[0].action == Action::Build);
+    CHECK(p.steps[0].action == Action::build);
     CHECK(p.steps[0].base_digests.at(kDebian) == D0);
     CHECK(after_images(p, step(p, kWeb)) == std::vector<std::string>{kBase});
   }
@@ -132,15 +132,15 @@ TEST_CASE("plan::make") {
     std::map<std::string, plan::Observed> observed = {{kBase, {digest_of('b'), {{kDebian, D0}}, "c0ffee"}},
                                                       {kWeb, {digest_of('w'), {{kBase, digest_of('b')}}, ""}}};
     auto p = plan::make(*g, trigger_on(*g, kBase, std::nullopt), observed, pins);
-    CHECK(step(p, kBase).action == Action::Skip);
-    CHECK(step(p, kWeb).action == Action::Skip);
+    CHECK(step(p, kBase).action == Action::skip);
+    CHECK(step(p, kWeb).action == Action::skip);
     observed[kBase].revision = "0ld";
-    CHECK(step(plan::make(*g, trigger_on(*g, kBase, std::nullopt), observed, pins), kBase).action == Action::Build);
+    CHECK(step(plan::make(*g, trigger_on(*g, kBase, std::nullopt), observed, pins), kBase).action == Action::build);
     observed[kBase].revision = "c0ffee";
     pins[kDebian] = D1;  // the base moved
     auto moved = plan::make(*g, trigger_on(*g, kBase, std::nullopt), observed, pins);
-    CHECK(step(moved, kBase).action == Action::Build);
-    CHECK(step(moved, kWeb).action == Action::Build);
+    CHECK(step(moved, kBase).action == Action::build);
+    CHECK(step(moved, kWeb).action == Action::build);
   }
   SUBCASE("an image the fleet builds, with a digest given, is not rebuilt; its children build on that digest") {
     auto p = plan::make(graph, trigger_on(graph, kBase, D1), {}, pinned);
@@ -181,11 +181,11 @@ TEST_CASE("plan::Scheduler") {
     scheduler.next();
     scheduler.next();
     scheduler.finished(web, false);
-    CHECK(scheduler.state(app) == Scheduler::State::Blocked);
+    CHECK(scheduler.state(app) == Scheduler::State::blocked);
     CHECK(scheduler.blocked_by(app) == web);
     CHECK_FALSE(scheduler.done());
     scheduler.finished(worker, true);
-    CHECK(scheduler.state(worker) == Scheduler::State::Done);
+    CHECK(scheduler.state(worker) == Scheduler::State::done);
     CHECK_FALSE(scheduler.next());
     CHECK(scheduler.done());
   }
@@ -206,7 +206,7 @@ TEST_CASE("plan::Scheduler") {
     std::map<std::string, plan::Observed> observed = {{kBase, {digest_of('b'), {{kDebian, D1}}}}};
     auto q = plan::make(graph, trigger_on(graph, kDebian, D1), observed, {});
     Scheduler scheduler(q, unit);
-    CHECK(scheduler.state(*q.find(kBase)) == Scheduler::State::Skipped);
+    CHECK(scheduler.state(*q.find(kBase)) == Scheduler::State::skipped);
     auto first = scheduler.next();
     REQUIRE(first);
     CHECK(q.steps[*first].image != kBase);

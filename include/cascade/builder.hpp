@@ -47,19 +47,19 @@ struct BuildResult {
 
 struct Error {
   enum class Kind {
-    BuildFailed,   // the Dockerfile failed (a RUN, a COPY, a missing base, a bad instruction)
-    PullFailed,    // a base could not be fetched for a network reason (refused, timeout, 5xx, 429)
-    PushFailed,    // the push failed for a network reason (refused, timeout, 5xx, 429)
-    PushRejected,  // the registry refused the push (auth, denied, invalid): retrying will not help
-    Cancelled,     // a stop was requested
-    TimedOut,      // the request's timeout ran out
-    Setup,         // cascade could not run the backend: program missing, files, bad request
+    build_failed,   // the Dockerfile failed (a RUN, a COPY, a missing base, a bad instruction)
+    pull_failed,    // a base could not be fetched for a network reason (refused, timeout, 5xx, 429)
+    push_failed,    // the push failed for a network reason (refused, timeout, 5xx, 429)
+    push_rejected,  // the registry refused the push (auth, denied, invalid): retrying will not help
+    cancelled,     // a stop was requested
+    timed_out,      // the request's timeout ran out
+    setup,         // cascade could not run the backend: program missing, files, bad request
   };
-  Kind kind = Kind::Setup;
+  Kind kind = Kind::setup;
   std::string message;  // one line saying what failed, then the last lines of the step's output
 
   /// True when running the same request again later may succeed (PullFailed, PushFailed).
-  bool transient() const { return kind == Kind::PullFailed || kind == Kind::PushFailed; }
+  bool transient() const { return kind == Kind::pull_failed || kind == Kind::push_failed; }
 };
 
 /// "build-failed", "pull-failed", "push-failed", "push-rejected", "cancelled", "timed-out", "setup".
@@ -78,9 +78,9 @@ class Builder {
 
 /// Which base images buildah fetches from the registry before building.
 enum class PullPolicy {
-  Missing,  // only those not in local storage (the default: bases are pinned by digest)
-  Always,   // every base, every build
-  Never,    // none: a base missing locally fails the build
+  missing,  // only those not in local storage (the default: bases are pinned by digest)
+  always,   // every base, every build
+  never,    // none: a base missing locally fails the build
 };
 
 /// Where cascade keeps its own files: $CASCADE_STATE_DIR, else $XDG_STATE_HOME/cascade, else
@@ -96,7 +96,7 @@ struct BuildahOptions {
   std::string storage_driver = "vfs";
   std::string isolation = "chroot";
   std::string format = "docker";  // "docker" keeps HEALTHCHECK, which the "oci" format drops
-  PullPolicy pull = PullPolicy::Missing;
+  PullPolicy pull = PullPolicy::missing;
   std::set<std::string> insecure_registries;  // hosts ("127.0.0.1:5000") spoken to over plain http
   // registries.conf to use. With insecure_registries, cascade writes a copy (this file, else
   // /etc/containers/registries.conf) plus one [[registry]] insecure = true per host not
@@ -209,13 +209,13 @@ Expected<BuildResult, std::string> parse_buildkit_metadata(std::string_view json
 /// The registry host of a normalized reference: "127.0.0.1:5000/apps/shop:1" -> "127.0.0.1:5000".
 std::string registry_host(std::string_view image);
 
-enum class BackendKind { Buildah, Buildctl, Buildx };
+enum class BackendKind { buildah, buildctl, buildx };
 
 /// "buildah", "buildctl", "buildx" -> the kind; fails listing the accepted names.
 Expected<BackendKind, std::string> parse_backend_kind(std::string_view name);
 
 struct BuilderConfig {
-  BackendKind kind = BackendKind::Buildah;
+  BackendKind kind = BackendKind::buildah;
   BuildahOptions buildah;    // used when kind is Buildah
   BuildctlOptions buildctl;  // used when kind is Buildctl
   BuildxOptions buildx;      // used when kind is Buildx

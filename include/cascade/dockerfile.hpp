@@ -27,7 +27,7 @@ inline constexpr int kMaxSubstitutionDepth = 64;
 inline constexpr std::size_t kMaxExpandedLength = 16 * 65536;
 
 /// How an image is used by the build.
-enum class UseKind { From, CopyFrom, RunMount, OnbuildCopyFrom, OnbuildRunMount };
+enum class UseKind { from, copy_from, run_mount, onbuild_copy_from, onbuild_run_mount };
 std::string_view to_string(UseKind kind);
 
 struct Stage {
@@ -49,7 +49,7 @@ struct Stage {
 struct ImageUse {
   reference::Reference image;
   int stage = 0;   // index of the stage that uses it
-  UseKind kind = UseKind::From;
+  UseKind kind = UseKind::from;
   int line = 0;    // 1-based physical line of the instruction (an ONBUILD use: the ONBUILD line)
 };
 

@@ -71,10 +71,10 @@ struct Options {
 /// Something worth telling a person while the run goes (progress on stderr).
 struct Progress {
   enum class Kind {
-    Started, Retrying, Pushed, Failed, Blocked, Skipped, Interrupted, Deploying, Deployed, RolledBack,
-    Verified,    // the pushed image's scan found nothing vulnerable (detail says what was checked)
-    Vulnerable,  // the pushed image still carries a vulnerable package: it is not rolled out
-    StoreError,  // the state store refused a write the run goes on without (detail: which, and why)
+    started, retrying, pushed, failed, blocked, skipped, interrupted, deploying, deployed, rolled_back,
+    verified,    // the pushed image's scan found nothing vulnerable (detail says what was checked)
+    vulnerable,  // the pushed image still carries a vulnerable package: it is not rolled out
+    store_error,  // the state store refused a write the run goes on without (detail: which, and why)
   } kind;
   std::string image;
   std::string detail;    // digest, error or reason
@@ -107,14 +107,14 @@ struct Services {
   std::function<Verdict(const std::string& image, const std::string& digest)> verify{};
 };
 
-/// Tells `services.progress` (Progress::Kind::StoreError) when `written` failed: a store
+/// Tells `services.progress` (Progress::Kind::store_error) when `written` failed: a store
 /// write the run goes on without is reported, never dropped. Returns whether it was written.
 template <typename T>
 bool written_or_told(const Services& services, const Expected<T, store::Error>& written, const std::string& image,
                      const std::string& what) {
   if (written) return true;
   if (services.progress)
-    services.progress(Progress{Progress::Kind::StoreError, image, "cannot record " + what + ": " + written.error().message, 0});
+    services.progress(Progress{Progress::Kind::store_error, image, "cannot record " + what + ": " + written.error().message, 0});
   return false;
 }
 

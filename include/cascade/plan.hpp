@@ -36,13 +36,13 @@ struct Trigger {
   std::map<graph::NodeId, std::string> forced;
 };
 
-enum class Action { Build, Skip };
+enum class Action { build, skip };
 std::string_view to_string(Action action);
 
 struct Step {
   std::string image;                  // normalized reference the step produces
   graph::NodeId node = 0;
-  Action action = Action::Build;
+  Action action = Action::build;
   std::string reason;                 // why: "base debian:12 changed to sha256:…", "already built on …"
   int depth = 0;                      // 0 for a rebuilt start image, 1 for its children, …
   std::vector<std::size_t> after;     // steps (indexes) this one waits for
@@ -81,7 +81,7 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
 /// step blocks only its descendants.
 class Scheduler {
  public:
-  enum class State { Waiting, Ready, Running, Done, Failed, Blocked, Skipped };
+  enum class State { waiting, ready, running, done, failed, blocked, skipped };
 
   /// `expected` gives a step's expected duration in seconds (1 when unknown).
   Scheduler(const Plan& plan, const std::function<double(const std::string& image)>& expected);

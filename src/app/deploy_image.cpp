@@ -44,7 +44,7 @@ Expected<RunResult, Failure> deploy_image(Wiring& wiring, const std::string& que
   plan::Step step;
   step.image = wiring.fleet->graph.node(node).image;
   step.node = node;
-  step.action = plan::Action::Skip;
+  step.action = plan::Action::skip;
   step.reason = "deploy only: " + digest;
   step.via = {step.image};
   step.old_digest = digest;

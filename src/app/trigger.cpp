@@ -14,7 +14,7 @@ namespace {
 
 bool builds_anything(const plan::Plan& plan) {
   return std::any_of(plan.steps.begin(), plan.steps.end(),
-                     [](const plan::Step& step) { return step.action == plan::Action::Build; });
+                     [](const plan::Step& step) { return step.action == plan::Action::build; });
 }
 
 void refresh(const HandleOptions& options) {

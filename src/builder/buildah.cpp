@@ -21,9 +21,9 @@ namespace {
 
 std::string_view pull_flag(PullPolicy policy) {
   switch (policy) {
-    case PullPolicy::Always: return "--pull=always";
-    case PullPolicy::Never: return "--pull=never";
-    case PullPolicy::Missing: break;
+    case PullPolicy::always: return "--pull=always";
+    case PullPolicy::never: return "--pull=never";
+    case PullPolicy::missing: break;
   }
   return "--pull=missing";
 }
@@ -104,7 +104,7 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
   for (const std::string* file : {&options_.registries_conf, &options_.auth_file}) {
     std::error_code ec;
     if (!file->empty() && !fs::is_regular_file(*file, ec))
-      return unexpected(Error{Error::Kind::Setup, request.image + ": buildah: " + *file + " is not a readable file"});
+      return unexpected(Error{Error::Kind::setup, request.image + ": buildah: " + *file + " is not a readable file"});
   }
   auto work = detail::WorkDir::create(options_.work_dir, request.run_id);
   if (!work) return unexpected(work.error());
@@ -136,7 +136,7 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
   result.build_seconds = built->seconds;
   result.image_id = detail::read_trimmed(files.iidfile);
   if (!detail::is_digest(result.image_id))
-    return unexpected(Error{Error::Kind::Setup, request.image + ": buildah bud wrote no image id to " + files.iidfile});
+    return unexpected(Error{Error::Kind::setup, request.image + ": buildah bud wrote no image id to " + files.iidfile});
 
   auto pushed = detail::run_step({"buildah push", push_argv(request, result.image_id, files), env}, context);
   if (!pushed) return unexpected(pushed.error());
@@ -145,7 +145,7 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
   result.push_seconds = pushed->seconds;
   result.digest = detail::read_trimmed(files.digestfile);
   if (!detail::is_digest(result.digest))
-    return unexpected(Error{Error::Kind::Setup, request.image + ": buildah push wrote no digest to " + files.digestfile});
+    return unexpected(Error{Error::Kind::setup, request.image + ": buildah push wrote no digest to " + files.digestfile});
   detail::append_log(request.log_path, "cascade: pushed " + request.image + "@" + result.digest + "\n");
   return result;
 }

@@ -58,7 +58,7 @@ Expected<BuildResult, Error> run_buildkit(const std::string& backend, const std:
   if (ran->exit_code != 0)
     return unexpected(detail::step_error(detail::classify_buildkit_failure(ran->output), backend + " build failed", request, *ran));
   auto result = parse_buildkit_metadata(detail::read_trimmed(metadata_file));
-  if (!result) return unexpected(Error{Error::Kind::Setup, request.image + ": " + backend + ": " + result.error()});
+  if (!result) return unexpected(Error{Error::Kind::setup, request.image + ": " + backend + ": " + result.error()});
   result->build_seconds = ran->seconds;
   detail::append_log(request.log_path, "cascade: pushed " + request.image + "@" + result->digest + "\n");
   return std::move(*result);

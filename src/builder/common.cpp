@@ -22,13 +22,13 @@ namespace fs = std::filesystem;
 
 std::string_view kind_name(Error::Kind kind) {
   switch (kind) {
-    case Error::Kind::BuildFailed: return "build-failed";
-    case Error::Kind::PullFailed: return "pull-failed";
-    case Error::Kind::PushFailed: return "push-failed";
-    case Error::Kind::PushRejected: return "push-rejected";
-    case Error::Kind::Cancelled: return "cancelled";
-    case Error::Kind::TimedOut: return "timed-out";
-    case Error::Kind::Setup: return "setup";
+    case Error::Kind::build_failed: return "build-failed";
+    case Error::Kind::pull_failed: return "pull-failed";
+    case Error::Kind::push_failed: return "push-failed";
+    case Error::Kind::push_rejected: return "push-rejected";
+    case Error::Kind::cancelled: return "cancelled";
+    case Error::Kind::timed_out: return "timed-out";
+    case Error::Kind::setup: return "setup";
   }
   return "setup";
 }
@@ -54,17 +54,17 @@ std::string registry_host(std::string_view image) {
 }
 
 Expected<BackendKind, std::string> parse_backend_kind(std::string_view name) {
-  if (name == "buildah") return BackendKind::Buildah;
-  if (name == "buildctl") return BackendKind::Buildctl;
-  if (name == "buildx") return BackendKind::Buildx;
+  if (name == "buildah") return BackendKind::buildah;
+  if (name == "buildctl") return BackendKind::buildctl;
+  if (name == "buildx") return BackendKind::buildx;
   return unexpected("unknown builder \"" + std::string(name) + "\" (expected buildah, buildctl or buildx)");
 }
 
 std::unique_ptr<Builder> make_builder(const BuilderConfig& config) {
   switch (config.kind) {
-    case BackendKind::Buildctl: return std::make_unique<Buildctl>(config.buildctl);
-    case BackendKind::Buildx: return std::make_unique<DockerBuildx>(config.buildx);
-    case BackendKind::Buildah: break;
+    case BackendKind::buildctl: return std::make_unique<Buildctl>(config.buildctl);
+    case BackendKind::buildx: return std::make_unique<DockerBuildx>(config.buildx);
+    case BackendKind::buildah: break;
   }
   return std::make_unique<Buildah>(config.buildah);
 }
@@ -78,7 +78,7 @@ namespace {
 constexpr std::size_t kOutputKept = 64 * 1024;  // bytes of a step's output kept for errors
 constexpr int kTailLines = 20;                   // lines of output quoted in an error
 
-Error setup_error(std::string message) { return Error{Error::Kind::Setup, std::move(message)}; }
+Error setup_error(std::string message) { return Error{Error::Kind::setup, std::move(message)}; }
 
 std::uintmax_t size_or_zero(const std::string& path) {
   std::error_code ec;
@@ -237,9 +237,9 @@ Expected<StepRun, Error> run_step(const Step& step, const StepContext& context) 
   std::string what = request.image + ": " + step.name;
   auto now = Clock::now();
   if (context.cancel.stop_requested())
-    return unexpected(Error{Error::Kind::Cancelled, what + " was not started: cancelled"});
+    return unexpected(Error{Error::Kind::cancelled, what + " was not started: cancelled"});
   if (now >= context.deadline)
-    return unexpected(Error{Error::Kind::TimedOut, what + " was not started: the build ran out of time"});
+    return unexpected(Error{Error::Kind::timed_out, what + " was not started: the build ran out of time"});
   append_log(request.log_path, "$ " + format_command(step.argv) + "\n");
   std::uintmax_t offset = size_or_zero(request.log_path);
   process::Options options;
@@ -255,12 +255,12 @@ Expected<StepRun, Error> run_step(const Step& step, const StepContext& context) 
               read_since(request.log_path, offset)};
   if (result->cancelled) {
     append_log(request.log_path, "cascade: " + step.name + " cancelled\n");
-    return unexpected(Error{Error::Kind::Cancelled, with_tail(what + " cancelled", run.output, request.log_path)});
+    return unexpected(Error{Error::Kind::cancelled, with_tail(what + " cancelled", run.output, request.log_path)});
   }
   if (result->timed_out) {
     append_log(request.log_path, "cascade: " + step.name + " stopped: the build's timeout ran out\n");
     std::string message = what + " timed out (the build's limit is " + std::to_string(request.timeout.count()) + "s)";
-    return unexpected(Error{Error::Kind::TimedOut, with_tail(message, run.output, request.log_path)});
+    return unexpected(Error{Error::Kind::timed_out, with_tail(message, run.output, request.log_path)});
   }
   return run;
 }
@@ -308,19 +308,19 @@ bool looks_transient(std::string_view error_line) {
 
 Error::Kind classify_build_failure(std::string_view output) {
   std::string line = util::lowercase(last_error_line(output));
-  if (line.find("building at step") != std::string::npos) return Error::Kind::BuildFailed;  // a RUN, COPY...
-  return looks_transient(line) ? Error::Kind::PullFailed : Error::Kind::BuildFailed;
+  if (line.find("building at step") != std::string::npos) return Error::Kind::build_failed;  // a RUN, COPY...
+  return looks_transient(line) ? Error::Kind::pull_failed : Error::Kind::build_failed;
 }
 
 Error::Kind classify_push_failure(std::string_view output) {
-  return looks_transient(last_error_line(output)) ? Error::Kind::PushFailed : Error::Kind::PushRejected;
+  return looks_transient(last_error_line(output)) ? Error::Kind::push_failed : Error::Kind::push_rejected;
 }
 
 Error::Kind classify_buildkit_failure(std::string_view output) {
   std::string line = util::lowercase(last_error_line(output));
-  if (line.find("did not complete successfully") != std::string::npos) return Error::Kind::BuildFailed;
+  if (line.find("did not complete successfully") != std::string::npos) return Error::Kind::build_failed;
   if (line.find("push") != std::string::npos) return classify_push_failure(line);
-  return looks_transient(line) ? Error::Kind::PullFailed : Error::Kind::BuildFailed;
+  return looks_transient(line) ? Error::Kind::pull_failed : Error::Kind::build_failed;
 }
 
 bool is_digest(std::string_view text) {

@@ -102,7 +102,7 @@ void Coordinator::started(Queued& queued, store::RunId run, const app::PlannedPa
   if (queued.trigger.action == app::Trigger::Action::patch && !queued.trigger.exact && !planned.plan.trigger_digests.empty())
     active.digest = planned.plan.trigger_digests.begin()->second;  // the confirmed digest a notice cascades
   for (const auto& step : planned.plan.steps)
-    if (step.action == plan::Action::Build) active.images.insert(step.image);
+    if (step.action == plan::Action::build) active.images.insert(step.image);
   {
     std::lock_guard lock(mutex_);
     active_ = std::move(active);
@@ -143,25 +143,25 @@ void Coordinator::follow_up(Queued& queued, std::vector<app::Trigger> patches, c
 void Coordinator::on_progress(const executor::Progress& progress) {
   using K = executor::Progress::Kind;
   switch (progress.kind) {
-    case K::Pushed:
+    case K::pushed:
       metrics_.add("cascade_builds_total", {"pushed"});
       metrics_.observe("cascade_build_duration_seconds", progress.seconds);
       break;
-    case K::Failed:
+    case K::failed:
       metrics_.add("cascade_builds_total", {"failed"});
       metrics_.observe("cascade_build_duration_seconds", progress.seconds);
       break;
-    case K::Skipped: metrics_.add("cascade_builds_total", {"skipped"}); break;
-    case K::Blocked: metrics_.add("cascade_builds_total", {"blocked"}); break;
-    case K::Deployed: metrics_.add("cascade_deploys_total", {"healthy"}); break;
-    case K::RolledBack: metrics_.add("cascade_deploys_total", {"rolled_back"}); break;
+    case K::skipped: metrics_.add("cascade_builds_total", {"skipped"}); break;
+    case K::blocked: metrics_.add("cascade_builds_total", {"blocked"}); break;
+    case K::deployed: metrics_.add("cascade_deploys_total", {"healthy"}); break;
+    case K::rolled_back: metrics_.add("cascade_deploys_total", {"rolled_back"}); break;
     default: break;
   }
   static const char* names[] = {"build started", "build retried", "pushed",   "build failed", "blocked",
                                 "skipped",       "interrupted",   "deploying", "deployed",    "rolled back",
                                 "verified",      "still vulnerable", "the state store refused a write"};
-  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::StoreError) + 1);
-  if (progress.kind == K::StoreError) {
+  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::store_error) + 1);
+  if (progress.kind == K::store_error) {
     log_.error(names[static_cast<int>(progress.kind)], {{"image", progress.image}, {"detail", progress.detail}});
     return;
   }

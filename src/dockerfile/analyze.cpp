@@ -187,7 +187,7 @@ Analysis report(Build& build, std::optional<reference::Reference> frontend) {
   for (StageState& state : build.stages) {
     if (state.stage.needed) {
       if (state.stage.base_image) {
-        analysis.uses.push_back({*state.stage.base_image, state.stage.index, UseKind::From, state.stage.line});
+        analysis.uses.push_back({*state.stage.base_image, state.stage.index, UseKind::from, state.stage.line});
       }
       add_uses(state, state.triggered, analysis.uses);
       add_uses(state, state.sources, analysis.uses);
@@ -226,11 +226,11 @@ Expected<Analysis, Error> analyze_program(const LexedFile& file, const Program& 
 
 std::string_view to_string(UseKind kind) {
   switch (kind) {
-    case UseKind::From: return "FROM";
-    case UseKind::CopyFrom: return "COPY --from";
-    case UseKind::RunMount: return "RUN --mount from";
-    case UseKind::OnbuildCopyFrom: return "ONBUILD COPY --from";
-    case UseKind::OnbuildRunMount: return "ONBUILD RUN --mount from";
+    case UseKind::from: return "FROM";
+    case UseKind::copy_from: return "COPY --from";
+    case UseKind::run_mount: return "RUN --mount from";
+    case UseKind::onbuild_copy_from: return "ONBUILD COPY --from";
+    case UseKind::onbuild_run_mount: return "ONBUILD RUN --mount from";
   }
   return "unknown";
 }

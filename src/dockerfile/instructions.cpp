@@ -10,28 +10,28 @@
 namespace cascade::dockerfile::detail {
 namespace {
 
-enum class FlagType { Bool, String, Strings };
+enum class FlagType { boolean, string, strings };
 
 struct FlagSpec {
   std::string_view name;
   FlagType type;
 };
 
-constexpr std::array<FlagSpec, 1> kFromFlags{{{"platform", FlagType::String}}};
-constexpr std::array<FlagSpec, 6> kCopyFlags{{{"from", FlagType::String}, {"chown", FlagType::String},
-                                              {"chmod", FlagType::String}, {"link", FlagType::Bool},
-                                              {"parents", FlagType::Bool}, {"exclude", FlagType::Strings}}};
-constexpr std::array<FlagSpec, 7> kAddFlags{{{"chown", FlagType::String}, {"chmod", FlagType::String},
-                                             {"link", FlagType::Bool}, {"keep-git-dir", FlagType::Bool},
-                                             {"checksum", FlagType::String}, {"exclude", FlagType::Strings},
-                                             {"unpack", FlagType::Bool}}};
-constexpr std::array<FlagSpec, 4> kRunFlags{{{"mount", FlagType::Strings}, {"network", FlagType::String},
-                                             {"security", FlagType::String}, {"device", FlagType::Strings}}};
-constexpr std::array<FlagSpec, 5> kHealthcheckFlags{{{"interval", FlagType::String},
-                                                     {"timeout", FlagType::String},
-                                                     {"start-period", FlagType::String},
-                                                     {"start-interval", FlagType::String},
-                                                     {"retries", FlagType::String}}};
+constexpr std::array<FlagSpec, 1> kFromFlags{{{"platform", FlagType::string}}};
+constexpr std::array<FlagSpec, 6> kCopyFlags{{{"from", FlagType::string}, {"chown", FlagType::string},
+                                              {"chmod", FlagType::string}, {"link", FlagType::boolean},
+                                              {"parents", FlagType::boolean}, {"exclude", FlagType::strings}}};
+constexpr std::array<FlagSpec, 7> kAddFlags{{{"chown", FlagType::string}, {"chmod", FlagType::string},
+                                             {"link", FlagType::boolean}, {"keep-git-dir", FlagType::boolean},
+                                             {"checksum", FlagType::string}, {"exclude", FlagType::strings},
+                                             {"unpack", FlagType::boolean}}};
+constexpr std::array<FlagSpec, 4> kRunFlags{{{"mount", FlagType::strings}, {"network", FlagType::string},
+                                             {"security", FlagType::string}, {"device", FlagType::strings}}};
+constexpr std::array<FlagSpec, 5> kHealthcheckFlags{{{"interval", FlagType::string},
+                                                     {"timeout", FlagType::string},
+                                                     {"start-period", FlagType::string},
+                                                     {"start-interval", FlagType::string},
+                                                     {"retries", FlagType::string}}};
 
 using Check = Expected<void, std::string>;
 
@@ -49,9 +49,9 @@ Check check_flags(const Instruction& instruction, std::span<const FlagSpec> know
     while (index < known.size() && known[index].name != name) ++index;
     if (index == known.size()) return fail("unknown flag: " + std::string(name));
     const FlagType type = known[index].type;
-    if (used[index] && type != FlagType::Strings) return fail("duplicate flag specified: " + std::string(name));
+    if (used[index] && type != FlagType::strings) return fail("duplicate flag specified: " + std::string(name));
     used[index] = true;
-    if (type != FlagType::Bool) {
+    if (type != FlagType::boolean) {
       if (equals == std::string_view::npos) return fail("missing a value on flag: " + std::string(name));
       continue;
     }
@@ -283,25 +283,25 @@ std::vector<std::string_view> flag_values(const Instruction& instruction, std::s
 
 Expected<void, std::string> check_instruction(const Instruction& instruction, char escape) {
   switch (instruction.keyword) {
-    case Keyword::Env: return then_flags(check_key_values(instruction, escape, "ENV"), instruction);
-    case Keyword::Label: return then_flags(check_key_values(instruction, escape, "LABEL"), instruction);
-    case Keyword::Maintainer: return then_flags(exactly_one_argument(instruction, "MAINTAINER"), instruction);
-    case Keyword::Add: return check_copy_like(instruction, kAddFlags, "ADD");
-    case Keyword::Copy: return check_copy_like(instruction, kCopyFlags, "COPY");
-    case Keyword::From: return check_from(instruction);
-    case Keyword::Onbuild: return check_onbuild(instruction);
-    case Keyword::Workdir: return then_flags(exactly_one_argument(instruction, "WORKDIR"), instruction);
-    case Keyword::Run: return check_run(instruction);
-    case Keyword::Cmd: case Keyword::Entrypoint: return check_flags(instruction, {});
-    case Keyword::Healthcheck: return check_healthcheck(instruction);
-    case Keyword::Expose:
+    case Keyword::env: return then_flags(check_key_values(instruction, escape, "ENV"), instruction);
+    case Keyword::label: return then_flags(check_key_values(instruction, escape, "LABEL"), instruction);
+    case Keyword::maintainer: return then_flags(exactly_one_argument(instruction, "MAINTAINER"), instruction);
+    case Keyword::add: return check_copy_like(instruction, kAddFlags, "ADD");
+    case Keyword::copy: return check_copy_like(instruction, kCopyFlags, "COPY");
+    case Keyword::from: return check_from(instruction);
+    case Keyword::onbuild: return check_onbuild(instruction);
+    case Keyword::workdir: return then_flags(exactly_one_argument(instruction, "WORKDIR"), instruction);
+    case Keyword::run: return check_run(instruction);
+    case Keyword::cmd: case Keyword::entrypoint: return check_flags(instruction, {});
+    case Keyword::healthcheck: return check_healthcheck(instruction);
+    case Keyword::expose:
       return then_flags(at_least_one_argument(!instruction.rest.empty(), "EXPOSE"), instruction);
-    case Keyword::User: return then_flags(exactly_one_argument(instruction, "USER"), instruction);
-    case Keyword::Volume: return check_volume(instruction);
-    case Keyword::Stopsignal: return exactly_one_argument(instruction, "STOPSIGNAL");
-    case Keyword::Arg: return check_arg(instruction, escape);
-    case Keyword::Shell: return check_shell(instruction);
-    case Keyword::Unknown: break;
+    case Keyword::user: return then_flags(exactly_one_argument(instruction, "USER"), instruction);
+    case Keyword::volume: return check_volume(instruction);
+    case Keyword::stopsignal: return exactly_one_argument(instruction, "STOPSIGNAL");
+    case Keyword::arg: return check_arg(instruction, escape);
+    case Keyword::shell: return check_shell(instruction);
+    case Keyword::unknown: break;
   }
   return fail("unknown instruction: " + upper(instruction.word));
 }
@@ -351,7 +351,7 @@ Expected<Program, Error> build_program(const LexedFile& file) {
     if (auto checked = check_instruction(instruction, file.escape); !checked) {
       return unexpected(Error{instruction.line, std::move(checked).error()});
     }
-    if (instruction.keyword == Keyword::From) {
+    if (instruction.keyword == Keyword::from) {
       const auto words = split_on_token_space(instruction.rest);
       StageDecl stage;
       stage.from = &instruction;
@@ -359,7 +359,7 @@ Expected<Program, Error> build_program(const LexedFile& file) {
       if (words.size() == 3) stage.name = util::lowercase(words[2]);
       stage.platform_word = flag_value(instruction, "platform").value_or(std::string_view());
       program.stages.push_back(std::move(stage));
-    } else if (program.stages.empty() && instruction.keyword == Keyword::Arg) {
+    } else if (program.stages.empty() && instruction.keyword == Keyword::arg) {
       program.meta_args.push_back(&instruction);
     } else if (program.stages.empty()) {
       return unexpected(Error{instruction.line, "no build stage in current context: " + upper(instruction.word) +

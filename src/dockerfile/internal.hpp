@@ -90,14 +90,14 @@ Expected<std::string, std::string> replace_pattern(std::string_view value, std::
 // ---- lexer (lexer.cpp) -----------------------------------------------------------------
 
 enum class Keyword {
-  Unknown, Add, Arg, Cmd, Copy, Entrypoint, Env, Expose, From, Healthcheck, Label,
-  Maintainer, Onbuild, Run, Shell, Stopsignal, User, Volume, Workdir,
+  unknown, add, arg, cmd, copy, entrypoint, env, expose, from, healthcheck, label,
+  maintainer, onbuild, run, shell, stopsignal, user, volume, workdir,
 };
 
 /// One logical instruction: continuation lines joined, comments dropped, heredoc
 /// bodies consumed. Mirrors BuildKit's parser.Node.
 struct Instruction {
-  Keyword keyword = Keyword::Unknown;
+  Keyword keyword = Keyword::unknown;
   std::string_view word;           // the keyword as written ("from", "From")
   std::string_view original;       // the whole logical line (Node.Original)
   std::vector<std::string> flags;  // leading "--name=value" words, quotes and escapes removed
@@ -173,12 +173,12 @@ std::optional<std::string> platform_error(std::string_view platform);
 
 /// What a COPY --from, a RUN --mount from= (or one inside an ONBUILD trigger) reads.
 struct SourceRef {
-  enum class Kind { Stage, Image, Scratch };
-  Kind kind = Kind::Scratch;
-  int stage = -1;                             // Kind::Stage: the stage index
+  enum class Kind { stage, image, scratch };
+  Kind kind = Kind::scratch;
+  int stage = -1;                             // Kind::stage: the stage index
   std::string text;                           // the --from / from= value as written
-  std::optional<reference::Reference> image;  // Kind::Image, once parsed
-  UseKind use = UseKind::CopyFrom;
+  std::optional<reference::Reference> image;  // Kind::image, once parsed
+  UseKind use = UseKind::copy_from;
   const Instruction* instruction = nullptr;   // the instruction naming it (in the stage or trigger)
   int line = 0;        // where the use is written (a trigger's ONBUILD line)
   int error_line = 0;  // where BuildKit reports its errors (a trigger's: the child's FROM)

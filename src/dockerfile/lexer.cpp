@@ -18,22 +18,22 @@ struct KeywordName {
   Keyword keyword;
 };
 constexpr std::array<KeywordName, 18> kKeywords{{
-    {"add", Keyword::Add},           {"arg", Keyword::Arg},
-    {"cmd", Keyword::Cmd},           {"copy", Keyword::Copy},
-    {"entrypoint", Keyword::Entrypoint}, {"env", Keyword::Env},
-    {"expose", Keyword::Expose},     {"from", Keyword::From},
-    {"healthcheck", Keyword::Healthcheck}, {"label", Keyword::Label},
-    {"maintainer", Keyword::Maintainer}, {"onbuild", Keyword::Onbuild},
-    {"run", Keyword::Run},           {"shell", Keyword::Shell},
-    {"stopsignal", Keyword::Stopsignal}, {"user", Keyword::User},
-    {"volume", Keyword::Volume},     {"workdir", Keyword::Workdir},
+    {"add", Keyword::add},           {"arg", Keyword::arg},
+    {"cmd", Keyword::cmd},           {"copy", Keyword::copy},
+    {"entrypoint", Keyword::entrypoint}, {"env", Keyword::env},
+    {"expose", Keyword::expose},     {"from", Keyword::from},
+    {"healthcheck", Keyword::healthcheck}, {"label", Keyword::label},
+    {"maintainer", Keyword::maintainer}, {"onbuild", Keyword::onbuild},
+    {"run", Keyword::run},           {"shell", Keyword::shell},
+    {"stopsignal", Keyword::stopsignal}, {"user", Keyword::user},
+    {"volume", Keyword::volume},     {"workdir", Keyword::workdir},
 }};
 
 Keyword keyword_of(std::string_view word) {
   for (const KeywordName& entry : kKeywords) {
     if (util::iequals(entry.name, word)) return entry.keyword;
   }
-  return Keyword::Unknown;
+  return Keyword::unknown;
 }
 
 // unicode.IsSpace(rune(b)) on a single byte, as extractBuilderFlags and
@@ -137,26 +137,26 @@ Continued trim_continuation(std::string_view line, char escape) {
 // extractBuilderFlags: the leading `--` words (quotes and backslash escapes removed) and
 // the text after them. A lone `--` ends the flags.
 std::string_view extract_flags(std::string_view line, std::vector<std::string>& flags) {
-  enum class Phase { Spaces, Word, Quote } phase = Phase::Spaces;
+  enum class Phase { spaces, word, quote } phase = Phase::spaces;
   std::string word;
   char quote = 0;
   bool blank_ok = false;
   for (std::size_t pos = 0; pos <= line.size(); ++pos) {
     const bool end = pos == line.size();
     char c = end ? '\0' : line[pos];
-    if (phase == Phase::Spaces) {
+    if (phase == Phase::spaces) {
       if (end) break;
       if (is_byte_space(c)) continue;
       if (c != '-' || pos + 1 == line.size() || line[pos + 1] != '-') return line.substr(pos);
-      phase = Phase::Word;
+      phase = Phase::word;
     }
     if (end) {
       if (word != "--" && (blank_ok || !word.empty())) flags.push_back(word);
       break;
     }
-    if (phase == Phase::Word) {
+    if (phase == Phase::word) {
       if (is_byte_space(c)) {
-        phase = Phase::Spaces;
+        phase = Phase::spaces;
         if (word == "--") return line.substr(pos);
         if (blank_ok || !word.empty()) flags.push_back(word);
         word.clear();
@@ -166,16 +166,16 @@ std::string_view extract_flags(std::string_view line, std::vector<std::string>& 
       if (c == '\'' || c == '"') {
         quote = c;
         blank_ok = true;
-        phase = Phase::Quote;
+        phase = Phase::quote;
         continue;
       }
     } else if (c == quote) {
-      phase = Phase::Word;
+      phase = Phase::word;
       continue;
     }
     if (c == '\\') {
       if (pos + 1 == line.size()) {
-        phase = Phase::Word;
+        phase = Phase::word;
         continue;
       }
       c = line[++pos];
@@ -233,17 +233,17 @@ Expected<void, std::string> split_instruction(std::string_view line, char escape
   instruction.rest = trim_space(args);
   const std::string_view rest = instruction.rest;
   switch (instruction.keyword) {
-    case Keyword::Add: case Keyword::Copy: case Keyword::Volume:
+    case Keyword::add: case Keyword::copy: case Keyword::volume:
       return read_json_form(rest, instruction);
-    case Keyword::Cmd: case Keyword::Entrypoint: case Keyword::Run: case Keyword::Shell:
+    case Keyword::cmd: case Keyword::entrypoint: case Keyword::run: case Keyword::shell:
       return rest.empty() ? Expected<void, std::string>() : read_json_form(rest, instruction);
-    case Keyword::Healthcheck: {
+    case Keyword::healthcheck: {
       const std::string_view command = split_healthcheck(rest).second;
       return command.empty() ? Expected<void, std::string>() : read_json_form(command, instruction);
     }
-    case Keyword::Env: return check_name_value(rest, escape, "ENV");
-    case Keyword::Label: return check_name_value(rest, escape, "LABEL");
-    case Keyword::Onbuild:
+    case Keyword::env: return check_name_value(rest, escape, "ENV");
+    case Keyword::label: return check_name_value(rest, escape, "LABEL");
+    case Keyword::onbuild:
       if (rest.empty() || nesting >= kMaxOnbuildNesting) return {};
       instruction.trigger = std::make_unique<Instruction>();
       return split_instruction(rest, escape, *instruction.trigger, nesting + 1);
@@ -253,8 +253,8 @@ Expected<void, std::string> split_instruction(std::string_view line, char escape
 
 bool can_contain_heredoc(const Instruction& instruction) {
   const Instruction& node =
-      instruction.keyword == Keyword::Onbuild && instruction.trigger ? *instruction.trigger : instruction;
-  const bool carrier = node.keyword == Keyword::Run || node.keyword == Keyword::Copy || node.keyword == Keyword::Add;
+      instruction.keyword == Keyword::onbuild && instruction.trigger ? *instruction.trigger : instruction;
+  const bool carrier = node.keyword == Keyword::run || node.keyword == Keyword::copy || node.keyword == Keyword::add;
   return carrier && !node.json;
 }
 

@@ -15,10 +15,10 @@ namespace {
 constexpr std::size_t kMaxPatternTokens = 4096;       // recursion depth of Matcher::match
 constexpr std::size_t kMaxMatchStates = std::size_t{1} << 26;  // memo entries, and steps
 
-enum class TokenKind { Literal, AnyOne, AnyRun };
+enum class TokenKind { literal, any_one, any_run };
 
 struct Token {
-  TokenKind kind = TokenKind::Literal;
+  TokenKind kind = TokenKind::literal;
   std::string_view text;  // the character a Literal matches
 };
 
@@ -50,15 +50,15 @@ Expected<std::vector<Token>, std::string> compile(std::string_view pattern) {
   for (std::size_t i = 0; i < chars.size(); ++i) {
     const std::string_view c = chars[i];
     if (c == "*") {
-      tokens.push_back({TokenKind::AnyRun, {}});
+      tokens.push_back({TokenKind::any_run, {}});
     } else if (c == "?") {
-      tokens.push_back({TokenKind::AnyOne, {}});
+      tokens.push_back({TokenKind::any_one, {}});
     } else if (c != "\\") {
-      tokens.push_back({TokenKind::Literal, c});
+      tokens.push_back({TokenKind::literal, c});
     } else if (i + 1 < chars.size() && (chars[i + 1] == "}" || chars[i + 1] == "/")) {
       continue;
     } else if (i + 1 < chars.size() && (chars[i + 1] == "*" || chars[i + 1] == "?" || chars[i + 1] == "\\")) {
-      tokens.push_back({TokenKind::Literal, chars[++i]});
+      tokens.push_back({TokenKind::literal, chars[++i]});
     } else {
       const std::string escaped = i + 1 < chars.size() ? std::string(chars[i + 1]) : std::string();
       return unexpected("invalid escape '\\" + escaped + "'");
@@ -99,9 +99,9 @@ class Matcher {
     if (failed_[key]) return std::nullopt;
     std::optional<std::size_t> end;
     const Token& token = tokens_[ti];
-    if (token.kind == TokenKind::Literal) {
+    if (token.kind == TokenKind::literal) {
       if (ci < chars_.size() && chars_[ci] == token.text) end = match(ti + 1, ci + 1);
-    } else if (token.kind == TokenKind::AnyOne) {
+    } else if (token.kind == TokenKind::any_one) {
       if (matches_any(ci)) end = match(ti + 1, ci + 1);
     } else {
       end = match_run(ti, ci);

@@ -57,10 +57,10 @@ std::string from_line(const detail::StageDecl& decl, const std::string& pinned) 
 void collect_source_edits(const LexedFile& file, const std::vector<SourceRef>& sources,
                           const std::map<std::string, std::string>& pins, Edits& edits) {
   for (const SourceRef& source : sources) {
-    if (source.kind != SourceRef::Kind::Image || !source.image) continue;
+    if (source.kind != SourceRef::Kind::image || !source.image) continue;
     auto pin = pins.find(source.image->str());
     if (pin == pins.end()) continue;
-    bool copy = source.use == UseKind::CopyFrom || source.use == UseKind::OnbuildCopyFrom;
+    bool copy = source.use == UseKind::copy_from || source.use == UseKind::onbuild_copy_from;
     edits.values.insert(ValueEdit{source.line, end_line_of(file, source.line), copy ? "--from=" : "from=", source.text,
                                   pin->second});
   }

@@ -35,9 +35,9 @@ SourceRef named_source(const Build& build, std::string text, UseKind use) {
   source.use = use;
   source.stage = build.last_stage_named(util::lowercase(text));
   if (source.stage >= 0) {
-    source.kind = SourceRef::Kind::Stage;
+    source.kind = SourceRef::Kind::stage;
   } else {
-    source.kind = text == "scratch" ? SourceRef::Kind::Scratch : SourceRef::Kind::Image;
+    source.kind = text == "scratch" ? SourceRef::Kind::scratch : SourceRef::Kind::image;
   }
   source.text = std::move(text);
   return source;
@@ -59,7 +59,7 @@ Expected<std::optional<SourceRef>, std::string> copy_source(const Build& build, 
       return unexpected("invalid stage index " + std::to_string(*index));
     }
     SourceRef source;
-    source.kind = SourceRef::Kind::Stage;
+    source.kind = SourceRef::Kind::stage;
     source.stage = static_cast<int>(*index);
     source.text = std::string(*from);
     source.use = use;
@@ -86,12 +86,12 @@ std::vector<SourceRef> mount_sources_of(const Build& build, const Instruction& r
 Expected<std::vector<SourceRef>, std::string> sources_of(const Build& build, const Instruction& instruction,
                                                          char escape, bool in_trigger) {
   std::vector<SourceRef> sources;
-  if (instruction.keyword == Keyword::Copy) {
-    auto source = copy_source(build, instruction, escape, in_trigger ? UseKind::OnbuildCopyFrom : UseKind::CopyFrom);
+  if (instruction.keyword == Keyword::copy) {
+    auto source = copy_source(build, instruction, escape, in_trigger ? UseKind::onbuild_copy_from : UseKind::copy_from);
     if (!source) return unexpected(std::move(source).error());
     if (*source) sources.push_back(std::move(**source));
-  } else if (instruction.keyword == Keyword::Run) {
-    sources = mount_sources_of(build, instruction, in_trigger ? UseKind::OnbuildRunMount : UseKind::RunMount);
+  } else if (instruction.keyword == Keyword::run) {
+    sources = mount_sources_of(build, instruction, in_trigger ? UseKind::onbuild_run_mount : UseKind::run_mount);
   }
   for (SourceRef& source : sources) {
     source.instruction = &instruction;
@@ -123,7 +123,7 @@ Expected<std::vector<SourceRef>, std::string> trigger_sources(const Build& build
   if (lexed->instructions.size() != 1) return unexpected(std::string("onbuild trigger should be a single expression"));
   const Instruction& trigger = lexed->instructions.front();
   if (auto checked = check_instruction(trigger, kDefaultEscape); !checked) return unexpected(std::move(checked).error());
-  if (trigger.keyword == Keyword::Run) {
+  if (trigger.keyword == Keyword::run) {
     if (auto mounts = check_mounts_for_build(trigger); !mounts) return unexpected(std::move(mounts).error());
   }
   auto sources = sources_of(build, trigger, kDefaultEscape, true);
@@ -144,7 +144,7 @@ Expected<bool, Error> read_triggers(Build& build, int child) {
   const int child_line = state.stage.line;
   bool added = false;
   for (const Instruction* command : parent.decl->commands) {
-    if (command->keyword != Keyword::Onbuild) continue;
+    if (command->keyword != Keyword::onbuild) continue;
     auto sources = trigger_sources(build, *command, child_line);
     if (!sources) {
       return unexpected(Error{child_line, "ONBUILD trigger of stage " + parent.stage.label() + " (line " +
@@ -164,7 +164,7 @@ void add_needed(Build& build, int index) {
   if (state.stage.base_stage) add_needed(build, *state.stage.base_stage);
   for (const auto* list : {&state.sources, &state.triggered}) {
     for (const SourceRef& source : *list) {
-      if (source.kind == SourceRef::Kind::Stage) add_needed(build, source.stage);
+      if (source.kind == SourceRef::Kind::stage) add_needed(build, source.stage);
     }
   }
 }
@@ -174,7 +174,7 @@ void add_needed(Build& build, int index) {
 const SourceRef* cycle_from(const Build& build, int index, std::vector<char>& state) {
   state[index] = 1;  // on the path
   for (const SourceRef& source : build.stages[index].sources) {
-    if (source.kind != SourceRef::Kind::Stage) continue;
+    if (source.kind != SourceRef::Kind::stage) continue;
     if (state[source.stage] == 1) return &source;
     if (state[source.stage] == 0) {
       if (const SourceRef* closing = cycle_from(build, source.stage, state)) return closing;
@@ -185,9 +185,9 @@ const SourceRef* cycle_from(const Build& build, int index, std::vector<char>& st
 }
 
 Expected<void, Error> check_source_order(const Build& build, int index, const SourceRef& source) {
-  if (source.kind != SourceRef::Kind::Stage || source.stage <= index) return {};
+  if (source.kind != SourceRef::Kind::stage || source.stage <= index) return {};
   const std::string current = build.stages[index].stage.label();
-  const std::string verb = source.use == UseKind::CopyFrom || source.use == UseKind::OnbuildCopyFrom ? "copy" : "mount";
+  const std::string verb = source.use == UseKind::copy_from || source.use == UseKind::onbuild_copy_from ? "copy" : "mount";
   return unexpected(Error{source.error_line, "cannot " + verb + " from stage \"" + source.text +
                                                  "\", it needs to be defined before current stage \"" + current + "\""});
 }
@@ -226,7 +226,7 @@ Expected<void, Error> check_cycles(const Build& build) {
 
 Expected<void, Error> parse_source_images(std::vector<SourceRef>& sources) {
   for (SourceRef& source : sources) {
-    if (source.kind != SourceRef::Kind::Image) continue;
+    if (source.kind != SourceRef::Kind::image) continue;
     auto image = reference::parse(source.text);
     if (!image) {
       return unexpected(Error{source.error_line, "invalid image reference \"" + source.text + "\": " +
@@ -263,7 +263,7 @@ Expected<void, Error> check_needed_stages(const Build& build) {
     }
     std::size_t next_source = 0;
     for (const Instruction* command : state.decl->commands) {
-      if (command->keyword == Keyword::Run) {
+      if (command->keyword == Keyword::run) {
         if (auto mounts = check_mounts_for_build(*command); !mounts) {
           return unexpected(Error{command->line, std::move(mounts).error()});
         }

@@ -76,7 +76,7 @@ class Run {
     auto started = Clock::now();
     halt_on(builds_.record_skips());
     for (const auto& step : plan_.steps)  // workloads of a skipped image catch up with its digest
-      if (step.action == plan::Action::Skip && step.old_digest) deploys_.add(step.image, *step.old_digest);
+      if (step.action == plan::Action::skip && step.old_digest) deploys_.add(step.image, *step.old_digest);
     for (;;) {
       start_builds();
       start_deploys();
@@ -131,7 +131,7 @@ class Run {
       halt_on("cannot record the verdict of " + image + ": " + written.error().message);
       return false;
     }
-    auto kind = result.verdict->clean ? Progress::Kind::Verified : Progress::Kind::Vulnerable;
+    auto kind = result.verdict->clean ? Progress::Kind::verified : Progress::Kind::vulnerable;
     tell(kind, image, result.verdict->detail);
     if (!result.verdict->clean) vulnerable_ = true;  // pushed, but still vulnerable: not rolled out
     return result.verdict->clean;
@@ -140,7 +140,7 @@ class Run {
   // A refused store write: tell it, start nothing more (the first one is the run's reason).
   void halt_on(const detail::StoreError& error) {
     if (!error) return;
-    tell(Progress::Kind::StoreError, "", *error);
+    tell(Progress::Kind::store_error, "", *error);
     if (store_error_.empty()) store_error_ = *error;
     stopping_.request_stop();
   }
@@ -159,7 +159,7 @@ class Run {
     }
     outcome.detail = detail;
     if (outcome.state == store::RunState::interrupted)
-      tell(Progress::Kind::Interrupted, "", detail.empty() ? "stopped on request" : detail);
+      tell(Progress::Kind::interrupted, "", detail.empty() ? "stopped on request" : detail);
     // The run's final state: asked twice (a busy database), then told; never left "running" unsaid.
     if (!services_.store.set_run_state(run_, outcome.state, detail))
       (void)written_or_told(services_, services_.store.set_run_state(run_, outcome.state, detail), "",

@@ -20,12 +20,12 @@ BuildQueue::BuildQueue(const Services& services, const graph::Graph& graph, cons
 
 StoreError BuildQueue::record_skips() {
   for (const auto& step : plan_.steps) {
-    if (step.action != plan::Action::Skip) continue;
+    if (step.action != plan::Action::skip) continue;
     auto task = tasks_.find(step.image);
     if (task == tasks_.end() || task->second.state != store::TaskState::pending) continue;
     auto written = services_.store.transition_task(run_, step.image, store::TaskState::skipped, step.reason);
     if (!written) return "cannot record the skip of " + step.image + ": " + written.error().message;
-    if (services_.progress) services_.progress({Progress::Kind::Skipped, step.image, step.reason, 0});
+    if (services_.progress) services_.progress({Progress::Kind::skipped, step.image, step.reason, 0});
   }
   return std::nullopt;
 }
@@ -70,20 +70,20 @@ std::string BuildQueue::chain(std::size_t failed, std::size_t step) const {
   if (std::find(after.begin(), after.end(), failed) != after.end())
     return plan_.steps[failed].image + " -> " + plan_.steps[step].image;
   for (auto dep : after)
-    if (scheduler_.state(dep) == plan::Scheduler::State::Blocked && scheduler_.blocked_by(dep) == failed)
+    if (scheduler_.state(dep) == plan::Scheduler::State::blocked && scheduler_.blocked_by(dep) == failed)
       return chain(failed, dep) + " -> " + plan_.steps[step].image;
   return plan_.steps[failed].image + " -> " + plan_.steps[step].image;
 }
 
 StoreError BuildQueue::record_blocked(std::size_t failed) {
   for (std::size_t i = 0; i < plan_.steps.size(); ++i) {
-    if (reported_[i] || scheduler_.state(i) != plan::Scheduler::State::Blocked) continue;
+    if (reported_[i] || scheduler_.state(i) != plan::Scheduler::State::blocked) continue;
     reported_[i] = true;
     const std::string& image = plan_.steps[i].image;
     std::string reason = "blocked by " + plan_.steps[failed].image + " (failed): " + chain(failed, i);
     auto written = services_.store.transition_task(run_, image, store::TaskState::blocked, reason);
     if (!written) return "cannot record the block of " + image + ": " + written.error().message;
-    if (services_.progress) services_.progress({Progress::Kind::Blocked, image, reason, 0});
+    if (services_.progress) services_.progress({Progress::Kind::blocked, image, reason, 0});
   }
   return std::nullopt;
 }

@@ -51,37 +51,37 @@ RolloutOutcome roll_out(const Services& services, store::RunId run, const std::s
   if (*quarantined) {
     std::string detail = "not deployed: " + digest + " is quarantined (cascade quarantine clear)";
     record(store::RolloutState::failed, detail);
-    tell(services, Progress::Kind::RolledBack, what, detail);
+    tell(services, Progress::Kind::rolled_back, what, detail);
     return done(false, detail);
   }
   auto parsed = reference::parse(image);
   auto pinned = parsed ? reference::parse(parsed->repository() + "@" + digest) : parsed;
   if (!pinned) return done(false, "invalid image " + image + "@" + digest);
-  tell(services, Progress::Kind::Deploying, what, digest);
+  tell(services, Progress::Kind::deploying, what, digest);
   auto sink = [&](const deploy::Step& step) {
     record(state_of(step.state), step.instance + ": " + step.detail);
   };
   auto result = deployment.target->rollout(workload, *pinned, deployment.policy, sink, stop);
   if (!result) {
     record(store::RolloutState::failed, result.error().str());
-    tell(services, Progress::Kind::RolledBack, what, result.error().str());
+    tell(services, Progress::Kind::rolled_back, what, result.error().str());
     return done(false, result.error().str());
   }
   switch (result->outcome) {
     case deploy::RolloutResult::Outcome::healthy:
       record(store::RolloutState::healthy, "every instance runs " + digest);
-      tell(services, Progress::Kind::Deployed, what, digest);
+      tell(services, Progress::Kind::deployed, what, digest);
       return done(true, "");
     case deploy::RolloutResult::Outcome::rolled_back:
       record(store::RolloutState::rolled_back, result->reason);
       if (result->reason != "cancelled")
         check(services.store.quarantine(image, digest, what + ": " + result->reason, run), "the quarantine");
-      tell(services, Progress::Kind::RolledBack, what, result->reason);
+      tell(services, Progress::Kind::rolled_back, what, result->reason);
       return done(false, "rolled back: " + result->reason);
     case deploy::RolloutResult::Outcome::failed:
       record(store::RolloutState::failed, result->reason);
       check(services.store.quarantine(image, digest, what + ": " + result->reason, run), "the quarantine");
-      tell(services, Progress::Kind::RolledBack, what, result->reason);
+      tell(services, Progress::Kind::rolled_back, what, result->reason);
       return done(false, "failed: " + result->reason);
   }
   return done(false, "unknown outcome");

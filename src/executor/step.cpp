@@ -133,7 +133,7 @@ StepResult& record_pushed(const Services& services, const StepInput& input, cons
                         image, "the build's duration");
   result.succeeded = true;
   result.digest = built.digest;
-  tell(services, Progress::Kind::Pushed, image, built.digest, result.seconds);
+  tell(services, Progress::Kind::pushed, image, built.digest, result.seconds);
   return result;
 }
 
@@ -142,7 +142,7 @@ StepResult& record_failed(const Services& services, const StepInput& input, std:
   result.seconds = seconds_since(started);
   result.error = std::move(error);
   if (transition(services, input, store::TaskState::failed, result.error, result))
-    tell(services, Progress::Kind::Failed, input.step->image, result.error, result.seconds);
+    tell(services, Progress::Kind::failed, input.step->image, result.error, result.seconds);
   return result;
 }
 
@@ -157,7 +157,7 @@ StepResult run_step(const Services& services, const Options& options, const Step
   start_update.base_digests = input.base_digests;
   start_update.build_log = input.log_path;
   if (!transition(services, input, store::TaskState::building, "building", result, start_update)) return result;
-  tell(services, Progress::Kind::Started, image, "");
+  tell(services, Progress::Kind::started, image, "");
 
   std::error_code ignored;
   fs::remove_all(input.work_dir, ignored);
@@ -175,7 +175,7 @@ StepResult run_step(const Services& services, const Options& options, const Step
       return result;
     }
     const builder::Error& error = built.error();
-    if (error.kind == builder::Error::Kind::Cancelled) {
+    if (error.kind == builder::Error::Kind::cancelled) {
       result.cancelled = true;
       (void)transition(services, input, store::TaskState::pending, "cancelled; a resumed run builds it again", result);
       return result;
@@ -184,7 +184,7 @@ StepResult run_step(const Services& services, const Options& options, const Step
       return record_failed(services, input, std::string(builder::kind_name(error.kind)) + ": " + error.message, started,
                            result);
     if (!transition(services, input, store::TaskState::pending, "retrying: " + error.message, result)) return result;
-    tell(services, Progress::Kind::Retrying, image, error.message);
+    tell(services, Progress::Kind::retrying, image, error.message);
     if (!wait_for(delay, stop)) {
       result.cancelled = true;  // stopped while waiting: stays pending
       return result;

@@ -101,28 +101,28 @@ Expected<Graph, Error> Graph::build(std::vector<Recipe> recipes) {
 }
 
 std::vector<std::string> Graph::find_cycle() const {
-  enum class Mark { None, Active, Done };
-  std::vector<Mark> marks(nodes_.size(), Mark::None);
+  enum class Mark { none, active, done };
+  std::vector<Mark> marks(nodes_.size(), Mark::none);
   std::vector<NodeId> stack;
   std::vector<std::string> cycle;
   std::function<bool(NodeId)> visit = [&](NodeId id) {
-    marks[id] = Mark::Active;
+    marks[id] = Mark::active;
     stack.push_back(id);
     for (NodeId child : nodes_[id].children) {
-      if (marks[child] == Mark::Active) {
+      if (marks[child] == Mark::active) {
         auto start = std::find(stack.begin(), stack.end(), child);
         for (auto it = start; it != stack.end(); ++it) cycle.push_back(nodes_[*it].image);
         cycle.push_back(nodes_[child].image);
         return true;
       }
-      if (marks[child] == Mark::None && visit(child)) return true;
+      if (marks[child] == Mark::none && visit(child)) return true;
     }
     stack.pop_back();
-    marks[id] = Mark::Done;
+    marks[id] = Mark::done;
     return false;
   };
   for (NodeId id = 0; id < nodes_.size(); ++id)
-    if (marks[id] == Mark::None && visit(id)) return cycle;
+    if (marks[id] == Mark::none && visit(id)) return cycle;
   return {};
 }
 

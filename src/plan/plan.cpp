@@ -8,7 +8,7 @@
 
 namespace cascade::plan {
 
-std::string_view to_string(Action action) { return action == Action::Build ? "build" : "skip"; }
+std::string_view to_string(Action action) { return action == Action::build ? "build" : "skip"; }
 
 std::optional<std::size_t> Plan::find(const std::string& image) const {
   for (std::size_t i = 0; i < steps.size(); ++i)
@@ -73,11 +73,11 @@ namespace {
 void choose_action(Step& step, const graph::Graph& graph, const Trigger& trigger, bool is_rebuilt_start,
                    const Observed* current, bool unchanged, const std::string& changed) {
   if (auto forced = trigger.forced.find(step.node); forced != trigger.forced.end()) {
-    step.action = Action::Build;
+    step.action = Action::build;
     step.no_cache = true;
     step.reason = forced->second;
   } else if (trigger.rebuild) {
-    step.action = Action::Build;
+    step.action = Action::build;
     step.reason = step.depth == 0 ? "rebuild requested" : "rebuilt after " + step.via.front();
   } else if (is_rebuilt_start) {
     const graph::Recipe* recipe = graph.recipe_of(step.node);
@@ -86,15 +86,15 @@ void choose_action(Step& step, const graph::Graph& graph, const Trigger& trigger
                          return built_on(current, base.first, base.second);
                        }) &&
                        step.base_digests.size() == graph.node(step.node).bases.size();
-    step.action = same_inputs ? Action::Skip : Action::Build;
+    step.action = same_inputs ? Action::skip : Action::build;
     step.reason = same_inputs ? "already built from commit " + recipe->commit.substr(0, 12) +
                                     " on the current digests of its bases"
                               : "patched image built by the fleet: rebuilt first";
   } else if (unchanged) {
-    step.action = Action::Skip;
+    step.action = Action::skip;
     step.reason = "already built on the current digest of every base";
   } else {
-    step.action = Action::Build;
+    step.action = Action::build;
     step.reason = changed.empty() ? "no record of what it was built on" : changed;
   }
 }
@@ -127,7 +127,7 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
     std::string changed;  // the first base that makes this step build
     for (auto base : graph.node(id).bases) {
       const std::string& base_image = graph.node(base).image;
-      if (auto at = step_of.find(base); at != step_of.end() && plan.steps[at->second].action == Action::Build) {
+      if (auto at = step_of.find(base); at != step_of.end() && plan.steps[at->second].action == Action::build) {
         step.after.push_back(at->second);
         step.bases_built_in_run.push_back(base_image);
         all_known_and_unchanged = false;
@@ -147,7 +147,7 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
     }
     bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
     choose_action(step, graph, trigger, is_rebuilt_start, current, all_known_and_unchanged, changed);
-    if (step.action == Action::Skip) known[id] = *current->digest;
+    if (step.action == Action::skip) known[id] = *current->digest;
     step_of[id] = plan.steps.size();
     plan.steps.push_back(std::move(step));
   };
@@ -161,7 +161,7 @@ Scheduler::Scheduler(const Plan& plan, const std::function<double(const std::str
   std::size_t n = plan.steps.size();
   children_.resize(n);
   waiting_on_.assign(n, 0);
-  states_.assign(n, State::Waiting);
+  states_.assign(n, State::waiting);
   blocked_by_.assign(n, std::nullopt);
   priority_.assign(n, 0.0);
   for (std::size_t i = 0; i < n; ++i)
@@ -173,14 +173,14 @@ Scheduler::Scheduler(const Plan& plan, const std::function<double(const std::str
   for (std::size_t i = n; i-- > 0;) {
     double longest_child = 0;
     for (auto child : children_[i]) longest_child = std::max(longest_child, priority_[child]);
-    double own = plan.steps[i].action == Action::Build ? std::max(0.0, expected(plan.steps[i].image)) : 0.0;
+    double own = plan.steps[i].action == Action::build ? std::max(0.0, expected(plan.steps[i].image)) : 0.0;
     priority_[i] = own + longest_child;
   }
   // A skipped step is never waited for: make() lists only built steps in `after`.
   unfinished_ = n;
   for (std::size_t i = 0; i < n; ++i) {
-    if (plan.steps[i].action == Action::Skip) {
-      states_[i] = State::Skipped;
+    if (plan.steps[i].action == Action::skip) {
+      states_[i] = State::skipped;
       --unfinished_;
     } else if (waiting_on_[i] == 0) {
       make_ready(i);
@@ -189,7 +189,7 @@ Scheduler::Scheduler(const Plan& plan, const std::function<double(const std::str
 }
 
 void Scheduler::make_ready(std::size_t step) {
-  states_[step] = State::Ready;
+  states_[step] = State::ready;
   ready_.push_back(step);
   std::push_heap(ready_.begin(), ready_.end(), by_priority());
 }
@@ -199,25 +199,25 @@ std::optional<std::size_t> Scheduler::next() {
   std::pop_heap(ready_.begin(), ready_.end(), by_priority());
   std::size_t step = ready_.back();
   ready_.pop_back();
-  states_[step] = State::Running;
+  states_[step] = State::running;
   ++running_;
   return step;
 }
 
 void Scheduler::finished(std::size_t step, bool succeeded) {
-  if (states_[step] == State::Running) --running_;
-  if (states_[step] == State::Ready) {
+  if (states_[step] == State::running) --running_;
+  if (states_[step] == State::ready) {
     ready_.erase(std::find(ready_.begin(), ready_.end(), step));
     std::make_heap(ready_.begin(), ready_.end(), by_priority());
   }
-  states_[step] = succeeded ? State::Done : State::Failed;
+  states_[step] = succeeded ? State::done : State::failed;
   --unfinished_;
   if (!succeeded) {
     block_descendants(step);
     return;
   }
   for (auto child : children_[step])
-    if (--waiting_on_[child] == 0 && states_[child] == State::Waiting) make_ready(child);
+    if (--waiting_on_[child] == 0 && states_[child] == State::waiting) make_ready(child);
 }
 
 void Scheduler::block_descendants(std::size_t failed) {
@@ -225,8 +225,8 @@ void Scheduler::block_descendants(std::size_t failed) {
   while (!stack.empty()) {
     std::size_t step = stack.back();
     stack.pop_back();
-    if (states_[step] != State::Waiting) continue;
-    states_[step] = State::Blocked;
+    if (states_[step] != State::waiting) continue;
+    states_[step] = State::blocked;
     blocked_by_[step] = failed;
     --unfinished_;
     stack.insert(stack.end(), children_[step].begin(), children_[step].end());
