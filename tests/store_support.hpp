@@ -152,6 +152,18 @@ inline st::RunId insert_legacy_run(RawDb& raw, const std::string& trigger_image 
   return std::stoll(id);
 }
 
+/// Stores a trigger event as a cascade before schema version 6 did (today's record_event
+/// writes the version 6 columns): what was asked only in image and sender.
+inline st::EventId insert_legacy_event(RawDb& raw, const std::string& key, const std::string& sender,
+                                       const std::string& image, const std::optional<std::string>& event_id = {},
+                                       const std::optional<std::string>& digest = {}) {
+  auto value = [](const std::optional<std::string>& text) { return text ? sql_text(*text) : std::string("NULL"); };
+  raw.exec("INSERT INTO events (dedupe_key, sender, event_id, image, digest, received_at) VALUES (" + sql_text(key) +
+           ", " + sql_text(sender) + ", " + value(event_id) + ", " + sql_text(image) + ", " + value(digest) +
+           ", 1767225600000)");
+  return std::stoll(raw.one("SELECT max(id) FROM events"));
+}
+
 /// Checks that the run's tasks agree with its history: each task's state is the `to` of
 /// its last transition, each transition starts where the one before ended, attempts
 /// counts the entries into building, and a pushed task has its new digest.

@@ -97,12 +97,10 @@ TEST_CASE("store::migrations") {
       auto options = test_options();
       options.schema_version = 2;
       auto v2 = open_store(path, options);
-      {
-        RawDb raw(path);
-        run = insert_legacy_run(raw);  // as a version 2 binary stored it
-      }
-      waiting = ok(v2->record_event({"harbor:1", "harbor", "1", "a:1", kDigestA})).id;
-      joined = ok(v2->record_event({"harbor:2", "harbor", "2", "b:1", kDigestB})).id;
+      RawDb raw(path);
+      run = insert_legacy_run(raw);  // as a version 2 binary stored them (today's write version 6 columns)
+      waiting = insert_legacy_event(raw, "harbor:1", "harbor", "a:1", "1", kDigestA);
+      joined = insert_legacy_event(raw, "harbor:2", "harbor", "b:1", "2", kDigestB);
     }
     {
       RawDb raw(path);

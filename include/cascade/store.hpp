@@ -40,6 +40,13 @@ enum class TriggerKind { cli, webhook, schedule, api };
 /// an image the fleet already pushed.
 enum class TriggerAction { patch, rebuild, fix, deploy };
 
+/// What a stored trigger event asks the daemon to do: patch (an image's new digest: a
+/// registry's push, POST /api/patch), a schedule firing's rebuild (of `globs`), refresh or
+/// scan, or a fix (of `advisories`: POST /api/advisories with "patch": true). Its own enum,
+/// not TriggerAction: refresh and scan start no run (a run never has them), and no event
+/// asks for a deploy.
+enum class EventAction { patch, rebuild, refresh, scan, fix };
+
 /// A run's life: planned -> running -> succeeded | failed | interrupted.
 ///   planned:     the plan is stored, nothing started yet
 ///   running:     the executor works on it (after a crash the row still says running)
@@ -76,6 +83,7 @@ enum class RolloutState { updating, healthy, failed, rolled_back };
 
 std::string_view to_string(TriggerKind kind);
 std::string_view to_string(TriggerAction action);
+std::string_view to_string(EventAction action);
 std::string_view to_string(RunState state);
 std::string_view to_string(TaskState state);
 std::string_view to_string(DigestSource source);
@@ -83,6 +91,7 @@ std::string_view to_string(RolloutState state);
 /// The state named `text` ("pushed"); nullopt for an unknown name.
 std::optional<TriggerKind> parse_trigger_kind(std::string_view text);
 std::optional<TriggerAction> parse_trigger_action(std::string_view text);
+std::optional<EventAction> parse_event_action(std::string_view text);
 std::optional<RunState> parse_run_state(std::string_view text);
 std::optional<TaskState> parse_task_state(std::string_view text);
 std::optional<DigestSource> parse_digest_source(std::string_view text);
@@ -217,14 +226,23 @@ struct DigestRecord {
   std::optional<RunId> run;  // the run that pushed it (source pushed)
 };
 
-/// A received trigger event. record_event() reads the first six fields; the store sets
-/// id and received_at.
+/// A received trigger event. record_event() reads the fields up to `run`; the store sets
+/// id and received_at. An event an older cascade stored (schema version 5 or before: no
+/// action or source columns) is read with its action, source and arguments taken from its
+/// image and sender as that cascade wrote them ("rebuild:...", "refresh", "scan",
+/// "advisory:ID, ID"; sender "schedule:NAME", "api"; anything else a registry's push).
 struct Event {
   std::string dedupe_key;              // unique: a second event with this key is a duplicate
-  std::string sender;                  // adapter that decoded it: "harbor", "schedule", ...
+  std::string sender;                  // who sent it: "harbor", "schedule:nightly", "api", ...
   std::optional<std::string> event_id; // the sender's own id, when it has one
+  // patch: the image pushed or asked for; other actions: what users see of the event
+  // ("rebuild:2", "refresh", "advisory:GHSA-x, CVE-y"), never read back.
   std::string image;
   std::optional<std::string> digest;
+  EventAction action = EventAction::patch;
+  TriggerKind source = TriggerKind::webhook;  // who asked: a webhook, the schedule, the API
+  std::vector<std::string> globs{};           // rebuild: globs on repositories (empty: every fleet image)
+  std::vector<std::string> advisories{};      // fix: the ids of the advisories asked about
   std::optional<RunId> run{};          // the run it joined; nullopt while waiting
   std::optional<std::string> outcome{};  // set by settle_event(): why it needs no run ("up to date", ...)
   EventId id = 0;

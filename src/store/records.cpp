@@ -196,21 +196,85 @@ Expected<std::optional<Duration>, Error> SqliteStore::expected_duration(const st
 namespace {
 
 const char* const kEventColumns =
-    "SELECT dedupe_key, sender, event_id, image, digest, run_id, outcome, id, received_at FROM events ";
+    "SELECT dedupe_key, sender, event_id, image, digest, run_id, outcome, id, received_at, action, source, args "
+    "FROM events ";
+
+/// What the action and source columns of a row an older cascade wrote hold (schema version 6).
+constexpr std::string_view kLegacyEvent = "legacy";
+
+/// args of `event`: its globs and advisories as a JSON object; nullopt when it has none.
+std::optional<std::string> event_args_column(const Event& event) {
+  json args = json::object();
+  if (!event.globs.empty()) args["globs"] = event.globs;
+  if (!event.advisories.empty()) args["advisories"] = event.advisories;
+  if (args.empty()) return std::nullopt;
+  return args.dump();
+}
+
+}  // namespace
+
+void legacy_event(Event& event) {
+  const std::string& image = event.image;
+  if (starts_with(event.sender, "schedule:")) event.source = TriggerKind::schedule;
+  else if (event.sender == "api") event.source = TriggerKind::api;
+  else event.source = TriggerKind::webhook;
+  event.globs.clear();
+  event.advisories.clear();
+  if (starts_with(image, "rebuild:")) {
+    event.action = EventAction::rebuild;
+    std::string selection = image.substr(8);
+    // A schedule firing kept the number of its entry's globs ("rebuild:2"), not the globs.
+    bool count = !selection.empty() && selection.find_first_not_of("0123456789") == std::string::npos;
+    if (selection != "*" && !(count && event.source == TriggerKind::schedule)) event.globs = split_list(selection, ',');
+  } else if (image == "refresh") {
+    event.action = EventAction::refresh;
+  } else if (image == "scan") {
+    event.action = EventAction::scan;
+  } else if (starts_with(image, "advisory:")) {
+    event.action = EventAction::fix;
+    event.advisories = split_list(image.substr(9), ',');
+  } else {
+    event.action = EventAction::patch;
+  }
+}
+
+namespace {
 
 Event event_from(const sql::Statement& row) {
-  return Event{row.text(0),          row.text(1),          row.optional_text(2),
-               row.text(3),          row.optional_text(4), row.optional_int64(5),
-               row.optional_text(6), row.int64(7),         to_time(row.int64(8))};
+  Event event;
+  event.dedupe_key = row.text(0);
+  event.sender = row.text(1);
+  event.event_id = row.optional_text(2);
+  event.image = row.text(3);
+  event.digest = row.optional_text(4);
+  event.run = row.optional_int64(5);
+  event.outcome = row.optional_text(6);
+  event.id = row.int64(7);
+  event.received_at = to_time(row.int64(8));
+  std::string action = row.text(9);
+  if (action == kLegacyEvent) {
+    legacy_event(event);
+    return event;
+  }
+  event.action = stored(parse_event_action, action, "events.action");
+  event.source = stored(parse_trigger_kind, row.text(10), "events.source");
+  if (auto args = row.optional_text(11)) {
+    json stored_args = json::parse(*args);
+    if (auto globs = stored_args.find("globs"); globs != stored_args.end())
+      event.globs = globs->get<std::vector<std::string>>();
+    if (auto advisories = stored_args.find("advisories"); advisories != stored_args.end())
+      event.advisories = advisories->get<std::vector<std::string>>();
+  }
+  return event;
 }
 
 }  // namespace
 
 RecordedEvent SqliteStore::insert_event(const Event& event) {
-  db_.prepare("INSERT INTO events (dedupe_key, sender, event_id, image, digest, received_at, run_id) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (dedupe_key) DO NOTHING")
+  db_.prepare("INSERT INTO events (dedupe_key, sender, event_id, image, digest, received_at, run_id, action, "
+              "source, args) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (dedupe_key) DO NOTHING")
       .bind_all(event.dedupe_key, event.sender, event.event_id, event.image, event.digest, now_ms(),
-                to_column(event.run))
+                to_column(event.run), to_string(event.action), to_string(event.source), event_args_column(event))
       .run();
   if (db_.changes() == 1) return RecordedEvent{db_.last_insert_rowid(), true, event.run};
   auto row = db_.prepare("SELECT id, run_id FROM events WHERE dedupe_key = ?1");

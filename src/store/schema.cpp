@@ -223,8 +223,26 @@ ALTER TABLE runs ADD COLUMN trigger_args TEXT CHECK (trigger_args IS NULL OR jso
 ALTER TABLE runs ADD COLUMN plan_version INTEGER NOT NULL DEFAULT 0 CHECK (plan_version >= 0);
 )sql";
 
+// Version 6: what a trigger event asks, typed.
+//   action: the store::EventAction; source: the store::TriggerKind of who asked; args: its
+//   arguments as JSON ({"globs": [...]} for a rebuild, {"advisories": [...]} for a fix; NULL
+//   when it has none). image stays what users see of the event (GET /api/events), never parsed.
+//   The rows written before this version get action and source 'legacy' (the defaults; the
+//   store never writes them): their action and arguments are in image ("rebuild:N" of a
+//   schedule firing, "refresh", "scan", "advisory:ID, ID"; anything else an image to patch) and
+//   their source in sender ("schedule:NAME", "api"; else a webhook's). The store converts such
+//   a row when it reads it (records.cpp) and leaves it as written.
+const char* const kVersion6 = R"sql(
+ALTER TABLE events ADD COLUMN action TEXT NOT NULL DEFAULT 'legacy'
+  CHECK (action IN ('legacy', 'patch', 'rebuild', 'refresh', 'scan', 'fix'));
+ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'legacy'
+  CHECK (source IN ('legacy', 'cli', 'webhook', 'schedule', 'api') AND (source = 'legacy') = (action = 'legacy'));
+ALTER TABLE events ADD COLUMN args TEXT CHECK (args IS NULL OR json_valid(args));
+)sql";
+
 const std::vector<const char*>& migrations() {
-  static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3, kVersion4, kVersion5};
+  static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3, kVersion4, kVersion5,
+                                                   kVersion6};
   return scripts;
 }
 

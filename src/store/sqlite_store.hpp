@@ -46,6 +46,14 @@ std::string plan_column(const PlanRecord& plan);
 /// plan JSON. Throws Failure (schema) for a version newer than kPlanVersion.
 PlanRecord plan_from_column(std::int64_t version, const std::string& text);
 
+/// Sets the action, source and arguments of an event an older cascade stored (its action
+/// and source columns 'legacy', schema version 6) from its image and sender as that cascade
+/// wrote them: image "rebuild:GLOBS" ("rebuild:*": every image; a schedule firing's
+/// "rebuild:N" counted its entry's globs, left empty), "refresh", "scan", "advisory:ID, ID",
+/// anything else an image to patch; sender "schedule:NAME" (source schedule), "api" (api),
+/// anything else a webhook's. The one reading of those markers.
+void legacy_event(Event& event);
+
 class SqliteStore final : public Store {
  public:
   /// Opens the connection, sets the pragmas and migrates; throws sql::Failure.

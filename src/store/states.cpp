@@ -21,6 +21,10 @@ constexpr Names<TriggerAction, 4> kTriggerActions{{
     {TriggerAction::patch, "patch"}, {TriggerAction::rebuild, "rebuild"},
     {TriggerAction::fix, "fix"}, {TriggerAction::deploy, "deploy"}}};
 
+constexpr Names<EventAction, 5> kEventActions{{
+    {EventAction::patch, "patch"}, {EventAction::rebuild, "rebuild"}, {EventAction::refresh, "refresh"},
+    {EventAction::scan, "scan"}, {EventAction::fix, "fix"}}};
+
 constexpr Names<RunState, 5> kRunStates{{
     {RunState::planned, "planned"}, {RunState::running, "running"}, {RunState::succeeded, "succeeded"},
     {RunState::failed, "failed"}, {RunState::interrupted, "interrupted"}}};
@@ -58,6 +62,7 @@ std::optional<Enum> parse_name(const Names<Enum, N>& names, std::string_view tex
 
 std::string_view to_string(TriggerKind kind) { return name_of(kTriggerKinds, kind); }
 std::string_view to_string(TriggerAction action) { return name_of(kTriggerActions, action); }
+std::string_view to_string(EventAction action) { return name_of(kEventActions, action); }
 std::string_view to_string(RunState state) { return name_of(kRunStates, state); }
 std::string_view to_string(TaskState state) { return name_of(kTaskStates, state); }
 std::string_view to_string(DigestSource source) { return name_of(kDigestSources, source); }
@@ -65,6 +70,7 @@ std::string_view to_string(RolloutState state) { return name_of(kRolloutStates, 
 
 std::optional<TriggerKind> parse_trigger_kind(std::string_view text) { return parse_name(kTriggerKinds, text); }
 std::optional<TriggerAction> parse_trigger_action(std::string_view text) { return parse_name(kTriggerActions, text); }
+std::optional<EventAction> parse_event_action(std::string_view text) { return parse_name(kEventActions, text); }
 std::optional<RunState> parse_run_state(std::string_view text) { return parse_name(kRunStates, text); }
 std::optional<TaskState> parse_task_state(std::string_view text) { return parse_name(kTaskStates, text); }
 std::optional<DigestSource> parse_digest_source(std::string_view text) { return parse_name(kDigestSources, text); }
