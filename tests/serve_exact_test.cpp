@@ -22,6 +22,8 @@ TEST_CASE("serve: an API patch of an exact digest stays exact after a restart") 
     event.dedupe_key = "api:exact-before-restart";
     event.sender = "api";
     event.image = fleet.base + "@" + asked;
+    event.action = store::EventAction::patch;
+    event.source = store::TriggerKind::api;
     auto recorded = (*store)->record_events({event});
     REQUIRE(recorded);
   }

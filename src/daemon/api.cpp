@@ -126,6 +126,8 @@ void Routes::patch_post(http::ServerRequest&& request, http::Respond respond) {
   store::Event event;
   event.sender = "api";
   event.image = query;
+  event.action = store::EventAction::patch;
+  event.source = store::TriggerKind::api;  // patched exactly as asked, also after a restart
   static std::atomic<std::uint64_t> counter{0};
   event.dedupe_key = "api:" + util::iso_now_ms() + ":" + std::to_string(counter++);
   intake.submit({event}, [this, query, respond = std::move(respond)](auto recorded) {

@@ -144,25 +144,42 @@ void Coordinator::resume_unfinished(std::stop_token stop, std::stop_token cancel
   requeue_pending();
 }
 
+namespace {
+
+/// The trigger a stored event (not a fix: requeue_fix) asks for again.
+app::Trigger::Action requeued_action(store::EventAction action) {
+  switch (action) {
+    case store::EventAction::patch: return app::Trigger::Action::patch;
+    case store::EventAction::rebuild: return app::Trigger::Action::rebuild;
+    case store::EventAction::refresh: return app::Trigger::Action::refresh;
+    case store::EventAction::scan: return app::Trigger::Action::scan;
+    case store::EventAction::fix: return app::Trigger::Action::fix;
+  }
+  return app::Trigger::Action::patch;
+}
+
+}  // namespace
+
 void Coordinator::requeue_pending() {
   load_retries();
   std::map<store::EventId, Retry> kept;
   if (auto pending = wiring_.store->pending_events())
     for (const auto& event : *pending) {
-      if (event.image.rfind("rebuild:", 0) == 0 || event.image == "refresh" || event.image == "scan")
-        continue;  // schedule markers: the scheduler replays its unsettled firings
-      if (event.image.rfind("advisory:", 0) == 0) {
+      if (event.source == store::TriggerKind::schedule) continue;  // the scheduler replays its unsettled firings
+      if (event.action == store::EventAction::fix) {
         requeue_fix(event);
         continue;
       }
       Queued queued;
-      queued.trigger.source = event.sender == "api" ? store::TriggerKind::api : store::TriggerKind::webhook;
+      queued.trigger.action = requeued_action(event.action);
+      queued.trigger.source = event.source;
       queued.trigger.actor = event.sender;
       queued.trigger.image = event.image;
       queued.trigger.digest = event.digest;
+      queued.trigger.globs = event.globs;
       // POST /api/patch stores its query as asked ("IMAGE@sha256:..."): patched exactly, as
       // before the restart, never swapped for what the tag points at now.
-      queued.trigger.exact = queued.trigger.source == store::TriggerKind::api;
+      queued.trigger.exact = event.action == store::EventAction::patch && event.source == store::TriggerKind::api;
       queued.events = {event.id};
       auto delay = config_.debounce;
       if (auto retry = retrying_.find(event.id); retry != retrying_.end()) {

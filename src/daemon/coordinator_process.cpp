@@ -170,16 +170,15 @@ void Coordinator::on_progress(const executor::Progress& progress) {
 }
 
 void Coordinator::requeue_fix(const store::Event& event) {
-  std::vector<std::string> ids;  // "advisory:A, B"
-  std::string rest = event.image.substr(event.image.find(':') + 1);
-  for (std::size_t start = 0; start < rest.size();) {
-    auto comma = std::min(rest.find(", ", start), rest.size());
-    ids.push_back(rest.substr(start, comma - start));
-    start = comma + 2;
+  std::optional<app::PackageQuestion> question;
+  std::string why = "it names no advisory";  // no ids would ask for every stored advisory
+  if (!event.advisories.empty()) {
+    auto stored = stored_advisories(*wiring_.store, event.advisories);
+    if (!stored) why = stored.error().message;
+    else if (!*stored) why = "its advisories are no longer stored";
+    else question = std::move(**stored);
   }
-  auto question = stored_advisories(*wiring_.store, ids);
-  if (!question || !*question) {
-    std::string why = !question ? question.error().message : "its advisories are no longer stored";
+  if (!question) {
     if (auto settled = wiring_.store->settle_event(event.id, "not resumed: " + why + "; POST /api/advisories again");
         !settled)
       log_.error("cannot settle an event", {{"event", event.id}, {"error", settled.error().message}});
@@ -187,10 +186,10 @@ void Coordinator::requeue_fix(const store::Event& event) {
   }
   Queued queued;
   queued.trigger.action = app::Trigger::Action::fix;
-  queued.trigger.source = store::TriggerKind::api;
+  queued.trigger.source = event.source;
   queued.trigger.actor = event.sender;
   queued.trigger.image = event.image;
-  queued.trigger.question = std::make_shared<const app::PackageQuestion>(std::move(**question));
+  queued.trigger.question = std::make_shared<const app::PackageQuestion>(std::move(*question));
   queued.events = {event.id};
   add(std::move(queued), std::chrono::milliseconds(0));
 }

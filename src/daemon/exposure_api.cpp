@@ -280,7 +280,10 @@ void Routes::advisories_post(http::ServerRequest&& request, http::Respond respon
 void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, json answer, http::Respond respond) {
   store::Event event;
   event.sender = "api";
-  event.image = "advisory:" + question->label();  // the run's trigger, and what a restart asks again
+  event.image = "advisory:" + question->label();  // the run's trigger as users see it
+  event.action = store::EventAction::fix;
+  event.source = store::TriggerKind::api;
+  for (const auto& item : question->advisories) event.advisories.push_back(item.id);  // what a restart asks again
   static std::atomic<std::uint64_t> counter{0};
   event.dedupe_key = "api:" + util::iso_now_ms() + ":fix:" + std::to_string(counter++);
   intake.submit({event}, [this, question, answer, image = event.image, respond](auto recorded) {

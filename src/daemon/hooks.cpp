@@ -84,6 +84,8 @@ Pushes fleet_pushes(const webhook::Decoded& decoded, const std::string& hook_nam
     event.event_id = pushed.event_id;
     event.image = pushed.image();
     event.digest = pushed.digest;
+    event.action = store::EventAction::patch;
+    event.source = store::TriggerKind::webhook;
     event.dedupe_key = pushed.event_id ? "hook:" + hook_name + ":id:" + *pushed.event_id
                                        : "hook:" + hook_name + ":delivery:" + delivery_tag + ":" + std::to_string(i);
     out.events.push_back(std::move(event));

@@ -180,7 +180,7 @@ class Coordinator {
   app::HandleOptions handle_options(Queued& queued, std::stop_token stop, std::stop_token cancel);
   /// The run started: it is the active one; its events join it; the waiting callers hear of it.
   void started(Queued& queued, store::RunId run, const app::PlannedPatch& planned, bool finishing);
-  /// A stored fix request the daemon stopped before acting on ("advisory:ID, ID"), queued again.
+  /// A stored fix request the daemon stopped before acting on (its advisories), queued again.
   void requeue_fix(const store::Event& event);
   void resume_unfinished(std::stop_token stop, std::stop_token cancel);
   /// Queues again the stored events nothing acted on (the daemon stopped in their window, or

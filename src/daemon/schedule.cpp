@@ -34,6 +34,15 @@ const char* action_name(pipeline::ScheduleEntry::Action action) {
   return "refresh";
 }
 
+store::EventAction event_action(pipeline::ScheduleEntry::Action action) {
+  switch (action) {
+    case pipeline::ScheduleEntry::Action::refresh: return store::EventAction::refresh;
+    case pipeline::ScheduleEntry::Action::rebuild: return store::EventAction::rebuild;
+    case pipeline::ScheduleEntry::Action::scan: return store::EventAction::scan;
+  }
+  return store::EventAction::refresh;
+}
+
 app::Trigger::Action trigger_action(pipeline::ScheduleEntry::Action action) {
   switch (action) {
     case pipeline::ScheduleEntry::Action::refresh: return app::Trigger::Action::refresh;
@@ -92,7 +101,10 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   event.dedupe_key = event.sender + ":" + util::iso_utc(at);
   std::string action = action_name(entry.action);
   bool rebuild = entry.action == pipeline::ScheduleEntry::Action::rebuild;
-  event.image = rebuild ? "rebuild:" + std::to_string(entry.images.size()) : action;  // a marker, never cascaded
+  event.image = rebuild ? "rebuild:" + std::to_string(entry.images.size()) : action;  // shown, never read back
+  event.action = event_action(entry.action);
+  event.source = store::TriggerKind::schedule;
+  if (rebuild) event.globs = entry.images;
   auto recorded = store_.record_event(event);
   (void)store_.put_setting(setting_key(entry), util::iso_utc(at));
   if (!recorded) {
@@ -112,10 +124,10 @@ void Scheduler::replay_unsettled() {
     log_.error("schedule: cannot read the unsettled firings", {{"error", pending.error().message}});
     return;
   }
-  const std::string prefix = "schedule:";
+  const std::string prefix = "schedule:";  // the sender of a firing: "schedule:NAME"
   for (const auto& event : *pending) {
-    if (event.sender.rfind(prefix, 0) != 0) continue;
-    std::string name = event.sender.substr(prefix.size());
+    if (event.source != store::TriggerKind::schedule) continue;
+    std::string name = event.sender.substr(std::min(prefix.size(), event.sender.size()));
     const auto& entries = pipeline_.triggers->schedule;
     auto entry = std::find_if(entries.begin(), entries.end(), [&](const auto& each) { return each.name == name; });
     if (entry == entries.end()) {
