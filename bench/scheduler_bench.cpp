@@ -110,7 +110,7 @@ struct Result {
 Result measure(const Fleet& fleet, std::size_t workers, std::mt19937& rng) {
   auto graph = graph::Graph::build(fleet.recipes);
   if (!graph) throw std::runtime_error(graph.error().message);
-  plan::Trigger trigger;
+  plan::Origin trigger;
   trigger.query = "all";
   for (auto id : graph->external()) {
     trigger.start.push_back(id);

@@ -51,7 +51,7 @@ class Bench {
     auto built = graph::Graph::build(recipes);
     REQUIRE(built);
     graph = std::move(built).value();
-    plan::Trigger trigger;
+    plan::Origin trigger;
     trigger.query = kDebian;
     trigger.start = {*graph.find(kDebian)};
     trigger.digests[trigger.start[0]] = kDebianDigest;
@@ -72,7 +72,7 @@ class Bench {
     options.work_dir = (dir / "runs").string();
   }
 
-  executor::Outcome execute(std::stop_token stop = {}, std::stop_token cancel = {}) {
+  executor::RunOutcome execute(std::stop_token stop = {}, std::stop_token cancel = {}) {
     executor::Services services{builder, store, workspace, [this](const executor::Progress& p) {
                                   std::lock_guard lock(mutex);
                                   told.push_back(p);

@@ -35,8 +35,8 @@ graph::Graph fleet() {
   return std::move(graph).value();
 }
 
-plan::Trigger trigger_on(const graph::Graph& graph, const std::string& image, std::optional<std::string> digest) {
-  plan::Trigger trigger;
+plan::Origin trigger_on(const graph::Graph& graph, const std::string& image, std::optional<std::string> digest) {
+  plan::Origin trigger;
   trigger.query = image;
   trigger.start = {*graph.find(image)};
   if (digest) trigger.digests[trigger.start[0]] = *digest;

@@ -124,7 +124,7 @@ struct PlannedDeployment {
 };
 
 struct PlannedPatch {
-  plan::Trigger trigger;
+  plan::Origin origin;  // what the plan starts from
   plan::Plan plan;
   std::vector<PlannedDeployment> deployments;  // empty with deploy off
   // What was asked, as the run stores it (resume plans again from it): a patch of

@@ -118,7 +118,7 @@ bool written_or_told(const Services& services, const Expected<T, store::Error>& 
   return false;
 }
 
-struct Outcome {
+struct RunOutcome {
   store::RunState state = store::RunState::succeeded;  // succeeded, failed or interrupted
   double seconds = 0;
   std::string detail;  // why, when a refused store write stopped the run
@@ -133,7 +133,7 @@ class Executor {
   /// finish; `cancel` also cancels the running builds. Every store write is checked: one the
   /// store refuses stops the run as a stop would, and the run ends interrupted saying why.
   /// Records the run's final state.
-  Outcome execute(const graph::Graph& graph, const plan::Plan& plan, store::RunId run, std::stop_token stop,
+  RunOutcome execute(const graph::Graph& graph, const plan::Plan& plan, store::RunId run, std::stop_token stop,
                   std::stop_token cancel);
 
  private:

@@ -24,7 +24,7 @@ struct Observed {
 
 /// The start of a cascade: the images the trigger names and, for each one that is not
 /// rebuilt in the run, the digest its children must build on.
-struct Trigger {
+struct Origin {
   std::string query;                     // as given: "debian:12", "x@sha256:..."
   std::vector<graph::NodeId> start;      // nodes matched by the query
   std::map<graph::NodeId, std::string> digests;  // start node -> its new digest (external or given)
@@ -50,7 +50,7 @@ struct Step {
   std::map<std::string, std::string> base_digests;  // bases whose digest is known at plan time
   std::vector<std::string> bases_built_in_run;      // bases whose digest comes from this run
   std::optional<std::string> old_digest;            // the image's digest before the run
-  bool no_cache = false;                            // build without any build cache (Trigger::forced)
+  bool no_cache = false;                            // build without any build cache (Origin::forced)
 };
 
 struct Plan {
@@ -66,14 +66,14 @@ struct Needs {
   std::vector<graph::NodeId> inspect;  // affected images: digest and labels
   std::vector<graph::NodeId> resolve;  // unaffected bases: digest only
 };
-Needs needs(const graph::Graph& graph, const Trigger& trigger);
+Needs needs(const graph::Graph& graph, const Origin& origin);
 
 /// Makes the plan: every image downstream of the trigger (and the start images the fleet
 /// builds itself, when the trigger gave no digest for them), in build order. A step is
 /// skipped when every base's digest is known now and the image was already built on it;
 /// a start image the fleet builds is skipped when it was also built from its recipe's commit.
 /// `observed` holds what `needs().inspect` found; `pinned` the digests of `needs().resolve`.
-Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std::string, Observed>& observed,
+Plan make(const graph::Graph& graph, const Origin& origin, const std::map<std::string, Observed>& observed,
           const std::map<std::string, std::string>& pinned);
 
 /// Hands out the plan's builds: at most as many as the caller runs at once, always the

@@ -54,7 +54,7 @@ bool before_limits(version::Scheme scheme, const Range& range, std::string_view 
   return !limited;
 }
 
-struct Outcome {
+struct Evaluation {
   bool vulnerable = false;
   std::optional<std::string> fixed;  // the lowest fixed event above the installed version
 };
@@ -65,7 +65,7 @@ void keep_lowest(version::Scheme scheme, std::optional<std::string>& fixed,
   if (candidate && (!fixed || version::compare(scheme, *candidate, *fixed) < 0)) fixed = candidate;
 }
 
-Outcome evaluate_range(version::Scheme scheme, const Range& range, std::string_view installed) {
+Evaluation evaluate_range(version::Scheme scheme, const Range& range, std::string_view installed) {
   if (range.type != "ECOSYSTEM" || !before_limits(scheme, range, installed)) return {};
   std::vector<const Event*> events;
   for (const Event& event : range.events) {
@@ -86,7 +86,7 @@ Outcome evaluate_range(version::Scheme scheme, const Range& range, std::string_v
       vulnerable = false;
     }
   }
-  Outcome outcome{vulnerable, std::nullopt};
+  Evaluation outcome{vulnerable, std::nullopt};
   if (!vulnerable) return outcome;
   for (const Event* event : events) {
     if (event->kind == Event::Kind::fixed && version::compare(scheme, installed, event->version) < 0) {
@@ -96,13 +96,13 @@ Outcome evaluate_range(version::Scheme scheme, const Range& range, std::string_v
   return outcome;
 }
 
-Outcome evaluate_entry(version::Scheme scheme, const Affected& entry, std::string_view installed) {
-  Outcome outcome;
+Evaluation evaluate_entry(version::Scheme scheme, const Affected& entry, std::string_view installed) {
+  Evaluation outcome;
   for (const std::string& listed : entry.versions) {
     if (version::compare(scheme, installed, listed) == 0) outcome.vulnerable = true;
   }
   for (const Range& range : entry.ranges) {
-    const Outcome one = evaluate_range(scheme, range, installed);
+    const Evaluation one = evaluate_range(scheme, range, installed);
     if (!one.vulnerable) continue;
     outcome.vulnerable = true;
     keep_lowest(scheme, outcome.fixed, one.fixed);
@@ -114,7 +114,7 @@ Outcome evaluate_entry(version::Scheme scheme, const Affected& entry, std::strin
 // says so (OSV's "any affected[] entry"); the lowest fix wins and names its ecosystem (the
 // fix channel, e.g. "Ubuntu:Pro:18.04:LTS").
 void merge(version::Scheme scheme, std::optional<Verdict>& verdict, const Affected& entry, std::string compared,
-           const Outcome& outcome) {
+           const Evaluation& outcome) {
   Verdict next{outcome.vulnerable, entry.ecosystem, std::move(compared), outcome.fixed};
   if (!verdict || (next.vulnerable && !verdict->vulnerable)) {
     verdict = std::move(next);
@@ -136,7 +136,7 @@ std::optional<Verdict> evaluate(const Advisory& advisory, const packages::OsRele
     if (!ecosystem_matches(entry.ecosystem, os) || scheme_of_ecosystem(entry.ecosystem) != scheme) continue;
     auto compared = compared_version(entry, format, package);
     if (!compared) continue;
-    const Outcome outcome = evaluate_entry(scheme, entry, *compared);
+    const Evaluation outcome = evaluate_entry(scheme, entry, *compared);
     merge(scheme, verdict, entry, std::move(*compared), outcome);
   }
   return verdict;

@@ -38,9 +38,9 @@ Expected<RunResult, Failure> deploy_image(Wiring& wiring, const std::string& que
   auto [node, digest] = *chosen;
   PlannedPatch planned;
   planned.action = store::TriggerAction::deploy;
-  planned.trigger.query = query;
-  planned.trigger.start = {node};
-  planned.trigger.digests[node] = digest;
+  planned.origin.query = query;
+  planned.origin.start = {node};
+  planned.origin.digests[node] = digest;
   plan::Step step;
   step.image = wiring.fleet->graph.node(node).image;
   step.node = node;

@@ -75,20 +75,20 @@ Expected<PlannedPatch, Failure> plan_fix(Wiring& wiring, const PackageQuestion& 
   PlannedPatch planned;
   planned.action = store::TriggerAction::fix;
   planned.question = std::make_shared<const PackageQuestion>(question);
-  planned.trigger.query = (question.constraint ? "package:" : "advisory:") + question.label();
+  planned.origin.query = (question.constraint ? "package:" : "advisory:") + question.label();
   for (const auto& [image, digest] : starts.bases)
     if (auto id = graph.find(image)) {
-      planned.trigger.start.push_back(*id);
-      planned.trigger.digests[*id] = digest;
+      planned.origin.start.push_back(*id);
+      planned.origin.digests[*id] = digest;
     }
   std::vector<graph::NodeId> forced;
   for (const auto& [image, reason] : starts.forced)
     if (auto id = graph.find(image)) {
-      planned.trigger.forced[*id] = reason;
+      planned.origin.forced[*id] = reason;
       forced.push_back(*id);
     }
   // A forced image downstream of another start is planned there (after its bases); the rest start.
-  std::vector<graph::NodeId> all_starts = planned.trigger.start;
+  std::vector<graph::NodeId> all_starts = planned.origin.start;
   all_starts.insert(all_starts.end(), forced.begin(), forced.end());
   for (auto id : forced) {
     std::vector<graph::NodeId> others;
@@ -96,10 +96,10 @@ Expected<PlannedPatch, Failure> plan_fix(Wiring& wiring, const PackageQuestion& 
       if (other != id) others.push_back(other);
     auto below = graph.downstream(others);
     bool downstream = std::any_of(below.begin(), below.end(), [&](const auto& item) { return item.node == id; });
-    if (!downstream) planned.trigger.start.push_back(id);
+    if (!downstream) planned.origin.start.push_back(id);
   }
   planned.because = std::move(starts.because);
-  if (planned.trigger.start.empty()) return planned;  // nothing to rebuild: the caller says why
+  if (planned.origin.start.empty()) return planned;  // nothing to rebuild: the caller says why
   return plan_trigger(wiring, std::move(planned), deploy);
 }
 

@@ -118,9 +118,9 @@ Expected<PlannedPatch, Failure> plan_trigger(Wiring& wiring, PlannedPatch planne
   const auto& graph = fleet->graph;
   std::map<std::string, plan::Observed> observed;
   std::map<std::string, std::string> pinned;
-  if (auto seen = observe(wiring, plan::needs(graph, planned.trigger), observed, pinned); !seen)
+  if (auto seen = observe(wiring, plan::needs(graph, planned.origin), observed, pinned); !seen)
     return unexpected(seen.error());
-  planned.plan = plan::make(graph, planned.trigger, observed, pinned);
+  planned.plan = plan::make(graph, planned.origin, observed, pinned);
   if (deploy && !wiring.fleet->pipeline.deploy.empty()) {
     std::vector<std::string> images;
     for (const auto& step : planned.plan.steps) images.push_back(step.image);
@@ -170,20 +170,20 @@ Expected<PlannedPatch, Failure> plan_patch(Wiring& wiring, const std::string& qu
   auto fleet = wiring.fleet.get();  // one snapshot while it is read
   const auto& graph = fleet->graph;
   PlannedPatch planned;
-  planned.trigger.query = query;
-  planned.trigger.start = graph.match(*ref);
-  if (planned.trigger.start.empty())
+  planned.origin.query = query;
+  planned.origin.start = graph.match(*ref);
+  if (planned.origin.start.empty())
     return unexpected(Failure::bad_input("no image in the fleet matches " + query + " (cascade graph lists them)"));
-  for (auto id : planned.trigger.start) {
+  for (auto id : planned.origin.start) {
     if (auto digest = given.find(id); digest != given.end()) {
-      planned.trigger.digests[id] = digest->second;
+      planned.origin.digests[id] = digest->second;
     } else if (!ref->digest.empty()) {
-      planned.trigger.digests[id] = ref->digest;
+      planned.origin.digests[id] = ref->digest;
     } else if (!graph.recipe_of(id)) {
       auto digest = wiring.registry->resolve_digest(*reference::parse(graph.node(id).image));
       if (!digest) return unexpected(Failure::peer("cannot resolve " + graph.node(id).image + ": " + digest.error().str(),
                                                     digest.error().transient()));
-      planned.trigger.digests[id] = *digest;
+      planned.origin.digests[id] = *digest;
     }
   }
   return plan_trigger(wiring, std::move(planned), deploy);
@@ -206,23 +206,23 @@ Expected<PlannedPatch, Failure> plan_rebuild(Wiring& wiring, const std::vector<s
   PlannedPatch planned;
   planned.action = store::TriggerAction::rebuild;
   planned.globs = globs;
-  planned.trigger.query = "rebuild:";  // the run's name ("rebuild:a/*,b/*"); resume() reads the globs
-  for (std::size_t i = 0; i < globs.size(); ++i) planned.trigger.query += (i ? "," : "") + globs[i];
-  if (globs.empty()) planned.trigger.query += "*";
-  planned.trigger.rebuild = true;
+  planned.origin.query = "rebuild:";  // the run's name ("rebuild:a/*,b/*"); resume() reads the globs
+  for (std::size_t i = 0; i < globs.size(); ++i) planned.origin.query += (i ? "," : "") + globs[i];
+  if (globs.empty()) planned.origin.query += "*";
+  planned.origin.rebuild = true;
   // Start from the selected images no other selected image leads to: the rest is downstream.
   auto downstream = graph.downstream(std::vector<graph::NodeId>(selected.begin(), selected.end()));
   for (auto id : selected)
     if (std::none_of(downstream.begin(), downstream.end(), [&](const auto& item) { return item.node == id; }))
-      planned.trigger.start.push_back(id);
+      planned.origin.start.push_back(id);
   return plan_trigger(wiring, std::move(planned), deploy);
 }
 
 Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& planned, const RunOptions& options) {
   store::NewRun new_run;
   new_run.trigger.kind = options.kind;
-  new_run.trigger.image = planned.trigger.query;
-  if (planned.trigger.digests.size() == 1) new_run.trigger.digest = planned.trigger.digests.begin()->second;
+  new_run.trigger.image = planned.origin.query;
+  if (planned.origin.digests.size() == 1) new_run.trigger.digest = planned.origin.digests.begin()->second;
   new_run.trigger.actor = options.actor;
   new_run.trigger.action = planned.action;
   new_run.trigger.globs = planned.globs;
@@ -343,10 +343,10 @@ std::optional<store::RunId> unfinished_run_for(Wiring& wiring, const PlannedPatc
   auto runs = wiring.store->list_runs(50);
   if (!runs) return std::nullopt;
   std::optional<std::string> digest;
-  if (planned.trigger.digests.size() == 1) digest = planned.trigger.digests.begin()->second;
+  if (planned.origin.digests.size() == 1) digest = planned.origin.digests.begin()->second;
   for (const auto& run : *runs) {
     if (run.state != store::RunState::running && run.state != store::RunState::interrupted) continue;
-    if (run.trigger.image != planned.trigger.query || run.trigger.digest != digest) continue;
+    if (run.trigger.image != planned.origin.query || run.trigger.digest != digest) continue;
     if (RunLock::try_acquire(run_lock_path(wiring.state_dir, run.id))) return run.id;
   }
   return std::nullopt;

@@ -154,7 +154,7 @@ int fix_command(const Common& common, const PatchArgs& args, const PackageArgs& 
   int unfixed_code = unfixed.empty() ? kOk : kFailed;  // a base with no fix upstream: the exposure stays
   if (args.dry_run || planned.plan.steps.empty()) {
     print_plan(common, planned, wiring);
-    if (planned.plan.steps.empty()) std::cerr << "cascade: nothing to rebuild for " << planned.trigger.query << "\n";
+    if (planned.plan.steps.empty()) std::cerr << "cascade: nothing to rebuild for " << planned.origin.query << "\n";
     return unfixed_code;
   }
   app::RunOptions options;
@@ -163,7 +163,7 @@ int fix_command(const Common& common, const PatchArgs& args, const PackageArgs& 
   options.stop = signals.stop();
   options.cancel = signals.cancel();
   options.progress = print_progress;
-  options.actor = "cli:" + planned.trigger.query;
+  options.actor = "cli:" + planned.origin.query;
   auto result = app::run_patch(wiring, planned, options);
   if (!result) {
     fail(result.error().message);

@@ -114,7 +114,7 @@ void Coordinator::started(Queued& queued, store::RunId run, const app::PlannedPa
       log_.error("cannot attach an event to its run", {{"event", event}, {"run", run}, {"error", attached.error().message}});
   forget_retries(queued.events);
   metrics_.add("cascade_triggers_total", {queued.trigger.actor, "cascaded"}, std::max<double>(1, queued.events.size()));
-  log_.info("run started", {{"run", run}, {"trigger", planned.trigger.query}, {"sender", queued.trigger.actor},
+  log_.info("run started", {{"run", run}, {"trigger", planned.origin.query}, {"sender", queued.trigger.actor},
                             {"steps", planned.plan.steps.size()}});
   Outcome outcome{202, run, (finishing ? "finishing run " : "started run ") + std::to_string(run)};
   for (auto& done : queued.done) done(outcome);

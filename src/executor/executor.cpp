@@ -72,7 +72,7 @@ class Run {
                 stored_tasks(services.store, run), expected_durations(services.store, plan)),
         deploys_(services.deployments, services.max_parallel_deploys) {}
 
-  Outcome execute() {
+  RunOutcome execute() {
     auto started = Clock::now();
     halt_on(builds_.record_skips());
     for (const auto& step : plan_.steps)  // workloads of a skipped image catch up with its digest
@@ -145,8 +145,8 @@ class Run {
     stopping_.request_stop();
   }
 
-  Outcome conclude(double seconds) {
-    Outcome outcome;
+  RunOutcome conclude(double seconds) {
+    RunOutcome outcome;
     outcome.seconds = seconds;
     std::string detail;
     if (!store_error_.empty()) {
@@ -188,7 +188,7 @@ class Run {
 
 }  // namespace
 
-Outcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, store::RunId run, std::stop_token stop,
+RunOutcome Executor::execute(const graph::Graph& graph, const plan::Plan& plan, store::RunId run, std::stop_token stop,
                           std::stop_token cancel) {
   return Run(services_, options_, graph, plan, run, std::move(stop), std::move(cancel)).execute();
 }

@@ -26,11 +26,11 @@ struct Scope {
   std::set<graph::NodeId> members;  // every node that gets a step
 };
 
-Scope scope_of(const graph::Graph& graph, const Trigger& trigger) {
+Scope scope_of(const graph::Graph& graph, const Origin& origin) {
   Scope scope;
-  for (auto id : trigger.start)
-    if (graph.recipe_of(id) && !trigger.digests.count(id)) scope.rebuilt_starts.push_back(id);
-  scope.downstream = graph.downstream(trigger.start);
+  for (auto id : origin.start)
+    if (graph.recipe_of(id) && !origin.digests.count(id)) scope.rebuilt_starts.push_back(id);
+  scope.downstream = graph.downstream(origin.start);
   for (auto id : scope.rebuilt_starts) scope.members.insert(id);
   for (const auto& item : scope.downstream) scope.members.insert(item.node);
   return scope;
@@ -50,10 +50,10 @@ std::string short_digest(const std::string& digest) {
 
 }  // namespace
 
-Needs needs(const graph::Graph& graph, const Trigger& trigger) {
-  Scope scope = scope_of(graph, trigger);
+Needs needs(const graph::Graph& graph, const Origin& origin) {
+  Scope scope = scope_of(graph, origin);
   Needs out;
-  std::set<graph::NodeId> start(trigger.start.begin(), trigger.start.end());
+  std::set<graph::NodeId> start(origin.start.begin(), origin.start.end());
   std::set<graph::NodeId> resolve;
   for (auto id : scope.members) {
     out.inspect.push_back(id);
@@ -70,13 +70,13 @@ Needs needs(const graph::Graph& graph, const Trigger& trigger) {
 // (skipped when `unchanged`: every base known and the image already built on it).
 namespace {
 
-void choose_action(Step& step, const graph::Graph& graph, const Trigger& trigger, bool is_rebuilt_start,
+void choose_action(Step& step, const graph::Graph& graph, const Origin& origin, bool is_rebuilt_start,
                    const Observed* current, bool unchanged, const std::string& changed) {
-  if (auto forced = trigger.forced.find(step.node); forced != trigger.forced.end()) {
+  if (auto forced = origin.forced.find(step.node); forced != origin.forced.end()) {
     step.action = Action::build;
     step.no_cache = true;
     step.reason = forced->second;
-  } else if (trigger.rebuild) {
+  } else if (origin.rebuild) {
     step.action = Action::build;
     step.reason = step.depth == 0 ? "rebuild requested" : "rebuilt after " + step.via.front();
   } else if (is_rebuilt_start) {
@@ -101,16 +101,16 @@ void choose_action(Step& step, const graph::Graph& graph, const Trigger& trigger
 
 }  // namespace
 
-Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std::string, Observed>& observed,
+Plan make(const graph::Graph& graph, const Origin& origin, const std::map<std::string, Observed>& observed,
           const std::map<std::string, std::string>& pinned) {
-  Scope scope = scope_of(graph, trigger);
+  Scope scope = scope_of(graph, origin);
   Plan plan;
-  plan.query = trigger.query;
-  for (const auto& [id, digest] : trigger.digests) plan.trigger_digests[graph.node(id).image] = digest;
+  plan.query = origin.query;
+  for (const auto& [id, digest] : origin.digests) plan.trigger_digests[graph.node(id).image] = digest;
 
   // Known digests: trigger digests, pins, and the current digest of every skipped step.
   std::map<graph::NodeId, std::string> known;
-  for (const auto& [id, digest] : trigger.digests) known[id] = digest;
+  for (const auto& [id, digest] : origin.digests) known[id] = digest;
   std::map<graph::NodeId, std::size_t> step_of;
 
   auto add_step = [&](graph::NodeId id, int depth, std::vector<graph::NodeId> via) {
@@ -138,7 +138,7 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
       if (auto k = known.find(base); k != known.end()) digest = k->second;
       else if (auto p = pinned.find(base_image); p != pinned.end()) digest = p->second;
       if (!digest.empty()) step.base_digests[base_image] = digest;
-      bool in_change = scope.members.count(base) || trigger.digests.count(base);
+      bool in_change = scope.members.count(base) || origin.digests.count(base);
       if (!in_change) continue;  // an unaffected base: pinned, not a reason to rebuild
       if (!built_on(current, base_image, digest)) {
         all_known_and_unchanged = false;
@@ -146,7 +146,7 @@ Plan make(const graph::Graph& graph, const Trigger& trigger, const std::map<std:
       }
     }
     bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
-    choose_action(step, graph, trigger, is_rebuilt_start, current, all_known_and_unchanged, changed);
+    choose_action(step, graph, origin, is_rebuilt_start, current, all_known_and_unchanged, changed);
     if (step.action == Action::skip) known[id] = *current->digest;
     step_of[id] = plan.steps.size();
     plan.steps.push_back(std::move(step));
