@@ -34,7 +34,7 @@ nlohmann::json question_json(const PackageQuestion& question);
 /// The question of a stored fix run: its trigger's package constraint, or the advisories its
 /// plan kept (PlanRecord::advisory_documents); fails (exit 2) when they no longer parse or
 /// the run kept none.
-Expected<PackageQuestion, Failure> stored_question(const store::Trigger& trigger, const store::PlanRecord& plan);
+Expected<PackageQuestion, Failure> stored_question(const store::TriggerRecord& trigger, const store::PlanRecord& plan);
 
 /// The before/after table of a run: per task, the versions of `packages` (names) in its
 /// old and new digest as scanned: [{"image", "package", "before", "after"}].

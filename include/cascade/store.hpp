@@ -111,7 +111,7 @@ std::optional<Duration> estimate_duration(const std::vector<Duration>& oldest_fi
 // ---- records ------------------------------------------------------------------------
 
 /// Who started a run (kind, actor) and what was asked (action and its arguments).
-struct Trigger {
+struct TriggerRecord {
   TriggerKind kind = TriggerKind::cli;
   // The image whose change started the run (patch, deploy: as asked, "debian:12",
   // "x@sha256:..."); for a rebuild or a fix, the run's name as users see it ("rebuild:apps/*",
@@ -124,7 +124,7 @@ struct Trigger {
   std::vector<std::string> advisories{};  // fix: the ids of the advisories asked about
   std::optional<std::string> package{};   // fix by a package constraint: "bash<5.2.15-2+deb12u1"
 
-  bool operator==(const Trigger&) const = default;
+  bool operator==(const TriggerRecord&) const = default;
 };
 
 /// The layout version of a PlanRecord this binary writes; 0 names a plan an older cascade
@@ -146,7 +146,7 @@ struct PlanRecord {
 
 /// What create_run() stores.
 struct NewRun {
-  Trigger trigger;
+  TriggerRecord trigger;
   std::string pipeline_path;  // the pipeline file the run was planned from
   PlanRecord plan{};
 };
@@ -160,7 +160,7 @@ struct Summary {
 
 struct Run {
   RunId id = 0;  // increasing, never reused
-  Trigger trigger;
+  TriggerRecord trigger;
   std::string pipeline_path;
   RunState state = RunState::planned;
   Time created_at{};

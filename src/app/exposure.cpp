@@ -56,7 +56,7 @@ json question_json(const PackageQuestion& question) {
   return out;
 }
 
-Expected<PackageQuestion, Failure> stored_question(const store::Trigger& trigger, const store::PlanRecord& plan) {
+Expected<PackageQuestion, Failure> stored_question(const store::TriggerRecord& trigger, const store::PlanRecord& plan) {
   if (trigger.package) return package_question(*trigger.package);
   PackageQuestion question;
   for (const auto& document : plan.advisory_documents) {

@@ -135,12 +135,12 @@ namespace {
 
 // The plan of a stored run's trigger, as its action says: a rebuild of its globs, a fix of
 // its question, or a patch (or deploy) of its query.
-Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const store::Trigger& trigger,
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const store::TriggerRecord& trigger,
                                            const store::PlanRecord& plan,
                                            const std::map<graph::NodeId, std::string>& given, bool deploy);
 
 // A fix asked again: the package constraint of its trigger, or the advisories its plan kept.
-Expected<PlannedPatch, Failure> plan_fix_again(Wiring& wiring, store::RunId run, const store::Trigger& trigger,
+Expected<PlannedPatch, Failure> plan_fix_again(Wiring& wiring, store::RunId run, const store::TriggerRecord& trigger,
                                                const store::PlanRecord& plan, bool deploy) {
   if (!trigger.package && plan.advisory_documents.empty())
     return unexpected(Failure::bad_input("run " + std::to_string(run) + " kept no question to ask again"));
@@ -326,7 +326,7 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
 }
 
 namespace {
-Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const store::Trigger& trigger,
+Expected<PlannedPatch, Failure> plan_again(Wiring& wiring, store::RunId run, const store::TriggerRecord& trigger,
                                            const store::PlanRecord& plan,
                                            const std::map<graph::NodeId, std::string>& given, bool deploy) {
   switch (trigger.action) {

@@ -144,7 +144,7 @@ void Routes::patch_post(http::ServerRequest&& request, http::Respond respond) {
       respond(json_ok({{"event", id}, {"run", nullptr}, {"queued", true},
                        {"message", busy ? "queued behind run " + std::to_string(busy->run) : "queued"}}, 202));
     } else {
-      queued.done.push_back([id, respond](const Outcome& outcome) {
+      queued.done.push_back([id, respond](const Answer& outcome) {
         respond(json_ok({{"event", id}, {"run", outcome.run ? json(*outcome.run) : json(nullptr)}, {"queued", false},
                          {"message", outcome.message}}, outcome.status));
       });

@@ -33,7 +33,7 @@ void Coordinator::add(Queued queued, std::chrono::milliseconds delay) {
     metrics_.add("cascade_triggers_total", {queued.trigger.actor, "joined"}, static_cast<double>(queued.events.size()));
     log_.info("trigger joined the running cascade",
               {{"image", queued.trigger.image}, {"run", run}, {"sender", queued.trigger.actor}});
-    Outcome outcome{202, run, "joined run " + std::to_string(run)};
+    Answer outcome{202, run, "joined run " + std::to_string(run)};
     for (auto& done : queued.done) done(outcome);
     return;
   }

@@ -116,7 +116,7 @@ void Coordinator::started(Queued& queued, store::RunId run, const app::PlannedPa
   metrics_.add("cascade_triggers_total", {queued.trigger.actor, "cascaded"}, std::max<double>(1, queued.events.size()));
   log_.info("run started", {{"run", run}, {"trigger", planned.origin.query}, {"sender", queued.trigger.actor},
                             {"steps", planned.plan.steps.size()}});
-  Outcome outcome{202, run, (finishing ? "finishing run " : "started run ") + std::to_string(run)};
+  Answer outcome{202, run, (finishing ? "finishing run " : "started run ") + std::to_string(run)};
   for (auto& done : queued.done) done(outcome);
   queued.done.clear();
 }
@@ -128,7 +128,7 @@ void Coordinator::follow_up(Queued& queued, std::vector<app::Trigger> patches, c
   if (!follow_ups.empty() && !queued.events.empty()) {
     auto left = std::make_shared<std::atomic<std::size_t>>(follow_ups.size());
     for (auto& follow : follow_ups)
-      follow.done.push_back([this, left, events = queued.events, message](const Outcome&) {
+      follow.done.push_back([this, left, events = queued.events, message](const Answer&) {
         if (--*left == 0 && !cancel_.stop_requested())
           for (auto event : events)
             if (auto settled = wiring_.store->settle_event(event, message); !settled)
@@ -194,7 +194,7 @@ void Coordinator::requeue_fix(const store::Event& event) {
   add(std::move(queued), std::chrono::milliseconds(0));
 }
 
-void Coordinator::settle(Queued& queued, Outcome outcome, std::string_view metric_outcome) {
+void Coordinator::settle(Queued& queued, Answer outcome, std::string_view metric_outcome) {
   // An event joins a run only when that run acts on it; otherwise it is settled with the
   // reason (an up-to-date notice names the run that made it so in the reason, not as a join).
   // Once the daemon cancels (its stop grace is over), an outcome may be the cancellation's

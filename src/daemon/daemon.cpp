@@ -200,7 +200,7 @@ Expected<std::unique_ptr<http::Server>, std::string> start_server(const Options&
 /// Step 5: the coordinator and the schedule, each on its own thread until the stop.
 class Threads {
  public:
-  Threads(const Options& options, Coordinator& coordinator, Scheduler& scheduler, std::stop_token cancel)
+  Threads(const Options& options, Coordinator& coordinator, ScheduleClock& scheduler, std::stop_token cancel)
       : coordinator_([this, &options, &coordinator, cancel] {
           coordinator.run(options.stop, cancel);
           std::lock_guard lock(mutex_);
@@ -275,7 +275,7 @@ int run_daemon(const Options& options, const pipeline::Pipeline& file, Secrets s
     log.error("cannot listen", {{"error", server.error()}});
     return 1;
   }
-  Scheduler scheduler(file, *wiring.store, coordinator, log, metrics);
+  ScheduleClock scheduler(file, *wiring.store, coordinator, log, metrics);
   Threads threads(options, coordinator, scheduler, cancel.get_token());
   wait_for_stop(options.stop);
   shut_down(options, **server, routes, threads, intake, cancel, log);

@@ -303,7 +303,7 @@ void Routes::start_fix(std::shared_ptr<const app::PackageQuestion> question, jso
                          {"message", busy ? "queued behind run " + std::to_string(busy->run) : "queued"}};
       respond(json_ok(queued, 202));
     } else {
-      queued.done.push_back([id, answer, respond](const Outcome& outcome) {
+      queued.done.push_back([id, answer, respond](const Answer& outcome) {
         json done = answer;
         done["patch"] = {{"event", id}, {"run", outcome.run ? json(*outcome.run) : json(nullptr)}, {"queued", false},
                          {"message", outcome.message}, {"unfixed", outcome.unfixed}};

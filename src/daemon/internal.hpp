@@ -115,7 +115,7 @@ inline constexpr auto kFleetRefreshInterval = std::chrono::minutes(5);  // idle 
 // ---- coordinator ------------------------------------------------------------------------
 
 /// What became of a trigger, for callers waiting on it (POST /api/patch).
-struct Outcome {
+struct Answer {
   int status = 202;                  // HTTP status for the API: 202 run started, 200 nothing to do, 4xx/5xx
   std::optional<store::RunId> run;   // the run it started or joined
   std::string message;               // "started run 4", "joined run 3", "up to date", the failure
@@ -129,7 +129,7 @@ struct Queued {
   app::Trigger trigger;
   std::vector<store::EventId> events;  // stored events it carries
   int attempt = 0;                     // transient failures so far (a webhook or schedule patch retries)
-  std::vector<std::function<void(const Outcome&)>> done;
+  std::vector<std::function<void(const Answer&)>> done;
 };
 
 /// Shared, read-mostly state the API reads: the fleet as last scanned.
@@ -187,7 +187,7 @@ class Coordinator {
   /// while they waited to retry a transient failure: they go on where they were).
   void requeue_pending();
   void refresh_fleet();
-  void settle(Queued& queued, Outcome outcome, std::string_view metric_outcome);
+  void settle(Queued& queued, Answer outcome, std::string_view metric_outcome);
   /// A transient failure: the trigger waits 1 s, 2 s, 4 s, ... (at most 5 min) and tries
   /// again, its events pending (persisted, a restart continues); settled failed after
   /// kRetryAttempts, or at once when nothing stored waits on it (an exact API patch).
@@ -229,9 +229,9 @@ nlohmann::json schedule_json(const pipeline::Pipeline& pipeline, store::Store& s
 /// daemon was down fires once at start, and a firing whose work was not done (its event
 /// still pending: a kill or a stop came first) is replayed once at start. The last fire
 /// time of each entry is a store setting.
-class Scheduler {
+class ScheduleClock {
  public:
-  Scheduler(const pipeline::Pipeline& pipeline, store::Store& store, Coordinator& coordinator, Logger& log,
+  ScheduleClock(const pipeline::Pipeline& pipeline, store::Store& store, Coordinator& coordinator, Logger& log,
             Metrics& metrics);
   void run(std::stop_token stop);
 

@@ -91,11 +91,11 @@ nlohmann::json schedule_status(const pipeline::Pipeline& pipeline, store::Store&
   return schedule_json(pipeline, store, now_seconds());
 }
 
-Scheduler::Scheduler(const pipeline::Pipeline& pipeline, store::Store& store, Coordinator& coordinator, Logger& log,
+ScheduleClock::ScheduleClock(const pipeline::Pipeline& pipeline, store::Store& store, Coordinator& coordinator, Logger& log,
                      Metrics& metrics)
     : pipeline_(pipeline), store_(store), coordinator_(coordinator), log_(log), metrics_(metrics) {}
 
-void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool missed) {
+void ScheduleClock::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool missed) {
   store::Event event;
   event.sender = "schedule:" + entry.name;
   event.dedupe_key = event.sender + ":" + util::iso_utc(at);
@@ -118,7 +118,7 @@ void Scheduler::fire(const pipeline::ScheduleEntry& entry, cron::Time at, bool m
   coordinator_.add(firing_trigger(entry, recorded->id), std::chrono::milliseconds(0));
 }
 
-void Scheduler::replay_unsettled() {
+void ScheduleClock::replay_unsettled() {
   auto pending = store_.pending_events();
   if (!pending) {
     log_.error("schedule: cannot read the unsettled firings", {{"error", pending.error().message}});
@@ -142,7 +142,7 @@ void Scheduler::replay_unsettled() {
   }
 }
 
-void Scheduler::run(std::stop_token stop) {
+void ScheduleClock::run(std::stop_token stop) {
   if (!pipeline_.triggers || pipeline_.triggers->schedule.empty()) return;
   struct Entry {
     const pipeline::ScheduleEntry* config;

@@ -35,7 +35,7 @@ bool starts_with(const std::string& text, std::string_view prefix) { return text
 /// "rebuild:*": every fleet image), "advisory:ID, ID", "package:CONSTRAINT"; anything else
 /// is a patch of that image. (Its deploy runs read as patches: nothing but the display
 /// JSON told them apart, and a patch is how that cascade resumed them.)
-void legacy_trigger(Trigger& trigger) {
+void legacy_trigger(TriggerRecord& trigger) {
   const std::string& image = trigger.image;
   if (starts_with(image, "rebuild:")) {
     trigger.action = TriggerAction::rebuild;
@@ -77,7 +77,7 @@ PlanRecord legacy_plan(const std::string& text) {
 
 }  // namespace
 
-std::optional<std::string> trigger_args_column(const Trigger& trigger) {
+std::optional<std::string> trigger_args_column(const TriggerRecord& trigger) {
   json args = json::object();
   if (!trigger.globs.empty()) args["globs"] = trigger.globs;
   if (!trigger.advisories.empty()) args["advisories"] = trigger.advisories;
@@ -86,7 +86,7 @@ std::optional<std::string> trigger_args_column(const Trigger& trigger) {
   return args.dump();
 }
 
-void read_trigger_columns(Trigger& trigger, const std::string& action, const std::optional<std::string>& args,
+void read_trigger_columns(TriggerRecord& trigger, const std::string& action, const std::optional<std::string>& args,
                           std::int64_t plan_version) {
   if (plan_version == 0) return legacy_trigger(trigger);
   trigger.action = stored(parse_trigger_action, action, "runs.trigger_action");

@@ -34,11 +34,11 @@ auto stored(Parse parse, const std::string& text, const char* column) {
 
 /// trigger_args of `trigger`: its globs, advisories and package as a JSON object; nullopt
 /// when it has none.
-std::optional<std::string> trigger_args_column(const Trigger& trigger);
+std::optional<std::string> trigger_args_column(const TriggerRecord& trigger);
 /// Sets `trigger`'s action and arguments from its row's trigger_action and trigger_args; for
 /// a row of plan_version 0 (an older cascade's), from its image ("rebuild:a/*,b/*",
 /// "advisory:ID, ID", "package:CONSTRAINT"; else a patch). trigger.image must be read first.
-void read_trigger_columns(Trigger& trigger, const std::string& action, const std::optional<std::string>& args,
+void read_trigger_columns(TriggerRecord& trigger, const std::string& action, const std::optional<std::string>& args,
                           std::int64_t plan_version);
 /// plan_json of `plan`; throws Failure (invalid_argument) unless its version is kPlanVersion.
 std::string plan_column(const PlanRecord& plan);
