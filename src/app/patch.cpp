@@ -241,6 +241,39 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
   return execute(wiring, planned, *run, options, false);
 }
 
+namespace {
+
+// Recovers every deploy target after a crash mid-rollout of run `run`, recording each step.
+Expected<void, Failure> recover_rollouts(Wiring& wiring, store::RunId run) {
+  if (auto connected = connect_targets(wiring); !connected) return unexpected(connected.error());
+  for (const auto& entry : wiring.targets) {
+    std::string unrecorded;  // the first recovery step the store refused
+    auto sink = [&](const deploy::Step& step) {
+      store::RolloutStep record;
+      record.run = run;
+      record.target = entry.config.name;
+      record.workload = step.workload;
+      record.to_digest = step.to;
+      record.state = step.state == deploy::StepState::healthy       ? store::RolloutState::healthy
+                     : step.state == deploy::StepState::rolled_back ? store::RolloutState::rolled_back
+                     : step.state == deploy::StepState::failed      ? store::RolloutState::failed
+                                                                    : store::RolloutState::updating;
+      record.detail = step.instance + ": " + step.detail;
+      if (auto recorded = wiring.store->record_rollout_step(record); !recorded && unrecorded.empty())
+        unrecorded = recorded.error().message;
+    };
+    if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(entry.config), sink);
+        !recovered)
+      return unexpected(Failure::failed("deploy target '" + entry.config.name + "': " + recovered.error().str()));
+    if (!unrecorded.empty())
+      return unexpected(
+          Failure::failed("cannot record the recovery of deploy target '" + entry.config.name + "': " + unrecorded));
+  }
+  return {};
+}
+
+}  // namespace
+
 Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunOptions& options) {
   auto stored = wiring.store->get_run(run);
   if (!stored && stored.error().code == store::ErrorCode::not_found)
@@ -255,32 +288,8 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
 
   // A rollout cut short by the crash: every workload back on exactly one set of containers.
   // (before planning: the inventory must see the containers where recovery leaves them)
-  if (options.deploy) {
-    if (auto connected = connect_targets(wiring); !connected) return unexpected(connected.error());
-    for (const auto& entry : wiring.targets) {
-      std::string unrecorded;  // the first recovery step the store refused
-      auto sink = [&](const deploy::Step& step) {
-        store::RolloutStep record;
-        record.run = run;
-        record.target = entry.config.name;
-        record.workload = step.workload;
-        record.to_digest = step.to;
-        record.state = step.state == deploy::StepState::healthy       ? store::RolloutState::healthy
-                       : step.state == deploy::StepState::rolled_back ? store::RolloutState::rolled_back
-                       : step.state == deploy::StepState::failed      ? store::RolloutState::failed
-                                                                      : store::RolloutState::updating;
-        record.detail = step.instance + ": " + step.detail;
-        if (auto recorded = wiring.store->record_rollout_step(record); !recorded && unrecorded.empty())
-          unrecorded = recorded.error().message;
-      };
-      if (auto recovered = entry.target->recover("run-" + std::to_string(run), rollout_policy(entry.config), sink);
-          !recovered)
-        return unexpected(Failure::failed("deploy target '" + entry.config.name + "': " + recovered.error().str()));
-      if (!unrecorded.empty())
-        return unexpected(
-            Failure::failed("cannot record the recovery of deploy target '" + entry.config.name + "': " + unrecorded));
-    }
-  }
+  if (options.deploy)
+    if (auto recovered = recover_rollouts(wiring, run); !recovered) return unexpected(recovered.error());
 
   // The start digests of the run: those it was triggered with, and start images it pushed.
   auto fleet = wiring.fleet.get();  // one snapshot while it is read
