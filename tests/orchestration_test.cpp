@@ -7,28 +7,18 @@
 #include <algorithm>
 #include <thread>
 
-#include "orchestration_fakes.hpp"
+#include "orchestration_fleet.hpp"
 #include "support.hpp"
 
 using namespace cascade;
 using fakes::Attempt;
+using fakes::image;
+using fakes::kDebian;
+using fakes::recipe;
 
 namespace {
 
-const std::string kDebian = "docker.io/library/debian:12";
 const std::string kDebianDigest = "sha256:" + std::string(64, 'd');
-std::string image(const std::string& name) { return "r.example/" + name + ":1"; }
-
-graph::Recipe recipe(const std::string& name, std::vector<std::string> bases) {
-  graph::Recipe r;
-  r.image = image(name);
-  r.source = "fleet";
-  r.dockerfile = name + "/Dockerfile";
-  r.commit = "c0ffee";
-  for (auto& base : bases) r.bases.push_back(base == kDebian ? base : image(base));
-  std::sort(r.bases.begin(), r.bases.end());
-  return r;
-}
 
 // debian:12 -> base -> {web, worker} -> app
 std::vector<graph::Recipe> diamond() {

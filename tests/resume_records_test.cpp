@@ -6,64 +6,19 @@
 
 #include <thread>
 
-#include "cascade/trigger.hpp"
-#include "orchestration_fakes.hpp"
+#include "orchestration_fleet.hpp"
 #include "store_support.hpp"
-#include "support.hpp"
 
 using namespace cascade;
 using fakes::Attempt;
+using fakes::image;
+using fakes::kDebian;
 
 namespace {
 
-const std::string kDebian = "docker.io/library/debian:12";
-std::string image(const std::string& name) { return "r.example/" + name + ":1"; }
-
-graph::Recipe recipe(const std::string& name, std::vector<std::string> bases) {
-  graph::Recipe r;
-  r.image = image(name);
-  r.source = "fleet";
-  r.dockerfile = name + "/Dockerfile";
-  r.context = name;
-  r.commit = "c0ffee";
-  for (auto& base : bases) r.bases.push_back(base == kDebian ? base : image(base));
-  std::sort(r.bases.begin(), r.bases.end());
-  return r;
-}
-
-// debian:12 -> base -> {web, worker} -> app, on a wiring whose peers are in-process.
-class Fleet {
+// The in-process fleet, and a rebuild of it left interrupted.
+class Fleet : public fakes::Fleet {
  public:
-  Fleet() {
-    auto built = graph::Graph::build({recipe("base", {kDebian}), recipe("web", {"base"}), recipe("worker", {"base"}),
-                                      recipe("app", {"web", "worker"})});
-    REQUIRE(built);
-    fleet::Fleet fleet;
-    fleet.graph = std::move(built).value();
-    fleet.pipeline.file = (dir / "cascade.yaml").string();
-    fleet.pipeline.state = (dir / "state.db").string();
-    wiring.fleet.set(std::move(fleet));
-    wiring.state_dir = dir.str();
-    store::StoreOptions options;
-    options.sync = store::StoreOptions::Sync::normal;
-    auto opened = store::open_sqlite(wiring.fleet->pipeline.state, options);
-    REQUIRE(opened);
-    wiring.store = std::move(opened).value();
-    auto fake_registry = std::make_unique<fakes::Registry>(images);
-    wiring.registry = std::move(fake_registry);
-    auto fake_builder = std::make_unique<fakes::Builder>(images);
-    builder = fake_builder.get();
-    wiring.builder = std::move(fake_builder);
-    wiring.workspace = std::make_unique<fakes::Workspace>();
-    images.push(kDebian);
-  }
-
-  Expected<app::Handled, app::Failure> handle(const app::Trigger& trigger, app::HandleOptions options = {}) {
-    options.run.parallel = 1;
-    options.deploy = false;
-    return app::handle(wiring, trigger, options);
-  }
-
   // A rebuild of web (and app, built on it) stopped while web builds: interrupted, app not built.
   store::RunId interrupted_rebuild() {
     app::Trigger patch;
@@ -90,11 +45,6 @@ class Fleet {
     CHECK(builder->builds_of(image("app")) == 1);
     return first->run->run;
   }
-
-  test::TempDir dir;
-  fakes::Images images;
-  app::Wiring wiring;
-  fakes::Builder* builder = nullptr;
 };
 
 }  // namespace
