@@ -2,8 +2,8 @@
 # Builds and runs the tests under the sanitizers, each configuration in its own build folder:
 #   asan  build-asan/  -DCASCADE_SANITIZE=address,undefined  every test (ASan, LSan, UBSan)
 #   tsan  build-tsan/  -DCASCADE_SANITIZE=thread             the concurrent parts: the http
-#         server and client (http), the executor through real patches (app), the daemon and
-#         `cascade serve` (daemon)
+#         server and client (http), the executor through real patches (app) and stepped
+#         in-process (orchestration), the daemon and `cascade serve` (daemon)
 # Usage: scripts/sanitize.sh [asan|tsan|all] [-- extra ctest arguments]   (default: all)
 # Expects what scripts/setup.sh installs. Exit 1 when a build or a test fails; a sanitizer
 # report fails its test (UBSan does not recover; ASan, LSan and TSan exit non-zero).
@@ -49,7 +49,7 @@ if [ "$which" = asan ] || [ "$which" = all ]; then
 fi
 if [ "$which" = tsan ] || [ "$which" = all ]; then
   configure build-tsan thread
-  timed "tsan build" cmake --build "$here/build-tsan" --parallel "$jobs" --target cascade test_http test_app test_daemon || exit 1
+  timed "tsan build" cmake --build "$here/build-tsan" --parallel "$jobs" --target cascade test_http test_app test_daemon test_orchestration || exit 1
   (
     cd "$here/build-tsan"
     export TSAN_OPTIONS="halt_on_error=0:exitcode=66:second_deadlock_stack=1:history_size=4:suppressions=$supp/tsan.supp"
