@@ -128,12 +128,14 @@ struct PlannedPatch {
   plan::Plan plan;
   std::vector<PlannedDeployment> deployments;  // empty with deploy off
   // What was asked, as the run stores it (resume plans again from it): a patch of
-  // trigger.query, a rebuild of `globs` (plan_rebuild), a fix of `question` (plan_fix), a deploy.
+  // origin.query, a rebuild of `globs` (plan_rebuild), a fix of `question` (plan_fix), a deploy.
   store::TriggerAction action = store::TriggerAction::patch;
   std::vector<std::string> globs;  // rebuild: the selection asked (empty: every fleet image)
   // An advisory or package fix: every pushed image is judged against it before rollout.
   std::shared_ptr<const PackageQuestion> question;
   std::map<std::string, std::vector<std::string>> because;  // start image -> what put it in the plan
+  // A fix: external bases with no fixed version upstream yet (the exposure stays through them).
+  std::vector<std::string> unfixed{};
 };
 
 /// Connects every target of the pipeline's `deploy:` section (once); fails naming the target.

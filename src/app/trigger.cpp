@@ -180,6 +180,7 @@ Expected<Handled, Failure> handle_fix(Wiring& wiring, const Trigger& trigger, co
                                          : "nothing to rebuild yet: the exposure to " + label +
                                                " enters through bases not fixed upstream");
   } else {  // as for an exact patch: an unfinished fix of the same question is finished, not repeated
+    planned->unfixed = unfixed;  // the run's callers hear them when it starts
     handled = run_or_finish(wiring, *planned, options);
   }
   if (handled) handled->unfixed = std::move(unfixed);

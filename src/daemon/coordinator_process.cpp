@@ -116,7 +116,7 @@ void Coordinator::started(Queued& queued, store::RunId run, const app::PlannedPa
   metrics_.add("cascade_triggers_total", {queued.trigger.actor, "cascaded"}, std::max<double>(1, queued.events.size()));
   log_.info("run started", {{"run", run}, {"trigger", planned.origin.query}, {"sender", queued.trigger.actor},
                             {"steps", planned.plan.steps.size()}});
-  Answer outcome{202, run, (finishing ? "finishing run " : "started run ") + std::to_string(run)};
+  Answer outcome{202, run, (finishing ? "finishing run " : "started run ") + std::to_string(run), planned.unfixed};
   for (auto& done : queued.done) done(outcome);
   queued.done.clear();
 }
