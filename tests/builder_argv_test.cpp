@@ -194,6 +194,14 @@ TEST_CASE("builder failure classification") {
                                "source docker://127.0.0.1:5999/x@sha256:...: pinging container registry 127.0.0.1:5999: "
                                "Get \"https://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused") ==
         Error::Kind::pull_failed);
+  // Seen in CI under load: runc could not start the step's process, the RUN never ran; retried.
+  CHECK(classify_build_failure("STEP 2/9: RUN mkdir -p /srv/www\nClose_Fd sealing memfd copy: Device or resource busy\n"
+                               "Error: building at STEP \"RUN mkdir -p /srv/www\": exit status 1\n") ==
+        Error::Kind::runtime_failed);
+  // The same words printed by an earlier step's command are that command's business.
+  CHECK(classify_build_failure("STEP 2/3: RUN echo 'sealing memfd copy'\nsealing memfd copy\n"
+                               "STEP 3/3: RUN false\nError: building at STEP \"RUN false\": exit status 1\n") ==
+        Error::Kind::build_failed);
   CHECK(classify_build_failure("Error: creating build container: reading manifest sha256:ab in 127.0.0.1:5000/x: "
                                "manifest unknown: manifest unknown") == Error::Kind::build_failed);
   CHECK(classify_push_failure("Error: pushing image \"sha256:e2\" to \"docker://127.0.0.1:5999/base:1\": trying to reuse "
@@ -226,6 +234,9 @@ TEST_CASE("builder failure classification") {
                                   "for r.example/base@sha256:ab: unexpected status code 503 Service Unavailable") ==
         Error::Kind::pull_failed);
   CHECK(classify_buildkit_failure("error: failed to solve: r.example/base@sha256:ab: not found") == Error::Kind::build_failed);
+  CHECK(classify_buildkit_failure("error: failed to solve: process \"/bin/sh -c true\" did not complete successfully: "
+                                  "failed to create shim task: OCI runtime create failed: runc create failed: unable "
+                                  "to start container process") == Error::Kind::runtime_failed);
 }
 
 TEST_CASE("builder helpers") {
@@ -251,6 +262,8 @@ TEST_CASE("builder helpers") {
   SUBCASE("error kinds") {
     CHECK(builder::kind_name(Error::Kind::push_failed) == "push-failed");
     CHECK(Error{Error::Kind::pull_failed, ""}.transient());
+    CHECK(Error{Error::Kind::runtime_failed, ""}.transient());
+    CHECK(builder::kind_name(Error::Kind::runtime_failed) == "runtime-failed");
     CHECK_FALSE(Error{Error::Kind::timed_out, ""}.transient());
     CHECK_FALSE(Error{Error::Kind::push_rejected, ""}.transient());
   }

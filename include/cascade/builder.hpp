@@ -51,6 +51,8 @@ struct Error {
     pull_failed,    // a base could not be fetched for a network reason (refused, timeout, 5xx, 429)
     push_failed,    // the push failed for a network reason (refused, timeout, 5xx, 429)
     push_rejected,  // the registry refused the push (auth, denied, invalid): retrying will not help
+    runtime_failed,  // the container runtime (runc, crun) could not start a step: the Dockerfile's command
+                     // never ran, so running it again may succeed
     cancelled,     // a stop was requested
     timed_out,      // the request's timeout ran out
     setup,         // cascade could not run the backend: program missing, files, bad request
@@ -58,11 +60,15 @@ struct Error {
   Kind kind = Kind::setup;
   std::string message;  // one line saying what failed, then the last lines of the step's output
 
-  /// True when running the same request again later may succeed (PullFailed, PushFailed).
-  bool transient() const { return kind == Kind::pull_failed || kind == Kind::push_failed; }
+  /// True when running the same request again later may succeed (pull_failed, push_failed,
+  /// runtime_failed).
+  bool transient() const {
+    return kind == Kind::pull_failed || kind == Kind::push_failed || kind == Kind::runtime_failed;
+  }
 };
 
-/// "build-failed", "pull-failed", "push-failed", "push-rejected", "cancelled", "timed-out", "setup".
+/// "build-failed", "pull-failed", "push-failed", "push-rejected", "runtime-failed", "cancelled",
+/// "timed-out", "setup".
 std::string_view kind_name(Error::Kind kind);
 
 class Builder {

@@ -26,6 +26,7 @@ std::string_view kind_name(Error::Kind kind) {
     case Error::Kind::pull_failed: return "pull-failed";
     case Error::Kind::push_failed: return "push-failed";
     case Error::Kind::push_rejected: return "push-rejected";
+    case Error::Kind::runtime_failed: return "runtime-failed";
     case Error::Kind::cancelled: return "cancelled";
     case Error::Kind::timed_out: return "timed-out";
     case Error::Kind::setup: return "setup";
@@ -306,9 +307,23 @@ bool looks_transient(std::string_view error_line) {
   return std::regex_search(line, status);
 }
 
+bool runtime_could_not_start(std::string_view output) {
+  // Only what the last step printed: a RUN's own output before it is the user's business.
+  std::size_t step = output.rfind("\nSTEP ");
+  std::string tail = util::lowercase(output.substr(step == std::string_view::npos ? 0 : step + 1));
+  // runc's own failures to set up the step's process (seen in CI under load: runc 1.1 copies
+  // itself into a sealed memfd and the seal can fail with EBUSY), and the runtime's wrappers.
+  static const char* const phrases[] = {"sealing memfd copy", "runc create failed", "runc run failed",
+                                        "oci runtime error"};
+  for (const char* phrase : phrases)
+    if (tail.find(phrase) != std::string::npos) return true;
+  return false;
+}
+
 Error::Kind classify_build_failure(std::string_view output) {
   std::string line = util::lowercase(last_error_line(output));
-  if (line.find("building at step") != std::string::npos) return Error::Kind::build_failed;  // a RUN, COPY...
+  if (line.find("building at step") != std::string::npos)  // a RUN, COPY...
+    return runtime_could_not_start(output) ? Error::Kind::runtime_failed : Error::Kind::build_failed;
   return looks_transient(line) ? Error::Kind::pull_failed : Error::Kind::build_failed;
 }
 
@@ -318,6 +333,7 @@ Error::Kind classify_push_failure(std::string_view output) {
 
 Error::Kind classify_buildkit_failure(std::string_view output) {
   std::string line = util::lowercase(last_error_line(output));
+  if (line.find("oci runtime create failed") != std::string::npos) return Error::Kind::runtime_failed;
   if (line.find("did not complete successfully") != std::string::npos) return Error::Kind::build_failed;
   if (line.find("push") != std::string::npos) return classify_push_failure(line);
   return looks_transient(line) ? Error::Kind::pull_failed : Error::Kind::build_failed;
