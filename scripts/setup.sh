@@ -24,6 +24,8 @@ packages=(
   chromium
   # the real peers the tests and the demo talk to
   docker-registry buildah podman runc busybox-static skopeo
+  # real Docker Engines (dockerd 20.10 with BuildKit inside): build workers and a deploy target
+  docker.io
   # bcrypt htpasswd files for the registry tests' Basic-auth registry
   apache2-utils
   # certificates and keys the TLS and token tests make

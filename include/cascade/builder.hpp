@@ -1,9 +1,10 @@
 // Build backends behind one interface: build an image from a context folder and a Dockerfile
 // text, push it, and say which digest the registry now serves.
 //
-// Backends: Buildah (the default; daemonless, runs here), Buildctl (a BuildKit daemon, local
-// or remote) and DockerBuildx (docker buildx, any builder driver). Every program runs with an
-// argument vector, never a shell; its whole output goes to the request's log file.
+// Backends: Buildah (the default; daemonless, local), DockerBuild (a Docker Engine with
+// BuildKit inside, local or remote: `docker build` through the Debian client) and Buildctl (a
+// BuildKit daemon, local or remote). Every program runs with an argument vector, never a
+// shell; its whole output goes to the request's log file.
 //
 // Threads: a Builder holds only its options, so one Builder may run many build_and_push
 // calls at once from different threads (buildah's storage locks itself across processes).
@@ -12,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +27,14 @@
 
 namespace cascade::builder {
 
+/// A build secret, mounted by `RUN --mount=type=secret,id=ID`: given to the backend as a
+/// real build secret, never a build arg; never in logs, labels or the image's history.
+struct Secret {
+  std::string id;
+  std::string env;   // the value is this environment variable of cascade's process
+  std::string file;  // or this file's content (absolute path); exactly one of env and file
+};
+
 struct BuildRequest {
   std::string run_id;           // names temporary files and log headers; any text
   std::string image;            // normalized reference to push: "127.0.0.1:5000/apps/shop:1"
@@ -36,6 +46,7 @@ struct BuildRequest {
   std::string log_path;  // receives the whole output, appended (a header per step; build-arg values masked)
   std::chrono::seconds timeout{0};  // for build and push together; 0: none
   bool no_cache = false;  // use no cached layer: every RUN runs again (a package manager fetches anew)
+  std::vector<Secret> secrets;
 };
 
 struct BuildResult {
@@ -53,6 +64,8 @@ struct Error {
     push_rejected,  // the registry refused the push (auth, denied, invalid): retrying will not help
     runtime_failed,  // the container runtime (runc, crun) could not start a step: the Dockerfile's command
                      // never ran, so running it again may succeed
+    worker_unavailable,  // the build engine could not be reached or dropped the build (refused, reset,
+                         // TLS, the daemon died): the same build may succeed on another worker
     cancelled,     // a stop was requested
     timed_out,      // the request's timeout ran out
     setup,         // cascade could not run the backend: program missing, files, bad request
@@ -61,26 +74,52 @@ struct Error {
   std::string message;  // one line saying what failed, then the last lines of the step's output
 
   /// True when running the same request again later may succeed (pull_failed, push_failed,
-  /// runtime_failed).
+  /// runtime_failed, worker_unavailable).
   bool transient() const {
-    return kind == Kind::pull_failed || kind == Kind::push_failed || kind == Kind::runtime_failed;
+    return kind == Kind::pull_failed || kind == Kind::push_failed || kind == Kind::runtime_failed ||
+           kind == Kind::worker_unavailable;
   }
 };
 
-/// "build-failed", "pull-failed", "push-failed", "push-rejected", "runtime-failed", "cancelled",
-/// "timed-out", "setup".
+/// "build-failed", "pull-failed", "push-failed", "push-rejected", "runtime-failed",
+/// "worker-unavailable", "cancelled", "timed-out", "setup".
 std::string_view kind_name(Error::Kind kind);
+
+/// What pruning a backend's build storage did.
+struct PruneReport {
+  std::size_t removed = 0;  // images removed
+  std::size_t kept = 0;     // images left
+  std::uint64_t bytes_freed = 0;  // when the backend says; else 0
+  std::vector<std::string> problems;  // what could not be removed, and why (the prune goes on)
+};
 
 class Builder {
  public:
   virtual ~Builder() = default;
-  /// "buildah", "buildctl" or "buildx".
+  /// "buildah", "docker" or "buildctl".
   virtual std::string name() const = 0;
   /// Builds the request's Dockerfile in its context, pushes the image and returns the pushed
   /// digest. Fails with an Error whose kind says what to do next (see Error::Kind); the full
   /// output is in request.log_path either way.
   virtual Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) = 0;
+  /// Removes from the backend's build storage every image (and build cache) not in `keep`:
+  /// references "repository@sha256:..." and bare "sha256:..." digests (manifest or config)
+  /// that recent runs built or built on. The default keeps everything (nothing to prune).
+  virtual Expected<PruneReport, Error> prune(const std::set<std::string>& keep, const CancelToken& cancel) {
+    (void)keep;
+    (void)cancel;
+    return PruneReport{};
+  }
 };
+
+/// buildah's storage driver for a storage root: "overlay" when the kernel and the file system
+/// under `root` mount an overlay (tried once in a scratch folder there), else "vfs"; `reason`
+/// says why, for `cascade validate` and the log.
+struct StorageChoice {
+  std::string driver;
+  std::string reason;
+};
+StorageChoice choose_storage_driver(const std::string& root);
 
 /// Which base images buildah fetches from the registry before building.
 enum class PullPolicy {
@@ -179,32 +218,42 @@ class Buildctl : public Builder {
   BuildctlOptions options_;
 };
 
-struct BuildxOptions {
-  std::string program = "docker";
-  std::string builder;  // --builder; empty: the current builder
-  std::set<std::string> insecure_registries;  // pushes to these hosts add registry.insecure=true
-  std::string docker_config_dir;  // DOCKER_CONFIG (credentials; the buildx plugin must then be installed system-wide)
-  std::string state_dir;          // empty: default_state_dir(); temporary files under <state_dir>/buildx/work
+// A Docker Engine with BuildKit inside (dockerd 20.10 and later), local or remote:
+// `DOCKER_BUILDKIT=1 docker build` through the Debian client (it speaks BuildKit's session
+// itself, no buildx plugin), then `docker push`; the pushed manifest digest is read back
+// from the push's output and checked against the registry's answer format.
+struct DockerOptions {
+  std::string program = "/usr/bin/docker";  // Debian's docker.io client
+  std::string host;  // -H: "unix:///abs/docker.sock" or "tcp://host:port"; empty: docker's default
+  std::string tls_ca_cert, tls_cert, tls_key;  // with tcp://: --tlsverify --tlscacert --tlscert --tlskey
+  std::string network;  // --network for RUN steps ("none", "host"); empty: the engine's default
+  PullPolicy pull = PullPolicy::missing;  // always: --pull
+  std::string docker_config_dir;  // DOCKER_CONFIG (registry credentials); empty: inherited
+  std::string state_dir;          // empty: default_state_dir(); temporary files under <state_dir>/docker/work
   std::vector<std::string> build_args;  // before the context folder
   std::chrono::milliseconds kill_grace{5000};
 };
 
-/// Files one buildx build uses.
-struct BuildxFiles {
+/// Files one docker build uses.
+struct DockerFiles {
   std::string dockerfile;
-  std::string metadata_file;
+  std::string iidfile;
 };
 
-class DockerBuildx : public Builder {
+class DockerBuild : public Builder {
  public:
-  explicit DockerBuildx(BuildxOptions options = {});
-  std::string name() const override { return "buildx"; }
+  explicit DockerBuild(DockerOptions options = {});
+  std::string name() const override { return "docker"; }
   Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) override;
-  /// `docker buildx build ...` for the request: pure.
-  std::vector<std::string> argv(const BuildRequest& request, const BuildxFiles& files) const;
+  /// `docker ... build ...` for the request: pure.
+  std::vector<std::string> build_argv(const BuildRequest& request, const DockerFiles& files) const;
+  /// `docker ... push IMAGE`: pure.
+  std::vector<std::string> push_argv(const BuildRequest& request) const;
+  const DockerOptions& options() const { return options_; }
 
  private:
-  BuildxOptions options_;
+  std::vector<std::string> global_argv() const;
+  DockerOptions options_;
 };
 
 /// The digest and config digest from a BuildKit --metadata-file (buildctl and buildx write
@@ -215,16 +264,16 @@ Expected<BuildResult, std::string> parse_buildkit_metadata(std::string_view json
 /// The registry host of a normalized reference: "127.0.0.1:5000/apps/shop:1" -> "127.0.0.1:5000".
 std::string registry_host(std::string_view image);
 
-enum class BackendKind { buildah, buildctl, buildx };
+enum class BackendKind { buildah, docker, buildctl };
 
-/// "buildah", "buildctl", "buildx" -> the kind; fails listing the accepted names.
+/// "buildah", "docker", "buildctl" -> the kind; fails listing the accepted names.
 Expected<BackendKind, std::string> parse_backend_kind(std::string_view name);
 
 struct BuilderConfig {
   BackendKind kind = BackendKind::buildah;
   BuildahOptions buildah;    // used when kind is Buildah
   BuildctlOptions buildctl;  // used when kind is Buildctl
-  BuildxOptions buildx;      // used when kind is Buildx
+  DockerOptions docker;      // used when kind is docker
 };
 
 /// The backend the config names, with its options.

@@ -23,6 +23,15 @@
 namespace cascade::graph {
 
 /// How one image of the fleet is built.
+/// Which build workers may build a recipe: the one named, or those carrying every label;
+/// both empty: any worker.
+struct WorkerChoice {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  bool any() const { return name.empty() && labels.empty(); }
+  bool operator==(const WorkerChoice&) const = default;
+};
+
 struct Recipe {
   std::string image;       // normalized reference it produces (the node's key)
   std::string source;      // pipeline source name
@@ -33,6 +42,7 @@ struct Recipe {
   std::string commit;      // the commit the Dockerfile was read at
   std::vector<std::string> bases;  // normalized external images the build uses (sorted)
   std::optional<std::string> frontend;  // normalized `# syntax=` image
+  WorkerChoice worker;  // which build workers may build it (the pipeline's `builder:`)
 };
 
 using NodeId = std::size_t;

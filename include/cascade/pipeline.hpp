@@ -19,6 +19,15 @@ struct Mark {
   int column = 0;
 };
 
+/// A recipe's or a source's choice of build worker (`builder: {name: X}` or
+/// `builder: {labels: {arch: arm64}}`): by name, or every label must match; both empty: any.
+struct WorkerChoice {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  Mark mark;  // where the `builder:` mapping starts
+  bool any() const { return name.empty() && labels.empty(); }
+};
+
 /// An explicit recipe: one Dockerfile producing one image.
 struct ImageRecipe {
   std::string image;       // normalized reference the recipe produces
@@ -26,6 +35,7 @@ struct ImageRecipe {
   std::string context;     // folder inside the repository; defaults to the Dockerfile's folder
   std::string target;      // --target stage; empty for the last stage
   std::map<std::string, std::string> build_args;
+  std::optional<WorkerChoice> builder;  // overrides the source's
   Mark mark;               // where the entry starts
 };
 
@@ -36,6 +46,7 @@ struct Discover {
   std::string context_template;  // empty: the Dockerfile's folder
   std::string target;
   std::map<std::string, std::string> build_args;
+  std::optional<WorkerChoice> builder;  // overrides the source's
   Mark mark;
 };
 
@@ -46,6 +57,7 @@ struct Source {
   std::string ref;   // branch, tag or commit; "HEAD" by default
   std::vector<ImageRecipe> images;
   std::vector<Discover> discover;
+  std::optional<WorkerChoice> builder;  // for every recipe of the source without its own
   Mark mark;
 };
 
@@ -93,6 +105,50 @@ struct DeployTarget {
   std::vector<std::string> argv;  // with {image} {digest} {old_digest} {run} {repository}
   std::map<std::string, std::string> env;
   std::chrono::milliseconds timeout{600'000};
+  Mark mark;
+};
+
+enum class WorkerKind {
+  buildah,   // local buildah on the cascade host (no endpoint)
+  docker,    // a Docker Engine with BuildKit inside: `docker build` through the Debian client
+  buildkit,  // a BuildKit daemon: buildctl --addr
+};
+
+/// One `builders.workers` entry: a build engine cascade hands builds to.
+struct Worker {
+  std::string name;  // unique among workers
+  WorkerKind kind = WorkerKind::buildah;
+  std::string endpoint;         // docker, buildkit: "unix:///abs/path" or "tcp://host:port"; buildah: none
+  std::optional<TlsFiles> tls;  // only with tcp://; files checked readable when the file is read
+  bool insecure = false;        // `insecure: true`: a tcp:// endpoint without tls (else tls is required)
+  std::size_t capacity = 1;     // builds at once, >= 1
+  std::map<std::string, std::string> labels;
+  std::string network;  // docker: --network for RUN steps ("none", "host", "default"); empty: the engine's
+  Mark mark;
+};
+
+/// A build secret for `RUN --mount=type=secret,id=ID`: passed as a real build secret, never
+/// a build arg, never in logs, labels, the store or the image's history.
+struct BuildSecret {
+  std::string id;    // unique among secrets
+  std::string env;   // the value is this environment variable's (read when a build starts)
+  std::string file;  // or this file's content (absolute path); exactly one of env and file
+  Mark mark;
+};
+
+enum class PullPolicy { missing, always };
+
+/// The `builders:` section.
+struct Builders {
+  std::vector<Worker> workers;  // empty: one local buildah worker (as without the section)
+  PullPolicy pull = PullPolicy::missing;  // bases by digest are immutable: missing is enough
+  std::vector<BuildSecret> secrets;
+  // `prune: {keep_runs: N}`: after a run, each worker's build storage keeps only the images
+  // the last N runs built or built on; nullopt: never pruned.
+  std::optional<int> prune_keep_runs;
+  // buildah's storage driver: "overlay" or "vfs"; empty: overlay where the kernel and file
+  // system allow it, else vfs (detected at start).
+  std::string storage_driver;
   Mark mark;
 };
 
@@ -145,6 +201,7 @@ struct Pipeline {
                            // else $HOME/.cache/cascade, else <directory>/.cascade/cache
   std::vector<DeployTarget> deploy;
   int max_parallel_deploys = 4;  // rollouts across the fleet at once, >= 1
+  Builders builders;             // defaults when the file has no `builders:` section
   std::optional<Triggers> triggers;  // set when the file has a `triggers:` section
 };
 

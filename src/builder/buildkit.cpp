@@ -1,6 +1,6 @@
-// The BuildKit backends: `buildctl build` against a BuildKit daemon (local, remote over TCP
-// with mutual TLS, or in Kubernetes) and `docker buildx build` on any buildx builder. Both
-// build and push in one command and report the pushed digest in a --metadata-file.
+// The BuildKit backend: `buildctl build` against a BuildKit daemon (local, remote over TCP
+// with mutual TLS, or in Kubernetes). It builds and pushes in one command and reports the
+// pushed digest in a --metadata-file.
 //
 // Neither runs on the machines the tests run on (no BuildKit daemon, no Docker engine): the
 // argument vectors are tested exactly, the metadata parsing on BuildKit's documented shape,
@@ -103,41 +103,6 @@ Expected<BuildResult, Error> Buildctl::build_and_push(const BuildRequest& reques
   std::map<std::string, std::string> env;
   if (!options_.docker_config_dir.empty()) env["DOCKER_CONFIG"] = options_.docker_config_dir;
   return run_buildkit("buildctl", argv(request, files), env, files.metadata_file, request, cancel, start,
-                      options_.kill_grace);
-}
-
-DockerBuildx::DockerBuildx(BuildxOptions options) : options_(std::move(options)) {}
-
-std::vector<std::string> DockerBuildx::argv(const BuildRequest& request, const BuildxFiles& files) const {
-  std::vector<std::string> argv = {options_.program, "buildx", "build"};
-  if (!options_.builder.empty()) append(argv, {"--builder", options_.builder});
-  append(argv, {"--progress", "plain", "--file", files.dockerfile});
-  if (!request.target.empty()) append(argv, {"--target", request.target});
-  if (request.no_cache) argv.push_back("--no-cache");
-  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", detail::build_arg_argument(key, value)});
-  for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
-  append(argv, {"--tag", request.image});
-  if (options_.insecure_registries.count(registry_host(request.image)))
-    append(argv, {"--output", image_output(request.image, options_.insecure_registries)});
-  else
-    argv.push_back("--push");
-  append(argv, {"--metadata-file", files.metadata_file});
-  append(argv, options_.build_args);
-  argv.push_back(request.context_dir);
-  return argv;
-}
-
-Expected<BuildResult, Error> DockerBuildx::build_and_push(const BuildRequest& request, const CancelToken& cancel) {
-  auto start = Clock::now();
-  if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
-  auto work = detail::WorkDir::create(detail::work_root("", options_.state_dir, "buildx"), request.run_id);
-  if (!work) return unexpected(work.error());
-  BuildxFiles files{work->file("Dockerfile"), work->file("metadata.json")};
-  if (auto written = detail::write_text(files.dockerfile, request.dockerfile_text); !written)
-    return unexpected(written.error());
-  std::map<std::string, std::string> env = detail::build_arg_environment(request);  // not in argv: ps shows argv
-  if (!options_.docker_config_dir.empty()) env["DOCKER_CONFIG"] = options_.docker_config_dir;
-  return run_buildkit("buildx", argv(request, files), env, files.metadata_file, request, cancel, start,
                       options_.kill_grace);
 }
 

@@ -27,6 +27,7 @@ std::string_view kind_name(Error::Kind kind) {
     case Error::Kind::push_failed: return "push-failed";
     case Error::Kind::push_rejected: return "push-rejected";
     case Error::Kind::runtime_failed: return "runtime-failed";
+    case Error::Kind::worker_unavailable: return "worker-unavailable";
     case Error::Kind::cancelled: return "cancelled";
     case Error::Kind::timed_out: return "timed-out";
     case Error::Kind::setup: return "setup";
@@ -57,14 +58,14 @@ std::string registry_host(std::string_view image) {
 Expected<BackendKind, std::string> parse_backend_kind(std::string_view name) {
   if (name == "buildah") return BackendKind::buildah;
   if (name == "buildctl") return BackendKind::buildctl;
-  if (name == "buildx") return BackendKind::buildx;
-  return unexpected("unknown builder \"" + std::string(name) + "\" (expected buildah, buildctl or buildx)");
+  if (name == "docker") return BackendKind::docker;
+  return unexpected("unknown builder \"" + std::string(name) + "\" (expected buildah, docker or buildctl)");
 }
 
 std::unique_ptr<Builder> make_builder(const BuilderConfig& config) {
   switch (config.kind) {
     case BackendKind::buildctl: return std::make_unique<Buildctl>(config.buildctl);
-    case BackendKind::buildx: return std::make_unique<DockerBuildx>(config.buildx);
+    case BackendKind::docker: return std::make_unique<DockerBuild>(config.docker);
     case BackendKind::buildah: break;
   }
   return std::make_unique<Buildah>(config.buildah);
