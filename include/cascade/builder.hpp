@@ -168,6 +168,8 @@ class Buildah : public Builder {
   explicit Buildah(BuildahOptions options = {});
   std::string name() const override { return "buildah"; }
   Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) override;
+  /// Removes the images (and working containers) in buildah's storage not in `keep` (src/builder/prune.cpp).
+  Expected<PruneReport, Error> prune(const std::set<std::string>& keep, const CancelToken& cancel) override;
 
   /// `buildah ... bud ...` for the request: pure, for tests and for logs.
   std::vector<std::string> bud_argv(const BuildRequest& request, const BuildahFiles& files) const;
@@ -245,6 +247,8 @@ class DockerBuild : public Builder {
   explicit DockerBuild(DockerOptions options = {});
   std::string name() const override { return "docker"; }
   Expected<BuildResult, Error> build_and_push(const BuildRequest& request, const CancelToken& cancel) override;
+  /// Removes the engine's images not in `keep`, and its build cache (src/builder/prune.cpp).
+  Expected<PruneReport, Error> prune(const std::set<std::string>& keep, const CancelToken& cancel) override;
   /// `docker ... build ...` for the request: pure.
   std::vector<std::string> build_argv(const BuildRequest& request, const DockerFiles& files) const;
   /// `docker ... push IMAGE`: pure.
