@@ -96,7 +96,7 @@ class Registry final : public registry::Registry {
 // ---- builder ---------------------------------------------------------------------------
 
 /// What one build attempt of an image does; unscripted attempts succeed.
-enum class Attempt { ok, transient, broken, hold };
+enum class Attempt { ok, transient, broken, hold, unavailable };
 
 class Builder final : public builder::Builder {
  public:
@@ -118,7 +118,9 @@ class Builder final : public builder::Builder {
       dockerfiles_[request.image] = request.dockerfile_text;
       max_running_ = std::max(max_running_, ++running_);
       auto& script = scripts_[request.image];
-      if (!script.empty()) {
+      if (dead_) {
+        attempt = Attempt::unavailable;
+      } else if (!script.empty()) {
         attempt = script.front();
         script.pop_front();
       }
@@ -127,6 +129,12 @@ class Builder final : public builder::Builder {
     std::lock_guard lock(mutex_);
     --running_;
     return result;
+  }
+
+  /// Every later attempt fails as a build engine that went away does (worker_unavailable).
+  void kill() {
+    std::lock_guard lock(mutex_);
+    dead_ = true;
   }
 
   /// Lets held builds (Attempt::hold) go on and succeed.
@@ -167,6 +175,8 @@ class Builder final : public builder::Builder {
     using K = builder::Error::Kind;
     if (attempt == Attempt::transient) return unexpected(builder::Error{K::push_failed, "push: connection refused"});
     if (attempt == Attempt::broken) return unexpected(builder::Error{K::build_failed, "RUN make: exit status 2"});
+    if (attempt == Attempt::unavailable)
+      return unexpected(builder::Error{K::worker_unavailable, "Cannot connect to the Docker daemon"});
     if (attempt == Attempt::hold) {
       std::unique_lock lock(mutex_);
       ++held_;
@@ -190,6 +200,7 @@ class Builder final : public builder::Builder {
   int running_ = 0, max_running_ = 0;
   std::size_t held_ = 0;
   bool released_ = false;
+  bool dead_ = false;
 };
 
 /// Every recipe's Dockerfile: one stage per base, the last one final.

@@ -54,7 +54,10 @@ class Fleet {
     wiring.registry = std::move(fake_registry);
     auto fake_builder = std::make_unique<fakes::Builder>(images);
     builder = fake_builder.get();
-    wiring.builder = std::move(fake_builder);
+    app::BuildWorker local;
+    local.name = "local";
+    local.builder = std::move(fake_builder);
+    wiring.workers.push_back(std::move(local));
     wiring.workspace = std::make_unique<fakes::Workspace>();
     debian = images.push(kDebian);
   }

@@ -174,6 +174,25 @@ TEST_CASE("plan::Scheduler") {
     scheduler.finished(app, true);
     CHECK(scheduler.done());
   }
+  SUBCASE("a ready step may start out of order, and a started one may be put back") {
+    // What the executor does when the first ready step's workers are busy, or its worker died.
+    Scheduler scheduler(p, unit);
+    scheduler.finished(*scheduler.next(), true);  // base
+    auto ready = scheduler.ready();
+    REQUIRE(ready.size() == 2);
+    CHECK(std::set<std::size_t>(ready.begin(), ready.end()) == std::set<std::size_t>{web, worker});
+    scheduler.start(ready[1]);  // the second in priority order
+    CHECK(scheduler.state(ready[1]) == Scheduler::State::running);
+    CHECK(scheduler.ready() == std::vector<std::size_t>{ready[0]});
+    CHECK(scheduler.running() == 1);
+    scheduler.requeue(ready[1]);
+    CHECK(scheduler.state(ready[1]) == Scheduler::State::ready);
+    CHECK(scheduler.running() == 0);
+    CHECK(scheduler.ready() == ready);  // the same order as before
+    scheduler.finished(*scheduler.next(), true);
+    scheduler.finished(*scheduler.next(), true);
+    CHECK(scheduler.next() == app);
+  }
   SUBCASE("a failure blocks only its descendants") {
     Scheduler scheduler(p, unit);
     scheduler.next();

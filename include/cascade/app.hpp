@@ -85,6 +85,17 @@ class SharedFleet {
   std::unique_ptr<State> state_;
 };
 
+/// A build worker made from the pipeline's `builders.workers` (or the implicit local buildah
+/// worker "local" when there are none).
+struct BuildWorker {
+  std::string name;
+  pipeline::WorkerKind kind = pipeline::WorkerKind::buildah;
+  std::string endpoint;      // empty for buildah
+  std::size_t capacity = 0;  // 0: the run's --parallel (the implicit local worker)
+  std::map<std::string, std::string> labels;
+  std::unique_ptr<builder::Builder> builder;
+};
+
 /// The services a fleet's operations use, safe to share between threads: the store,
 /// registry client, builder, workspace and scanner are thread-safe; `targets` is written
 /// once (connect_targets, under its own lock) and only read after.
@@ -101,7 +112,8 @@ struct Wiring {
   std::string state_dir;  // the state file's folder: runs/ (logs, contexts) and buildah/ live here
   std::unique_ptr<store::Store> store;
   std::unique_ptr<registry::Registry> registry;
-  std::unique_ptr<builder::Builder> builder;
+  std::vector<BuildWorker> workers;  // at least one
+  std::string storage_driver;        // buildah's, with the reason it was chosen ("overlay: ...")
   std::unique_ptr<executor::Workspace> workspace;
   std::unique_ptr<scan::Scanner> scanner;  // image contents, over `registry` and `store`
   std::stop_token cancel;  // wire()'s: the clients' and deploy targets' outbound calls stop at it

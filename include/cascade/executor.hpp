@@ -61,11 +61,12 @@ class Workspace {
 };
 
 struct Options {
-  std::size_t parallel = 2;                    // builds at once
+  std::size_t parallel = 2;                    // builds at once (at most the workers' capacities together)
   int attempts = 3;                            // tries in all for a transient failure (push 5xx, timeouts)
   std::chrono::milliseconds retry_delay{2000};  // doubled after each try
   std::chrono::seconds build_timeout{3600};    // one build and push
   std::string work_dir;                        // per-run folders for contexts and build logs
+  std::chrono::milliseconds worker_down_for{60'000};  // a worker that failed gets no build this long
 };
 
 /// Something worth telling a person while the run goes (progress on stderr).
@@ -79,6 +80,7 @@ struct Progress {
   std::string image;
   std::string detail;    // digest, error or reason
   double seconds = 0;    // how long the step took, for Pushed and Failed
+  std::string worker{};  // the build worker, for a build's started, retrying, pushed and failed
 };
 
 /// One workload to roll over when its image is pushed (or, for a skipped image, to its
@@ -95,8 +97,20 @@ struct Verdict {
   std::string detail;  // stored as the task's verdict: "clean", "vulnerable: bash 5.2.26-r0 ..."
 };
 
+/// A build engine the executor hands builds to: at most `capacity` at once, to the recipes
+/// whose graph::WorkerChoice it matches.
+struct Worker {
+  std::string name;
+  builder::Builder* builder = nullptr;
+  std::size_t capacity = 1;
+  std::map<std::string, std::string> labels;
+};
+
+/// True when `worker` may build a recipe that asks for `choice`.
+bool matches(const Worker& worker, const graph::WorkerChoice& choice);
+
 struct Services {
-  builder::Builder& builder;
+  std::vector<Worker> workers;  // at least one
   store::Store& store;
   Workspace& workspace;
   std::function<void(const Progress&)> progress;  // may be empty
@@ -105,6 +119,7 @@ struct Services {
   /// Scans a pushed image (image, digest) before its rollouts; may be empty (no check).
   /// Called on the build's worker thread.
   std::function<Verdict(const std::string& image, const std::string& digest)> verify{};
+  std::vector<builder::Secret> secrets{};  // given to every build as build secrets
 };
 
 /// Tells `services.progress` (Progress::Kind::store_error) when `written` failed: a store

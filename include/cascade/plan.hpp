@@ -88,6 +88,12 @@ class Scheduler {
 
   /// The ready step with the longest remaining path, now Running; nullopt when none is ready.
   std::optional<std::size_t> next();
+  /// The ready steps, the longest remaining path first (the order next() takes them in).
+  std::vector<std::size_t> ready() const;
+  /// Makes a ready step Running (when the first ready one cannot start yet: its workers are busy).
+  void start(std::size_t step);
+  /// Makes a Running step ready again (its worker went away before it finished).
+  void requeue(std::size_t step);
   /// Records a finished step; on failure its descendants become Blocked (by this step).
   void finished(std::size_t step, bool succeeded);
   /// Marks a step Done without running it (e.g. found already built when it became ready).

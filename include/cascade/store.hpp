@@ -197,6 +197,7 @@ struct Task {
   // What the scan of the pushed image found: "clean", or "vulnerable: bash 5.2.26-r0 (fixed
   // in 5.2.26-r1, x_EXAMPLE-1)" (then it was not rolled out); nullopt when not verified.
   std::optional<std::string> verdict;
+  std::string worker;  // the build worker of its latest build; empty when never started
 };
 
 /// Fields transition_task() sets besides the state; empty ones are left unchanged.
@@ -205,6 +206,7 @@ struct TaskUpdate {
   std::optional<std::string> new_digest;
   std::optional<std::map<std::string, std::string>> base_digests;
   std::optional<std::string> build_log;
+  std::optional<std::string> worker;
 };
 
 /// One state change of a run or of one of its tasks (append-only history).

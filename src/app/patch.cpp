@@ -66,9 +66,23 @@ Expected<void, Failure> observe(Wiring& wiring, const plan::Needs& needs, std::m
   return {};
 }
 
+// The run's workers: the pipeline's, or the implicit local one with the run's --parallel.
+std::vector<executor::Worker> run_workers(const Wiring& wiring, std::size_t parallel) {
+  std::vector<executor::Worker> workers;
+  for (const auto& worker : wiring.workers)
+    workers.push_back({worker.name, worker.builder.get(), worker.capacity ? worker.capacity : parallel, worker.labels});
+  return workers;
+}
+
 executor::Options executor_options(const Wiring& wiring, const RunOptions& options) {
   executor::Options out;
   out.parallel = std::max<std::size_t>(1, options.parallel);
+  // Declared workers bring their own capacities: every slot may be used.
+  if (!wiring.fleet->pipeline.builders.workers.empty()) {
+    std::size_t total = 0;
+    for (const auto& worker : wiring.workers) total += worker.capacity;
+    out.parallel = std::max<std::size_t>(1, total);
+  }
   out.work_dir = wiring.state_dir + "/runs";
   return out;
 }
@@ -80,14 +94,18 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
   if (options.on_run) options.on_run(run, planned);
   auto command_targets = run_targets(wiring, run);
   if (!command_targets) return unexpected(command_targets.error());
-  executor::Services services{*wiring.builder, *wiring.store, *wiring.workspace, options.progress};
+  auto run_options = executor_options(wiring, options);
+  executor::Services services{run_workers(wiring, run_options.parallel), *wiring.store, *wiring.workspace,
+                              options.progress};
   if (options.deploy) services.deployments = deployments_for(wiring, planned.deployments, *command_targets);
   services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet->pipeline.max_parallel_deploys);
+  for (const auto& secret : wiring.fleet->pipeline.builders.secrets)
+    services.secrets.push_back({secret.id, secret.env, secret.file});
   if (wiring.scanner)  // every pushed image is scanned; with a question, judged before its rollouts
     services.verify = [&wiring, question = planned.question](const std::string& image, const std::string& digest) {
       return verify_pushed(wiring, question.get(), image, digest);
     };
-  executor::Executor executor(services, executor_options(wiring, options));
+  executor::Executor executor(services, run_options);
   auto outcome = executor.execute(wiring.fleet->graph, planned.plan, run, options.stop, options.cancel);
   if (planned.question && options.deploy && !wiring.fleet->pipeline.deploy.empty())
     (void)scan_workloads(wiring);  // what the workloads run now, for the next exposure question; best effort

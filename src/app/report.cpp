@@ -52,6 +52,7 @@ json task_json(const store::Task& task) {
           {"started_at", optional_time(task.started_at)},
           {"finished_at", optional_time(task.finished_at)},
           {"build_log", optional_value(task.build_log)},
+          {"worker", task.worker.empty() ? json(nullptr) : json(task.worker)},
           {"source", task.source},
           {"dockerfile", task.dockerfile},
           {"commit", task.commit}};

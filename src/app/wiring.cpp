@@ -2,6 +2,7 @@
 // builder, scanner and the git workspace that materializes build contexts at a commit.
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "cascade/app.hpp"
 #include "cascade/git.hpp"
@@ -46,6 +47,68 @@ std::string docker_config_file() {
   return !file.empty() && fs::is_regular_file(file, ec) ? file.string() : std::string();
 }
 
+builder::PullPolicy pull_policy(pipeline::PullPolicy pull) {
+  return pull == pipeline::PullPolicy::always ? builder::PullPolicy::always : builder::PullPolicy::missing;
+}
+
+// The backend of one declared worker, configured for the pipeline's registries.
+std::unique_ptr<builder::Builder> make_worker_builder(const pipeline::Worker& worker, const pipeline::Builders& builders,
+                                                      const builder::BuildahOptions& buildah,
+                                                      const std::set<std::string>& insecure) {
+  builder::BuilderConfig config;
+  config.buildah = buildah;
+  switch (worker.kind) {
+    case pipeline::WorkerKind::buildah: config.kind = builder::BackendKind::buildah; break;
+    case pipeline::WorkerKind::docker:
+      config.kind = builder::BackendKind::docker;
+      config.docker.host = worker.endpoint;
+      if (worker.tls) {
+        config.docker.tls_ca_cert = worker.tls->ca;
+        config.docker.tls_cert = worker.tls->cert;
+        config.docker.tls_key = worker.tls->key;
+      }
+      config.docker.network = worker.network;
+      config.docker.pull = pull_policy(builders.pull);
+      config.docker.state_dir = buildah.state_dir;
+      break;
+    case pipeline::WorkerKind::buildkit:
+      config.kind = builder::BackendKind::buildctl;
+      config.buildctl.addr = worker.endpoint;
+      if (worker.tls) {
+        config.buildctl.tls_ca_cert = worker.tls->ca;
+        config.buildctl.tls_cert = worker.tls->cert;
+        config.buildctl.tls_key = worker.tls->key;
+      }
+      config.buildctl.insecure_registries = insecure;
+      config.buildctl.state_dir = buildah.state_dir;
+      break;
+  }
+  return builder::make_builder(config);
+}
+
+std::vector<BuildWorker> make_workers(const pipeline::Pipeline& pipeline, const builder::BuildahOptions& buildah,
+                                      const std::set<std::string>& insecure) {
+  std::vector<BuildWorker> workers;
+  if (pipeline.builders.workers.empty()) {  // the implicit local worker, as without a builders section
+    BuildWorker local;
+    local.name = "local";
+    local.builder = builder::make_builder(builder::BuilderConfig{builder::BackendKind::buildah, buildah, {}, {}});
+    workers.push_back(std::move(local));
+    return workers;
+  }
+  for (const auto& declared : pipeline.builders.workers) {
+    BuildWorker worker;
+    worker.name = declared.name;
+    worker.kind = declared.kind;
+    worker.endpoint = declared.endpoint;
+    worker.capacity = std::max<std::size_t>(1, declared.capacity);
+    worker.labels = declared.labels;
+    worker.builder = make_worker_builder(declared, pipeline.builders, buildah, insecure);
+    workers.push_back(std::move(worker));
+  }
+  return workers;
+}
+
 }  // namespace
 
 std::unique_ptr<executor::Workspace> git_workspace(const pipeline::Pipeline& pipeline) {
@@ -62,15 +125,27 @@ Expected<Wiring, Failure> wire(fleet::Fleet fleet, std::stop_token cancel) {
 
   registry::Options registry_options;
   registry_options.stop = cancel;
-  builder::BuilderConfig builder_config;
-  builder_config.buildah.state_dir = wiring.state_dir;
+  builder::BuildahOptions buildah;
+  buildah.state_dir = wiring.state_dir;
+  std::set<std::string> insecure;
   for (const auto& entry : pipeline.registries) {
     registry_options.registries.push_back({entry.host, entry.insecure, ""});
-    if (entry.insecure) builder_config.buildah.insecure_registries.insert(entry.host);
+    if (entry.insecure) insecure.insert(entry.host);
   }
-  builder_config.buildah.auth_file = docker_config_file();
+  buildah.insecure_registries = insecure;
+  buildah.auth_file = docker_config_file();
+  buildah.pull = pull_policy(pipeline.builders.pull);
+  if (!pipeline.builders.storage_driver.empty()) {
+    buildah.storage_driver = pipeline.builders.storage_driver;
+    wiring.storage_driver = buildah.storage_driver + " (the pipeline's builders.storage_driver)";
+  } else {
+    std::string root = buildah.root.empty() ? wiring.state_dir + "/buildah/root" : buildah.root;
+    auto choice = builder::choose_storage_driver(root);
+    buildah.storage_driver = choice.driver;
+    wiring.storage_driver = choice.driver + " (" + choice.reason + ")";
+  }
   wiring.registry = std::make_unique<registry::Client>(registry_options);
-  wiring.builder = builder::make_builder(builder_config);
+  wiring.workers = make_workers(pipeline, buildah, insecure);
   wiring.workspace = git_workspace(pipeline);
   wiring.scanner = std::make_unique<scan::Scanner>(*wiring.registry, *wiring.store);
   wiring.fleet.set(std::move(fleet));

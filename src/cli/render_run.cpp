@@ -68,12 +68,22 @@ std::string run_text(const json& run) {
                                                            " still vulnerable (not rolled out)" : "") << "\n";
   const json& tasks = run["tasks"];
   std::size_t width = widest(tasks, "image", 10);
-  out << "  " << pad("IMAGE", width) << pad("STATE", 9) << pad("OLD DIGEST", 21) << pad("NEW DIGEST", 21) << "TIME\n";
+  std::size_t worker_width = 0;  // a WORKER column once any task has one
+  for (const auto& task : tasks)
+    if (task.contains("worker") && task["worker"].is_string())
+      worker_width = std::max(worker_width, task["worker"].get<std::string>().size() + 2);
+  if (worker_width) worker_width = std::max<std::size_t>(worker_width, 8);
+  out << "  " << pad("IMAGE", width) << pad("STATE", 9) << pad("OLD DIGEST", 21) << pad("NEW DIGEST", 21)
+      << (worker_width ? pad("WORKER", worker_width) : "") << "TIME\n";
   for (const auto& task : tasks) {
     char seconds[32] = "-";
     if (task["seconds"].is_number()) std::snprintf(seconds, sizeof seconds, "%.1f s", task["seconds"].get<double>());
     out << "  " << pad(familiar(task["image"]), width) << pad(task["state"], 9) << pad(short_digest(task["old_digest"]), 21)
-        << pad(short_digest(task["new_digest"]), 21) << seconds;
+        << pad(short_digest(task["new_digest"]), 21);
+    if (worker_width)
+      out << pad(task.contains("worker") && task["worker"].is_string() ? task["worker"].get<std::string>() : "-",
+                 worker_width);
+    out << seconds;
     std::string state = task["state"];
     if (state == "failed" || state == "blocked" || state == "skipped") out << "  " << task["reason"].get<std::string>();
     out << "\n";

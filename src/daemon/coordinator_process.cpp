@@ -142,6 +142,12 @@ void Coordinator::follow_up(Queued& queued, std::vector<app::Trigger> patches, c
 
 void Coordinator::on_progress(const executor::Progress& progress) {
   using K = executor::Progress::Kind;
+  if (!progress.worker.empty()) {
+    if (progress.kind == K::pushed) metrics_.add("cascade_worker_builds_total", {progress.worker, "pushed"});
+    if (progress.kind == K::failed) metrics_.add("cascade_worker_builds_total", {progress.worker, "failed"});
+    if (progress.kind == K::retrying && progress.detail.rfind("worker ", 0) == 0)
+      metrics_.add("cascade_worker_builds_total", {progress.worker, "unavailable"});
+  }
   switch (progress.kind) {
     case K::pushed:
       metrics_.add("cascade_builds_total", {"pushed"});
@@ -165,8 +171,14 @@ void Coordinator::on_progress(const executor::Progress& progress) {
     log_.error(names[static_cast<int>(progress.kind)], {{"image", progress.image}, {"detail", progress.detail}});
     return;
   }
-  log_.info(names[static_cast<int>(progress.kind)],
-            {{"image", progress.image}, {"detail", progress.detail}, {"seconds", progress.seconds}});
+  if (progress.worker.empty())
+    log_.info(names[static_cast<int>(progress.kind)],
+              {{"image", progress.image}, {"detail", progress.detail}, {"seconds", progress.seconds}});
+  else
+    log_.info(names[static_cast<int>(progress.kind)], {{"image", progress.image},
+                                                       {"detail", progress.detail},
+                                                       {"seconds", progress.seconds},
+                                                       {"worker", progress.worker}});
 }
 
 void Coordinator::requeue_fix(const store::Event& event) {

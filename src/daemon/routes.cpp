@@ -124,6 +124,9 @@ void declare_metrics(Metrics& metrics) {
   metrics.counter("cascade_builds_total", "Image builds by outcome", {"outcome"});
   metrics.histogram("cascade_build_duration_seconds", "Wall time of image builds",
                     {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600});
+  metrics.counter("cascade_worker_builds_total",
+                  "Image builds by build worker and outcome (pushed, failed, unavailable: the worker failed, the "
+                  "build went elsewhere)", {"worker", "outcome"});
   metrics.counter("cascade_deploys_total", "Workload rollouts by outcome", {"outcome"});
   metrics.gauge("cascade_queue_depth", "Triggers waiting for their debounce window or for the running run");
   metrics.gauge("cascade_runs_active", "Runs executing now");

@@ -70,7 +70,8 @@ class Run {
         builds_(services, graph, plan, run,
                 (std::filesystem::path(options.work_dir) / ("run-" + std::to_string(run))).string(),
                 stored_tasks(services.store, run), expected_durations(services.store, plan)),
-        deploys_(services.deployments, services.max_parallel_deploys) {}
+        deploys_(services.deployments, services.max_parallel_deploys),
+        pool_(services.workers, options.worker_down_for) {}
 
   RunOutcome execute() {
     auto started = Clock::now();
@@ -90,8 +91,11 @@ class Run {
  private:
   void start_builds() {
     auto pushed_before = [this](const std::string& image, const std::string& digest) { deploys_.add(image, digest); };
-    while (!stopping() && builds_.running() < options_.parallel) {
-      auto input = builds_.start(pushed_before);
+    std::size_t limit = std::min(options_.parallel, pool_.capacity());
+    while (!stopping() && builds_.running() < limit) {
+      detail::StoreError refused;
+      auto input = builds_.start(pushed_before, pool_, refused);
+      halt_on(refused);
       if (!input) return;
       crew_.start([this, input = std::move(*input)]() -> Done {
         auto result = detail::run_step(services_, options_, input, stopping_.get_token(), cancel_);
@@ -114,7 +118,20 @@ class Run {
   void finish(BuildDone& done) {
     const auto& result = done.result;
     const std::string& image = done.input.step->image;
+    pool_.release(done.input.worker);
     if (!result.store_error.empty()) halt_on(result.store_error);
+    if (result.worker_unavailable && result.store_error.empty()) {
+      // Not the Dockerfile's fault: the worker is left alone for a while and the build goes
+      // to another one (or fails saying why, when none is left).
+      const std::string& worker = services_.workers[done.input.worker].name;
+      pool_.mark_down(done.input.worker, result.error);
+      if (services_.progress)
+        services_.progress({Progress::Kind::retrying, image,
+                            "worker " + worker + " unavailable (" + result.error + "); building it on another worker", 0,
+                            worker});
+      builds_.requeue(done.input);
+      return;
+    }
     halt_on(builds_.complete(done.input, result));
     if (result.succeeded && verified(image, result)) deploys_.add(image, result.digest);
   }
@@ -181,6 +198,7 @@ class Run {
   std::stop_callback<std::function<void()>> on_stop_;
   detail::BuildQueue builds_;
   detail::DeployQueue deploys_;
+  detail::WorkerPool pool_;
   std::string store_error_;
   bool vulnerable_ = false;
   detail::Crew<Done> crew_;  // last: its threads are joined before anything they use goes

@@ -31,29 +31,75 @@ StoreError BuildQueue::record_skips() {
 }
 
 std::optional<StepInput> BuildQueue::start(
-    const std::function<void(const std::string& image, const std::string& digest)>& pushed) {
-  while (auto next = scheduler_.next()) {
-    const plan::Step& step = plan_.steps[*next];
-    auto task = tasks_.find(step.image);
-    if (task != tasks_.end() && task->second.state == store::TaskState::pushed && task->second.new_digest) {
-      digest_of_[step.image] = *task->second.new_digest;  // pushed before a resume
-      pushed(step.image, *task->second.new_digest);
-      scheduler_.finished(*next, true);
-      continue;
+    const std::function<void(const std::string& image, const std::string& digest)>& pushed, WorkerPool& pool,
+    StoreError& error) {
+  for (bool again = true; again;) {
+    again = false;
+    for (std::size_t index : scheduler_.ready()) {  // the longest remaining path first
+      if (finish_pushed_before(index, pushed)) {
+        again = true;  // its children may be ready now
+        break;
+      }
+      const plan::Step& step = plan_.steps[index];
+      const graph::WorkerChoice& choice = graph_.recipe_of(step.node)->worker;
+      std::vector<std::string> parents;
+      for (const auto& base : step.bases_built_in_run)
+        if (auto found = worker_of_.find(base); found != worker_of_.end()) parents.push_back(found->second);
+      if (auto worker = pool.take(choice, parents)) {
+        scheduler_.start(index);
+        worker_of_[step.image] = pool.worker(*worker).name;
+        return input_for(index, *worker);
+      }
+      if (auto why = pool.unplaceable(choice)) {
+        if ((error = fail_unplaceable(index, *why))) return std::nullopt;
+        again = true;
+        break;
+      }
+      // Its workers are busy: a later ready step may have a free one.
     }
-    StepInput input;
-    input.index = *next;
-    input.run = run_;
-    input.step = &step;
-    input.recipe = graph_.recipe_of(step.node);
-    input.base_digests = step.base_digests;
-    for (const auto& base : step.bases_built_in_run) input.base_digests[base] = digest_of_.at(base);
-    std::string name = file_name_of(step.image);
-    input.work_dir = (std::filesystem::path(run_dir_) / "work" / name).string();
-    input.log_path = (std::filesystem::path(run_dir_) / "logs" / (name + ".log")).string();
-    return input;
   }
   return std::nullopt;
+}
+
+bool BuildQueue::finish_pushed_before(
+    std::size_t index, const std::function<void(const std::string& image, const std::string& digest)>& pushed) {
+  const plan::Step& step = plan_.steps[index];
+  auto task = tasks_.find(step.image);
+  if (task == tasks_.end() || task->second.state != store::TaskState::pushed || !task->second.new_digest) return false;
+  digest_of_[step.image] = *task->second.new_digest;
+  if (!task->second.worker.empty()) worker_of_[step.image] = task->second.worker;
+  scheduler_.start(index);
+  pushed(step.image, *task->second.new_digest);
+  scheduler_.finished(index, true);
+  return true;
+}
+
+StoreError BuildQueue::fail_unplaceable(std::size_t index, const std::string& why) {
+  const plan::Step& step = plan_.steps[index];
+  std::string reason = "no worker can build it: " + why;
+  scheduler_.start(index);
+  scheduler_.finished(index, false);
+  any_failed_ = true;
+  auto written = services_.store.transition_task(run_, step.image, store::TaskState::failed, reason);
+  if (!written) return "cannot record the failure of " + step.image + ": " + written.error().message;
+  if (services_.progress) services_.progress({Progress::Kind::failed, step.image, reason, 0});
+  return record_blocked(index);
+}
+
+StepInput BuildQueue::input_for(std::size_t index, std::size_t worker) const {
+  const plan::Step& step = plan_.steps[index];
+  StepInput input;
+  input.index = index;
+  input.run = run_;
+  input.step = &step;
+  input.recipe = graph_.recipe_of(step.node);
+  input.base_digests = step.base_digests;
+  for (const auto& base : step.bases_built_in_run) input.base_digests[base] = digest_of_.at(base);
+  std::string name = file_name_of(step.image);
+  input.work_dir = (std::filesystem::path(run_dir_) / "work" / name).string();
+  input.log_path = (std::filesystem::path(run_dir_) / "logs" / (name + ".log")).string();
+  input.worker = worker;
+  return input;
 }
 
 StoreError BuildQueue::complete(const StepInput& input, const StepResult& result) {

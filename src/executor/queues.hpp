@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cascade/executor.hpp"
+#include "pool.hpp"
 #include "rollout.hpp"
 #include "step.hpp"
 
@@ -31,9 +32,14 @@ class BuildQueue {
 
   /// Records the plan's skipped steps still pending in the store.
   [[nodiscard]] StoreError record_skips();
-  /// The next step to build, with its inputs, now running; nullopt when none is ready. A
-  /// step pushed before a resume is finished on the way and handed to `pushed`.
-  std::optional<StepInput> start(const std::function<void(const std::string& image, const std::string& digest)>& pushed);
+  /// The next step to build, with its inputs and the worker `pool` gave it, now running;
+  /// nullopt when none is ready or no worker is free for the ready ones. A step pushed
+  /// before a resume is finished on the way and handed to `pushed`; a step no worker can
+  /// take (every matching one down) fails, and `error` says when that could not be recorded.
+  std::optional<StepInput> start(const std::function<void(const std::string& image, const std::string& digest)>& pushed,
+                                 WorkerPool& pool, StoreError& error);
+  /// A started step's worker went away: the step is ready again, for another worker.
+  void requeue(const StepInput& input) { scheduler_.requeue(input.index); }
   /// A build ended. A failure blocks its descendants (recorded with the chain that reaches
   /// each); a cancelled build or a refused write leaves them pending, for a resume.
   [[nodiscard]] StoreError complete(const StepInput& input, const StepResult& result);
@@ -47,6 +53,12 @@ class BuildQueue {
   /// "failed -> child -> ... -> step": how the failure reaches a blocked step.
   std::string chain(std::size_t failed, std::size_t step) const;
   [[nodiscard]] StoreError record_blocked(std::size_t failed);
+  /// A step pushed before a resume: finished without a build.
+  bool finish_pushed_before(std::size_t index,
+                            const std::function<void(const std::string& image, const std::string& digest)>& pushed);
+  /// A step no worker can take: failed, its descendants blocked.
+  [[nodiscard]] StoreError fail_unplaceable(std::size_t index, const std::string& why);
+  StepInput input_for(std::size_t index, std::size_t worker) const;
 
   const Services& services_;
   const graph::Graph& graph_;
@@ -56,6 +68,7 @@ class BuildQueue {
   std::map<std::string, store::Task> tasks_;
   plan::Scheduler scheduler_;
   std::map<std::string, std::string> digest_of_;  // image -> digest pushed in this run
+  std::map<std::string, std::string> worker_of_;  // image -> worker that built it in this run
   std::vector<bool> reported_;                    // blocked steps already recorded
   bool any_failed_ = false;
   bool cancelled_ = false;

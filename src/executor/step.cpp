@@ -23,8 +23,12 @@ double seconds_since(Clock::time_point start) {
 }
 
 void tell(const Services& services, Progress::Kind kind, const std::string& image, const std::string& detail,
-          double seconds = 0) {
-  if (services.progress) services.progress(Progress{kind, image, detail, seconds});
+          double seconds = 0, const std::string& worker = "") {
+  if (services.progress) services.progress(Progress{kind, image, detail, seconds, worker});
+}
+
+const std::string& worker_name(const Services& services, const StepInput& input) {
+  return services.workers.at(input.worker).name;
 }
 
 // Records a task transition; false (with StepResult::store_error set) when the store refused it.
@@ -103,6 +107,7 @@ Expected<builder::BuildRequest, std::string> make_request(const Services& servic
   request.build_args = recipe.build_args;
   request.labels = labels_for(input, prepared->dockerfile_text, options);  // names as written, before pinning
   request.log_path = input.log_path;
+  request.secrets = services.secrets;
   return request;
 }
 
@@ -133,7 +138,7 @@ StepResult& record_pushed(const Services& services, const StepInput& input, cons
                         image, "the build's duration");
   result.succeeded = true;
   result.digest = built.digest;
-  tell(services, Progress::Kind::pushed, image, built.digest, result.seconds);
+  tell(services, Progress::Kind::pushed, image, built.digest, result.seconds, worker_name(services, input));
   return result;
 }
 
@@ -142,7 +147,7 @@ StepResult& record_failed(const Services& services, const StepInput& input, std:
   result.seconds = seconds_since(started);
   result.error = std::move(error);
   if (transition(services, input, store::TaskState::failed, result.error, result))
-    tell(services, Progress::Kind::failed, input.step->image, result.error, result.seconds);
+    tell(services, Progress::Kind::failed, input.step->image, result.error, result.seconds, worker_name(services, input));
   return result;
 }
 
@@ -153,11 +158,14 @@ StepResult run_step(const Services& services, const Options& options, const Step
   StepResult result;
   const std::string& image = input.step->image;
   auto started = Clock::now();
+  const Worker& worker = services.workers.at(input.worker);
   store::TaskUpdate start_update;
   start_update.base_digests = input.base_digests;
   start_update.build_log = input.log_path;
-  if (!transition(services, input, store::TaskState::building, "building", result, start_update)) return result;
-  tell(services, Progress::Kind::started, image, "");
+  start_update.worker = worker.name;
+  if (!transition(services, input, store::TaskState::building, "building on " + worker.name, result, start_update))
+    return result;
+  tell(services, Progress::Kind::started, image, "on " + worker.name, 0, worker.name);
 
   std::error_code ignored;
   fs::remove_all(input.work_dir, ignored);
@@ -168,7 +176,7 @@ StepResult run_step(const Services& services, const Options& options, const Step
 
   auto delay = options.retry_delay;
   for (int attempt = 1;; ++attempt) {
-    auto built = services.builder.build_and_push(*request, cancel);
+    auto built = worker.builder->build_and_push(*request, cancel);
     if (built) {
       record_pushed(services, input, *built, started, result);
       if (result.succeeded) fs::remove_all(input.work_dir, ignored);
@@ -180,11 +188,20 @@ StepResult run_step(const Services& services, const Options& options, const Step
       (void)transition(services, input, store::TaskState::pending, "cancelled; a resumed run builds it again", result);
       return result;
     }
+    if (error.kind == builder::Error::Kind::worker_unavailable && services.workers.size() > 1) {
+      // The engine failed, not the Dockerfile: the executor marks it down and places the
+      // build on another worker (with one worker, it is retried here like any transient error).
+      result.worker_unavailable = true;
+      result.error = error.message;
+      (void)transition(services, input, store::TaskState::pending, "worker " + worker.name + " unavailable: " +
+                       error.message, result);
+      return result;
+    }
     if (!error.transient() || attempt >= options.attempts || stop.stop_requested())
       return record_failed(services, input, std::string(builder::kind_name(error.kind)) + ": " + error.message, started,
                            result);
     if (!transition(services, input, store::TaskState::pending, "retrying: " + error.message, result)) return result;
-    tell(services, Progress::Kind::retrying, image, error.message);
+    tell(services, Progress::Kind::retrying, image, error.message, 0, worker.name);
     if (!wait_for(delay, stop)) {
       result.cancelled = true;  // stopped while waiting: stays pending
       return result;

@@ -19,6 +19,7 @@ struct StepResult {
   double seconds = 0;
   std::optional<Verdict> verdict;  // when Services::verify checked the pushed image
   std::string store_error;         // a store write failed: the run stops (the task stays where it was)
+  bool worker_unavailable = false;  // the worker failed, not the build: pending again, for another worker
 };
 
 struct StepInput {
@@ -29,6 +30,7 @@ struct StepInput {
   std::map<std::string, std::string> base_digests;  // every base of the recipe -> digest to build on
   std::string work_dir;                             // this step's own folder
   std::string log_path;
+  std::size_t worker = 0;                           // index into Services::workers
 };
 
 /// Builds and pushes one step; the store is updated at every state change, and a write the

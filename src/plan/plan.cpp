@@ -196,12 +196,35 @@ void Scheduler::make_ready(std::size_t step) {
 
 std::optional<std::size_t> Scheduler::next() {
   if (ready_.empty()) return std::nullopt;
-  std::pop_heap(ready_.begin(), ready_.end(), by_priority());
-  std::size_t step = ready_.back();
-  ready_.pop_back();
+  std::size_t step = ready_.front();  // the heap's top
+  start(step);
+  return step;
+}
+
+std::vector<std::size_t> Scheduler::ready() const {
+  std::vector<std::size_t> order = ready_;
+  auto before = by_priority();
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return before(b, a); });
+  return order;
+}
+
+void Scheduler::start(std::size_t step) {
+  if (states_[step] != State::ready) return;
+  if (ready_.front() == step) {  // the usual case: O(log n)
+    std::pop_heap(ready_.begin(), ready_.end(), by_priority());
+    ready_.pop_back();
+  } else {
+    ready_.erase(std::find(ready_.begin(), ready_.end(), step));
+    std::make_heap(ready_.begin(), ready_.end(), by_priority());
+  }
   states_[step] = State::running;
   ++running_;
-  return step;
+}
+
+void Scheduler::requeue(std::size_t step) {
+  if (states_[step] != State::running) return;
+  --running_;
+  make_ready(step);
 }
 
 void Scheduler::finished(std::size_t step, bool succeeded) {

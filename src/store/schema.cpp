@@ -240,9 +240,15 @@ ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'legacy'
 ALTER TABLE events ADD COLUMN args TEXT CHECK (args IS NULL OR json_valid(args));
 )sql";
 
+// Version 7: which build worker built a task (the pipeline's builders.workers name; "local"
+// for the implicit buildah worker). NULL: never started, or built before this version.
+const char* const kVersion7 = R"sql(
+ALTER TABLE tasks ADD COLUMN worker TEXT;
+)sql";
+
 const std::vector<const char*>& migrations() {
   static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3, kVersion4, kVersion5,
-                                                   kVersion6};
+                                                   kVersion6, kVersion7};
   return scripts;
 }
 

@@ -19,8 +19,8 @@ const char* const kRunColumns =
 
 const char* const kTaskColumns =
     "SELECT run_id, position, image, source, dockerfile, recipe_commit, dependencies, state, reason, "
-    "old_digest, new_digest, base_digests, attempts, started_at, finished_at, duration_ms, build_log, verdict "
-    "FROM tasks ";
+    "old_digest, new_digest, base_digests, attempts, started_at, finished_at, duration_ms, build_log, verdict, "
+    "worker FROM tasks ";
 
 const char* const kInsertTransition =
     "INSERT INTO transitions (run_id, image, from_state, to_state, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -69,6 +69,7 @@ Task task_from(const sql::Statement& row) {
   if (auto duration = row.optional_int64(15)) task.duration = Duration(*duration);
   task.build_log = row.optional_text(16);
   task.verdict = row.optional_text(17);
+  task.worker = row.optional_text(18).value_or("");
   return task;
 }
 
@@ -262,11 +263,11 @@ Expected<Task, Error> SqliteStore::transition_task(RunId run, const std::string&
     db_.prepare("UPDATE tasks SET state = ?3, reason = ?4, attempts = attempts + ?5, started_at = ?6, "
                 "finished_at = ?7, duration_ms = ?8, old_digest = coalesce(?9, old_digest), "
                 "new_digest = coalesce(?10, new_digest), base_digests = coalesce(?11, base_digests), "
-                "build_log = coalesce(?12, build_log) WHERE run_id = ?1 AND image = ?2")
+                "build_log = coalesce(?12, build_log), worker = coalesce(?13, worker) WHERE run_id = ?1 AND image = ?2")
         .bind_all(run, image, to_string(state), detail, state == TaskState::building ? 1 : 0, started,
                   finished ? std::optional<std::int64_t>(now) : std::nullopt,
                   timed ? std::optional<std::int64_t>(now - *started) : std::nullopt, update.old_digest,
-                  update.new_digest, base_digests, update.build_log)
+                  update.new_digest, base_digests, update.build_log, update.worker)
         .run();
     db_.prepare(kInsertTransition)
         .bind_all(run, image, to_string(current.state), to_string(state), detail, now)
