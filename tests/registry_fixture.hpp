@@ -220,10 +220,18 @@ class DockerRegistry {
 
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string log() const { return read_file(dir_ / "registry.log"); }
+  /// How many times a manifest of `repository` was pushed (PUT /v2/<repository>/manifests/...).
+  std::size_t manifest_puts(const std::string& repository) const {
+    std::string text = log(), needle = "\"PUT /v2/" + repository + "/manifests/";
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+  }
 
  private:
   std::string config(const RegistryAuth& auth, const std::optional<Certificate>& tls) const {
-    std::string text = "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n"
+    // The access log is on: manifest_puts() counts pushes from it.
+    std::string text = "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n"
                        "storage:\n  filesystem:\n    rootdirectory: " + (dir_ / "data").string() +
                        "\n  delete:\n    enabled: true\nhttp:\n  addr: " + host() + "\n  secret: cascade-test\n";
     if (tls) text += "  tls:\n    certificate: " + tls->cert + "\n    key: " + tls->key + "\n";

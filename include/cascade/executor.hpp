@@ -67,6 +67,7 @@ struct Options {
   std::chrono::seconds build_timeout{3600};    // one build and push
   std::string work_dir;                        // per-run folders for contexts and build logs
   std::chrono::milliseconds worker_down_for{60'000};  // a worker that failed gets no build this long
+  bool prefer_parent_worker = true;  // a build goes to the worker that built its parent when it can
 };
 
 /// Something worth telling a person while the run goes (progress on stderr).

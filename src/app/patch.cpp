@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -84,6 +85,10 @@ executor::Options executor_options(const Wiring& wiring, const RunOptions& optio
     out.parallel = std::max<std::size_t>(1, total);
   }
   out.work_dir = wiring.state_dir + "/runs";
+  // For bench/workers_bench.py: the same run without the parent-locality rule, to count the
+  // base pulls it saves.
+  if (const char* locality = std::getenv("CASCADE_PREFER_PARENT_WORKER"); locality && std::string(locality) == "0")
+    out.prefer_parent_worker = false;
   return out;
 }
 

@@ -71,7 +71,7 @@ class Run {
                 (std::filesystem::path(options.work_dir) / ("run-" + std::to_string(run))).string(),
                 stored_tasks(services.store, run), expected_durations(services.store, plan)),
         deploys_(services.deployments, services.max_parallel_deploys),
-        pool_(services.workers, options.worker_down_for) {}
+        pool_(services.workers, options.worker_down_for, options.prefer_parent_worker) {}
 
   RunOutcome execute() {
     auto started = Clock::now();

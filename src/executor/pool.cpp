@@ -18,7 +18,8 @@ bool matches(const Worker& worker, const graph::WorkerChoice& choice) {
 
 namespace cascade::executor::detail {
 
-WorkerPool::WorkerPool(const std::vector<Worker>& workers, std::chrono::milliseconds down_for) : down_for_(down_for) {
+WorkerPool::WorkerPool(const std::vector<Worker>& workers, std::chrono::milliseconds down_for, bool prefer_parents)
+    : down_for_(down_for), prefer_parents_(prefer_parents) {
   for (const auto& worker : workers) states_.push_back({&worker, 0, {}, {}});
 }
 
@@ -28,7 +29,7 @@ std::optional<std::size_t> WorkerPool::take(const graph::WorkerChoice& choice, c
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const State& state = states_[i];
     if (!matches(*state.worker, choice) || !up(state) || state.running >= state.worker->capacity) continue;
-    bool local = std::find(parents.begin(), parents.end(), state.worker->name) != parents.end();
+    bool local = prefer_parents_ && std::find(parents.begin(), parents.end(), state.worker->name) != parents.end();
     std::size_t free = state.worker->capacity - state.running;
     if (!best || (local && !best_local) ||
         (local == best_local && free > states_[*best].worker->capacity - states_[*best].running)) {

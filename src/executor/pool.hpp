@@ -18,7 +18,7 @@ class WorkerPool {
  public:
   using Clock = std::chrono::steady_clock;
 
-  WorkerPool(const std::vector<Worker>& workers, std::chrono::milliseconds down_for);
+  WorkerPool(const std::vector<Worker>& workers, std::chrono::milliseconds down_for, bool prefer_parents = true);
 
   /// A worker for a build asking for `choice`, now counted as running one more build;
   /// nullopt when every matching worker is busy or down. `parents`: the workers that
@@ -49,6 +49,7 @@ class WorkerPool {
 
   std::vector<State> states_;
   std::chrono::milliseconds down_for_;
+  bool prefer_parents_;
   std::size_t local_parent_hits_ = 0;
 };
 
