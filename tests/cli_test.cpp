@@ -171,6 +171,20 @@ TEST_CASE("cli validate and errors") {
     CHECK(result.exit_code == 0);
     CHECK(result.out.find("ok: ") != std::string::npos);
   }
+  SUBCASE("validate says which storage driver buildah will use, and why") {
+    // The default state folder is <pipeline folder>/.cascade; buildah's root is under it.
+    const std::string root = (fleet.dir / "pipelines/.cascade/buildah/root").string();
+    auto result = test::cascade({"validate", "-p", fleet.pipeline});
+    CHECK(result.exit_code == 0);
+    CHECK_MESSAGE(result.out.find("buildah storage driver: overlay: an overlay mount works under " + root) !=
+                      std::string::npos, result.out);
+    CHECK_FALSE(std::filesystem::exists(root));  // the mount was tried in a scratch folder, removed after
+    // A root that already holds vfs images keeps vfs: switching would lose them.
+    test::write_file(std::filesystem::path(root) / "vfs-images/images.json", R"([{"id": "0123", "names": ["a:1"]}])");
+    result = test::cascade({"validate", "-p", fleet.pipeline});
+    CHECK_MESSAGE(result.out.find("buildah storage driver: vfs: " + root + " already holds 1 vfs images") !=
+                      std::string::npos, result.out);
+  }
   SUBCASE("an unknown key names file, line and column, exit 2") {
     std::string text = test::read_file(fleet.pipeline);
     text.replace(text.find("    ref: main"), 13, "    reff: main");

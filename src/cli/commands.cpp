@@ -2,7 +2,9 @@
 // 0 success, 1 the operation failed, 2 bad input or usage.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -88,11 +90,27 @@ int affected_command(const Common& common, const std::string& image) {
   return kOk;
 }
 
+// Which storage driver the local buildah worker will use and why; empty without one.
+std::string buildah_storage_line(const pipeline::Pipeline& pipeline) {
+  const auto& workers = pipeline.builders.workers;
+  bool local_buildah = workers.empty() || std::any_of(workers.begin(), workers.end(), [](const auto& worker) {
+                         return worker.kind == pipeline::WorkerKind::buildah;
+                       });
+  if (!local_buildah) return {};
+  if (!pipeline.builders.storage_driver.empty())
+    return pipeline.builders.storage_driver + ": builders.storage_driver in " + pipeline.file;
+  builder::BuildahOptions options;  // the storage root wire() gives buildah
+  options.state_dir = std::filesystem::path(pipeline.state).parent_path().string();
+  return builder::choose_storage_driver(builder::Buildah(options).options().root).reason;
+}
+
 int validate_command(const Common& common) {
   auto fleet = load_fleet(common);
   if (!fleet) return kBadInput;
   std::cout << "ok: " << fleet->pipeline.file << ": " << fleet->sources.size() << " sources, "
             << fleet->graph.recipes().size() << " images, " << fleet->graph.external().size() << " external bases\n";
+  if (std::string storage = buildah_storage_line(fleet->pipeline); !storage.empty())
+    std::cout << "buildah storage driver: " << storage << "\n";
   return kOk;
 }
 
