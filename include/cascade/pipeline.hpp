@@ -230,7 +230,8 @@ Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, st
                                 const Environment& env);
 
 /// One warning per docker target whose `insecure: true` is in use (a plain tcp:// endpoint,
-/// an unverified https http_probe), at the target's place; said when a command starts.
+/// an unverified https http_probe), at the target's place, then one per build worker with
+/// `insecure: true` (a plain tcp:// endpoint), at the worker's place; said when a command starts.
 std::vector<Error> insecure_warnings(const Pipeline& pipeline);
 
 /// Reads and parses a pipeline file; fails with Error when unreadable or invalid.

@@ -2,7 +2,6 @@
 // their per-kind keys, rollout policies, durations and command placeholders.
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <map>
 
 #include "paths.hpp"
@@ -20,7 +19,6 @@ const Section kTarget{"deploy target",
 const Section kRolloutSection{"rollout",
                               {{"batch"}, {"max_unavailable"}, {"health_timeout"}, {"rollback"}, {"http_probe"},
                                {"stable_for"}}};
-const Section kTlsSection{"tls", {{"ca"}, {"cert"}, {"key"}}};
 
 struct KindKeys {
   DeployKind kind;
@@ -62,24 +60,10 @@ bool valid_namespace(const std::string& name) {
                      [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'; });
 }
 
-bool valid_env_name(const std::string& name) {
-  auto letter = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '_'; };
-  if (name.empty() || !letter(name.front())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char ch) { return letter(ch) || std::isdigit(static_cast<unsigned char>(ch)); });
-}
-
+/// read_count as an int (six digits at most, so it fits).
 Expected<int, Error> read_int(const Context& context, const YAML::Node& node, std::string_view key, int minimum) {
-  std::string text = node.IsScalar() ? node.Scalar() : std::string();
-  bool digits = !text.empty() && text.size() <= 6 && node.Tag() != "!" &&
-                std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-  int value = digits ? std::stoi(text) : -1;
-  if (!digits || value < minimum) {
-    std::string found = node.IsScalar() ? quoted(text) : std::string(kind_of(node));
-    return unexpected(context.report.at(node, quoted(key) + " must be a whole number of at least " +
-                                                  std::to_string(minimum) + ", not " + found));
-  }
-  return value;
+  CASCADE_TRY_ASSIGN(auto count, read_count(context.report, node, key, static_cast<std::size_t>(minimum)));
+  return static_cast<int>(count);
 }
 
 Expected<std::chrono::milliseconds, Error> read_duration(const Context& context, const YAML::Node& node,
@@ -140,38 +124,6 @@ Status read_argv(const Context& context, const YAML::Node& node, DeployTarget& t
                                                                    checked.error()));
   }
   target.argv = std::move(argv);
-  return {};
-}
-
-Status read_endpoint(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  CASCADE_TRY_ASSIGN(auto endpoint, read_nonempty(context.report, node, "endpoint"));
-  const std::string& text = endpoint;
-  bool unix_socket = text.rfind("unix:///", 0) == 0 && text.size() > 8;
-  bool tcp = text.rfind("tcp://", 0) == 0 && text.size() > 6 && text.find('/', 6) == std::string::npos &&
-             text.find(':', 6) != std::string::npos;
-  if (!unix_socket && !tcp)
-    return unexpected(context.report.at(node, "'endpoint' " + quoted(text) +
-                                                  " must be unix:///absolute/path.sock or tcp://host:port"));
-  target.endpoint = text;
-  return {};
-}
-
-Status read_tls(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kTlsSection));
-  TlsFiles files;
-  for (auto [key, out] : {std::pair{"ca", &files.ca}, {"cert", &files.cert}, {"key", &files.key}}) {
-    auto value_node = fields.find(key);
-    if (!value_node) continue;
-    CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, *value_node, key));
-    auto path = resolve_local(text, context.directory, context.env);
-    if (!path) return unexpected(context.report.at(*value_node, quoted(key) + ": " + path.error()));
-    *out = *path;
-  }
-  if (files.cert.empty() != files.key.empty())
-    return unexpected(context.report.at(node, "'tls' needs both 'cert' and 'key' for a client certificate, or neither"));
-  if (target.endpoint.rfind("tcp://", 0) != 0)
-    return unexpected(context.report.at(node, "'tls' applies only to a tcp:// endpoint"));
-  target.tls = files;
   return {};
 }
 
@@ -310,8 +262,10 @@ Status read_kind_fields(const Context& context, const Fields& fields, DeployTarg
   if (auto node = fields.find("insecure")) {
     CASCADE_TRY_ASSIGN(target.insecure, read_bool(context.report, *node, "insecure"));
   }
-  if (auto node = fields.find("endpoint")) CASCADE_TRY(read_endpoint(context, *node, target));
-  if (auto node = fields.find("tls")) CASCADE_TRY(read_tls(context, *node, target));
+  if (auto node = fields.find("endpoint")) CASCADE_TRY_ASSIGN(target.endpoint, read_endpoint(context, *node));
+  if (auto node = fields.find("tls")) {
+    CASCADE_TRY_ASSIGN(target.tls, read_tls(context, *node, target.endpoint, TlsCheck::paths_only));
+  }
   if (auto node = fields.find("group_by")) {
     CASCADE_TRY_ASSIGN(target.group_by, read_nonempty(context.report, *node, "group_by"));
   }
@@ -421,6 +375,12 @@ std::vector<Error> insecure_warnings(const Pipeline& pipeline) {
     if (what.empty()) continue;
     warnings.push_back({pipeline.file, target.mark.line, target.mark.column,
                         "deploy target '" + target.name + "' is insecure: " + what});
+  }
+  for (const auto& worker : pipeline.builders.workers) {
+    if (!worker.insecure) continue;
+    warnings.push_back({pipeline.file, worker.mark.line, worker.mark.column,
+                        "build worker '" + worker.name + "' is insecure: its endpoint " + worker.endpoint +
+                            " is plain tcp: builds and their secrets unencrypted and unauthenticated"});
   }
   return warnings;
 }

@@ -141,6 +141,35 @@ Expected<bool, Error> read_bool(const Reporter& report, const YAML::Node& node, 
   return unexpected(report.at(node, quoted(key) + " must be true or false (unquoted), not " + found));
 }
 
+Expected<std::size_t, Error> read_count(const Reporter& report, const YAML::Node& node, std::string_view key,
+                                        std::size_t minimum) {
+  std::string text = node.IsScalar() ? node.Scalar() : std::string();
+  bool digits = !text.empty() && text.size() <= 6 && node.Tag() != "!" &&
+                std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  std::size_t value = digits ? std::stoul(text) : 0;
+  if (!digits || value < minimum) {
+    std::string found = node.IsScalar() ? quoted(text) : std::string(kind_of(node));
+    return unexpected(report.at(node, quoted(key) + " must be a whole number of at least " + std::to_string(minimum) +
+                                          ", not " + found));
+  }
+  return value;
+}
+
+bool valid_env_name(std::string_view name) {
+  auto letter = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '_'; };
+  if (name.empty() || !letter(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char ch) { return letter(ch) || std::isdigit(static_cast<unsigned char>(ch)); });
+}
+
+Expected<std::string, Error> read_env_name(const Reporter& report, const YAML::Node& node, std::string_view key) {
+  CASCADE_TRY_ASSIGN(auto name, read_nonempty(report, node, key));
+  if (!valid_env_name(name))
+    return unexpected(report.at(node, quoted(key) + " names an environment variable: " + quoted(name) +
+                                          " must match [A-Za-z_][A-Za-z0-9_]*"));
+  return name;
+}
+
 Status expect_list(const Reporter& report, const YAML::Node& node, std::string_view key) {
   if (!node.IsSequence()) return unexpected(report.at(node, wrong_type(key, node, "a list")));
   return {};

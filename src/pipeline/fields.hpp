@@ -88,6 +88,16 @@ Expected<std::string, Error> read_nonempty(const Reporter& report, const YAML::N
 /// true / false (also True, TRUE, False, FALSE, as YAML 1.2 spells them).
 Expected<bool, Error> read_bool(const Reporter& report, const YAML::Node& node, std::string_view key);
 
+/// A whole number of at least `minimum` (at most six digits, unquoted).
+Expected<std::size_t, Error> read_count(const Reporter& report, const YAML::Node& node, std::string_view key,
+                                        std::size_t minimum);
+
+/// True when `name` matches [A-Za-z_][A-Za-z0-9_]*.
+bool valid_env_name(std::string_view name);
+
+/// The name of an environment variable (checked with valid_env_name).
+Expected<std::string, Error> read_env_name(const Reporter& report, const YAML::Node& node, std::string_view key);
+
 /// Checks that `node` is a list.
 Status expect_list(const Reporter& report, const YAML::Node& node, std::string_view key);
 

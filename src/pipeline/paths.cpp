@@ -1,7 +1,10 @@
 // Paths in the pipeline file: '~' expanded from HOME, local paths resolved against the file's
-// folder, a source's git location classified (remote URL or local repository) and checked.
+// folder, a source's git location classified (remote URL or local repository) and checked,
+// host:port forms.
 #include "paths.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "cascade/util/git_location.hpp"
@@ -48,6 +51,33 @@ Expected<GitLocation, std::string> classify_git(std::string_view git) {
                                     "or an SSH key; secrets do not belong in the pipeline file"));
   }
   return util::is_remote_git_location(git) ? GitLocation::remote : GitLocation::local;
+}
+
+bool valid_port(std::string_view text) {
+  bool digits = !text.empty() && text.size() <= 5 &&
+                std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  return digits && std::stoul(std::string(text)) <= 65535;
+}
+
+bool valid_hostname(std::string_view host) {
+  return !host.empty() && std::all_of(host.begin(), host.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-';
+  });
+}
+
+bool valid_host_port(std::string_view text) {
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    std::string_view v6 = text.substr(1, close - 1);
+    bool valid_v6 = v6.find(':') != std::string_view::npos && std::all_of(v6.begin(), v6.end(), [](char ch) {
+                      return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':' || ch == '.';
+                    });
+    return valid_v6 && valid_port(text.substr(close + 2));
+  }
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  return valid_hostname(text.substr(0, colon)) && valid_port(text.substr(colon + 1));
 }
 
 Expected<std::string, std::string> repository_path(std::string_view path) {

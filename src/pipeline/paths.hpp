@@ -21,6 +21,15 @@ enum class GitLocation { local, remote };
 /// another URL scheme or a URL that carries a password.
 Expected<GitLocation, std::string> classify_git(std::string_view git);
 
+/// A TCP port: 0-65535, digits only.
+bool valid_port(std::string_view text);
+
+/// A host name or IPv4 address: letters, digits, '.' and '-'.
+bool valid_hostname(std::string_view host);
+
+/// "host:port" or "[v6]:port".
+bool valid_host_port(std::string_view text);
+
 /// A path inside a repository, normalized: '.' and empty segments dropped, "" for the root.
 /// Fails on an absolute path or a '..' segment.
 Expected<std::string, std::string> repository_path(std::string_view path);

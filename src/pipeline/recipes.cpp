@@ -10,9 +10,9 @@ namespace cascade::pipeline::detail {
 namespace {
 
 const Section kImageRecipe{"image recipe",
-                           {{"image", true}, {"dockerfile", true}, {"context"}, {"target"}, {"build_args"}}};
+                           {{"image", true}, {"dockerfile", true}, {"context"}, {"target"}, {"build_args"}, {"builder"}}};
 const Section kDiscover{"discover entry",
-                        {{"dockerfiles", true}, {"image", true}, {"context"}, {"target"}, {"build_args"}}};
+                        {{"dockerfiles", true}, {"image", true}, {"context"}, {"target"}, {"build_args"}, {"builder"}}};
 
 bool has_space(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char ch) { return ch <= ' ' || ch == 0x7f; });
@@ -126,6 +126,7 @@ template <typename Recipe>
 Status read_build_options(const Context& context, const Fields& fields, Recipe& recipe) {
   if (auto node = fields.find("target")) CASCADE_TRY_ASSIGN(recipe.target, read_target(context, *node));
   if (auto node = fields.find("build_args")) CASCADE_TRY_ASSIGN(recipe.build_args, read_build_args(context, *node));
+  if (auto node = fields.find("builder")) CASCADE_TRY_ASSIGN(recipe.builder, read_worker_choice(context, *node));
   return {};
 }
 

@@ -9,6 +9,7 @@
 
 #include "cascade/cron.hpp"
 #include "cascade/util/text.hpp"
+#include "paths.hpp"
 #include "sections.hpp"
 
 namespace cascade::pipeline::detail {
@@ -30,7 +31,6 @@ constexpr std::array<std::string_view, 2> kSigningSenders{"github", "generic"};
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-bool all_digits(std::string_view text) { return !text.empty() && std::all_of(text.begin(), text.end(), is_digit); }
 
 /// The key node of `key` in a checked mapping (for errors about the key itself).
 YAML::Node key_node(const YAML::Node& mapping, std::string_view key) {
@@ -39,63 +39,9 @@ YAML::Node key_node(const YAML::Node& mapping, std::string_view key) {
   return mapping;
 }
 
-bool valid_env_name(const std::string& name) {
-  auto letter = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '_'; };
-  if (name.empty() || !letter(name.front())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char ch) { return letter(ch) || std::isdigit(static_cast<unsigned char>(ch)); });
-}
-
-Expected<std::string, Error> read_env_name(const Context& context, const YAML::Node& node, std::string_view key) {
-  CASCADE_TRY_ASSIGN(auto name, read_nonempty(context.report, node, key));
-  if (!valid_env_name(name))
-    return unexpected(context.report.at(node, quoted(key) + " names an environment variable: " + quoted(name) +
-                                                  " must match [A-Za-z_][A-Za-z0-9_]*"));
-  return name;
-}
-
-Expected<std::size_t, Error> read_count(const Context& context, const YAML::Node& node, std::string_view key,
-                                        std::size_t minimum) {
-  std::string text = node.IsScalar() ? node.Scalar() : std::string();
-  bool digits = all_digits(text) && text.size() <= 6 && node.Tag() != "!";
-  std::size_t value = digits ? std::stoul(text) : 0;
-  if (!digits || value < minimum) {
-    std::string found = node.IsScalar() ? quoted(text) : std::string(kind_of(node));
-    return unexpected(context.report.at(node, quoted(key) + " must be a whole number of at least " +
-                                                  std::to_string(minimum) + ", not " + found));
-  }
-  return value;
-}
-
-bool valid_port(std::string_view text) { return all_digits(text) && text.size() <= 5 && std::stoul(std::string(text)) <= 65535; }
-
-bool valid_hostname(std::string_view host) {
-  return !host.empty() && std::all_of(host.begin(), host.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-';
-  });
-}
-
-bool valid_ipv6(std::string_view host) {
-  return host.find(':') != std::string_view::npos && std::all_of(host.begin(), host.end(), [](char ch) {
-           return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':' || ch == '.';
-         });
-}
-
-/// "host:port" or "[v6]:port".
-bool valid_listen(std::string_view text) {
-  if (!text.empty() && text.front() == '[') {
-    std::size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
-    return valid_ipv6(text.substr(1, close - 1)) && valid_port(text.substr(close + 2));
-  }
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  return valid_hostname(text.substr(0, colon)) && valid_port(text.substr(colon + 1));
-}
-
 Expected<std::string, Error> read_listen(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto listen, read_nonempty(context.report, node, "listen"));
-  if (!valid_listen(listen))
+  if (!valid_host_port(listen))
     return unexpected(context.report.at(node, "'listen' " + quoted(listen) +
                                                   " must be host:port (port 0-65535), e.g. 127.0.0.1:8080 or "
                                                   "[::1]:8080"));
@@ -166,14 +112,14 @@ Expected<std::string, Error> read_sender(const Context& context, const YAML::Nod
 /// token_env, secret_env and auth: at least one way to accept a delivery, chosen explicitly.
 Status read_hook_auth(const Context& context, const YAML::Node& node, const Fields& fields, Webhook& hook) {
   if (auto value = fields.find("token_env")) {
-    CASCADE_TRY_ASSIGN(hook.token_env, read_env_name(context, *value, "token_env"));
+    CASCADE_TRY_ASSIGN(hook.token_env, read_env_name(context.report, *value, "token_env"));
   }
   if (auto value = fields.find("secret_env")) {
     if (std::find(kSigningSenders.begin(), kSigningSenders.end(), hook.sender) == kSigningSenders.end())
       return unexpected(context.report.at(key_node(node, "secret_env"),
                                           hook.sender + " cannot sign; use token_env (only github and generic "
                                                         "deliveries carry a signature)"));
-    CASCADE_TRY_ASSIGN(hook.secret_env, read_env_name(context, *value, "secret_env"));
+    CASCADE_TRY_ASSIGN(hook.secret_env, read_env_name(context.report, *value, "secret_env"));
   }
   if (auto value = fields.find("auth")) {
     if (!value->IsScalar() || value->Scalar() != "none")
@@ -364,13 +310,13 @@ Status read_server_settings(const Context& context, const Fields& fields, Trigge
   if (auto value = fields.find("debounce")) CASCADE_TRY_ASSIGN(triggers.debounce, read_debounce(context, *value));
   if (auto value = fields.find("body_limit")) CASCADE_TRY_ASSIGN(triggers.body_limit, read_body_limit(context, *value));
   if (auto value = fields.find("parallel")) {
-    CASCADE_TRY_ASSIGN(triggers.parallel, read_count(context, *value, "parallel", 1));
+    CASCADE_TRY_ASSIGN(triggers.parallel, read_count(context.report, *value, "parallel", 1));
   }
   if (auto value = fields.find("api_token_env")) {
-    CASCADE_TRY_ASSIGN(triggers.api_token_env, read_env_name(context, *value, "api_token_env"));
+    CASCADE_TRY_ASSIGN(triggers.api_token_env, read_env_name(context.report, *value, "api_token_env"));
   }
   if (auto value = fields.find("read_token_env")) {
-    CASCADE_TRY_ASSIGN(triggers.read_token_env, read_env_name(context, *value, "read_token_env"));
+    CASCADE_TRY_ASSIGN(triggers.read_token_env, read_env_name(context.report, *value, "read_token_env"));
   }
   if (auto value = fields.find("hosts")) CASCADE_TRY(read_hosts(context, *value, triggers));
   if (auto value = fields.find("log")) CASCADE_TRY_ASSIGN(triggers.log_format, read_log_format(context, *value));
