@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "cascade/fleet.hpp"
 #include "support.hpp"
@@ -284,4 +285,55 @@ TEST_CASE("fleet::scan: a hostile Dockerfile is that recipe's error, never a cra
     CHECK(scanned->broken.size() == 2);
     CHECK(scanned->graph.find("r.example.com/apps/shop:latest"));
   }
+}
+
+TEST_CASE("fleet::scan carries each recipe's builder choice into the graph") {
+  // The recipe's own `builder:`, else its discover entry's, else its source's, else any.
+  TempDir dir;
+  test::make_repo(dir / "platform", {{"debian/Dockerfile", "FROM debian:12\n"}});
+  test::make_repo(dir / "apps", {{"services/shop/Dockerfile", "FROM r.example.com/base/debian:12\n"},
+                                 {"services/cart/Dockerfile", "FROM r.example.com/base/debian:12\n"},
+                                 {"jobs/nightly/Dockerfile", "FROM r.example.com/base/debian:12\n"},
+                                 {"api/Dockerfile", "FROM r.example.com/base/debian:12\n"},
+                                 {"web/Dockerfile", "FROM r.example.com/base/debian:12\n"},
+                                 {"any/Dockerfile", "FROM r.example.com/base/debian:12\n"}});
+  auto fleet = scan_ok(dir, R"(version: 1
+builders:
+  workers:
+    - {name: local, kind: buildah, labels: {arch: amd64}}
+    - {name: docker-a, kind: docker, endpoint: "unix:///run/docker-a.sock", labels: {arch: amd64, pool: fast}}
+sources:
+  - name: platform
+    git: platform
+    images:
+      - {image: r.example.com/base/debian:12, dockerfile: debian/Dockerfile}
+  - name: apps
+    git: apps
+    builder: {labels: {arch: amd64}}
+    images:
+      - {image: r.example.com/apps/api:1, dockerfile: api/Dockerfile, builder: {name: local}}
+      - {image: r.example.com/apps/web:1, dockerfile: web/Dockerfile}
+      - {image: r.example.com/apps/any:1, dockerfile: any/Dockerfile, builder: {}}
+      - {image: r.example.com/apps/cart:2, dockerfile: services/cart/Dockerfile}
+    discover:
+      - {dockerfiles: "services/*/Dockerfile", image: "r.example.com/apps/{dir}:1",
+         builder: {name: docker-a, labels: {pool: fast}}}
+      - {dockerfiles: "jobs/*/Dockerfile", image: "r.example.com/jobs/{dir}:1"}
+)");
+  auto worker_of = [&](const std::string& image) {
+    auto id = fleet.graph.find(image);
+    REQUIRE_MESSAGE(id, image);
+    return fleet.graph.recipe_of(*id)->worker;
+  };
+  using Labels = std::map<std::string, std::string>;
+  const graph::WorkerChoice source_choice{"", Labels{{"arch", "amd64"}}};
+  CHECK(worker_of("r.example.com/apps/api:1") == graph::WorkerChoice{"local", {}});  // its own
+  CHECK(worker_of("r.example.com/apps/web:1") == source_choice);                    // its source's
+  CHECK(worker_of("r.example.com/apps/any:1").any());  // `builder: {}` overrides the source's: any worker
+  CHECK(worker_of("r.example.com/apps/shop:1") == graph::WorkerChoice{"docker-a", Labels{{"pool", "fast"}}});
+  CHECK(worker_of("r.example.com/jobs/nightly:1") == source_choice);  // a discover entry without a choice
+  // An explicit recipe for a discovered file replaces it, and with it the discover entry's choice.
+  CHECK_FALSE(fleet.graph.find("r.example.com/apps/cart:1"));
+  CHECK(worker_of("r.example.com/apps/cart:2") == source_choice);
+  CHECK(worker_of("r.example.com/base/debian:12").any());  // no choice anywhere
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -24,6 +25,7 @@ struct Candidate {
   std::string target;
   std::map<std::string, std::string> build_args;
   std::string declared_at;  // pipeline file position of the entry that made it
+  graph::WorkerChoice worker;  // the entry's `builder:`, else its source's; empty: any worker
 };
 
 struct SourceResult {
@@ -50,10 +52,18 @@ Expected<git::Repository, git::Error> open_source(const pipeline::Pipeline& pipe
   return git::Repository::open(source.git);
 }
 
+// The `builder:` that applies to an entry: its own, else its source's, else any worker.
+graph::WorkerChoice worker_for(const std::optional<pipeline::WorkerChoice>& own, const pipeline::Source& source) {
+  const auto& choice = own ? own : source.builder;
+  if (!choice) return {};
+  return graph::WorkerChoice{choice->name, choice->labels};
+}
+
 void add_explicit(const pipeline::Pipeline& pipeline, const pipeline::Source& source, std::vector<Candidate>& out) {
   for (const auto& entry : source.images) {
     out.push_back(Candidate{entry.image, entry.dockerfile, entry.context.empty() ? folder_of(entry.dockerfile) : entry.context,
-                            entry.target, entry.build_args, at(pipeline, entry.mark)});
+                            entry.target, entry.build_args, at(pipeline, entry.mark),
+                            worker_for(entry.builder, source)});
   }
 }
 
@@ -96,7 +106,8 @@ void add_discovered(const pipeline::Pipeline& pipeline, const pipeline::Source& 
                                               " and " + file + "; use a placeholder that tells them apart, e.g. {path}"});
         continue;
       }
-      out.push_back(Candidate{image->str(), file, context, rule.target, rule.build_args, where});
+      out.push_back(Candidate{image->str(), file, context, rule.target, rule.build_args, where,
+                              worker_for(rule.builder, source)});
     }
     if (matched == 0)
       result.warnings.push_back({where, "source '" + source.name + "': no file matches '" + rule.dockerfiles + "'"});
@@ -162,6 +173,7 @@ SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Sou
     recipe.target = std::move(candidate.target);
     recipe.build_args = std::move(candidate.build_args);
     recipe.commit = *commit;
+    recipe.worker = std::move(candidate.worker);
     recipe.bases = std::move(analysis->bases);
     if (analysis->frontend) recipe.frontend = analysis->frontend->str();
     result.recipes.push_back(std::move(recipe));
