@@ -22,7 +22,6 @@
 
 namespace cascade::graph {
 
-/// How one image of the fleet is built.
 /// Which build workers may build a recipe: the one named, or those carrying every label;
 /// both empty: any worker.
 struct WorkerChoice {
@@ -32,6 +31,7 @@ struct WorkerChoice {
   bool operator==(const WorkerChoice&) const = default;
 };
 
+/// How one image of the fleet is built.
 struct Recipe {
   std::string image;       // normalized reference it produces (the node's key)
   std::string source;      // pipeline source name
