@@ -77,6 +77,8 @@ std::vector<std::string> Buildah::bud_argv(const BuildRequest& request, const Bu
   if (request.no_cache) argv.push_back("--no-cache");
   for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", detail::build_arg_argument(key, value)});
   for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
+  for (std::size_t i = 0; i < request.secrets.size(); ++i)
+    append(argv, {"--secret", detail::secret_argument(request.secrets[i], i)});
   append(argv, {"--iidfile", files.iidfile});
   append(argv, options_.bud_args);
   argv.push_back(request.context_dir);
@@ -106,6 +108,8 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
     if (!file->empty() && !fs::is_regular_file(*file, ec))
       return unexpected(Error{Error::Kind::setup, request.image + ": buildah: " + *file + " is not a readable file"});
   }
+  auto secrets = detail::read_secrets(request);
+  if (!secrets) return unexpected(secrets.error());
   auto work = detail::WorkDir::create(options_.work_dir, request.run_id);
   if (!work) return unexpected(work.error());
   BuildahFiles files{work->file("Dockerfile"), work->file("image-id"), work->file("digest")};
@@ -124,10 +128,12 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
   }
 
   detail::append_log(request.log_path, "=== cascade buildah: " + request.image + " (run " + request.run_id + ") ===\n");
-  detail::StepContext context{request, cancel, detail::deadline_for(request, start), options_.kill_grace};
-  // Build-arg values go in bud's environment, not its argv (visible to every user in ps).
+  detail::StepContext context{request, cancel, detail::deadline_for(request, start), options_.kill_grace,
+                              secrets->masked};
+  // Build-arg and secret values go in bud's environment, not its argv (visible to every user in ps).
   std::map<std::string, std::string> bud_env = detail::build_arg_environment(request);
   for (const auto& [key, value] : env) bud_env[key] = value;
+  for (const auto& [key, value] : secrets->env) bud_env[key] = value;
   auto built = detail::run_step({"buildah bud", bud_argv(request, files), bud_env}, context);
   if (!built) return unexpected(built.error());
   if (built->exit_code != 0)

@@ -2,10 +2,10 @@
 // with mutual TLS, or in Kubernetes). It builds and pushes in one command and reports the
 // pushed digest in a --metadata-file.
 //
-// Neither runs on the machines the tests run on (no BuildKit daemon, no Docker engine): the
-// argument vectors are tested exactly, the metadata parsing on BuildKit's documented shape,
-// and the failure classification on its error lines. docs/builders.md says how to point
-// cascade at a remote BuildKit worker.
+// No standalone BuildKit daemon runs on the machines the tests run on: the argument vectors
+// are tested exactly, the metadata parsing on BuildKit's documented shape, and the failure
+// classification on its error lines. docs/builders.md says how to point cascade at a remote
+// BuildKit worker.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -50,9 +50,10 @@ std::string image_output(const std::string& image, const std::set<std::string>& 
 Expected<BuildResult, Error> run_buildkit(const std::string& backend, const std::vector<std::string>& argv,
                                           const std::map<std::string, std::string>& env, const std::string& metadata_file,
                                           const BuildRequest& request, const CancelToken& cancel,
-                                          Clock::time_point start, std::chrono::milliseconds kill_grace) {
+                                          Clock::time_point start, std::chrono::milliseconds kill_grace,
+                                          const std::vector<std::string>& masked) {
   detail::append_log(request.log_path, "=== cascade " + backend + ": " + request.image + " (run " + request.run_id + ") ===\n");
-  detail::StepContext context{request, cancel, detail::deadline_for(request, start), kill_grace};
+  detail::StepContext context{request, cancel, detail::deadline_for(request, start), kill_grace, masked};
   auto ran = detail::run_step({backend + " build", argv, env}, context);
   if (!ran) return unexpected(ran.error());
   if (ran->exit_code != 0)
@@ -83,6 +84,8 @@ std::vector<std::string> Buildctl::argv(const BuildRequest& request, const Build
   if (request.no_cache) argv.push_back("--no-cache");
   for (const auto& [key, value] : request.build_args) append(argv, {"--opt", "build-arg:" + key + "=" + value});
   for (const auto& [key, value] : request.labels) append(argv, {"--opt", "label:" + key + "=" + value});
+  for (std::size_t i = 0; i < request.secrets.size(); ++i)
+    append(argv, {"--secret", detail::secret_argument(request.secrets[i], i)});
   append(argv, {"--output", image_output(request.image, options_.insecure_registries),
                 "--metadata-file", files.metadata_file});
   append(argv, options_.build_args);
@@ -92,6 +95,8 @@ std::vector<std::string> Buildctl::argv(const BuildRequest& request, const Build
 Expected<BuildResult, Error> Buildctl::build_and_push(const BuildRequest& request, const CancelToken& cancel) {
   auto start = Clock::now();
   if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
+  auto secrets = detail::read_secrets(request);
+  if (!secrets) return unexpected(secrets.error());
   auto work = detail::WorkDir::create(detail::work_root("", options_.state_dir, "buildctl"), request.run_id);
   if (!work) return unexpected(work.error());
   // The Dockerfile sits in a folder of its own, sent to the daemon as the "dockerfile" local.
@@ -100,10 +105,10 @@ Expected<BuildResult, Error> Buildctl::build_and_push(const BuildRequest& reques
   fs::create_directories(files.dockerfile_dir, ec);
   if (auto written = detail::write_text(files.dockerfile_dir + "/Dockerfile", request.dockerfile_text); !written)
     return unexpected(written.error());
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env = secrets->env;
   if (!options_.docker_config_dir.empty()) env["DOCKER_CONFIG"] = options_.docker_config_dir;
   return run_buildkit("buildctl", argv(request, files), env, files.metadata_file, request, cancel, start,
-                      options_.kill_grace);
+                      options_.kill_grace, secrets->masked);
 }
 
 }  // namespace cascade::builder

@@ -130,6 +130,22 @@ std::string mask_value(const std::string& assignment) {
   return equals == std::string::npos ? assignment : assignment.substr(0, equals + 1) + "***";
 }
 
+// Rewrites what the log gained after `offset` with the secrets masked (only when it holds one).
+void mask_log(const std::string& path, std::uintmax_t offset, const std::vector<std::string>& masked) {
+  if (masked.empty() || size_or_zero(path) <= offset) return;
+  std::string written;
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    written.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string clean = mask_secrets(written, masked);
+  if (clean == written) return;
+  std::error_code ec;
+  fs::resize_file(path, offset, ec);
+  append_log(path, clean);
+}
+
 std::string with_tail(std::string message, std::string_view output, const std::string& log_path) {
   std::string tail = tail_lines(output, kTailLines);
   if (!tail.empty()) message += "\nlast lines of " + log_path + ":" + tail;
@@ -253,6 +269,7 @@ Expected<StepRun, Error> run_step(const Step& step, const StepContext& context) 
     options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(context.deadline - now);
   auto result = process::run(step.argv, options);
   if (!result) return unexpected(setup_error(what + ": " + result.error()));
+  mask_log(request.log_path, offset, context.masked);
   StepRun run{result->exit_code, std::chrono::duration<double>(Clock::now() - now).count(),
               read_since(request.log_path, offset)};
   if (result->cancelled) {

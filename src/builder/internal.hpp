@@ -75,7 +75,30 @@ struct StepContext {
   const CancelToken& cancel;
   Clock::time_point deadline;  // Clock::time_point::max(): none
   std::chrono::milliseconds kill_grace;
+  std::vector<std::string> masked = {};  // secret values replaced by *** in the log and errors
 };
+
+/// The argument after "--secret" for the request's secret number `index` (buildah, docker and
+/// buildctl read the same form): "id=ID,env=CASCADE_BUILD_SECRET_<index>" for an env secret
+/// (the value travels in the builder's environment under that name), "id=ID,src=FILE" for a
+/// file secret. Never the value.
+std::string secret_argument(const Secret& secret, std::size_t index);
+
+/// The secrets of a request, read and checked before the build starts.
+struct SecretInputs {
+  std::map<std::string, std::string> env;  // CASCADE_BUILD_SECRET_<index> -> value, for the builder
+  std::vector<std::string> masked;         // values to mask in the log (see mask_secrets)
+};
+
+/// Reads every secret of the request. Fails with Setup naming the secret's id (never its
+/// value) when an id is empty or holds ',', '=', '"' or spaces, when not exactly one of env
+/// and file is given, when the variable is unset or the file (an absolute path) unreadable.
+Expected<SecretInputs, Error> read_secrets(const BuildRequest& request);
+
+/// `text` with every occurrence of each value (and, for a multi-line value, of each of its
+/// lines), trimmed of surrounding whitespace, replaced by "***"; pieces shorter than 4
+/// characters are left alone (they would mask half the log).
+std::string mask_secrets(std::string text, const std::vector<std::string>& values);
 
 /// A step that ran to its end (any exit code).
 struct StepRun {
