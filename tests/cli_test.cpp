@@ -184,6 +184,12 @@ TEST_CASE("cli validate and errors") {
     result = test::cascade({"validate", "-p", fleet.pipeline});
     CHECK_MESSAGE(result.out.find("buildah storage driver: vfs: " + root + " already holds 1 vfs images") !=
                       std::string::npos, result.out);
+    // The pipeline's own choice wins.
+    std::string text = test::read_file(fleet.pipeline);
+    test::write_file(fleet.pipeline, text + "builders:\n  storage_driver: overlay\n");
+    result = test::cascade({"validate", "-p", fleet.pipeline});
+    CHECK_MESSAGE(result.out.find("buildah storage driver: overlay: builders.storage_driver in ") != std::string::npos,
+                  result.err);
   }
   SUBCASE("an unknown key names file, line and column, exit 2") {
     std::string text = test::read_file(fleet.pipeline);

@@ -238,4 +238,22 @@ struct AffectedReport {
 /// (and "suggestions" when nothing matched).
 nlohmann::json affected_json(const graph::Graph& graph, const AffectedReport& report);
 
+/// What a build worker's storage must keep after a run with `builders.prune.keep_runs`: for
+/// each of the newest `keep_runs` runs (whatever their state), every pushed image as
+/// "repository@digest" and its bare digest, and every base a task was built on
+/// (Task::base_digests) the same two ways. Fails when the store cannot be read (pruning with
+/// a partial set would throw away what recent runs built), or with bad input when
+/// keep_runs < 1.
+Expected<std::set<std::string>, Failure> keep_set(store::Store& store, int keep_runs);
+
+/// What prune_builders did on each worker: its report, or why its prune failed.
+struct PruneSummary {
+  std::map<std::string, Expected<builder::PruneReport, builder::Error>> workers;  // by worker name
+};
+
+/// Prunes each worker's build storage down to `keep` (Builder::prune), one after the other;
+/// a worker whose prune fails does not stop the others. Workers given as null are skipped.
+PruneSummary prune_builders(const std::vector<std::pair<std::string, builder::Builder*>>& workers,
+                            const std::set<std::string>& keep, const CancelToken& cancel);
+
 }  // namespace cascade::app
