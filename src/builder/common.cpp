@@ -284,10 +284,11 @@ Expected<StepRun, Error> run_step(const Step& step, const StepContext& context) 
   return run;
 }
 
-Error step_error(Error::Kind kind, const std::string& what, const BuildRequest& request, const StepRun& run) {
+Error step_error(Error::Kind kind, const std::string& what, const BuildRequest& request, const StepRun& run,
+                 std::string_view line) {
   std::string message = request.image + ": " + what + " (exit " + std::to_string(run.exit_code) + ")";
-  std::string line = last_error_line(run.output);
-  if (!line.empty()) message += ": " + line;
+  std::string quoted = line.empty() ? last_error_line(run.output) : std::string(line);
+  if (!quoted.empty()) message += ": " + quoted;
   return Error{kind, with_tail(message, run.output, request.log_path)};
 }
 
@@ -309,6 +310,15 @@ std::string last_error_line(std::string_view output) {
     start = end + 1;
   }
   return found.empty() ? last_non_empty : found;
+}
+
+std::string last_line(std::string_view output) {
+  std::size_t end = output.find_last_not_of(" \t\r\n");
+  if (end == std::string_view::npos) return {};
+  std::size_t start = output.rfind('\n', end);
+  start = start == std::string_view::npos ? 0 : start + 1;
+  std::string_view line = output.substr(start, end + 1 - start);
+  return std::string(line.substr(std::min(line.size(), line.find_first_not_of(" \t"))));
 }
 
 bool looks_transient(std::string_view error_line) {
@@ -355,6 +365,98 @@ Error::Kind classify_buildkit_failure(std::string_view output) {
   if (line.find("did not complete successfully") != std::string::npos) return Error::Kind::build_failed;
   if (line.find("push") != std::string::npos) return classify_push_failure(line);
   return looks_transient(line) ? Error::Kind::pull_failed : Error::Kind::build_failed;
+}
+
+namespace {
+
+// Where the engine listens, as the docker client quotes it in errors: "tcp://10.0.0.5:2376"
+// -> "10.0.0.5:2376", "unix:///run/docker.sock" -> "/run/docker.sock"; lowercase.
+std::string engine_address(std::string_view endpoint) {
+  auto scheme = endpoint.find("://");
+  std::string address(scheme == std::string_view::npos ? endpoint : endpoint.substr(scheme + 3));
+  while (!address.empty() && address.back() == '/' && address.size() > 1) address.pop_back();
+  return util::lowercase(address);
+}
+
+// What follows the command in a failed RUN's line, "executor failed running [CMD]: ERROR"
+// (docker 20.10) or "process \"CMD\" did not complete successfully: ERROR" (later ones): the
+// command is the Dockerfile's text and may say anything.
+std::string_view after_command(std::string_view line) {
+  auto done = line.rfind("did not complete successfully");
+  if (done != std::string_view::npos) return line.substr(done);
+  auto bracket = line.rfind("]: ");
+  return bracket == std::string_view::npos ? line : line.substr(bracket);
+}
+
+// Whether `line` names `address` whole: "127.0.0.1:237" is not in "127.0.0.1:2376".
+bool names_address(std::string_view line, std::string_view address) {
+  for (auto at = line.find(address); at != std::string_view::npos; at = line.find(address, at + 1)) {
+    std::size_t after = at + address.size();
+    if (after == line.size() || !std::isalnum(static_cast<unsigned char>(line[after]))) return true;
+  }
+  return false;
+}
+
+bool failed_run_line(std::string_view line) {
+  return line.starts_with("executor failed running") || line.find("did not complete successfully") != std::string_view::npos;
+}
+
+}  // namespace
+
+bool docker_engine_unavailable(std::string_view output, std::string_view endpoint) {
+  std::string line = util::lowercase(last_line(output));
+  if (failed_run_line(line)) return false;  // the RUN's own words
+  for (std::string_view start : {"cannot connect to the docker daemon", "error during connect", "failed to dial grpc"})
+    if (line.starts_with(start)) return true;
+  // The client's stream from the daemon ended (dockerd died mid-build or mid-push); with
+  // --iidfile the build's client says so as the image id it never got.
+  if (line == "unexpected eof" || line == "eof" || line.find("rpc error: code = unavailable") != std::string::npos ||
+      (line.starts_with("cannot write ") && line.ends_with("because server did not provide an image id")))
+    return true;
+  std::string address = engine_address(endpoint);
+  if (address.empty() || !names_address(line, address)) return false;
+  for (std::string_view phrase : {"connection refused", "connection reset", "broken pipe", "eof", "x509:", "tls:",
+                                  "no such file or directory", "i/o timeout"})
+    if (line.find(phrase) != std::string::npos) return true;
+  return false;
+}
+
+Error::Kind classify_docker_build_failure(std::string_view output, std::string_view endpoint) {
+  std::string line = util::lowercase(last_line(output));
+  if (failed_run_line(line)) {
+    std::string_view error = after_command(line);
+    for (std::string_view phrase : {"oci runtime create failed", "runc create failed", "sealing memfd copy"})
+      if (error.find(phrase) != std::string_view::npos) return Error::Kind::runtime_failed;
+    return Error::Kind::build_failed;
+  }
+  if (docker_engine_unavailable(line, endpoint)) return Error::Kind::worker_unavailable;
+  if (line.starts_with("unable to resolve docker endpoint")) return Error::Kind::setup;  // its TLS files
+  if (line.find("dockerfile parse error") != std::string::npos) return Error::Kind::build_failed;
+  return looks_transient(line) ? Error::Kind::pull_failed : Error::Kind::build_failed;
+}
+
+Error::Kind classify_docker_push_failure(std::string_view output, std::string_view endpoint) {
+  std::string line = last_line(output);
+  if (docker_engine_unavailable(line, endpoint)) return Error::Kind::worker_unavailable;
+  if (util::lowercase(line).starts_with("unable to resolve docker endpoint")) return Error::Kind::setup;
+  return classify_push_failure(line);
+}
+
+std::string parse_docker_push_digest(std::string_view output, std::string_view tag) {
+  const std::string prefix = std::string(tag) + ": digest: ";
+  std::string digest;
+  std::size_t start = 0;
+  while (start < output.size()) {
+    std::size_t end = std::min(output.find('\n', start), output.size());
+    std::string_view line = output.substr(start, end - start);
+    if (line.starts_with(prefix)) {
+      std::string_view rest = line.substr(prefix.size());
+      std::string_view candidate = rest.substr(0, rest.find(' '));
+      digest = is_digest(candidate) && rest.substr(candidate.size()).starts_with(" size: ") ? std::string(candidate) : "";
+    }
+    start = end + 1;
+  }
+  return digest;
 }
 
 bool is_digest(std::string_view text) {

@@ -114,12 +114,17 @@ Clock::time_point deadline_for(const BuildRequest& request, Clock::time_point st
 /// Setup (cannot start, log unusable), Cancelled or TimedOut, each with the output's end.
 Expected<StepRun, Error> run_step(const Step& step, const StepContext& context);
 
-/// An Error of `kind`: "<image>: <what> (exit N): <last error line>", then the output's last lines.
-Error step_error(Error::Kind kind, const std::string& what, const BuildRequest& request, const StepRun& run);
+/// An Error of `kind`: "<image>: <what> (exit N): <line>", then the output's last lines;
+/// `line` empty: the output's last_error_line.
+Error step_error(Error::Kind kind, const std::string& what, const BuildRequest& request, const StepRun& run,
+                 std::string_view line = {});
 
-/// The last line of `output` starting with "error:" (any case, after spaces) — how buildah,
-/// buildctl and buildx end a failure — or, with none, its last non-empty line.
+/// The last line of `output` starting with "error:" (any case, after spaces) — how buildah
+/// and buildctl end a failure — or, with none, its last non-empty line.
 std::string last_error_line(std::string_view output);
+
+/// The last non-empty line of `output`, trimmed: where the docker client prints its error.
+std::string last_line(std::string_view output);
 
 /// True when a failure line reads as a network problem worth retrying: refused or reset
 /// connections, timeouts, DNS failures, unexpected EOF, HTTP 5xx and 429.
@@ -131,9 +136,32 @@ Error::Kind classify_build_failure(std::string_view output);
 /// A push's failure: PushFailed when transient, else PushRejected.
 Error::Kind classify_push_failure(std::string_view output);
 
-/// A BuildKit build-and-push failure (buildctl, buildx): a RUN that failed is BuildFailed;
+/// A BuildKit build-and-push failure (buildctl): a RUN that failed is BuildFailed;
 /// a push is PushFailed or PushRejected; any other transient failure is PullFailed.
 Error::Kind classify_buildkit_failure(std::string_view output);
+
+/// True when the docker client's error (the output's last line) says the engine at `endpoint`
+/// ("unix:///run/docker.sock", "tcp://host:2376"; empty: not known) could not be reached or
+/// dropped the connection: "Cannot connect to the Docker daemon", "error during connect",
+/// "failed to dial gRPC" (refused, TLS and certificate failures), a bare "unexpected EOF" or
+/// "cannot write IIDFILE because server did not provide an image ID" (the daemon died
+/// mid-build or mid-push), or a refused/reset/EOF/TLS failure naming the
+/// endpoint's own address. A registry's refusal names the registry, not the engine: false.
+bool docker_engine_unavailable(std::string_view output, std::string_view endpoint);
+
+/// `docker build`'s failure: a RUN that failed is BuildFailed (RuntimeFailed when runc could
+/// not start it); an unavailable engine is WorkerUnavailable; a client that cannot read its
+/// own endpoint settings is Setup; a transient failure fetching a base is PullFailed; else
+/// BuildFailed.
+Error::Kind classify_docker_build_failure(std::string_view output, std::string_view endpoint);
+
+/// `docker push`'s failure: WorkerUnavailable when the engine is unavailable, else as
+/// classify_push_failure.
+Error::Kind classify_docker_push_failure(std::string_view output, std::string_view endpoint);
+
+/// The digest in `docker push`'s "<tag>: digest: sha256:<hex> size: <n>" line for `tag`;
+/// empty when there is no such line or the digest is malformed.
+std::string parse_docker_push_digest(std::string_view output, std::string_view tag);
 
 /// True for "sha256:" followed by 64 lowercase hex digits.
 bool is_digest(std::string_view text);
