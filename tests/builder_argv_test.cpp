@@ -1,6 +1,6 @@
 // The parts of the builder that need no build engine: exact argument vectors for every
-// backend, BuildKit's metadata file, reading failures out of their output, the factory; and
-// the BuildKit run path driven through a stand-in buildctl/docker script (no BuildKit here).
+// backend, secrets, BuildKit's metadata file, reading failures out of their output, the
+// factory; and the buildctl run path driven through a stand-in script (no BuildKit daemon here).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -147,21 +147,93 @@ TEST_CASE("builder::Buildctl argument vectors") {
   }
 }
 
-TEST_CASE("builder::DockerBuildx argument vectors") {
-  builder::BuildxOptions options;
-  options.builder = "ci";
-  options.insecure_registries = {"127.0.0.1:5000"};
-  builder::BuildxFiles files{"/w/Dockerfile", "/w/metadata.json"};
-  Args secure = {"docker", "buildx", "build", "--builder", "ci", "--progress", "plain", "--file", "/w/Dockerfile",
-                 "--target", "runtime", "--build-arg", "A", "--build-arg", "B", "--label", "k=v",
-                 "--tag", "registry.example.com/apps/shop:1", "--push", "--metadata-file", "/w/metadata.json", "/ctx"};
-  CHECK(builder::DockerBuildx(options).argv(shop_request("registry.example.com/apps/shop:1"), files) == secure);
-  Args insecure = {"docker", "buildx", "build", "--builder", "ci", "--progress", "plain", "--file", "/w/Dockerfile",
-                   "--target", "runtime", "--build-arg", "A", "--build-arg", "B", "--label", "k=v",
-                   "--tag", "127.0.0.1:5000/apps/shop:1",
-                   "--output", "type=image,name=127.0.0.1:5000/apps/shop:1,push=true,registry.insecure=true",
-                   "--metadata-file", "/w/metadata.json", "/ctx"};
-  CHECK(builder::DockerBuildx(options).argv(shop_request(), files) == insecure);
+TEST_CASE("builder::DockerBuild argument vectors") {
+  builder::DockerOptions options;
+  options.host = "tcp://10.0.0.5:2376";
+  options.tls_ca_cert = "/certs/ca.pem";
+  options.tls_cert = "/certs/cert.pem";
+  options.tls_key = "/certs/key.pem";
+  options.network = "none";
+  builder::DockerBuild docker(options);
+  builder::DockerFiles files{"/w/Dockerfile", "/w/iid"};
+  Args global = {"/usr/bin/docker", "-H", "tcp://10.0.0.5:2376", "--tlsverify", "--tlscacert", "/certs/ca.pem",
+                 "--tlscert", "/certs/cert.pem", "--tlskey", "/certs/key.pem"};
+  Args build = global;
+  build.insert(build.end(), {"build", "--progress", "plain", "-f", "/w/Dockerfile", "--target", "runtime",
+                             "--network", "none", "--build-arg", "A", "--build-arg", "B", "--label", "k=v",
+                             "--iidfile", "/w/iid", "-t", "127.0.0.1:5000/apps/shop:1", "/ctx"});
+  CHECK(docker.build_argv(shop_request(), files) == build);
+  Args push = global;
+  push.insert(push.end(), {"push", "127.0.0.1:5000/apps/shop:1"});
+  CHECK(docker.push_argv(shop_request()) == push);
+
+  SUBCASE("the default engine, pull always, no cache, extra arguments") {
+    builder::DockerOptions plain;
+    plain.pull = builder::PullPolicy::always;
+    plain.build_args = {"--cache-from", "type=inline"};
+    auto request = shop_request();
+    request.target.clear();
+    request.labels.clear();
+    request.no_cache = true;
+    request.build_args = {{"PATH", "/opt/bin"}};
+    Args minimal = {"/usr/bin/docker", "build", "--progress", "plain", "-f", "/w/Dockerfile", "--no-cache", "--pull",
+                    "--build-arg", "PATH=/opt/bin", "--iidfile", "/w/iid", "-t", "127.0.0.1:5000/apps/shop:1",
+                    "--cache-from", "type=inline", "/ctx"};
+    CHECK(builder::DockerBuild(plain).build_argv(request, files) == minimal);
+    CHECK(builder::DockerBuild(plain).push_argv(request) == Args{"/usr/bin/docker", "push", "127.0.0.1:5000/apps/shop:1"});
+  }
+}
+
+TEST_CASE("builder secrets in argument vectors: an id and where the value is, never the value") {
+  auto request = shop_request();
+  request.target.clear();
+  request.build_args.clear();
+  request.labels.clear();
+  request.secrets = {{"token", "NPM_TOKEN", ""}, {"netrc", "", "/run/secrets/netrc"}};
+  Args specs = {"--secret", "id=token,env=CASCADE_BUILD_SECRET_0", "--secret", "id=netrc,src=/run/secrets/netrc"};
+  auto contains = [](const Args& argv, const Args& part) {
+    return std::search(argv.begin(), argv.end(), part.begin(), part.end()) != argv.end();
+  };
+  builder::BuildahOptions buildah_options;
+  buildah_options.state_dir = "/state";
+  CHECK(contains(builder::Buildah(buildah_options).bud_argv(request, {"/w/Dockerfile", "/w/iid", "/w/digest"}), specs));
+  CHECK(contains(builder::Buildctl(builder::BuildctlOptions{}).argv(request, {"/w/dockerfile", "Dockerfile", "/w/metadata.json"}), specs));
+  CHECK(contains(builder::DockerBuild(builder::DockerOptions{}).build_argv(request, {"/w/Dockerfile", "/w/iid"}), specs));
+}
+
+TEST_CASE("builder::detail::read_secrets and mask_secrets") {
+  using builder::detail::mask_secrets;
+  using builder::detail::read_secrets;
+  test::TempDir dir;
+  test::write_file(dir / "netrc", "machine example.com\npassword pa55-word-77\n");
+  test::ScopedVariable value("CASCADE_TEST_SECRET_VALUE", "v4lue-of-the-secret");
+  auto request = shop_request();
+  request.secrets = {{"token", "CASCADE_TEST_SECRET_VALUE", ""}, {"netrc", "", (dir / "netrc").string()}};
+  auto read = read_secrets(request);
+  REQUIRE_MESSAGE(read, read.error().message);
+  CHECK(read->env == std::map<std::string, std::string>{{"CASCADE_BUILD_SECRET_0", "v4lue-of-the-secret"}});
+  CHECK(read->masked == Args{"v4lue-of-the-secret", "machine example.com\npassword pa55-word-77\n"});
+  CHECK(mask_secrets("#5 0.1 v4lue-of-the-secret\n#5 0.2 password pa55-word-77 x\nabc v4lue\n", read->masked) ==
+        "#5 0.1 ***\n#5 0.2 *** x\nabc v4lue\n");
+  CHECK(mask_secrets("a b c", {"b"}) == "a b c");  // too short to mask
+
+  auto fails = [&](builder::Secret secret, const std::string& says) {
+    CAPTURE(says);
+    request.secrets = {secret};
+    auto failed = read_secrets(request);
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().kind == Error::Kind::setup);
+    CHECK(failed.error().message.find("build secret \"" + secret.id + "\"") != std::string::npos);
+    CHECK(failed.error().message.find(says) != std::string::npos);
+    CHECK(failed.error().message.find("v4lue-of-the-secret") == std::string::npos);
+  };
+  fails({"token", "CASCADE_TEST_SECRET_UNSET", ""}, "CASCADE_TEST_SECRET_UNSET is not set");
+  fails({"netrc", "", (dir / "missing").string()}, "cannot read the file");
+  fails({"netrc", "", dir.path().string()}, "cannot read the file");  // a folder
+  fails({"netrc", "", "relative/netrc"}, "absolute path");
+  fails({"both", "CASCADE_TEST_SECRET_VALUE", (dir / "netrc").string()}, "exactly one of env and file");
+  fails({"a,b", "CASCADE_TEST_SECRET_VALUE", ""}, "without ','");
+  fails({"token", "NOT-A-NAME", ""}, "not an environment variable name");
 }
 
 TEST_CASE("builder::parse_buildkit_metadata") {
@@ -220,7 +292,7 @@ TEST_CASE("builder failure classification") {
                               "unauthorized: authentication required") == Error::Kind::push_rejected);
   CHECK(classify_push_failure("Error: ...: received unexpected HTTP status: 502 Bad Gateway") == Error::Kind::push_failed);
   CHECK(classify_push_failure("Error: ...: requested access to the resource is denied") == Error::Kind::push_rejected);
-  // BuildKit's shapes (buildctl "error:", buildx "ERROR:").
+  // BuildKit's shapes (buildctl "error:", "ERROR:").
   CHECK(classify_buildkit_failure("#5 ERROR: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3\n"
                                   "ERROR: failed to solve: process \"/bin/sh -c exit 3\" did not complete successfully: "
                                   "exit code: 3") == Error::Kind::build_failed);
@@ -239,6 +311,95 @@ TEST_CASE("builder failure classification") {
                                   "to start container process") == Error::Kind::runtime_failed);
 }
 
+TEST_CASE("builder docker failure classification, on docker 20.10's own lines") {
+  using builder::detail::classify_docker_build_failure;
+  using builder::detail::classify_docker_push_failure;
+  using builder::detail::docker_engine_unavailable;
+  const std::string sock = "unix:///tmp/cx/d/docker.sock";
+  const std::string tcp = "tcp://127.0.0.1:5376";
+  // The engine itself: a socket nobody serves, a TCP port nobody serves, TLS refused either way.
+  CHECK(classify_docker_build_failure("Cannot connect to the Docker daemon at unix:///tmp/cx/nope.sock. Is the docker "
+                                      "daemon running?\n", sock) == Error::Kind::worker_unavailable);
+  CHECK(classify_docker_push_failure("Cannot connect to the Docker daemon at unix:///tmp/cx/nope.sock. Is the docker "
+                                     "daemon running?\n", sock) == Error::Kind::worker_unavailable);
+  CHECK(classify_docker_build_failure("failed to dial gRPC: cannot connect to the Docker daemon. Is 'docker daemon' "
+                                      "running on this host?: dial tcp 127.0.0.1:5999: connect: connection refused",
+                                      "tcp://127.0.0.1:5999") == Error::Kind::worker_unavailable);
+  CHECK(classify_docker_build_failure("failed to dial gRPC: cannot connect to the Docker daemon. Is 'docker daemon' "
+                                      "running on this host?: x509: certificate signed by unknown authority", tcp) ==
+        Error::Kind::worker_unavailable);
+  CHECK(classify_docker_build_failure("failed to dial gRPC: remote error: tls: bad certificate", tcp) ==
+        Error::Kind::worker_unavailable);
+  CHECK(classify_docker_push_failure("error during connect: Post \"https://127.0.0.1:5376/v1.24/images/127.0.0.1:5077/"
+                                     "tlsbase/push?tag=1\": x509: certificate signed by unknown authority", tcp) ==
+        Error::Kind::worker_unavailable);
+  // kill -9 of dockerd during a RUN, and during a push: the client's stream just ends.
+  CHECK(classify_docker_build_failure("#5 [2/2] RUN echo start-sleep && sleep 30\n#5 sha256:55ff63cd\nunexpected EOF\n",
+                                      sock) == Error::Kind::worker_unavailable);
+  CHECK(classify_docker_push_failure("edd8d5fa5f0e: Mounted from base\nunexpected EOF\n", sock) ==
+        Error::Kind::worker_unavailable);
+  CHECK(classify_docker_build_failure("#4 [2/2] RUN echo start-sleep && sleep 30\ncannot write /s/docker/work/killed-tC/"
+                                      "image-id because server did not provide an image ID\n", sock) ==
+        Error::Kind::worker_unavailable);
+  // A refusal naming the engine's own address, however worded.
+  CHECK(docker_engine_unavailable("read tcp 127.0.0.1:40122->127.0.0.1:5376: read: connection reset by peer", tcp));
+  CHECK_FALSE(docker_engine_unavailable("read tcp 127.0.0.1:40122->127.0.0.1:5376: read: connection reset by peer",
+                                        "tcp://127.0.0.1:5377"));
+  // A client that cannot read its own TLS files.
+  CHECK(classify_docker_build_failure("unable to resolve docker endpoint: open /tmp/cx/tls/nokey.pem: no such file or "
+                                      "directory", tcp) == Error::Kind::setup);
+
+  // A registry that refuses is the registry's business, not the engine's.
+  CHECK(classify_docker_build_failure(
+            " > [internal] load metadata for 127.0.0.1:47391/base@sha256:429f:\n------\nfailed to solve with frontend "
+            "dockerfile.v0: failed to create LLB definition: failed to do request: Head \"http://127.0.0.1:47391/v2/base/"
+            "manifests/sha256:429f\": dial tcp 127.0.0.1:47391: connect: connection refused", sock) ==
+        Error::Kind::pull_failed);
+  CHECK(classify_docker_push_failure("The push refers to repository [127.0.0.1:47391/base]\nGet \"http://127.0.0.1:47391"
+                                     "/v2/\": dial tcp 127.0.0.1:47391: connect: connection refused", sock) ==
+        Error::Kind::push_failed);
+  CHECK(classify_docker_push_failure("Get \"https://r.example/v2/\": x509: certificate signed by unknown authority", tcp) ==
+        Error::Kind::push_rejected);
+  CHECK(classify_docker_push_failure("unauthorized: authentication required", sock) == Error::Kind::push_rejected);
+  CHECK(classify_docker_push_failure("received unexpected HTTP status: 503 Service Unavailable", sock) ==
+        Error::Kind::push_failed);
+
+  // The Dockerfile's own failures, whatever the RUN's command or output says.
+  CHECK(classify_docker_build_failure("#4 0.104 about-to-fail\n#4 ERROR: executor failed running [/bin/sh -c echo "
+                                      "about-to-fail; exit 3]: exit code: 3\n------\n > [2/2] RUN echo about-to-fail; exit 3:"
+                                      "\n------\nexecutor failed running [/bin/sh -c echo about-to-fail; exit 3]: exit code: 3",
+                                      sock) == Error::Kind::build_failed);
+  CHECK(classify_docker_build_failure("#4 0.139 error: Cannot connect to the Docker daemon\n#4 0.140 unexpected EOF\n"
+                                      "executor failed running [/bin/sh -c echo 'error: Cannot connect to the Docker daemon';"
+                                      " echo 'unexpected EOF'; exit 3]: exit code: 3", sock) == Error::Kind::build_failed);
+  CHECK(classify_docker_build_failure("executor failed running [/bin/sh -c curl http://127.0.0.1:5376/]: exit code: 7",
+                                      tcp) == Error::Kind::build_failed);
+  CHECK(classify_docker_build_failure("executor failed running [/bin/sh -c true]: failed to create shim task: OCI runtime "
+                                      "create failed: runc create failed: unable to start container process", sock) ==
+        Error::Kind::runtime_failed);
+  CHECK(classify_docker_build_failure("failed to solve with frontend dockerfile.v0: failed to create LLB definition: "
+                                      "127.0.0.1:5077/base@sha256:aaaa: not found", sock) == Error::Kind::build_failed);
+  CHECK(classify_docker_build_failure("failed to solve with frontend dockerfile.v0: failed to create LLB definition: "
+                                      "dockerfile parse error line 2: unknown instruction: FOO", sock) ==
+        Error::Kind::build_failed);
+  CHECK(classify_docker_build_failure("failed to compute cache key: \"/nothere\" not found: not found", sock) ==
+        Error::Kind::build_failed);
+  CHECK(classify_docker_build_failure("executor failed running [/bin/sh -c true]: network bridge not found", sock) ==
+        Error::Kind::build_failed);
+}
+
+TEST_CASE("builder::detail::parse_docker_push_digest") {
+  using builder::detail::parse_docker_push_digest;
+  const std::string digest = "sha256:429f4c9b09bf85917571539c24a2e2e66c3f080d8df03b3dde0eff9a638ba25b";
+  std::string output = "The push refers to repository [127.0.0.1:5077/base]\nedd8d5fa5f0e: Preparing\n"
+                       "edd8d5fa5f0e: Pushed\n1: digest: " + digest + " size: 735\n";
+  CHECK(parse_docker_push_digest(output, "1") == digest);
+  CHECK(parse_docker_push_digest(output, "2").empty());
+  CHECK(parse_docker_push_digest("1: digest: sha256:abc size: 735\n", "1").empty());
+  CHECK(parse_docker_push_digest("1: digest: " + digest + "\n", "1").empty());
+  CHECK(parse_docker_push_digest("edd8d5fa5f0e: Pushed", "1").empty());
+}
+
 TEST_CASE("builder helpers") {
   SUBCASE("registry_host") {
     CHECK(builder::registry_host("127.0.0.1:5000/apps/shop:1") == "127.0.0.1:5000");
@@ -250,14 +411,17 @@ TEST_CASE("builder helpers") {
   SUBCASE("the factory") {
     CHECK(builder::parse_backend_kind("buildah").value() == builder::BackendKind::buildah);
     CHECK(builder::parse_backend_kind("buildctl").value() == builder::BackendKind::buildctl);
-    CHECK(builder::parse_backend_kind("buildx").value() == builder::BackendKind::buildx);
-    CHECK(builder::parse_backend_kind("kaniko").error().find("buildah, buildctl or buildx") != std::string::npos);
+    CHECK(builder::parse_backend_kind("docker").value() == builder::BackendKind::docker);
+    CHECK(builder::parse_backend_kind("buildx").error().find("buildah, docker or buildctl") != std::string::npos);
     builder::BuilderConfig config;
     CHECK(builder::make_builder(config)->name() == "buildah");
     config.kind = builder::BackendKind::buildctl;
     CHECK(builder::make_builder(config)->name() == "buildctl");
-    config.kind = builder::BackendKind::buildx;
-    CHECK(builder::make_builder(config)->name() == "buildx");
+    config.kind = builder::BackendKind::docker;
+    config.docker.host = "unix:///run/engine.sock";
+    auto docker = builder::make_builder(config);
+    CHECK(docker->name() == "docker");
+    CHECK(dynamic_cast<builder::DockerBuild&>(*docker).options().host == "unix:///run/engine.sock");
   }
   SUBCASE("error kinds") {
     CHECK(builder::kind_name(Error::Kind::push_failed) == "push-failed");
@@ -279,14 +443,15 @@ TEST_CASE("builder helpers") {
   }
 }
 
-TEST_CASE("builder::Buildctl and DockerBuildx run path, through a stand-in program") {
+TEST_CASE("builder::Buildctl run path, through a stand-in program") {
   test::TempDir dir;
-  // Behaves like buildctl/docker as far as cascade can see: records its arguments and
+  // Behaves like buildctl as far as cascade can see: records its arguments and
   // environment, prints progress, then writes the metadata file or fails as `mode` says.
   test::write_file(dir / "bin/fake", "#!/bin/sh\nhere=$(dirname \"$0\")\nprintf '%s\\n' \"$@\" > \"$here/args\"\n"
                                      "echo \"DOCKER_CONFIG=$DOCKER_CONFIG\" >> \"$here/args\"\n"
                                      "meta=; prev=\nfor a in \"$@\"; do [ \"$prev\" = --metadata-file ] && meta=$a; prev=$a; done\n"
                                      "echo '#1 [internal] load build definition from Dockerfile'\n"
+                                     "[ -n \"$CASCADE_BUILD_SECRET_0\" ] && echo \"#2 the secret is $CASCADE_BUILD_SECRET_0\"\n"
                                      "case $(cat \"$here/mode\") in\n"
                                      "ok) printf '{\"containerimage.digest\":\"sha256:%s\",\"containerimage.config.digest\":"
                                      "\"sha256:%s\"}' $(printf 'd%.0s' $(seq 64) ) $(printf 'c%.0s' $(seq 64)) > \"$meta\";;\n"
@@ -305,35 +470,39 @@ TEST_CASE("builder::Buildctl and DockerBuildx run path, through a stand-in progr
   buildctl_options.state_dir = (dir / "state").string();
   buildctl_options.docker_config_dir = "/etc/cascade/docker";
   builder::Buildctl buildctl(buildctl_options);
-  builder::BuildxOptions buildx_options;
-  buildx_options.program = (dir / "bin/fake").string();
-  buildx_options.state_dir = (dir / "state").string();
-  builder::DockerBuildx buildx(buildx_options);
 
-  for (builder::Builder* backend : std::vector<builder::Builder*>{&buildctl, &buildx}) {
-    CAPTURE(backend->name());
-    test::write_file(dir / "bin/mode", "ok");
-    auto built = backend->build_and_push(request, {});
-    REQUIRE_MESSAGE(built, built.error().message);
-    CHECK(built->digest == "sha256:" + std::string(64, 'd'));
-    CHECK(built->image_id == "sha256:" + std::string(64, 'c'));
-    CHECK(test::read_file(request.log_path).find("#1 [internal] load build definition") != std::string::npos);
-    CHECK(fs::is_empty(dir / "state" / backend->name() / "work"));  // the Dockerfile folder is gone
+  test::write_file(dir / "bin/mode", "ok");
+  auto built = buildctl.build_and_push(request, {});
+  REQUIRE_MESSAGE(built, built.error().message);
+  CHECK(built->digest == "sha256:" + std::string(64, 'd'));
+  CHECK(built->image_id == "sha256:" + std::string(64, 'c'));
+  CHECK(test::read_file(request.log_path).find("#1 [internal] load build definition") != std::string::npos);
+  CHECK(fs::is_empty(dir / "state/buildctl/work"));  // the Dockerfile folder is gone
+  std::string args = test::read_file(dir / "bin/args");
+  CHECK(args.find("DOCKER_CONFIG=/etc/cascade/docker") != std::string::npos);
+  CHECK(args.find("--opt\nfilename=Dockerfile\n") != std::string::npos);
 
+  SUBCASE("a secret reaches buildctl through its environment and is masked in the log") {
+    test::ScopedVariable secret("CASCADE_TEST_BUILDCTL_SECRET", "buildctl-s3cret-value");
+    request.secrets = {{"token", "CASCADE_TEST_BUILDCTL_SECRET", ""}};
+    request.log_path = (dir / "secret.log").string();
+    REQUIRE(buildctl.build_and_push(request, {}));
+    std::string log = test::read_file(request.log_path);
+    CHECK(log.find("--secret id=token,env=CASCADE_BUILD_SECRET_0") != std::string::npos);
+    CHECK(log.find("#2 the secret is ***") != std::string::npos);
+    CHECK(log.find("buildctl-s3cret-value") == std::string::npos);
+    CHECK(test::read_file(dir / "bin/args").find("--secret\nid=token,env=CASCADE_BUILD_SECRET_0\n") != std::string::npos);
+  }
+  SUBCASE("failures") {
     test::write_file(dir / "bin/mode", "run");
-    auto failed = backend->build_and_push(request, {});
+    auto failed = buildctl.build_and_push(request, {});
     REQUIRE_FALSE(failed);
     CHECK(failed.error().kind == Error::Kind::build_failed);
     CHECK(failed.error().message.find("did not complete successfully") != std::string::npos);
 
     test::write_file(dir / "bin/mode", "push");
-    auto push = backend->build_and_push(request, {});
+    auto push = buildctl.build_and_push(request, {});
     REQUIRE_FALSE(push);
     CHECK(push.error().kind == Error::Kind::push_failed);
   }
-  test::write_file(dir / "bin/mode", "ok");
-  REQUIRE(buildctl.build_and_push(request, {}));
-  std::string args = test::read_file(dir / "bin/args");
-  CHECK(args.find("DOCKER_CONFIG=/etc/cascade/docker") != std::string::npos);
-  CHECK(args.find("--opt\nfilename=Dockerfile\n") != std::string::npos);
 }
