@@ -10,7 +10,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -33,7 +35,7 @@ struct DockerTls {
       options.working_dir = dir.string();
       auto result = process::run(args, options);
       if (!result || result->exit_code != 0)
-        throw std::runtime_error("openssl " + args[1] + " failed: " + (result ? result->output : result.error()));
+        throw std::runtime_error("openssl " + args[1] + " failed: " + (result ? result->err : result.error()));
     };
     ssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=cascade test CA", "-keyout",
          "ca-key.pem", "-out", "ca.pem"});
@@ -86,7 +88,7 @@ class DockerEngine {
   int tcp_port() const { return tcp_port_; }
   std::string tcp_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(tcp_port_); }
   std::string log() const { return read_file(dir_ / "dockerd.log"); }
-  bool running() { return child_ && child_->running(); }
+  bool running() { return alive(); }
 
   /// `/usr/bin/docker -H <socket> ARGS...`; throws when it cannot run or exits non-zero.
   std::string docker(const std::vector<std::string>& args) {
@@ -98,46 +100,62 @@ class DockerEngine {
     auto result = process::run(argv, options);
     if (!result || result->exit_code != 0)
       throw std::runtime_error("docker " + (args.empty() ? std::string() : args[0]) + " failed: " +
-                               (result ? result->output : result.error()));
-    return result->output;
+                               (result ? result->out + result->err : result.error()));
+    return result->out;
   }
 
-  /// kill -9 of dockerd (its containerd and containers are left as a crash leaves them; the
-  /// destructor cleans up).
+  /// kill -9 of dockerd. What it had started (containerd, `runc run` of a RUN step) is left as
+  /// a crash leaves it; the destructor kills what is still there.
   void kill9() {
-    if (!child_ || !child_->running()) return;
+    if (!alive()) return;
+    orphans_ = descendants(static_cast<pid_t>(child_->id()));
     ::kill(static_cast<pid_t>(child_->id()), SIGKILL);
     boost::system::error_code ec;
     child_->wait(ec);
+    exited_ = true;
   }
 
   /// Removes every container, stops dockerd (SIGTERM; it stops its containerd) and waits.
   void stop() {
     if (!child_) return;
-    if (child_->running()) {
+    if (alive()) {
       process::Options options;
       options.timeout = std::chrono::seconds(60);
       auto ids = process::run({"/usr/bin/docker", "-H", endpoint(), "ps", "-aq"}, options);
       if (ids && ids->exit_code == 0) {
         std::vector<std::string> argv = {"/usr/bin/docker", "-H", endpoint(), "rm", "-f"};
-        std::istringstream lines(ids->output);
+        std::istringstream lines(ids->out);
         for (std::string id; lines >> id;) argv.push_back(id);
         if (argv.size() > 5) (void)process::run(argv, options);
       }
       ::kill(static_cast<pid_t>(child_->id()), SIGTERM);
-      for (int i = 0; i < 200 && child_->running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (child_->running()) ::kill(static_cast<pid_t>(child_->id()), SIGKILL);
+      for (int i = 0; i < 200 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (alive()) ::kill(static_cast<pid_t>(child_->id()), SIGKILL);
       boost::system::error_code ec;
-      child_->wait(ec);
+      if (!exited_) child_->wait(ec);
+      exited_ = true;
     }
     kill_leftover_containerd();
+    for (const auto& [pid, cmdline] : orphans_)
+      if (cmdline_of(pid) == cmdline) ::kill(pid, SIGKILL);
+    orphans_.clear();
+    remove_runc_states();
     child_.reset();
   }
 
  private:
+  // Whether dockerd still runs. Asks only until it has seen the exit: seeing it reaps the
+  // child, and asking again fails (ECHILD), which running() without an error_code throws.
+  bool alive() {
+    if (!child_ || exited_) return false;
+    boost::system::error_code ec;
+    if (child_->running(ec) && !ec) return true;
+    exited_ = true;
+    return false;
+  }
   void wait_until_answering() {
     for (int attempt = 0; attempt < 600; ++attempt) {
-      if (!child_->running()) break;
+      if (!alive()) break;
       if (fs::exists(socket())) {
         process::Options options;
         options.timeout = std::chrono::seconds(10);
@@ -149,18 +167,60 @@ class DockerEngine {
     }
     throw std::runtime_error("dockerd did not start: " + log());
   }
-  // After a kill -9 of dockerd its containerd (pid in exec/containerd/containerd.pid) lives on.
+  // After a kill -9 of dockerd its containerd (pid in exec/containerd/containerd.pid) may live
+  // on; the pid file stays after a clean stop too, so only a process of this engine is killed.
   void kill_leftover_containerd() {
     std::string pid = read_file(dir_ / "exec" / "containerd" / "containerd.pid");
     if (pid.empty()) return;
     try {
-      ::kill(static_cast<pid_t>(std::stol(pid)), SIGKILL);
+      auto id = static_cast<pid_t>(std::stol(pid));
+      if (cmdline_of(id).find(dir_.path().string()) != std::string::npos) ::kill(id, SIGKILL);
     } catch (const std::exception&) {
     }
   }
 
+  static std::string cmdline_of(pid_t pid) { return read_file(fs::path("/proc") / std::to_string(pid) / "cmdline"); }
+
+  // Every process under `root` (by parent pid), with its command line when seen.
+  static std::vector<std::pair<pid_t, std::string>> descendants(pid_t root) {
+    std::map<pid_t, std::vector<pid_t>> children;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string stat = read_file(entry.path() / "stat");
+      auto close = stat.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream fields(stat.substr(close + 2));
+      char state = 0;
+      pid_t parent = 0;
+      if (fields >> state >> parent) children[parent].push_back(static_cast<pid_t>(std::stol(name)));
+    }
+    std::vector<std::pair<pid_t, std::string>> found;
+    std::vector<pid_t> todo = {root};
+    while (!todo.empty()) {
+      pid_t pid = todo.back();
+      todo.pop_back();
+      for (pid_t child : children[pid]) {
+        found.emplace_back(child, cmdline_of(child));
+        todo.push_back(child);
+      }
+    }
+    return found;
+  }
+
+  // runc keeps a RUN step's state in /run/runc/<id>, id the bundle's folder name; a crash
+  // leaves it behind.
+  void remove_runc_states() {
+    std::error_code ec;
+    for (const auto& bundle : fs::directory_iterator(dir_ / "data/buildkit/executor", ec))
+      fs::remove_all(fs::path("/run/runc") / bundle.path().filename(), ec);
+  }
+
   TempDir dir_;
   int tcp_port_ = 0;
+  bool exited_ = false;  // the child was reaped (alive() saw it exit, or wait() returned)
+  std::vector<std::pair<pid_t, std::string>> orphans_;  // what dockerd had started when kill9() killed it
   boost::asio::io_context io_;
   std::optional<boost::process::v2::process> child_;
 };
