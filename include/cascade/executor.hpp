@@ -77,6 +77,7 @@ struct Progress {
     verified,    // the pushed image's scan found nothing vulnerable (detail says what was checked)
     vulnerable,  // the pushed image still carries a vulnerable package: it is not rolled out
     store_error,  // the state store refused a write the run goes on without (detail: which, and why)
+    pruned,       // a worker's build storage was pruned after the run (worker; detail: what went)
   } kind;
   std::string image;
   std::string detail;    // digest, error or reason

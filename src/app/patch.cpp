@@ -92,6 +92,30 @@ executor::Options executor_options(const Wiring& wiring, const RunOptions& optio
   return out;
 }
 
+// builders.prune: each worker's storage keeps what the last runs built or built on; told
+// as progress, never failing the run.
+void prune_after_run(Wiring& wiring, int keep_runs, const RunOptions& options) {
+  auto tell = [&](const std::string& worker, const std::string& detail) {
+    if (options.progress) options.progress({executor::Progress::Kind::pruned, "", detail, 0, worker});
+  };
+  auto keep = keep_set(*wiring.store, keep_runs);
+  if (!keep) return tell("", "not pruned: " + keep.error().message);
+  std::vector<std::pair<std::string, builder::Builder*>> workers;
+  for (const auto& worker : wiring.workers) workers.emplace_back(worker.name, worker.builder.get());
+  auto summary = prune_builders(workers, *keep, options.cancel);
+  for (const auto& [name, report] : summary.workers) {
+    if (!report) {
+      tell(name, name + ": not pruned: " + report.error().message);
+      continue;
+    }
+    std::string detail = name + ": removed " + std::to_string(report->removed) + " images, kept " +
+                         std::to_string(report->kept);
+    if (report->bytes_freed) detail += ", freed " + std::to_string(report->bytes_freed / (1024 * 1024)) + " MiB";
+    for (const auto& problem : report->problems) detail += "; " + problem;
+    tell(name, detail);
+  }
+}
+
 Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned, store::RunId run,
                                      const RunOptions& options, bool resumed) {
   auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
@@ -112,6 +136,8 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
     };
   executor::Executor executor(services, run_options);
   auto outcome = executor.execute(wiring.fleet->graph, planned.plan, run, options.stop, options.cancel);
+  if (auto keep_runs = wiring.fleet->pipeline.builders.prune_keep_runs)
+    prune_after_run(wiring, *keep_runs, options);
   if (planned.question && options.deploy && !wiring.fleet->pipeline.deploy.empty())
     (void)scan_workloads(wiring);  // what the workloads run now, for the next exposure question; best effort
   return RunResult{run, outcome.state, resumed};

@@ -104,6 +104,22 @@ std::string buildah_storage_line(const pipeline::Pipeline& pipeline) {
   return builder::choose_storage_driver(builder::Buildah(options).options().root).reason;
 }
 
+// "build workers: local (buildah, --parallel at once)" or each declared worker.
+std::string build_workers_line(const pipeline::Pipeline& pipeline) {
+  const auto& workers = pipeline.builders.workers;
+  if (workers.empty()) return "build workers: local (buildah on this host, --parallel builds at once)";
+  static const char* kinds[] = {"buildah", "docker", "buildkit"};
+  std::string line = "build workers:";
+  for (const auto& worker : workers) {
+    line += "\n  " + worker.name + " (" + kinds[static_cast<int>(worker.kind)];
+    if (!worker.endpoint.empty()) line += " at " + worker.endpoint + (worker.tls ? " with TLS" : "");
+    line += ", " + std::to_string(worker.capacity) + " at once";
+    for (const auto& [key, value] : worker.labels) line += ", " + key + "=" + value;
+    line += ")";
+  }
+  return line;
+}
+
 int validate_command(const Common& common) {
   auto fleet = load_fleet(common);
   if (!fleet) return kBadInput;
@@ -111,6 +127,7 @@ int validate_command(const Common& common) {
             << fleet->graph.recipes().size() << " images, " << fleet->graph.external().size() << " external bases\n";
   if (std::string storage = buildah_storage_line(fleet->pipeline); !storage.empty())
     std::cout << "buildah storage driver: " << storage << "\n";
+  std::cout << build_workers_line(fleet->pipeline) << "\n";
   return kOk;
 }
 

@@ -26,8 +26,8 @@ void print_progress(const executor::Progress& progress) {
   static std::mutex mutex;
   static const char* names[] = {"build",    "retry",    "pushed",   "FAILED",   "blocked",    "skip",
                                 "stopping", "deploy",   "deployed", "ROLLBACK", "verified", "VULNERABLE",
-                                "STORE"};
-  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::store_error) + 1);
+                                "STORE",    "pruned"};
+  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::pruned) + 1);
   std::time_t now = std::time(nullptr);
   std::tm local{};
   localtime_r(&now, &local);
