@@ -17,8 +17,18 @@ struct Observation {
   std::string started_at;
   int exit_code = 0;
   std::string health;  // State.Health.Status, empty without one
-  std::string health_output;
+  int failing_streak = 0;     // State.Health.FailingStreak: the engine's checks failed in a row
+  std::string health_output;  // "exit N: output" of the engine's last check, empty before the first
 };
+
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text)
+    if (c >= 32 && c < 127) out += static_cast<char>(c);
+    else if (c == '\n' && !out.empty() && out.back() != ' ') out += ' ';
+  if (out.size() > 200) out = out.substr(0, 200) + "...";
+  return out;
+}
 
 Observation observe(const json& container) {
   const json state = container.value("State", json::object());
@@ -30,19 +40,13 @@ Observation observe(const json& container) {
   seen.exit_code = state.value("ExitCode", 0);
   if (state.contains("Health") && state["Health"].is_object()) {
     seen.health = state["Health"].value("Status", "");
+    seen.failing_streak = state["Health"].value("FailingStreak", 0);
     auto log = state["Health"].value("Log", json::array());
-    if (log.is_array() && !log.empty()) seen.health_output = log.back().value("Output", "");
+    if (log.is_array() && !log.empty() && log.back().is_object())
+      seen.health_output = "exit " + std::to_string(log.back().value("ExitCode", -1)) + ": " +
+                           printable(log.back().value("Output", ""));
   }
   return seen;
-}
-
-std::string printable(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text)
-    if (c >= 32 && c < 127) out += static_cast<char>(c);
-    else if (c == '\n' && !out.empty() && out.back() != ' ') out += ' ';
-  if (out.size() > 200) out = out.substr(0, 200) + "...";
-  return out;
 }
 
 // Runs the Healthcheck test inside the container; nullopt when it passed, else why not.
@@ -141,8 +145,9 @@ std::optional<std::string> wait_healthy(Engine& engine, const std::string& id, c
         failed = *execed;
       } else if (now.health == "healthy") {
         return std::nullopt;
-      } else if (now.health == "unhealthy") {
-        return "unhealthy: " + printable(now.health_output);
+      } else if (now.health == "unhealthy") {  // the engine ran the HEALTHCHECK its Retries times
+        return "unhealthy: HEALTHCHECK run by the engine failed " + std::to_string(now.failing_streak) +
+               " times in a row, last: " + now.health_output;
       } else {
         failed = "health " + (now.health.empty() ? std::string("unknown") : now.health);
       }
