@@ -56,6 +56,17 @@ std::optional<std::string> repo_digest(detail::Engine& engine, const std::string
   return std::nullopt;
 }
 
+// The reference a listed container was created from. dockerd lists a container by its image
+// id instead once that reference names another image (its tag moved, PROTOCOLS.md 5.3);
+// Config.Image still holds the reference.
+std::string created_from(detail::Engine& engine, const json& container) {
+  std::string listed = container.value("Image", "");
+  if (listed != container.value("ImageID", "") && listed.rfind("sha256:", 0) != 0) return listed;
+  auto inspected = detail::inspect_container(engine, container.value("Id", ""));
+  if (!inspected) return listed;
+  return inspected->value("Config", json::object()).value("Image", listed);
+}
+
 }  // namespace
 
 Expected<std::vector<Workload>, Error> DockerTarget::inventory(const std::optional<reference::Reference>& repository) {
@@ -72,7 +83,7 @@ Expected<std::vector<Workload>, Error> DockerTarget::inventory(const std::option
     std::string name = names.empty() ? "" : names[0].get<std::string>();
     if (!name.empty() && name.front() == '/') name.erase(0, 1);
     if (ends_with(name, kOldSuffix)) continue;  // a rollout's old container, not a workload of its own
-    std::string image_text = container.value("Image", "");
+    std::string image_text = created_from(*impl_->engine, container);
     auto parsed = reference::parse(image_text);
     if (repository && (!parsed || parsed->repository() != repository->repository())) continue;
     std::string key = group_key(container.value("Labels", json::object()), impl_->options.group_label, name);
