@@ -22,6 +22,16 @@ TEST_CASE("deploy::docker a tcp:// endpoint without TLS needs insecure") {
   CHECK(tried.error().kind == deploy::ErrorKind::connection);
 }
 
+TEST_CASE("deploy::docker a tcp:// endpoint with user information is refused without repeating it") {
+  deploy::DockerOptions options;
+  options.endpoint = "tcp://ci:s3cr3t-t0ken@127.0.0.1:2376";
+  options.tls = true;
+  auto refused = deploy::DockerTarget::connect(options);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == deploy::ErrorKind::invalid);  // before: sent to host "ci:s3cr3t-t0ken@127.0.0.1:2376"
+  CHECK(refused.error().str().find("s3cr3t") == std::string::npos);
+}
+
 TEST_CASE("deploy::probe_client verifies an https probe unless insecure") {
   test::TempDir dir;
   test::DockerRegistry service({}, test::make_certificate(dir.path()));  // self-signed: not in the system roots

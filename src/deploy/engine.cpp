@@ -109,8 +109,10 @@ std::optional<std::string> pull_stream_error(std::string_view body) {
   return std::nullopt;
 }
 
-Engine::Engine(std::string base_url, http::Options options)
-    : base_url_(std::move(base_url)), client_(std::make_unique<http::Client>(std::move(options))) {}
+Engine::Engine(std::string endpoint, std::string base_url, http::Options options)
+    : endpoint_(std::move(endpoint)),
+      base_url_(std::move(base_url)),
+      client_(std::make_unique<http::Client>(std::move(options))) {}
 
 Expected<std::unique_ptr<Engine>, Error> Engine::open(const DockerOptions& options) {
   std::string endpoint = options.endpoint;
@@ -138,6 +140,8 @@ Expected<std::unique_ptr<Engine>, Error> Engine::open(const DockerOptions& optio
   } else if (endpoint.rfind("tcp://", 0) == 0) {
     std::string host_port = endpoint.substr(6);
     while (!host_port.empty() && host_port.back() == '/') host_port.pop_back();
+    if (host_port.find('@') != std::string::npos)  // not echoed: user information may hold a password
+      return unexpected(Error{ErrorKind::invalid, "tcp endpoint must be tcp://host:port, without user information"});
     if (host_port.empty() || host_port.find('/') != std::string::npos)
       return unexpected(Error{ErrorKind::invalid, "tcp endpoint must be tcp://host:port: " + endpoint});
     if (!options.tls && !options.insecure)
@@ -153,17 +157,21 @@ Expected<std::unique_ptr<Engine>, Error> Engine::open(const DockerOptions& optio
   } else {
     return unexpected(Error{ErrorKind::invalid, "endpoint must be unix:///path or tcp://host:port: " + endpoint});
   }
-  return std::unique_ptr<Engine>(new Engine(std::move(base_url), std::move(http_options)));
+  return std::unique_ptr<Engine>(new Engine(std::move(endpoint), std::move(base_url), std::move(http_options)));
 }
 
 Expected<void, Error> Engine::negotiate(std::string_view ours) {
+  auto failed = [this](Error error) {
+    error.message = "engine " + endpoint_ + ": " + error.message;
+    return unexpected(std::move(error));
+  };
   auto reply = call("GET", "/version", {}, {}, true);
-  if (!reply) return unexpected(reply.error());
+  if (!reply) return failed(reply.error());
   auto version = json::parse(reply->body, nullptr, false);
   if (reply->status != 200 || !version.is_object())
-    return unexpected(Error{ErrorKind::connection, "GET /version answered " + std::to_string(reply->status), reply->status});
+    return failed(Error{ErrorKind::connection, "GET /version answered " + std::to_string(reply->status), reply->status});
   auto chosen = negotiate_version(ours, version.value("ApiVersion", ""), version.value("MinAPIVersion", ""));
-  if (!chosen) return unexpected(chosen.error());
+  if (!chosen) return failed(chosen.error());
   version_ = *chosen;
   for (const auto& component : version.value("Components", json::array()))
     if (component.value("Name", "").find("Podman") != std::string::npos) podman_ = true;

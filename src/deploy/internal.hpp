@@ -53,7 +53,8 @@ class Engine {
   /// Parses the endpoint; fails (invalid) on anything but unix:// or tcp://.
   static Expected<std::unique_ptr<Engine>, Error> open(const DockerOptions& options);
 
-  /// GET /version: negotiates the API version and notes whether this is podman.
+  /// GET /version: negotiates the API version and notes whether this is podman. Its
+  /// errors name the endpoint ("engine tcp://10.0.0.5:2376: GET /version: handshake ...").
   Expected<void, Error> negotiate(std::string_view ours);
   const std::string& version() const { return version_; }
   bool podman() const { return podman_; }
@@ -72,7 +73,8 @@ class Engine {
                                const std::string& what, const json& body = nullptr);
 
  private:
-  Engine(std::string base_url, http::Options options);
+  Engine(std::string endpoint, std::string base_url, http::Options options);
+  std::string endpoint_;  // as configured: "unix:///path" or "tcp://host:port"
   std::string base_url_;
   std::unique_ptr<http::Client> client_;
   std::string version_;
