@@ -8,7 +8,9 @@
 #include <boost/process/v2.hpp>
 
 #include <signal.h>
+#include <sys/mount.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -140,6 +142,7 @@ class DockerEngine {
       if (cmdline_of(pid) == cmdline) ::kill(pid, SIGKILL);
     orphans_.clear();
     remove_runc_states();
+    unmount_leftovers();
     child_.reset();
   }
 
@@ -207,6 +210,22 @@ class DockerEngine {
       }
     }
     return found;
+  }
+
+  // What dockerd mounted under its folders and left there (its data root bind-mounted on
+  // itself, network namespaces under exec/netns, after a kill -9 a RUN's rootfs), deepest
+  // first, so that the folder can be removed.
+  void unmount_leftovers() {
+    std::string prefix = dir_.path().string() + "/";
+    std::vector<std::string> points;
+    std::istringstream mounts(read_file("/proc/self/mounts"));
+    for (std::string line; std::getline(mounts, line);) {
+      std::istringstream fields(line);
+      std::string device, point;
+      if (fields >> device >> point && point.rfind(prefix, 0) == 0) points.push_back(point);
+    }
+    std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    for (const auto& point : points) ::umount2(point.c_str(), MNT_DETACH);
   }
 
   // runc keeps a RUN step's state in /run/runc/<id>, id the bundle's folder name; a crash
