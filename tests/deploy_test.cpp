@@ -1,6 +1,7 @@
-// The Docker Engine API target against a real podman API service, a real registry and
-// images built with buildah: version negotiation, inventory, rollout, rollback on a failing
-// HEALTHCHECK, max_unavailable, recovery after a crash, and a missing digest.
+// The Docker Engine API target against both real engines, podman's API service and dockerd
+// 20.10, with a real registry and images built with buildah: version negotiation, inventory,
+// rollout, rollback on a failing HEALTHCHECK, max_unavailable, recovery after a crash, and a
+// missing digest. Each behaviour is one body run once per engine (a SUBCASE each).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "../src/deploy/internal.hpp"
 #include "builder_fixture.hpp"
 #include "cascade/deploy.hpp"
+#include "dockerd_fixture.hpp"
 #include "podman_fixture.hpp"
 #include "registry_fixture.hpp"
 
@@ -28,22 +30,45 @@ std::string app_dockerfile(const std::string& version, const std::string& health
                                   "\nCMD [\"sh\",\"-c\",\"" + kServe + "\"]\n");
 }
 
+// One engine the tests run containers in, with a raw API client for setting them up.
+struct Engine {
+  std::string name;    // "podman" or "dockerd"
+  std::string socket;  // its unix socket
+  test::EngineApi api;
+  std::string endpoint() const { return "unix://" + socket; }
+};
+
 // Everything the tests share: a registry holding app:1, app:2 and app:bad (whose
-// HEALTHCHECK fails), and one podman service that can pull from it.
+// HEALTHCHECK fails), and the two engines (each started on first use) that can pull from it.
 struct World {
   test::DockerRegistry registry;
   test::BuildahSandbox sandbox;
   std::string v1, v2, bad;  // digests
-  std::optional<test::PodmanService> podman;
-  std::optional<test::EngineApi> api;
+  std::optional<test::PodmanService> podman_service;
+  std::optional<test::DockerEngine> dockerd_service;
+  std::optional<Engine> podman_engine, dockerd_engine;
 
   World() {
     v1 = build("1", "test -f /tmp/ready");
     v2 = build("2", "test -f /tmp/ready");
     bad = build("bad", "false");
-    podman.emplace(std::vector<std::string>{registry.host()});
-    api.emplace(podman->socket());
-    api->pull(repository(), "1");
+  }
+
+  Engine& podman() {
+    if (!podman_engine) {
+      podman_service.emplace(std::vector<std::string>{registry.host()});
+      podman_engine.emplace(Engine{"podman", podman_service->socket(), test::EngineApi(podman_service->socket())});
+      podman_engine->api.pull(repository(), "1");
+    }
+    return *podman_engine;
+  }
+  Engine& dockerd() {  // 127.0.0.0/8 registries are insecure by default for dockerd
+    if (!dockerd_engine) {
+      dockerd_service.emplace();
+      dockerd_engine.emplace(Engine{"dockerd", dockerd_service->socket(), test::EngineApi(dockerd_service->socket())});
+      dockerd_engine->api.pull(repository(), "1");
+    }
+    return *dockerd_engine;
   }
 
   std::string repository() const { return registry.host() + "/app"; }
@@ -66,8 +91,8 @@ struct World {
 
   reference::Reference pinned(const std::string& digest) const { return *reference::parse(repository() + "@" + digest); }
 
-  std::unique_ptr<deploy::DockerTarget> target(deploy::DockerOptions options = {}) {
-    options.endpoint = podman->endpoint();
+  std::unique_ptr<deploy::DockerTarget> target(const Engine& engine, deploy::DockerOptions options = {}) {
+    options.endpoint = engine.endpoint();
     options.poll_interval = std::chrono::milliseconds(100);
     auto connected = deploy::DockerTarget::connect(options);
     if (!connected) throw std::runtime_error(connected.error().str());
@@ -75,26 +100,26 @@ struct World {
   }
 
   // Replicas <service>-1..n of compose project "shop" on app:1, with user settings to keep.
-  void service(const std::string& service, int replicas, const std::string& mount) {
+  void service(Engine& engine, const std::string& service, int replicas, const std::string& mount) {
     for (int i = 1; i <= replicas; ++i)
-      api->run(service + "-" + std::to_string(i),
-               {{"Image", repository() + ":1"},
-                {"Env", {"MODE=prod", "REPLICA=" + std::to_string(i)}},
-                {"Labels", {{"com.docker.compose.project", "shop"}, {"com.docker.compose.service", service}, {"team", "blue"}}},
-                {"Cmd", {"sh", "-c", std::string("echo custom; ") + kServe}},
-                {"HostConfig", {{"NetworkMode", "none"}, {"Binds", {mount + ":/data:ro"}}}}});
-  }
-
-  // Containers whose name starts with `prefix`: name -> inspect.
-  std::map<std::string, json> containers(const std::string& prefix) {
-    std::map<std::string, json> found;
-    for (const auto& entry : api->list()) {
-      std::string name = entry["Names"][0].get<std::string>().substr(1);
-      if (name.rfind(prefix, 0) == 0) found[name] = api->inspect(entry["Id"]);
-    }
-    return found;
+      engine.api.run(service + "-" + std::to_string(i),
+                     {{"Image", repository() + ":1"},
+                      {"Env", {"MODE=prod", "REPLICA=" + std::to_string(i)}},
+                      {"Labels", {{"com.docker.compose.project", "shop"}, {"com.docker.compose.service", service}, {"team", "blue"}}},
+                      {"Cmd", {"sh", "-c", std::string("echo custom; ") + kServe}},
+                      {"HostConfig", {{"NetworkMode", "none"}, {"Binds", {mount + ":/data:ro"}}}}});
   }
 };
+
+// Containers of `engine` whose name starts with `prefix`: name -> inspect.
+std::map<std::string, json> containers(Engine& engine, const std::string& prefix) {
+  std::map<std::string, json> found;
+  for (const auto& entry : engine.api.list()) {
+    std::string name = entry["Names"][0].get<std::string>().substr(1);
+    if (name.rfind(prefix, 0) == 0) found[name] = engine.api.inspect(entry["Id"]);
+  }
+  return found;
+}
 
 World& world() {
   static World instance;
@@ -209,32 +234,27 @@ TEST_CASE("deploy::docker pure helpers") {
   }
 }
 
-TEST_CASE("deploy::docker connect negotiates the API version with podman") {
-  World& w = world();
-  auto target = w.target();
-  CHECK(target->api_version() == "1.41");  // min(ours 1.45, podman 4.3's 1.41)
-  CHECK(target->is_podman());
+namespace {
+
+void check_connect(World& w, Engine& engine) {
+  auto target = w.target(engine);
+  CHECK(target->api_version() == "1.41");  // min(ours 1.45, podman 4.3's and dockerd 20.10's 1.41)
+  CHECK(target->is_podman() == (engine.name == "podman"));
   deploy::DockerOptions older;
   older.max_api_version = "1.30";
-  CHECK(w.target(older)->api_version() == "1.30");
+  CHECK(w.target(engine, older)->api_version() == "1.30");
   deploy::DockerOptions too_old;
-  too_old.endpoint = w.podman->endpoint();
-  too_old.max_api_version = "1.20";
+  too_old.endpoint = engine.endpoint();
+  too_old.max_api_version = "1.10";  // below both engines' MinAPIVersion (podman 1.24, dockerd 1.12)
   CHECK(deploy::DockerTarget::connect(too_old).error().kind == deploy::ErrorKind::version);
-  deploy::DockerOptions nobody;
-  nobody.endpoint = "unix:///nonexistent/docker.sock";
-  CHECK(deploy::DockerTarget::connect(nobody).error().kind == deploy::ErrorKind::connection);
-  nobody.endpoint = "ssh://host";
-  CHECK(deploy::DockerTarget::connect(nobody).error().kind == deploy::ErrorKind::invalid);
 }
 
-TEST_CASE("deploy::docker inventory groups replicas by compose service") {
-  World& w = world();
+void check_inventory(World& w, Engine& engine) {
   test::TempDir mount;
-  w.service("inv-web", 2, mount.str());
-  w.service("inv-worker", 2, mount.str());
-  w.api->run("inv-solo", {{"Image", w.repository() + ":1"}, {"HostConfig", {{"NetworkMode", "host"}}}});
-  auto target = w.target();
+  w.service(engine, "inv-web", 2, mount.str());
+  w.service(engine, "inv-worker", 2, mount.str());
+  engine.api.run("inv-solo", {{"Image", w.repository() + ":1"}, {"HostConfig", {{"NetworkMode", "host"}}}});
+  auto target = w.target(engine);
   auto workloads = target->inventory(*reference::parse(w.repository()));
   REQUIRE(workloads);
   std::map<std::string, deploy::Workload> by_name;
@@ -246,7 +266,7 @@ TEST_CASE("deploy::docker inventory groups replicas by compose service") {
   CHECK(web.instances.size() == 2);
   CHECK(web.target == "docker");
   CHECK(web.image == w.repository() + ":1");
-  CHECK(web.image_id == w.api->image_id(w.repository() + ":1"));
+  CHECK(web.image_id == engine.api.image_id(w.repository() + ":1"));
   REQUIRE(web.digest);
   CHECK(*web.digest == w.v1);
   CHECK(by_name["shop/inv-worker"].instances.size() == 2);
@@ -256,41 +276,40 @@ TEST_CASE("deploy::docker inventory groups replicas by compose service") {
   CHECK(other->empty());
   deploy::DockerOptions by_label;
   by_label.group_label = "team";
-  auto grouped = w.target(by_label)->inventory(std::nullopt);
+  auto grouped = w.target(engine, by_label)->inventory(std::nullopt);
   REQUIRE(grouped);
   CHECK(std::any_of(grouped->begin(), grouped->end(),
                     [](const auto& workload) { return workload.name == "team=blue" && workload.instances.size() >= 4; }));
 }
 
-TEST_CASE("deploy::docker rollout moves every replica to the new digest, keeping its configuration") {
-  World& w = world();
+void check_rollout(World& w, Engine& engine) {
   test::TempDir mount;
-  w.service("roll", 3, mount.str());
-  auto target = w.target();
+  w.service(engine, "roll", 3, mount.str());
+  auto target = w.target(engine);
   deploy::Workload workload = workload_named(*target, "shop/roll");
   REQUIRE(workload.instances.size() == 3);
   Steps steps;
   deploy::RolloutPolicy policy;
   policy.health_timeout = std::chrono::seconds(30);
-  RunningSampler sampler(w.podman->socket(), "roll");
+  RunningSampler sampler(engine.socket, "roll");
   auto begin = std::chrono::steady_clock::now();
   auto result = target->rollout(workload, w.pinned(w.v2), policy, steps.sink(), {});
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
   sampler.stop();
   REQUIRE_MESSAGE(result, result.error().str());
   CHECK_MESSAGE(result->outcome == deploy::RolloutResult::Outcome::healthy, result->reason);
-  std::string v2_id = w.api->image_id(w.repository() + "@" + w.v2);
+  std::string v2_id = engine.api.image_id(w.repository() + "@" + w.v2);
   CHECK(result->new_image_id == v2_id);
   REQUIRE(result->instances.size() == 3);
   for (const auto& instance : result->instances) {
     CHECK(instance.outcome == deploy::InstanceOutcome::updated);
-    MESSAGE(instance.name << " replaced in " << instance.took.count() << " ms");
+    MESSAGE(engine.name << ": " << instance.name << " replaced in " << instance.took.count() << " ms");
   }
-  MESSAGE("rollout of 3 replicas took " << took.count() << " ms; " << sampler.samples() << " samples");
+  MESSAGE(engine.name << ": rollout of 3 replicas took " << took.count() << " ms; " << sampler.samples() << " samples");
   CHECK(sampler.minimum() >= 2);  // max_unavailable 1 of 3
-  auto containers = w.containers("roll-");
-  CHECK(containers.size() == 3);  // the old ones are gone
-  for (const auto& [name, c] : containers) {
+  auto found = containers(engine, "roll-");
+  CHECK(found.size() == 3);  // the old ones are gone
+  for (const auto& [name, c] : found) {
     INFO(name);
     CHECK(c["Image"] == v2_id);
     CHECK(c["State"]["Running"] == true);
@@ -315,13 +334,31 @@ TEST_CASE("deploy::docker rollout moves every replica to the new digest, keeping
                     [](const auto& i) { return i.outcome == deploy::InstanceOutcome::unchanged; }));
 }
 
-TEST_CASE("deploy::docker a failing HEALTHCHECK rolls every replica back") {
-  World& w = world();
+// Four replicas, batch 4 capped by max_unavailable 2: two are down at a time, never more.
+void check_batch_capped(World& w, Engine& engine) {
   test::TempDir mount;
-  w.service("sick", 2, mount.str());
-  auto target = w.target();
+  w.service(engine, "wide", 4, mount.str());
+  auto target = w.target(engine);
+  deploy::RolloutPolicy policy;
+  policy.batch = 4;
+  policy.max_unavailable = 2;
+  policy.health_timeout = std::chrono::seconds(30);
+  RunningSampler sampler(engine.socket, "wide");
+  auto result = target->rollout(workload_named(*target, "shop/wide"), w.pinned(w.v2), policy, {}, {});
+  sampler.stop();
+  REQUIRE_MESSAGE(result, result.error().str());
+  CHECK_MESSAGE(result->outcome == deploy::RolloutResult::Outcome::healthy, result->reason);
+  MESSAGE(engine.name << ": fewest running replicas " << sampler.minimum() << " in " << sampler.samples() << " samples");
+  CHECK(sampler.minimum() == 2);  // 4 - max_unavailable: the batch ran two at once, not four
+  CHECK(containers(engine, "wide-").size() == 4);
+}
+
+void check_rollback(World& w, Engine& engine) {
+  test::TempDir mount;
+  w.service(engine, "sick", 2, mount.str());
+  auto target = w.target(engine);
   deploy::Workload workload = workload_named(*target, "shop/sick");
-  std::string v1_id = w.api->image_id(w.repository() + ":1");
+  std::string v1_id = engine.api.image_id(w.repository() + ":1");
   Steps steps;
   deploy::RolloutPolicy policy;
   policy.batch = 2;
@@ -331,10 +368,10 @@ TEST_CASE("deploy::docker a failing HEALTHCHECK rolls every replica back") {
   REQUIRE_MESSAGE(result, result.error().str());
   CHECK(result->outcome == deploy::RolloutResult::Outcome::rolled_back);
   CHECK_MESSAGE(result->reason.find("unhealthy") != std::string::npos, result->reason);
-  MESSAGE("reason: " << result->reason);
-  auto containers = w.containers("sick-");
-  CHECK(containers.size() == 2);
-  for (const auto& [name, c] : containers) {
+  MESSAGE(engine.name << ": reason: " << result->reason);
+  auto found = containers(engine, "sick-");
+  CHECK(found.size() == 2);
+  for (const auto& [name, c] : found) {
     INFO(name);
     CHECK(c["Image"] == v1_id);
     CHECK(c["State"]["Running"] == true);
@@ -343,11 +380,10 @@ TEST_CASE("deploy::docker a failing HEALTHCHECK rolls every replica back") {
   CHECK(steps.any(deploy::StepState::rolled_back, "rolled back to"));
 }
 
-TEST_CASE("deploy::docker a missing digest fails the pull before any container is touched") {
-  World& w = world();
+void check_missing_digest(World& w, Engine& engine) {
   test::TempDir mount;
-  w.service("nopull", 1, mount.str());
-  auto target = w.target();
+  w.service(engine, "nopull", 1, mount.str());
+  auto target = w.target(engine);
   deploy::Workload workload = workload_named(*target, "shop/nopull");
   std::string missing = "sha256:" + std::string(64, '0');
   Steps steps;
@@ -356,44 +392,88 @@ TEST_CASE("deploy::docker a missing digest fails the pull before any container i
   CHECK(result.error().kind == deploy::ErrorKind::pull);
   CHECK_MESSAGE(result.error().message.find("manifest unknown") != std::string::npos, result.error().message);
   CHECK(steps.any(deploy::StepState::failed, "manifest unknown"));
-  auto containers = w.containers("nopull-");
-  REQUIRE(containers.size() == 1);
-  CHECK(containers.begin()->second["Id"] == workload.instances[0]);
-  CHECK(containers.begin()->second["State"]["Running"] == true);
+  auto found = containers(engine, "nopull-");
+  REQUIRE(found.size() == 1);
+  CHECK(found.begin()->second["Id"] == workload.instances[0]);
+  CHECK(found.begin()->second["State"]["Running"] == true);
 }
 
-TEST_CASE("deploy::docker recover leaves exactly one healthy set after a crash") {
-  World& w = world();
-  w.api->pull(w.repository(), w.v2);
-  w.api->pull(w.repository(), w.bad);
+void check_recover(World& w, Engine& engine) {
+  engine.api.pull(w.repository(), w.v2);
+  engine.api.pull(w.repository(), w.bad);
   auto crashed = [&](const std::string& name, std::optional<std::string> new_digest) {
-    std::string old_id = w.api->run(name, {{"Image", w.repository() + ":1"}, {"HostConfig", {{"NetworkMode", "none"}}}});
-    w.api->call("POST", "/containers/" + old_id + "/stop?t=1");
-    w.api->call("POST", "/containers/" + old_id + "/rename?name=" + name + "-cascade-old");
-    if (new_digest) w.api->run(name, {{"Image", w.repository() + "@" + *new_digest}, {"HostConfig", {{"NetworkMode", "none"}}}});
+    std::string old_id = engine.api.run(name, {{"Image", w.repository() + ":1"}, {"HostConfig", {{"NetworkMode", "none"}}}});
+    engine.api.call("POST", "/containers/" + old_id + "/stop?t=1");
+    engine.api.call("POST", "/containers/" + old_id + "/rename?name=" + name + "-cascade-old");
+    if (new_digest)
+      engine.api.run(name, {{"Image", w.repository() + "@" + *new_digest}, {"HostConfig", {{"NetworkMode", "none"}}}});
     return old_id;
   };
   std::string healthy_old = crashed("rec-healthy", w.v2);
   std::string sick_old = crashed("rec-sick", w.bad);
   std::string lone_old = crashed("rec-lone", std::nullopt);
-  auto target = w.target();
+  auto target = w.target(engine);
   Steps steps;
   deploy::RolloutPolicy policy;
   policy.health_timeout = std::chrono::seconds(20);
   auto recovered = target->recover("run-7", policy, steps.sink());
   REQUIRE_MESSAGE(recovered, recovered.error().str());
-  auto containers = w.containers("rec-");
-  CHECK(containers.size() == 3);
-  REQUIRE(containers.contains("rec-healthy"));
-  CHECK(containers["rec-healthy"]["Image"] == w.api->image_id(w.repository() + "@" + w.v2));
-  CHECK(containers["rec-healthy"]["Id"] != healthy_old);
-  REQUIRE(containers.contains("rec-sick"));
-  CHECK(containers["rec-sick"]["Id"] == sick_old);
-  CHECK(containers["rec-sick"]["State"]["Running"] == true);
-  REQUIRE(containers.contains("rec-lone"));
-  CHECK(containers["rec-lone"]["Id"] == lone_old);
-  CHECK(containers["rec-lone"]["State"]["Running"] == true);
+  auto found = containers(engine, "rec-");
+  CHECK(found.size() == 3);
+  REQUIRE(found.contains("rec-healthy"));
+  CHECK(found["rec-healthy"]["Image"] == engine.api.image_id(w.repository() + "@" + w.v2));
+  CHECK(found["rec-healthy"]["Id"] != healthy_old);
+  REQUIRE(found.contains("rec-sick"));
+  CHECK(found["rec-sick"]["Id"] == sick_old);
+  CHECK(found["rec-sick"]["State"]["Running"] == true);
+  REQUIRE(found.contains("rec-lone"));
+  CHECK(found["rec-lone"]["Id"] == lone_old);
+  CHECK(found["rec-lone"]["State"]["Running"] == true);
   CHECK(steps.any(deploy::StepState::healthy, "kept the healthy new container"));
   CHECK(steps.any(deploy::StepState::rolled_back, "no new container"));
   CHECK(steps.all.front().workload == "recover:run-7");
+}
+
+}  // namespace
+
+TEST_CASE("deploy::docker connect negotiates the API version") {
+  SUBCASE("podman") { check_connect(world(), world().podman()); }
+  SUBCASE("dockerd") { check_connect(world(), world().dockerd()); }
+  SUBCASE("no engine, or no endpoint we speak") {
+    deploy::DockerOptions nobody;
+    nobody.endpoint = "unix:///nonexistent/docker.sock";
+    CHECK(deploy::DockerTarget::connect(nobody).error().kind == deploy::ErrorKind::connection);
+    nobody.endpoint = "ssh://host";
+    CHECK(deploy::DockerTarget::connect(nobody).error().kind == deploy::ErrorKind::invalid);
+  }
+}
+
+TEST_CASE("deploy::docker inventory groups replicas by compose service") {
+  SUBCASE("podman") { check_inventory(world(), world().podman()); }
+  SUBCASE("dockerd") { check_inventory(world(), world().dockerd()); }
+}
+
+TEST_CASE("deploy::docker rollout moves every replica to the new digest, keeping its configuration") {
+  SUBCASE("podman") { check_rollout(world(), world().podman()); }
+  SUBCASE("dockerd") { check_rollout(world(), world().dockerd()); }
+}
+
+TEST_CASE("deploy::docker a batch is capped by max_unavailable") {
+  SUBCASE("podman") { check_batch_capped(world(), world().podman()); }
+  SUBCASE("dockerd") { check_batch_capped(world(), world().dockerd()); }
+}
+
+TEST_CASE("deploy::docker a failing HEALTHCHECK rolls every replica back") {
+  SUBCASE("podman") { check_rollback(world(), world().podman()); }
+  SUBCASE("dockerd") { check_rollback(world(), world().dockerd()); }
+}
+
+TEST_CASE("deploy::docker a missing digest fails the pull before any container is touched") {
+  SUBCASE("podman") { check_missing_digest(world(), world().podman()); }
+  SUBCASE("dockerd") { check_missing_digest(world(), world().dockerd()); }
+}
+
+TEST_CASE("deploy::docker recover leaves exactly one healthy set after a crash") {
+  SUBCASE("podman") { check_recover(world(), world().podman()); }
+  SUBCASE("dockerd") { check_recover(world(), world().dockerd()); }
 }
