@@ -119,7 +119,7 @@ struct Services {
   std::map<std::string, std::vector<Deployment>> deployments{};  // plan image -> workloads running it
   std::size_t max_parallel_deploys = 4;
   /// Scans a pushed image (image, digest) before its rollouts; may be empty (no check).
-  /// Called on the build's worker thread.
+  /// Called on a thread of its own once the build has ended (its worker's slot already free).
   std::function<Verdict(const std::string& image, const std::string& digest)> verify{};
   std::vector<builder::Secret> secrets{};  // given to every build as build secrets
 };

@@ -51,10 +51,14 @@ struct BuildDone {
   detail::StepInput input;
   detail::StepResult result;
 };
+struct VerifyDone {
+  std::string image, digest;
+  Verdict verdict;
+};
 struct DeployDone {
   detail::RolloutOutcome outcome;
 };
-using Done = std::variant<BuildDone, DeployDone>;
+using Done = std::variant<BuildDone, VerifyDone, DeployDone>;
 
 // One execution of a plan: the queues, the crew and the reasons to stop.
 class Run {
@@ -98,9 +102,7 @@ class Run {
       halt_on(refused);
       if (!input) return;
       crew_.start([this, input = std::move(*input)]() -> Done {
-        auto result = detail::run_step(services_, options_, input, stopping_.get_token(), cancel_);
-        if (result.succeeded && services_.verify) result.verdict = services_.verify(input.step->image, result.digest);
-        return BuildDone{input, std::move(result)};
+        return BuildDone{input, detail::run_step(services_, options_, input, stopping_.get_token(), cancel_)};
       });
     }
   }
@@ -133,7 +135,19 @@ class Run {
       return;
     }
     halt_on(builds_.complete(done.input, result));
-    if (result.succeeded && verified(image, result)) deploys_.add(image, result.digest);
+    if (!result.succeeded) return;
+    if (!services_.verify) {
+      deploys_.add(image, result.digest);
+      return;
+    }
+    // The scan of the pushed image runs off the worker's slot: the next build starts now.
+    crew_.start([this, image, digest = result.digest]() -> Done {
+      return VerifyDone{image, digest, services_.verify(image, digest)};
+    });
+  }
+
+  void finish(VerifyDone& done) {
+    if (verified(done.image, done.verdict)) deploys_.add(done.image, done.digest);
   }
 
   void finish(DeployDone& done) {
@@ -142,16 +156,14 @@ class Run {
   }
 
   // Stores the pushed image's verdict and tells; false when it must not be rolled out.
-  bool verified(const std::string& image, const detail::StepResult& result) {
-    if (!result.verdict) return true;
-    if (auto written = services_.store.set_task_verdict(run_, image, result.verdict->detail); !written) {
+  bool verified(const std::string& image, const Verdict& verdict) {
+    if (auto written = services_.store.set_task_verdict(run_, image, verdict.detail); !written) {
       halt_on("cannot record the verdict of " + image + ": " + written.error().message);
       return false;
     }
-    auto kind = result.verdict->clean ? Progress::Kind::verified : Progress::Kind::vulnerable;
-    tell(kind, image, result.verdict->detail);
-    if (!result.verdict->clean) vulnerable_ = true;  // pushed, but still vulnerable: not rolled out
-    return result.verdict->clean;
+    tell(verdict.clean ? Progress::Kind::verified : Progress::Kind::vulnerable, image, verdict.detail);
+    if (!verdict.clean) vulnerable_ = true;  // pushed, but still vulnerable: not rolled out
+    return verdict.clean;
   }
 
   // A refused store write: tell it, start nothing more (the first one is the run's reason).

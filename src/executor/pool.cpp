@@ -20,28 +20,42 @@ namespace cascade::executor::detail {
 
 WorkerPool::WorkerPool(const std::vector<Worker>& workers, std::chrono::milliseconds down_for, bool prefer_parents)
     : down_for_(down_for), prefer_parents_(prefer_parents) {
-  for (const auto& worker : workers) states_.push_back({&worker, 0, {}, {}});
+  for (const auto& worker : workers) states_.push_back({&worker, 0, {}, {}, {}});
 }
 
-std::optional<std::size_t> WorkerPool::take(const graph::WorkerChoice& choice, const std::vector<std::string>& parents) {
+std::size_t WorkerPool::missing(const State& state, const std::vector<std::string>& parents) const {
+  std::size_t count = 0;
+  for (const auto& parent : parents) count += state.holds.count(parent) ? 0 : 1;
+  return count;
+}
+
+std::optional<std::size_t> WorkerPool::take(const graph::WorkerChoice& choice, const std::string& image,
+                                            const std::vector<std::string>& parents) {
   std::optional<std::size_t> best;
-  bool best_local = false;
+  std::size_t best_missing = 0, best_free = 0;
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const State& state = states_[i];
     if (!matches(*state.worker, choice) || !up(state) || state.running >= state.worker->capacity) continue;
-    bool local = prefer_parents_ && std::find(parents.begin(), parents.end(), state.worker->name) != parents.end();
+    std::size_t miss = prefer_parents_ ? missing(state, parents) : 0;
     std::size_t free = state.worker->capacity - state.running;
-    if (!best || (local && !best_local) ||
-        (local == best_local && free > states_[*best].worker->capacity - states_[*best].running)) {
+    if (!best || miss < best_missing || (miss == best_missing && free > best_free)) {
       best = i;
-      best_local = local;
+      best_missing = miss;
+      best_free = free;
     }
   }
-  if (best) {
-    ++states_[*best].running;
-    if (best_local) ++local_parent_hits_;
-  }
+  if (!best) return std::nullopt;
+  State& chosen = states_[*best];
+  ++chosen.running;
+  parent_pulls_ += missing(chosen, parents);
+  chosen.holds.insert(parents.begin(), parents.end());
+  chosen.holds.insert(image);
   return best;
+}
+
+void WorkerPool::hold(const std::string& name, const std::string& image) {
+  for (auto& state : states_)
+    if (state.worker->name == name) state.holds.insert(image);
 }
 
 void WorkerPool::release(std::size_t index) {

@@ -1,12 +1,15 @@
-// The build workers of a run: how many builds each runs now, which are down and why, and
-// the choice of a worker for a ready build (one that matches the recipe's graph::WorkerChoice,
-// has a free slot and is up; the one that built a parent in this run first, since the
-// parent's layers are already in its storage; else the one with the most free slots).
+// The build workers of a run: how many builds each runs now, which are down and why, which
+// images of this run each already holds (it built them, or built on them and so pulled
+// them), and the choice of a worker for a ready build: one that matches the recipe's
+// graph::WorkerChoice, has a free slot and is up; among those, the one missing the fewest of
+// the build's parents (each missing parent is a pull), then the one with the most free
+// slots, then the first declared.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,10 +23,13 @@ class WorkerPool {
 
   WorkerPool(const std::vector<Worker>& workers, std::chrono::milliseconds down_for, bool prefer_parents = true);
 
-  /// A worker for a build asking for `choice`, now counted as running one more build;
-  /// nullopt when every matching worker is busy or down. `parents`: the workers that
-  /// built the step's parents in this run (preferred, in that order).
-  std::optional<std::size_t> take(const graph::WorkerChoice& choice, const std::vector<std::string>& parents);
+  /// A worker for the build of `image` asking for `choice`, now counted as running one more
+  /// build and holding `image` and `parents` (the images of this run it is built on);
+  /// nullopt when every matching worker is busy or down.
+  std::optional<std::size_t> take(const graph::WorkerChoice& choice, const std::string& image,
+                                  const std::vector<std::string>& parents);
+  /// Worker `name` holds `image` (built before a resume).
+  void hold(const std::string& name, const std::string& image);
   /// The build on worker `index` ended.
   void release(std::size_t index);
   /// Worker `index` failed for an infrastructure reason: no build goes to it for a while.
@@ -35,8 +41,8 @@ class WorkerPool {
   const Worker& worker(std::size_t index) const { return *states_[index].worker; }
   std::size_t capacity() const;  // builds at once over every worker
   std::size_t running() const;
-  /// Builds placed on a worker that built one of their parents in this run.
-  std::size_t local_parent_hits() const { return local_parent_hits_; }
+  /// Parents of this run's builds their worker did not hold yet: the pulls placement caused.
+  std::size_t parent_pulls() const { return parent_pulls_; }
 
  private:
   struct State {
@@ -44,13 +50,15 @@ class WorkerPool {
     std::size_t running = 0;
     Clock::time_point down_until{};
     std::string down_reason;
+    std::set<std::string> holds;  // images of this run in its storage
   };
+  std::size_t missing(const State& state, const std::vector<std::string>& parents) const;
   bool up(const State& state) const { return Clock::now() >= state.down_until; }
 
   std::vector<State> states_;
   std::chrono::milliseconds down_for_;
   bool prefer_parents_;
-  std::size_t local_parent_hits_ = 0;
+  std::size_t parent_pulls_ = 0;
 };
 
 }  // namespace cascade::executor::detail

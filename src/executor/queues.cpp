@@ -36,18 +36,14 @@ std::optional<StepInput> BuildQueue::start(
   for (bool again = true; again;) {
     again = false;
     for (std::size_t index : scheduler_.ready()) {  // the longest remaining path first
-      if (finish_pushed_before(index, pushed)) {
+      if (finish_pushed_before(index, pushed, pool)) {
         again = true;  // its children may be ready now
         break;
       }
       const plan::Step& step = plan_.steps[index];
       const graph::WorkerChoice& choice = graph_.recipe_of(step.node)->worker;
-      std::vector<std::string> parents;
-      for (const auto& base : step.bases_built_in_run)
-        if (auto found = worker_of_.find(base); found != worker_of_.end()) parents.push_back(found->second);
-      if (auto worker = pool.take(choice, parents)) {
+      if (auto worker = pool.take(choice, step.image, step.bases_built_in_run)) {
         scheduler_.start(index);
-        worker_of_[step.image] = pool.worker(*worker).name;
         return input_for(index, *worker);
       }
       if (auto why = pool.unplaceable(choice)) {
@@ -62,12 +58,13 @@ std::optional<StepInput> BuildQueue::start(
 }
 
 bool BuildQueue::finish_pushed_before(
-    std::size_t index, const std::function<void(const std::string& image, const std::string& digest)>& pushed) {
+    std::size_t index, const std::function<void(const std::string& image, const std::string& digest)>& pushed,
+    WorkerPool& pool) {
   const plan::Step& step = plan_.steps[index];
   auto task = tasks_.find(step.image);
   if (task == tasks_.end() || task->second.state != store::TaskState::pushed || !task->second.new_digest) return false;
   digest_of_[step.image] = *task->second.new_digest;
-  if (!task->second.worker.empty()) worker_of_[step.image] = task->second.worker;
+  if (!task->second.worker.empty()) pool.hold(task->second.worker, step.image);
   scheduler_.start(index);
   pushed(step.image, *task->second.new_digest);
   scheduler_.finished(index, true);

@@ -55,7 +55,8 @@ class BuildQueue {
   [[nodiscard]] StoreError record_blocked(std::size_t failed);
   /// A step pushed before a resume: finished without a build.
   bool finish_pushed_before(std::size_t index,
-                            const std::function<void(const std::string& image, const std::string& digest)>& pushed);
+                            const std::function<void(const std::string& image, const std::string& digest)>& pushed,
+                            WorkerPool& pool);
   /// A step no worker can take: failed, its descendants blocked.
   [[nodiscard]] StoreError fail_unplaceable(std::size_t index, const std::string& why);
   StepInput input_for(std::size_t index, std::size_t worker) const;
@@ -68,7 +69,6 @@ class BuildQueue {
   std::map<std::string, store::Task> tasks_;
   plan::Scheduler scheduler_;
   std::map<std::string, std::string> digest_of_;  // image -> digest pushed in this run
-  std::map<std::string, std::string> worker_of_;  // image -> worker that built it in this run
   std::vector<bool> reported_;                    // blocked steps already recorded
   bool any_failed_ = false;
   bool cancelled_ = false;

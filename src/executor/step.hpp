@@ -17,7 +17,6 @@ struct StepResult {
   std::string digest;      // pushed digest when succeeded
   std::string error;       // why it failed
   double seconds = 0;
-  std::optional<Verdict> verdict;  // when Services::verify checked the pushed image
   std::string store_error;         // a store write failed: the run stops (the task stays where it was)
   bool worker_unavailable = false;  // the worker failed, not the build: pending again, for another worker
 };
