@@ -24,26 +24,8 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 // One registry, a base pushed to it by buildah (base:1), and one engine for the tests that
 // do not stop theirs.
-struct Shared {
-  test::DockerRegistry registry;
-  test::BuildahSandbox sandbox;
+struct Shared : test::RegistryWithBase {
   test::DockerEngine engine;
-  std::string base_digest;
-
-  Shared() {
-    builder::Buildah buildah(sandbox.options({registry.host()}));
-    builder::BuildRequest request;
-    request.run_id = "docker-base";
-    request.image = registry.host() + "/base:1";
-    request.context_dir = sandbox.context("base");
-    request.dockerfile_text = test::busybox_dockerfile("RUN echo one > /v1\n");
-    request.log_path = sandbox.log("base");
-    auto built = buildah.build_and_push(request, {});
-    if (!built) throw std::runtime_error("cannot build the shared base image: " + built.error().message);
-    base_digest = built->digest;
-  }
-  std::string host() const { return registry.host(); }
-  std::string pinned_base() const { return host() + "/base@" + base_digest; }
 };
 
 Shared& shared() {

@@ -104,4 +104,28 @@ inline bool wait_for_text(const fs::path& path, const std::string& text, std::ch
   return false;
 }
 
+/// A registry and a busybox base image buildah pushed to it as base:1: what the builder
+/// tests build on (one per test file, made on first use).
+struct RegistryWithBase {
+  DockerRegistry registry;
+  BuildahSandbox sandbox;
+  std::string base_digest;
+
+  RegistryWithBase() {
+    builder::Buildah buildah(sandbox.options({registry.host()}));
+    builder::BuildRequest request;
+    request.run_id = "test-base";
+    request.image = registry.host() + "/base:1";
+    request.context_dir = sandbox.context("base");
+    request.dockerfile_text = busybox_dockerfile("RUN echo one > /v1\n");
+    request.log_path = sandbox.log("base");
+    request.timeout = std::chrono::seconds(120);
+    auto built = buildah.build_and_push(request, {});
+    if (!built) throw std::runtime_error("cannot build the shared base image: " + built.error().message);
+    base_digest = built->digest;
+  }
+  std::string host() const { return registry.host(); }
+  std::string pinned_base() const { return host() + "/base@" + base_digest; }
+};
+
 }  // namespace cascade::test

@@ -33,22 +33,7 @@ builder::BuildRequest request_for(const test::BuildahSandbox& sandbox, const std
 }
 
 // One registry for the whole program, and a busybox base image pushed to it as base:1.
-struct Shared {
-  test::DockerRegistry registry;
-  test::BuildahSandbox sandbox;
-  std::string base_digest;
-
-  Shared() {
-    builder::Buildah buildah(sandbox.options({registry.host()}));
-    auto request = request_for(sandbox, registry.host() + "/base:1", test::busybox_dockerfile("RUN echo one > /v1\n"),
-                               sandbox.context("base"), "base");
-    auto built = buildah.build_and_push(request, {});
-    if (!built) throw std::runtime_error("cannot build the shared base image: " + built.error().message);
-    base_digest = built->digest;
-  }
-  std::string host() const { return registry.host(); }
-  std::string pinned_base() const { return host() + "/base@" + base_digest; }
-};
+using Shared = test::RegistryWithBase;
 
 Shared& shared() {
   static Shared instance;
