@@ -51,6 +51,15 @@ builder::PullPolicy pull_policy(pipeline::PullPolicy pull) {
   return pull == pipeline::PullPolicy::always ? builder::PullPolicy::always : builder::PullPolicy::missing;
 }
 
+// A worker's client certificates, for the docker and buildctl options alike.
+template <typename Options>
+void set_tls(Options& options, const std::optional<pipeline::TlsFiles>& tls) {
+  if (!tls) return;
+  options.tls_ca_cert = tls->ca;
+  options.tls_cert = tls->cert;
+  options.tls_key = tls->key;
+}
+
 // The backend of one declared worker, configured for the pipeline's registries.
 std::unique_ptr<builder::Builder> make_worker_builder(const pipeline::Worker& worker, const pipeline::Builders& builders,
                                                       const builder::BuildahOptions& buildah,
@@ -62,11 +71,7 @@ std::unique_ptr<builder::Builder> make_worker_builder(const pipeline::Worker& wo
     case pipeline::WorkerKind::docker:
       config.kind = builder::BackendKind::docker;
       config.docker.host = worker.endpoint;
-      if (worker.tls) {
-        config.docker.tls_ca_cert = worker.tls->ca;
-        config.docker.tls_cert = worker.tls->cert;
-        config.docker.tls_key = worker.tls->key;
-      }
+      set_tls(config.docker, worker.tls);
       config.docker.network = worker.network;
       config.docker.pull = pull_policy(builders.pull);
       config.docker.state_dir = buildah.state_dir;
@@ -74,11 +79,7 @@ std::unique_ptr<builder::Builder> make_worker_builder(const pipeline::Worker& wo
     case pipeline::WorkerKind::buildkit:
       config.kind = builder::BackendKind::buildctl;
       config.buildctl.addr = worker.endpoint;
-      if (worker.tls) {
-        config.buildctl.tls_ca_cert = worker.tls->ca;
-        config.buildctl.tls_cert = worker.tls->cert;
-        config.buildctl.tls_key = worker.tls->key;
-      }
+      set_tls(config.buildctl, worker.tls);
       config.buildctl.insecure_registries = insecure;
       config.buildctl.state_dir = buildah.state_dir;
       break;
