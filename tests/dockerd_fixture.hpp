@@ -200,13 +200,13 @@ class DockerEngine {
       if (fields >> state >> parent) children[parent].push_back(static_cast<pid_t>(std::stol(name)));
     }
     std::vector<std::pair<pid_t, std::string>> found;
-    std::vector<pid_t> todo = {root};
-    while (!todo.empty()) {
-      pid_t pid = todo.back();
-      todo.pop_back();
+    std::vector<pid_t> unvisited = {root};
+    while (!unvisited.empty()) {
+      pid_t pid = unvisited.back();
+      unvisited.pop_back();
       for (pid_t child : children[pid]) {
         found.emplace_back(child, cmdline_of(child));
-        todo.push_back(child);
+        unvisited.push_back(child);
       }
     }
     return found;
