@@ -92,7 +92,7 @@ TEST_CASE("builder::DockerBuild builds on exactly the pinned parent and returns 
   builder::Buildah buildah(sandbox.options({shared().host()}));
   auto moved_request = work.request(shared().host() + "/base:1", test::busybox_dockerfile("RUN echo two > /v2\n"), "moved");
   moved_request.context_dir = sandbox.context("moved");
-  auto moved = buildah.build_and_push(moved_request, {});
+  auto moved = cascade::test::build_retrying(buildah, moved_request);
   REQUIRE_MESSAGE(moved, moved.error().message);
 
   builder::DockerBuild docker(work.options(shared().engine.endpoint()));
@@ -101,7 +101,7 @@ TEST_CASE("builder::DockerBuild builds on exactly the pinned parent and returns 
                               "FROM " + shared().pinned_base() + "\nRUN test -e /v1 && test ! -e /v2 && echo pinned > /app\n",
                               "child");
   request.labels = {{"org.opencontainers.image.base.digest", shared().base_digest}, {"cascade.run", "run 7"}};
-  auto built = docker.build_and_push(request, {});
+  auto built = cascade::test::build_retrying(docker, request);
   REQUIRE_MESSAGE(built, built.error().message);
 
   std::string manifest = served_manifest(request.image);
@@ -152,7 +152,7 @@ TEST_CASE("builder secrets on docker and buildah: the build reads them, nothing 
                                 "FROM " + shared().pinned_base() + "\n" + checks, "secret-" + backend->name());
     request.secrets = secrets;
     request.labels = {{"cascade.run", "secrets"}};
-    auto built = backend->build_and_push(request, {});
+    auto built = cascade::test::build_retrying(*backend, request);
     REQUIRE_MESSAGE(built, built.error().message);
     std::string log = test::read_file(request.log_path);
     CHECK(log.find("secrets-seen") != std::string::npos);
@@ -167,7 +167,7 @@ TEST_CASE("builder secrets on docker and buildah: the build reads them, nothing 
 
     auto failing = work.request(request.image, "FROM " + shared().pinned_base() + "\n" + leaks, "leak-" + backend->name());
     failing.secrets = secrets;
-    auto failed = backend->build_and_push(failing, {});
+    auto failed = cascade::test::build_retrying(*backend, failing);
     REQUIRE_FALSE(failed);
     CHECK(failed.error().kind == Error::Kind::build_failed);
     std::string failed_log = test::read_file(failing.log_path);
@@ -179,7 +179,7 @@ TEST_CASE("builder secrets on docker and buildah: the build reads them, nothing 
   // An unset variable fails before anything runs, naming the secret.
   auto unset = work.request(shared().host() + "/apps/unset:1", "FROM " + shared().pinned_base() + "\n", "unset");
   unset.secrets = {{"npm", "CASCADE_TEST_NO_SUCH_VARIABLE", ""}};
-  auto failed = docker.build_and_push(unset, {});
+  auto failed = cascade::test::build_retrying(docker, unset);
   REQUIRE_FALSE(failed);
   CHECK(failed.error().kind == Error::Kind::setup);
   CHECK(failed.error().message.find("build secret \"npm\"") != std::string::npos);
@@ -193,7 +193,7 @@ TEST_CASE("builder::DockerBuild failure kinds") {
 
   SUBCASE("a RUN that fails is build-failed, with the output's end") {
     auto request = work.request(shared().host() + "/apps/broken:1", from + "RUN echo about-to-fail-7f3a; exit 3\n", "broken");
-    auto built = docker.build_and_push(request, {});
+    auto built = cascade::test::build_retrying(docker, request);
     REQUIRE_FALSE(built);
     CHECK(built.error().kind == Error::Kind::build_failed);
     CHECK(built.error().message.rfind(request.image + ": docker build failed (exit 1): executor failed running", 0) == 0);
@@ -211,7 +211,7 @@ TEST_CASE("builder::DockerBuild failure kinds") {
   }
   SUBCASE("a registry that refuses the push is push-failed, not the engine's fault") {
     std::string down = "127.0.0.1:" + std::to_string(test::free_port());
-    auto built = docker.build_and_push(work.request(down + "/apps/a:1", from + "RUN true\n", "push-down"), {});
+    auto built = cascade::test::build_retrying(docker, work.request(down + "/apps/a:1", from + "RUN true\n", "push-down"));
     REQUIRE_FALSE(built);
     CHECK(built.error().kind == Error::Kind::push_failed);
     CHECK(built.error().message.find("connection refused") != std::string::npos);
@@ -221,7 +221,7 @@ TEST_CASE("builder::DockerBuild failure kinds") {
     std::string down = "127.0.0.1:" + std::to_string(test::free_port());
     std::string digest = test::sha256(fresh_secret("digest"));
     auto request = work.request(shared().host() + "/apps/b:1", "FROM " + down + "/base@" + digest + "\n", "pull-down");
-    auto built = docker.build_and_push(request, {});
+    auto built = cascade::test::build_retrying(docker, request);
     REQUIRE_FALSE(built);
     CHECK_MESSAGE(built.error().kind == Error::Kind::pull_failed, built.error().message);
   }
@@ -316,7 +316,7 @@ TEST_CASE("builder::DockerBuild stops on cancel and on timeout, leaving no docke
   SUBCASE("the request's timeout covers the build") {
     request.timeout = 3s;
     auto start = Clock::now();
-    auto built = docker.build_and_push(request, {});
+    auto built = cascade::test::build_retrying(docker, request);
     double took = seconds_since(start);
     REQUIRE_FALSE(built);
     CHECK(built.error().kind == Error::Kind::timed_out);

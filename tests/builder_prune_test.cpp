@@ -261,7 +261,7 @@ struct BuildahFleet {
     request.log_path = sandbox.log(name);
     request.timeout = 120s;
     request.labels = std::move(labels);
-    auto built = buildah.build_and_push(request, {});
+    auto built = cascade::test::build_retrying(buildah, request);
     if (!built) throw std::runtime_error("cannot build " + name + ": " + built.error().message);
     return *built;
   }

@@ -51,7 +51,7 @@ TEST_CASE("builder::Buildah builds and pushes a base image") {
   auto request = request_for(sandbox, shared().host() + "/fresh/base:7", test::busybox_dockerfile("HEALTHCHECK CMD true\n"),
                              sandbox.context("ctx"), "fresh");
   request.labels = {{"org.opencontainers.image.base.digest", "none"}, {"cascade.run", "run 42"}};
-  auto built = buildah.build_and_push(request, {});
+  auto built = cascade::test::build_retrying(buildah, request);
   REQUIRE_MESSAGE(built, built.error().message);
 
   SUBCASE("the digest returned is the one the registry serves") {
@@ -116,7 +116,7 @@ TEST_CASE("builder::Buildah honours build args, target and labels") {
   request.target = "one";
   request.build_args = {{"GREETING", "hello"}};
   request.labels = {{"cascade.base", shared().base_digest}};
-  auto built = buildah.build_and_push(request, {});
+  auto built = cascade::test::build_retrying(buildah, request);
   REQUIRE_MESSAGE(built, built.error().message);
   auto labels = test::skopeo_inspect(shared().host() + "/apps/staged@" + built->digest)["Labels"];
   CHECK(text_of(labels["stage"]) == "one");
@@ -175,7 +175,7 @@ TEST_CASE("builder::Buildah reports a failing RUN as BuildFailed with the log's 
   std::string dockerfile = "FROM " + shared().pinned_base() + "\nRUN echo first-step-output\n"
                            "RUN echo about-to-fail-7f3a; exit 3\n";
   auto request = request_for(sandbox, shared().host() + "/apps/broken:1", dockerfile, sandbox.context("ctx"), "broken");
-  auto built = buildah.build_and_push(request, {});
+  auto built = cascade::test::build_retrying(buildah, request);
   REQUIRE_FALSE(built);
   CHECK(built.error().kind == Error::Kind::build_failed);
   CHECK_FALSE(built.error().transient());
@@ -196,7 +196,7 @@ TEST_CASE("builder::Buildah network failures are transient") {
   std::string dockerfile = "FROM " + shared().pinned_base() + "\nRUN true\n";
 
   SUBCASE("pushing to a registry that is down is PushFailed") {
-    auto built = buildah.build_and_push(request_for(sandbox, down + "/apps/a:1", dockerfile, sandbox.context("ctx"), "down"), {});
+    auto built = cascade::test::build_retrying(buildah, request_for(sandbox, down + "/apps/a:1", dockerfile, sandbox.context("ctx"), "down"));
     REQUIRE_FALSE(built);
     CHECK(built.error().kind == Error::Kind::push_failed);
     CHECK(built.error().transient());
@@ -207,11 +207,11 @@ TEST_CASE("builder::Buildah network failures are transient") {
     test::ScriptedServer server([answer](const test::Received&) { return test::Reply{answer->load(), {}, "{}"}; });
     builder::Buildah to_server(sandbox.options({shared().host(), server.host()}));
     auto request = request_for(sandbox, server.host() + "/apps/a:1", dockerfile, sandbox.context("ctx"), "scripted");
-    auto unavailable = to_server.build_and_push(request, {});
+    auto unavailable = cascade::test::build_retrying(to_server, request);
     REQUIRE_FALSE(unavailable);
     CHECK_MESSAGE(unavailable.error().kind == Error::Kind::push_failed, unavailable.error().message);
     answer->store(401);
-    auto unauthorized = to_server.build_and_push(request, {});
+    auto unauthorized = cascade::test::build_retrying(to_server, request);
     REQUIRE_FALSE(unauthorized);
     CHECK_MESSAGE(unauthorized.error().kind == Error::Kind::push_rejected, unauthorized.error().message);
     CHECK_FALSE(unauthorized.error().transient());
@@ -258,7 +258,7 @@ TEST_CASE("builder::Buildah stops on cancel and on timeout") {
   SUBCASE("the request's timeout covers the build") {
     request.timeout = 3s;
     auto start = Clock::now();
-    auto built = buildah.build_and_push(request, {});
+    auto built = cascade::test::build_retrying(buildah, request);
     double took = seconds_since(start);
     REQUIRE_FALSE(built);
     CHECK(built.error().kind == Error::Kind::timed_out);
@@ -312,7 +312,7 @@ TEST_CASE("builder::Buildah per-build overhead" * doctest::description("timing; 
     auto request = request_for(sandbox, shared().host() + "/apps/tiny:" + std::to_string(i), dockerfile, context,
                                "tiny" + std::to_string(i));
     auto start = Clock::now();
-    auto built = buildah.build_and_push(request, {});
+    auto built = cascade::test::build_retrying(buildah, request);
     double wall = seconds_since(start);
     REQUIRE_MESSAGE(built, built.error().message);
     MESSAGE("build " << i << ": wall " << wall << " s (build " << built->build_seconds << " s, push "

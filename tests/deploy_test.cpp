@@ -79,7 +79,7 @@ struct World {
                                         (sandbox.path() / "runroot").string(), "--storage-driver", "vfs"};
     auto argv = storage;
     argv.insert(argv.end(), {"bud", "--isolation", "chroot", "--format", "docker", "-q", "-t", repository() + ":" + tag, context});
-    auto built = test::run(argv);
+    auto built = test::run_build(argv);
     if (built.exit_code != 0) throw std::runtime_error("buildah bud: " + built.err);
     std::string digest_file = (sandbox.path() / ("digest-" + tag)).string();
     argv = storage;

@@ -99,11 +99,11 @@ class DockerEngine {
     process::Options options;
     options.timeout = std::chrono::minutes(5);
     options.env["DOCKER_BUILDKIT"] = "1";
-    auto result = process::run(argv, options);
-    if (!result || result->exit_code != 0)
+    auto result = test::run_build(argv, options);  // a retry only when runc could not start a step
+    if (result.exit_code != 0)
       throw std::runtime_error("docker " + (args.empty() ? std::string() : args[0]) + " failed: " +
-                               (result ? result->out + result->err : result.error()));
-    return result->out;
+                               result.out + result.err);
+    return result.out;
   }
 
   /// kill -9 of dockerd. What it had started (containerd, `runc run` of a RUN step) is left as

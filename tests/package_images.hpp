@@ -167,7 +167,7 @@ inline std::string buildah(const BuildahSandbox& sandbox, const std::vector<std:
   argv.insert(argv.end(), args.begin(), args.end());
   process::Options options;
   options.timeout = std::chrono::minutes(10);
-  auto result = test::run(argv, options);
+  auto result = test::run_build(argv, options);  // a retry only when runc could not start a step
   if (result.exit_code != 0)
     throw std::runtime_error("buildah " + args.front() + " failed (exit " + std::to_string(result.exit_code) +
                              "): " + result.err);

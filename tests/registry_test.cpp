@@ -92,7 +92,7 @@ TEST_CASE("registry::Client against docker-registry") {
                                         "--storage-driver", "vfs"};
     auto with = [&](std::vector<std::string> args) {
       args.insert(args.begin(), buildah.begin(), buildah.end());
-      auto result = cascade::test::run(args);
+      auto result = cascade::test::run_build(args);
       REQUIRE_MESSAGE(result.exit_code == 0, result.err);
     };
     with({"bud", "-q", "--isolation", "chroot", "-t", host + "/team/labelled:1", (dir / "ctx").string()});

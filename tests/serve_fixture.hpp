@@ -146,7 +146,7 @@ inline std::string buildah_push(const BuildahSandbox& sandbox, const std::string
                                       (sandbox.path() / "runroot").string(), "--storage-driver", "vfs"};
   auto bud = storage;
   bud.insert(bud.end(), {"bud", "--isolation", "chroot", "--format", "docker", "--tls-verify=false", "-t", image, context});
-  auto built = run(bud);
+  auto built = run_build(bud);
   if (built.exit_code != 0) throw std::runtime_error("buildah bud: " + built.err);
   std::string digest_file = (sandbox.path() / (context_name + ".digest")).string();
   auto push = storage;

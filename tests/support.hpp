@@ -2,6 +2,7 @@
 // cascade binary, all run with argument vectors through cascade::process.
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cascade/process.hpp"
@@ -75,6 +77,23 @@ inline process::Result run(const std::vector<std::string>& argv, const process::
   auto result = process::run(argv, options);
   if (!result) throw std::runtime_error(result.error());
   return *result;
+}
+
+/// Runs a build (buildah bud, docker build) for a test's set-up, again up to twice when the
+/// container runtime could not start a step: runc 1.1 copies itself into a sealed memfd per
+/// container and, on a loaded machine, the seal fails now and then with EBUSY ("sealing memfd
+/// copy: Device or resource busy"). The Dockerfile's command never ran, so running the build
+/// again is what cascade's own builders do too (builder::Error::Kind::runtime_failed).
+inline process::Result run_build(const std::vector<std::string>& argv, const process::Options& options = {}) {
+  for (int attempt = 1;; ++attempt) {
+    auto result = test::run(argv, options);
+    std::string output = result.out + result.err;
+    bool runtime = false;
+    for (const char* phrase : {"sealing memfd copy", "runc create failed", "runc run failed", "OCI runtime"})
+      runtime = runtime || output.find(phrase) != std::string::npos;
+    if (result.exit_code == 0 || !runtime || attempt == 3) return result;
+    std::this_thread::sleep_for(std::chrono::seconds(attempt));
+  }
 }
 
 /// Runs git in `dir` with a fixed identity and dates, so commits are reproducible;
