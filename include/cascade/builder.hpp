@@ -35,6 +35,12 @@ struct Secret {
   std::string file;  // or this file's content (absolute path); exactly one of env and file
 };
 
+/// One platform of a multi-platform build.
+struct PlatformBuild {
+  std::string platform;  // "linux/arm64": passed to the engine as --platform
+  std::map<std::string, std::string> labels;  // set on this platform's image, over BuildRequest::labels
+};
+
 struct BuildRequest {
   std::string run_id;           // names temporary files and log headers; any text
   std::string image;            // normalized reference to push: "127.0.0.1:5000/apps/shop:1"
@@ -47,10 +53,16 @@ struct BuildRequest {
   std::chrono::seconds timeout{0};  // for build and push together; 0: none
   bool no_cache = false;  // use no cached layer: every RUN runs again (a package manager fetches anew)
   std::vector<Secret> secrets;
+  // Empty: one image for the engine's own platform, pushed as an image manifest (as ever).
+  // Otherwise every platform is built (a foreign one under emulation when the engine has no
+  // native worker for it), and only when all succeeded are they pushed, as one image index
+  // under the tag: a failure on one platform pushes nothing. The Dockerfile's bases are
+  // pinned to index digests, so each platform's build takes that platform's child.
+  std::vector<PlatformBuild> platforms;
 };
 
 struct BuildResult {
-  std::string digest;    // the pushed manifest's digest, "sha256:<64 hex>"
+  std::string digest;    // the pushed manifest's digest, "sha256:<64 hex>" (the index's, for platforms)
   std::string image_id;  // the image's config digest, "sha256:<64 hex>"
   double build_seconds = 0;
   double push_seconds = 0;  // 0 for backends that build and push in one step (build_seconds has both)

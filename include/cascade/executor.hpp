@@ -19,6 +19,7 @@
 #include "cascade/graph.hpp"
 #include "cascade/plan.hpp"
 #include "cascade/reference.hpp"
+#include "cascade/registry.hpp"
 #include "cascade/store.hpp"
 
 namespace cascade::executor {
@@ -122,6 +123,10 @@ struct Services {
   /// Called on a thread of its own once the build has ended (its worker's slot already free).
   std::function<Verdict(const std::string& image, const std::string& digest)> verify{};
   std::vector<builder::Secret> secrets{};  // given to every build as build secrets
+  /// The platforms of `image` ("repo@sha256:..."), each with its image manifest digest (the
+  /// registry's ImageInfo::platforms); an error message when they cannot be read. Asked for
+  /// the bases of a multi-platform build, to label each platform with its own base digests.
+  std::function<Expected<std::vector<registry::PlatformManifest>, std::string>(const std::string& image)> platforms_of{};
 };
 
 /// Tells `services.progress` (Progress::Kind::store_error) when `written` failed: a store

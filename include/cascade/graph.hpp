@@ -43,6 +43,10 @@ struct Recipe {
   std::vector<std::string> bases;  // normalized external images the build uses (sorted)
   std::optional<std::string> frontend;  // normalized `# syntax=` image
   WorkerChoice worker;  // which build workers may build it (the pipeline's `builder:`)
+  // The platforms to build ("linux/amd64", "linux/arm64"), from the pipeline's `platforms:`
+  // (the image's, else its discover rule's, else its source's, else the fleet's); empty when
+  // none is declared: then the plan keeps the platforms its tag has in the registry.
+  std::vector<std::string> platforms;
 };
 
 using NodeId = std::size_t;

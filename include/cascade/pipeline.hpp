@@ -36,6 +36,7 @@ struct ImageRecipe {
   std::string target;      // --target stage; empty for the last stage
   std::map<std::string, std::string> build_args;
   std::optional<WorkerChoice> builder;  // overrides the source's
+  std::optional<std::vector<std::string>> platforms;  // `platforms:`; overrides the source's
   Mark mark;               // where the entry starts
 };
 
@@ -47,6 +48,7 @@ struct Discover {
   std::string target;
   std::map<std::string, std::string> build_args;
   std::optional<WorkerChoice> builder;  // overrides the source's
+  std::optional<std::vector<std::string>> platforms;  // `platforms:`; overrides the source's
   Mark mark;
 };
 
@@ -58,6 +60,7 @@ struct Source {
   std::vector<ImageRecipe> images;
   std::vector<Discover> discover;
   std::optional<WorkerChoice> builder;  // for every recipe of the source without its own
+  std::optional<std::vector<std::string>> platforms;  // for every recipe of the source without its own
   Mark mark;
 };
 
@@ -202,6 +205,11 @@ struct Pipeline {
   std::vector<DeployTarget> deploy;
   int max_parallel_deploys = 4;  // rollouts across the fleet at once, >= 1
   Builders builders;             // defaults when the file has no `builders:` section
+  // The top-level `platforms:`: the fleet's default for every recipe without its own (and
+  // whose source has none). Each entry normalized "os/arch[/variant]", e.g. "linux/arm64",
+  // "linux/arm/v7"; no duplicates, never empty when given. Absent: a recipe's platforms are
+  // the ones its tag has in the registry, else the build engine's own.
+  std::optional<std::vector<std::string>> platforms;
   std::optional<Triggers> triggers;  // set when the file has a `triggers:` section
 };
 

@@ -20,6 +20,8 @@ struct Observed {
   std::optional<std::string> digest;             // empty: never pushed
   std::map<std::string, std::string> built_on;   // base image -> digest it was built on
   std::string revision{};                        // the source commit it was built from, when labelled
+  bool index = false;                            // the tag names an image index
+  std::vector<std::string> platforms{};          // the platforms the tag has ("linux/amd64", ...)
 };
 
 /// The start of a cascade: the images the trigger names and, for each one that is not
@@ -51,12 +53,18 @@ struct Step {
   std::vector<std::string> bases_built_in_run;      // bases whose digest comes from this run
   std::optional<std::string> old_digest;            // the image's digest before the run
   bool no_cache = false;                            // build without any build cache (Origin::forced)
+  // The platforms the build makes, pushed as one image index: the recipe's declared ones, else
+  // those of the image's current index; empty: one image for the engine's own platform.
+  std::vector<std::string> platforms;
 };
 
 struct Plan {
   std::string query;
   std::map<std::string, std::string> trigger_digests;  // start image -> digest
   std::vector<Step> steps;                              // in build order
+  // Why the plan must not run, each naming the images and platforms to change: a build that
+  // would narrow a multi-platform tag, a platform a base lacks. Empty: the plan may run.
+  std::vector<std::string> problems;
   std::optional<std::size_t> find(const std::string& image) const;
 };
 

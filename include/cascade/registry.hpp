@@ -132,12 +132,23 @@ struct Manifest {
   std::string body;
 };
 
+/// One platform of an image and its image manifest.
+struct PlatformManifest {
+  std::string platform;  // "os/architecture[/variant]": "linux/amd64", "linux/arm/v7"
+  std::string digest;    // the platform's image manifest
+};
+
 struct ImageInfo {
   std::string digest;         // what the reference points to: the manifest or index digest
   std::string media_type;
   std::string image_digest;   // the chosen platform's image manifest (== digest without an index)
   std::string config_digest;
   std::map<std::string, std::string> labels;  // the image config's Labels
+  bool index = false;         // the reference names an OCI image index or a Docker manifest list
+  // Every platform the image has, in the index's order (entries that are not images, such as
+  // BuildKit's attestation manifests "unknown/unknown", left out); without an index, the one
+  // platform of the image's config (os, architecture, variant) with `digest`.
+  std::vector<PlatformManifest> platforms;
 };
 
 /// A blob as a manifest describes it.
