@@ -17,7 +17,7 @@ using fakes::kDebian;
 namespace {
 
 // The in-process fleet, and a rebuild of it left interrupted.
-class Fleet : public fakes::Fleet {
+class RecordingFleet : public fakes::Fleet {
  public:
   // A rebuild of web (and app, built on it) stopped while web builds: interrupted, app not built.
   store::RunId interrupted_rebuild() {
@@ -50,7 +50,7 @@ class Fleet : public fakes::Fleet {
 }  // namespace
 
 TEST_CASE("resume: an interrupted rebuild is planned again from its typed records") {
-  Fleet fleet;
+  RecordingFleet fleet;
   store::RunId run = fleet.interrupted_rebuild();
   auto stored = fleet.wiring.store->get_run(run);
   REQUIRE(stored);

@@ -16,6 +16,7 @@ namespace cascade::builder {
 
 namespace fs = std::filesystem;
 using detail::Clock;
+using detail::append;
 
 namespace {
 
@@ -26,10 +27,6 @@ std::string_view pull_flag(PullPolicy policy) {
     case PullPolicy::missing: break;
   }
   return "--pull=missing";
-}
-
-void append(std::vector<std::string>& argv, const std::vector<std::string>& more) {
-  argv.insert(argv.end(), more.begin(), more.end());
 }
 
 std::string state_path(const BuildahOptions& options, const std::string& given, const char* name) {

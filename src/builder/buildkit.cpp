@@ -16,6 +16,7 @@ namespace cascade::builder {
 
 namespace fs = std::filesystem;
 using detail::Clock;
+using detail::append;
 
 Expected<BuildResult, std::string> parse_buildkit_metadata(std::string_view json) {
   auto document = nlohmann::json::parse(json, nullptr, false);
@@ -34,10 +35,6 @@ Expected<BuildResult, std::string> parse_buildkit_metadata(std::string_view json
 }
 
 namespace {
-
-void append(std::vector<std::string>& argv, const std::vector<std::string>& more) {
-  argv.insert(argv.end(), more.begin(), more.end());
-}
 
 // The image exporter's settings: push to the registry, over plain http when it is insecure.
 std::string image_output(const std::string& image, const std::set<std::string>& insecure) {

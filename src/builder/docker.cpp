@@ -25,12 +25,9 @@ namespace cascade::builder {
 
 namespace fs = std::filesystem;
 using detail::Clock;
+using detail::append;
 
 namespace {
-
-void append(std::vector<std::string>& argv, const std::vector<std::string>& more) {
-  argv.insert(argv.end(), more.begin(), more.end());
-}
 
 // "127.0.0.1:5000/apps/shop:1" -> {"127.0.0.1:5000/apps/shop", "1"}; without a tag, "latest".
 std::pair<std::string, std::string> split_tag(const std::string& image) {

@@ -169,4 +169,9 @@ bool is_digest(std::string_view text);
 /// `options_dir` or, when empty, <default_state_dir()>/<backend>/work.
 std::string work_root(const std::string& options_dir, const std::string& state_dir, const std::string& backend);
 
+/// Appends `more` to an argument vector.
+inline void append(std::vector<std::string>& argv, const std::vector<std::string>& more) {
+  argv.insert(argv.end(), more.begin(), more.end());
+}
+
 }  // namespace cascade::builder::detail

@@ -29,7 +29,7 @@ constexpr std::string_view kDefaultTargetStage = "default";
 constexpr std::string_view kSyntaxArg = "BUILDKIT_SYNTAX";
 constexpr std::string_view kBuiltinFrontend = "dockerfile.v0";
 
-Unexpected<Error> fail(int line, std::string message) { return unexpected(Error{line, std::move(message)}); }
+Unexpected<Error> fail_at(int line, std::string message) { return unexpected(Error{line, std::move(message)}); }
 
 const std::string* build_arg(const Options& options, std::string_view name) {
   const auto found = options.build_args.find(std::string(name));
@@ -56,7 +56,7 @@ Expected<std::optional<reference::Reference>, Error> frontend_of(std::string_vie
   const std::string_view image = value.substr(0, value.find(' '));
   auto parsed = reference::parse(image);
   if (!parsed) {
-    return fail(line, "invalid frontend image \"" + std::string(image) + "\" in the syntax directive: " +
+    return fail_at(line, "invalid frontend image \"" + std::string(image) + "\" in the syntax directive: " +
                           parsed.error().message);
   }
   return std::optional<reference::Reference>(std::move(*parsed));
@@ -87,9 +87,9 @@ Expected<Variables, Error> global_variables(const Program& program, const Option
         variables.set(key, *given);
       } else if (equals != std::string_view::npos) {
         auto value = detail::expand_word(item.substr(equals + 1), variables, escape);
-        if (!value) return fail(arg->line, std::move(value).error());
+        if (!value) return fail_at(arg->line, std::move(value).error());
         if ((expanded += value->size()) > kMaxExpandedLength) {
-          return fail(arg->line, "the values of the global ARGs are longer together than the limit of " +
+          return fail_at(arg->line, "the values of the global ARGs are longer together than the limit of " +
                                      std::to_string(kMaxExpandedLength) + " bytes");
         }
         variables.set(key, std::move(*value));
@@ -102,10 +102,10 @@ Expected<Variables, Error> global_variables(const Program& program, const Option
 Expected<std::string, Error> expand_platform(const detail::StageDecl& decl, const Variables& variables, char escape) {
   const int line = decl.from->line;
   auto platform = detail::expand_word(decl.platform_word, variables, escape);
-  if (!platform) return fail(line, "failed to process arguments for platform: " + platform.error());
-  if (platform->empty()) return fail(line, "empty platform value from expression " + std::string(decl.platform_word));
+  if (!platform) return fail_at(line, "failed to process arguments for platform: " + platform.error());
+  if (platform->empty()) return fail_at(line, "empty platform value from expression " + std::string(decl.platform_word));
   if (auto invalid = detail::platform_error(*platform)) {
-    return fail(line, "failed to parse platform " + std::string(decl.platform_word) + ": " + *invalid);
+    return fail_at(line, "failed to parse platform " + std::string(decl.platform_word) + ": " + *invalid);
   }
   return std::move(*platform);
 }
@@ -116,8 +116,8 @@ Expected<void, Error> resolve_bases(Build& build, const Program& program, const 
     const detail::StageDecl& decl = program.stages[index];
     Stage& stage = build.stages[index].stage;
     auto base = detail::expand_word(decl.base_word, variables, build.escape);
-    if (!base) return fail(stage.line, std::move(base).error());
-    if (base->empty()) return fail(stage.line, "base name (" + std::string(decl.base_word) + ") should not be blank");
+    if (!base) return fail_at(stage.line, std::move(base).error());
+    if (base->empty()) return fail_at(stage.line, "base name (" + std::string(decl.base_word) + ") should not be blank");
     if (!decl.platform_word.empty()) {
       auto platform = expand_platform(decl, variables, build.escape);
       if (!platform) return unexpected(std::move(platform).error());
@@ -139,7 +139,7 @@ Expected<void, Error> resolve_bases(Build& build, const Program& program, const 
 Expected<int, Error> select_target(const Build& build, const Options& options) {
   if (!has_target(options)) return static_cast<int>(build.stages.size()) - 1;
   const int index = build.last_stage_named(util::lowercase(*options.target));
-  if (index < 0) return fail(0, "target stage \"" + *options.target + "\" could not be found");
+  if (index < 0) return fail_at(0, "target stage \"" + *options.target + "\" could not be found");
   return index;
 }
 
@@ -150,7 +150,7 @@ Expected<void, Error> parse_base_images(Build& build) {
     if (stage.base_stage || stage.scratch) continue;
     auto image = reference::parse(stage.base_text);
     if (!image) {
-      return fail(stage.line, "invalid base image \"" + stage.base_text + "\": " + image.error().message);
+      return fail_at(stage.line, "invalid base image \"" + stage.base_text + "\": " + image.error().message);
     }
     stage.base_image = std::move(*image);
   }
@@ -243,7 +243,7 @@ Expected<Analysis, Error> analyze(std::string_view text, const Options& options)
 
 Expected<Analysis, Error> detail::analyze_with(std::string_view text, const Options& options,
                                                const std::function<void(const LexedFile&, const Build&)>& visit) {
-  if (text.empty()) return fail(0, "the Dockerfile is empty");
+  if (text.empty()) return fail_at(0, "the Dockerfile is empty");
   auto frontend = frontend_of(text, options);
   if (!frontend) return unexpected(std::move(frontend).error());
   auto lexed = detail::lex(text);

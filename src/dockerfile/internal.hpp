@@ -218,4 +218,10 @@ Expected<void, Error> check_needed_stages(const Build& build);
 Expected<Analysis, Error> analyze_with(std::string_view text, const Options& options,
                                        const std::function<void(const LexedFile&, const Build&)>& visit);
 
+/// The empty variable set, for words that are read without any.
+inline const Variables& no_variables() {
+  static const Variables empty;
+  return empty;
+}
+
 }  // namespace cascade::dockerfile::detail

@@ -10,11 +10,6 @@
 namespace cascade::dockerfile::detail {
 namespace {
 
-const Variables& no_variables() {
-  static const Variables empty;
-  return empty;
-}
-
 // strconv.Atoi: optional sign and decimal digits within int64; nullopt otherwise.
 std::optional<std::int64_t> parse_index(std::string_view text) {
   const bool negative = !text.empty() && text[0] == '-';

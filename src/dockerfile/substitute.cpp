@@ -369,11 +369,6 @@ class ShellWord {
   bool over_limit_ = false;
 };
 
-const Variables& no_variables() {
-  static const Variables empty;
-  return empty;
-}
-
 // The words of `text` as BuildKit's ProcessWords returns them; nullopt when lexing fails
 // (`over_limit`, when given, tells a resource bound from a syntax error).
 std::optional<std::vector<std::string>> lex_words(std::string_view text, LexerMode mode, std::string* error,

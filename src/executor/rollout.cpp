@@ -1,5 +1,6 @@
 // Rolling a pushed image out to one workload (see rollout.hpp).
 #include "rollout.hpp"
+#include "step.hpp"
 
 namespace cascade::executor::detail {
 
@@ -13,10 +14,6 @@ store::RolloutState state_of(deploy::StepState state) {
     case deploy::StepState::rolled_back: return store::RolloutState::rolled_back;
   }
   return store::RolloutState::failed;
-}
-
-void tell(const Services& services, Progress::Kind kind, const std::string& what, const std::string& detail) {
-  if (services.progress) services.progress(Progress{kind, what, detail, 0});
 }
 
 }  // namespace

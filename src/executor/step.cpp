@@ -13,6 +13,11 @@
 
 namespace cascade::executor::detail {
 
+void tell(const Services& services, Progress::Kind kind, const std::string& image, const std::string& detail,
+          double seconds, const std::string& worker) {
+  if (services.progress) services.progress(Progress{kind, image, detail, seconds, worker});
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -20,11 +25,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-void tell(const Services& services, Progress::Kind kind, const std::string& image, const std::string& detail,
-          double seconds = 0, const std::string& worker = "") {
-  if (services.progress) services.progress(Progress{kind, image, detail, seconds, worker});
 }
 
 const std::string& worker_name(const Services& services, const StepInput& input) {

@@ -37,4 +37,8 @@ struct StepInput {
 StepResult run_step(const Services& services, const Options& options, const StepInput& input, std::stop_token stop,
                     std::stop_token cancel);
 
+/// Reports progress to services.progress, when there is a listener.
+void tell(const Services& services, Progress::Kind kind, const std::string& image, const std::string& detail,
+          double seconds = 0, const std::string& worker = "");
+
 }  // namespace cascade::executor::detail

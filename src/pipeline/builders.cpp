@@ -29,7 +29,6 @@ struct KindName {
 constexpr std::array<KindName, 3> kKinds{
     {{WorkerKind::buildah, "buildah"}, {WorkerKind::docker, "docker"}, {WorkerKind::buildkit, "buildkit"}}};
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 std::string_view name_of(WorkerKind kind) { return kKinds[static_cast<std::size_t>(kind)].name; }
 
@@ -58,7 +57,7 @@ bool valid_secret_id(std::string_view id) {
 Expected<std::string, Error> read_worker_name(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto name, read_nonempty(context.report, node, "name"));
   if (!valid_worker_name(name))
-    return unexpected(context.report.at(node, "worker name " + quoted(name) +
+    return unexpected(context.report.at(node, "worker name " + quote(name) +
                                                   " must match [a-z0-9][a-z0-9._-]*: lowercase letters, digits, "
                                                   "'.', '_' and '-', starting with a letter or digit"));
   return name;
@@ -68,24 +67,24 @@ Expected<WorkerKind, Error> read_kind(const Context& context, const YAML::Node& 
   CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "kind"));
   for (const KindName& kind : kKinds)
     if (kind.name == text) return kind.kind;
-  return unexpected(context.report.at(node, "worker " + quoted(worker) + ": unknown kind " + quoted(text) +
+  return unexpected(context.report.at(node, "worker " + quote(worker) + ": unknown kind " + quote(text) +
                                                 "; known: buildah, docker, buildkit"));
 }
 
 /// Fails on a key the worker's kind does not take, or a missing endpoint.
 Status check_kind_keys(const Context& context, const Fields& fields, const Worker& worker) {
-  const std::string prefix = "worker " + quoted(worker.name) + ": ";
+  const std::string prefix = "worker " + quote(worker.name) + ": ";
   if (worker.kind == WorkerKind::buildah) {
     for (std::string_view key : {"endpoint", "tls"}) {
       if (fields.find(key))
         return unexpected(context.report.at(key_node(fields.mapping(), key),
-                                            prefix + quoted(key) + " does not apply to kind 'buildah', which "
+                                            prefix + quote(key) + " does not apply to kind 'buildah', which "
                                                                    "builds on the cascade host; remove it, or "
                                                                    "use kind 'docker' or 'buildkit'"));
     }
   } else if (!fields.find("endpoint")) {
     return unexpected(context.report.at(fields.mapping(),
-                                        prefix + "kind " + quoted(name_of(worker.kind)) +
+                                        prefix + "kind " + quote(name_of(worker.kind)) +
                                             " needs an 'endpoint': unix:///path/to.sock or tcp://host:port"));
   }
   if (worker.kind != WorkerKind::docker && fields.find("network"))
@@ -101,13 +100,13 @@ Status check_transport(const Context& context, const Fields& fields, const Worke
   bool plain_tcp = worker.endpoint.rfind("tcp://", 0) == 0 && !worker.tls;
   if (plain_tcp && !worker.insecure)
     return unexpected(context.report.at(fields.get("endpoint"),
-                                        "worker " + quoted(worker.name) + ": 'endpoint' " + quoted(worker.endpoint) +
+                                        "worker " + quote(worker.name) + ": 'endpoint' " + quote(worker.endpoint) +
                                             " without 'tls' sends builds and their secrets unencrypted and "
                                             "unauthenticated; add 'tls: {ca, cert, key}', or set 'insecure: true' "
                                             "on the worker to accept that"));
   if (worker.insecure && !plain_tcp)
     return unexpected(context.report.at(fields.get("insecure"),
-                                        "worker " + quoted(worker.name) +
+                                        "worker " + quote(worker.name) +
                                             ": 'insecure: true' applies only to a tcp:// endpoint without 'tls'; "
                                             "remove it"));
   return {};
@@ -150,7 +149,7 @@ Expected<std::vector<Worker>, Error> read_workers(const Context& context, const 
   for (const YAML::Node& entry : node) {
     CASCADE_TRY_ASSIGN(auto worker, read_worker(context, entry));
     if (auto first = lines.find(worker.name); first != lines.end())
-      return unexpected(context.report.at(entry["name"], "worker name " + quoted(worker.name) +
+      return unexpected(context.report.at(entry["name"], "worker name " + quote(worker.name) +
                                                              " is already used by the worker at line " +
                                                              std::to_string(first->second) +
                                                              "; give each worker a unique name"));
@@ -167,13 +166,13 @@ Expected<BuildSecret, Error> read_secret(const Context& context, const YAML::Nod
   YAML::Node id_node = fields.get("id");
   CASCADE_TRY_ASSIGN(secret.id, read_nonempty(context.report, id_node, "id"));
   if (!valid_secret_id(secret.id))
-    return unexpected(context.report.at(id_node, "secret id " + quoted(secret.id) +
+    return unexpected(context.report.at(id_node, "secret id " + quote(secret.id) +
                                                      " must match [A-Za-z0-9][A-Za-z0-9._-]*, as "
                                                      "RUN --mount=type=secret,id=ID names it"));
   auto env = fields.find("env");
   auto file = fields.find("file");
   if (env.has_value() == file.has_value())
-    return unexpected(context.report.at(node, "secret " + quoted(secret.id) + " has " +
+    return unexpected(context.report.at(node, "secret " + quote(secret.id) + " has " +
                                                   (env ? "both 'env' and 'file'" : "neither 'env' nor 'file'") +
                                                   "; give exactly one: env: VARIABLE or file: path"));
   if (env) CASCADE_TRY_ASSIGN(secret.env, read_env_name(context.report, *env, "env"));
@@ -181,7 +180,7 @@ Expected<BuildSecret, Error> read_secret(const Context& context, const YAML::Nod
     CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, *file, "file"));
     auto path = resolve_local(text, context.directory, context.env);
     if (!path) return unexpected(context.report.at(*file, "'file': " + path.error()));
-    CASCADE_TRY(check_readable_file(context, *file, "secret " + quoted(secret.id) + " file", *path));
+    CASCADE_TRY(check_readable_file(context, *file, "secret " + quote(secret.id) + " file", *path));
     secret.file = *path;
   }
   return secret;
@@ -194,7 +193,7 @@ Expected<std::vector<BuildSecret>, Error> read_secrets(const Context& context, c
   for (const YAML::Node& entry : node) {
     CASCADE_TRY_ASSIGN(auto secret, read_secret(context, entry));
     if (auto first = lines.find(secret.id); first != lines.end())
-      return unexpected(context.report.at(entry["id"], "secret id " + quoted(secret.id) +
+      return unexpected(context.report.at(entry["id"], "secret id " + quote(secret.id) +
                                                            " is already used by the secret at line " +
                                                            std::to_string(first->second) +
                                                            "; give each secret a unique id"));
@@ -208,13 +207,13 @@ Expected<PullPolicy, Error> read_pull(const Context& context, const YAML::Node& 
   CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "pull"));
   if (text == "missing") return PullPolicy::missing;
   if (text == "always") return PullPolicy::always;
-  return unexpected(context.report.at(node, "'pull' must be missing or always, not " + quoted(text)));
+  return unexpected(context.report.at(node, "'pull' must be missing or always, not " + quote(text)));
 }
 
 Expected<std::string, Error> read_storage_driver(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "storage_driver"));
   if (text != "overlay" && text != "vfs")
-    return unexpected(context.report.at(node, "'storage_driver' must be overlay or vfs, not " + quoted(text) +
+    return unexpected(context.report.at(node, "'storage_driver' must be overlay or vfs, not " + quote(text) +
                                                   "; remove the key to detect it at start"));
   return text;
 }
@@ -272,13 +271,13 @@ std::string describe(const std::vector<Worker>& workers) {
 std::string mismatch(const std::vector<Worker>& workers, const WorkerChoice& choice) {
   if (!choice.name.empty()) {
     auto named = std::find_if(workers.begin(), workers.end(), [&](const Worker& w) { return w.name == choice.name; });
-    if (named == workers.end()) return "no worker is named " + quoted(choice.name);
+    if (named == workers.end()) return "no worker is named " + quote(choice.name);
     std::map<std::string, std::string> missing;
     for (const auto& [key, value] : choice.labels) {
       auto found = named->labels.find(key);
       if (found == named->labels.end() || found->second != value) missing.emplace(key, value);
     }
-    return "worker " + quoted(choice.name) + " does not carry the labels " + flow_map(missing);
+    return "worker " + quote(choice.name) + " does not carry the labels " + flow_map(missing);
   }
   return "no worker carries all of the labels " + flow_map(choice.labels);
 }
@@ -325,15 +324,15 @@ Expected<WorkerChoice, Error> read_worker_choice(const Context& context, const Y
 
 Status check_worker_choices(const Context& context, const Pipeline& pipeline) {
   for (const Source& source : pipeline.sources) {
-    const std::string of_source = " of source " + quoted(source.name);
-    CASCADE_TRY(check_choice(context, pipeline.builders, source.builder, "source " + quoted(source.name)));
+    const std::string of_source = " of source " + quote(source.name);
+    CASCADE_TRY(check_choice(context, pipeline.builders, source.builder, "source " + quote(source.name)));
     for (const ImageRecipe& recipe : source.images) {
       CASCADE_TRY(check_choice(context, pipeline.builders, recipe.builder,
-                               "image recipe " + quoted(recipe.image) + of_source));
+                               "image recipe " + quote(recipe.image) + of_source));
     }
     for (const Discover& discover : source.discover) {
       CASCADE_TRY(check_choice(context, pipeline.builders, discover.builder,
-                               "discover entry " + quoted(discover.dockerfiles) + of_source));
+                               "discover entry " + quote(discover.dockerfiles) + of_source));
     }
   }
   return {};

@@ -38,7 +38,6 @@ const std::vector<std::string_view> kDockerOnlyRollout{"batch", "max_unavailable
 
 const std::vector<std::string_view> kPlaceholders{"image", "digest", "old_digest", "run", "repository"};
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 const KindKeys* owner_of(std::string_view key) {
   for (const KindKeys& kind : kKinds)
@@ -70,9 +69,9 @@ Expected<std::chrono::milliseconds, Error> read_duration(const Context& context,
                                                          std::string_view key, bool allow_zero) {
   CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, key));
   auto duration = parse_duration(text);
-  if (!duration) return unexpected(context.report.at(node, quoted(key) + ": " + duration.error()));
+  if (!duration) return unexpected(context.report.at(node, quote(key) + ": " + duration.error()));
   if (!allow_zero && duration->count() == 0)
-    return unexpected(context.report.at(node, quoted(key) + " must be longer than zero"));
+    return unexpected(context.report.at(node, quote(key) + " must be longer than zero"));
   return *duration;
 }
 
@@ -80,7 +79,7 @@ Expected<std::chrono::milliseconds, Error> read_duration(const Context& context,
 Expected<std::vector<std::string>, Error> read_string_list(const Context& context, const YAML::Node& node,
                                                            std::string_view key) {
   CASCADE_TRY(expect_list(context.report, node, key));
-  if (node.size() == 0) return unexpected(context.report.at(node, quoted(key) + " is empty: list at least one value"));
+  if (node.size() == 0) return unexpected(context.report.at(node, quote(key) + " is empty: list at least one value"));
   std::vector<std::string> values;
   for (const YAML::Node& entry : node) {
     CASCADE_TRY_ASSIGN(auto value, read_nonempty(context.report, entry, key));
@@ -120,7 +119,7 @@ Status read_argv(const Context& context, const YAML::Node& node, DeployTarget& t
   CASCADE_TRY_ASSIGN(auto argv, read_string_list(context, node, "argv"));
   for (std::size_t i = 0; i < argv.size(); ++i) {
     auto checked = check_placeholders(argv[i]);
-    if (!checked) return unexpected(context.report.at(node[i], "'argv' entry " + quoted(argv[i]) + ": " +
+    if (!checked) return unexpected(context.report.at(node[i], "'argv' entry " + quote(argv[i]) + ": " +
                                                                    checked.error()));
   }
   target.argv = std::move(argv);
@@ -132,7 +131,7 @@ Status read_http_probe(const Context& context, const YAML::Node& node, Rollout& 
   bool http = probe.rfind("http://", 0) == 0 && probe.size() > 7;
   bool https = probe.rfind("https://", 0) == 0 && probe.size() > 8;
   if (!http && !https)
-    return unexpected(context.report.at(node, "'http_probe' " + quoted(probe) + " must be an http:// or https:// URL"));
+    return unexpected(context.report.at(node, "'http_probe' " + quote(probe) + " must be an http:// or https:// URL"));
   rollout.http_probe = probe;
   return {};
 }
@@ -143,7 +142,7 @@ Status read_rollout(const Context& context, const YAML::Node& node, DeployKind k
     const std::string key = entry.first.Scalar();
     bool docker_only = std::find(kDockerOnlyRollout.begin(), kDockerOnlyRollout.end(), key) != kDockerOnlyRollout.end();
     if (kind == DeployKind::kubernetes && docker_only)
-      return unexpected(context.report.at(entry.first, "rollout key " + quoted(key) +
+      return unexpected(context.report.at(entry.first, "rollout key " + quote(key) +
                                                            " applies only to docker targets: Kubernetes rolls pods "
                                                            "by the workload's own update strategy"));
   }
@@ -170,11 +169,11 @@ Status read_images(const Context& context, const YAML::Node& node, DeployTarget&
     const std::string& glob = images[i];
     auto valid = validate_glob(glob);
     if (!valid)
-      return unexpected(context.report.at(node[i], "'images' glob " + quoted(glob) + ": " + valid.error().first));
+      return unexpected(context.report.at(node[i], "'images' glob " + quote(glob) + ": " + valid.error().first));
     std::size_t last_slash = glob.rfind('/');
     std::size_t tail = last_slash == std::string::npos ? 0 : last_slash + 1;
     if (glob.find_first_of(":@", tail) != std::string::npos)
-      return unexpected(context.report.at(node[i], "'images' glob " + quoted(glob) +
+      return unexpected(context.report.at(node[i], "'images' glob " + quote(glob) +
                                                        " matches repositories: remove the tag or digest"));
   }
   target.images = std::move(images);
@@ -186,12 +185,12 @@ Status read_namespaces(const Context& context, const YAML::Node& node, DeployTar
   for (std::size_t i = 0; i < namespaces.size(); ++i) {
     const std::string& name = namespaces[i];
     if (!valid_namespace(name))
-      return unexpected(context.report.at(node[i], "namespace " + quoted(name) +
+      return unexpected(context.report.at(node[i], "namespace " + quote(name) +
                                                        " must be a DNS label: lowercase letters, digits and '-', "
                                                        "at most 63 characters"));
     if (std::find(namespaces.begin(), namespaces.begin() + static_cast<long>(i), name) !=
         namespaces.begin() + static_cast<long>(i))
-      return unexpected(context.report.at(node[i], "namespace " + quoted(name) + " is listed twice"));
+      return unexpected(context.report.at(node[i], "namespace " + quote(name) + " is listed twice"));
   }
   target.namespaces = std::move(namespaces);
   return {};
@@ -202,10 +201,10 @@ Status read_env(const Context& context, const YAML::Node& node, DeployTarget& ta
   for (const auto& entry : node) {
     const std::string name = entry.first.Scalar();
     if (!valid_env_name(name))
-      return unexpected(context.report.at(entry.first, "environment variable name " + quoted(name) +
+      return unexpected(context.report.at(entry.first, "environment variable name " + quote(name) +
                                                            " must match [A-Za-z_][A-Za-z0-9_]*"));
     if (name.rfind("CASCADE_", 0) == 0)
-      return unexpected(context.report.at(entry.first, quoted(name) + " is set by cascade itself; pick another name"));
+      return unexpected(context.report.at(entry.first, quote(name) + " is set by cascade itself; pick another name"));
   }
   target.env = std::move(env);
   return {};
@@ -215,7 +214,7 @@ Expected<DeployKind, Error> read_kind(const Context& context, const YAML::Node& 
   CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "kind"));
   for (const KindKeys& kind : kKinds)
     if (kind.name == text) return kind.kind;
-  return unexpected(context.report.at(node, "unknown deploy kind " + quoted(text) +
+  return unexpected(context.report.at(node, "unknown deploy kind " + quote(text) +
                                                 "; known: docker, kubernetes, command"));
 }
 
@@ -226,15 +225,15 @@ Status check_kind_keys(const Context& context, const YAML::Node& node, const Fie
     const std::string key = entry.first.Scalar();
     const KindKeys* owner = owner_of(key);
     if (owner && owner->kind != kind)
-      return unexpected(context.report.at(entry.first, quoted(key) + " belongs to kind " + quoted(owner->name) +
-                                                           ", not " + quoted(own.name) + "; remove it or change 'kind'"));
+      return unexpected(context.report.at(entry.first, quote(key) + " belongs to kind " + quote(owner->name) +
+                                                           ", not " + quote(own.name) + "; remove it or change 'kind'"));
     if (key == "rollout" && kind == DeployKind::command)
       return unexpected(context.report.at(entry.first, "'rollout' does not apply to kind 'command': a command "
                                                        "deploys in one step; bound it with 'timeout'"));
   }
   if (!fields.find(own.required))
-    return unexpected(context.report.at(node, "missing required key " + quoted(own.required) + " for kind " +
-                                                  quoted(own.name) + "; add it"));
+    return unexpected(context.report.at(node, "missing required key " + quote(own.required) + " for kind " +
+                                                  quote(own.name) + "; add it"));
   return {};
 }
 
@@ -244,13 +243,13 @@ Status check_kind_keys(const Context& context, const YAML::Node& node, const Fie
 Status check_insecure(const Context& context, const Fields& fields, const DeployTarget& target) {
   if (target.kind != DeployKind::docker || target.insecure) return {};
   if (auto node = fields.find("endpoint"); node && target.endpoint.rfind("tcp://", 0) == 0 && !target.tls)
-    return unexpected(context.report.at(*node, "'endpoint' " + quoted(target.endpoint) +
+    return unexpected(context.report.at(*node, "'endpoint' " + quote(target.endpoint) +
                                                    " without 'tls' sends the engine's API unencrypted and "
                                                    "unauthenticated; add 'tls: {ca, cert, key}', or set "
                                                    "'insecure: true' on the target to accept that"));
   if (target.rollout.http_probe.rfind("https://", 0) == 0) {
     YAML::Node probe = fields.get("rollout")["http_probe"];
-    return unexpected(context.report.at(probe, "'http_probe' " + quoted(target.rollout.http_probe) +
+    return unexpected(context.report.at(probe, "'http_probe' " + quote(target.rollout.http_probe) +
                                                    " is probed without certificate verification; use an "
                                                    "http:// probe, or set 'insecure: true' on the target to "
                                                    "accept that"));
@@ -294,7 +293,7 @@ Expected<DeployTarget, Error> read_deploy_target(const Context& context, const Y
   YAML::Node name_node = fields.get("name");
   CASCADE_TRY_ASSIGN(auto name, read_nonempty(context.report, name_node, "name"));
   if (!valid_target_name(name))
-    return unexpected(context.report.at(name_node, "deploy target name " + quoted(name) +
+    return unexpected(context.report.at(name_node, "deploy target name " + quote(name) +
                                                        " must match [a-z0-9][a-z0-9._-]*"));
   target.name = name;
   CASCADE_TRY_ASSIGN(target.kind, read_kind(context, fields.get("kind")));
@@ -315,7 +314,7 @@ Expected<std::vector<DeployTarget>, Error> read_deploy(const Context& context, c
   for (const YAML::Node& entry : node) {
     CASCADE_TRY_ASSIGN(auto target, read_deploy_target(context, entry));
     if (auto first = lines.find(target.name); first != lines.end())
-      return unexpected(context.report.at(entry["name"], "deploy target name " + quoted(target.name) +
+      return unexpected(context.report.at(entry["name"], "deploy target name " + quote(target.name) +
                                                              " is already used by the target at line " +
                                                              std::to_string(first->second) +
                                                              "; give each target a unique name"));

@@ -20,7 +20,6 @@ namespace {
 
 const Section kTlsSection{"tls", {{"ca"}, {"cert"}, {"key"}}};
 
-std::string single_quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 }  // namespace
 
@@ -30,19 +29,19 @@ Expected<std::string, Error> read_endpoint(const Context& context, const YAML::N
   if (text.rfind("unix://", 0) == 0) {
     std::string_view path = text.substr(7);
     if (path.size() < 2 || path.front() != '/')
-      return unexpected(context.report.at(node, "'endpoint' " + single_quoted(text) +
+      return unexpected(context.report.at(node, "'endpoint' " + quote(text) +
                                                     " must name an absolute socket path: write "
                                                     "unix:///run/docker.sock (three slashes)"));
     return endpoint;
   }
   if (text.rfind("tcp://", 0) == 0) {
     if (!valid_host_port(text.substr(6)))
-      return unexpected(context.report.at(node, "'endpoint' " + single_quoted(text) +
+      return unexpected(context.report.at(node, "'endpoint' " + quote(text) +
                                                     " must be tcp://host:port, e.g. tcp://10.0.0.5:2376, without a "
                                                     "path"));
     return endpoint;
   }
-  return unexpected(context.report.at(node, "'endpoint' " + single_quoted(text) +
+  return unexpected(context.report.at(node, "'endpoint' " + quote(text) +
                                                 " must be unix:///absolute/path.sock or tcp://host:port"));
 }
 
@@ -51,17 +50,17 @@ Status check_readable_file(const Context& context, const YAML::Node& node, std::
   std::error_code error;
   fs::file_status status = fs::status(path, error);
   if (status.type() == fs::file_type::not_found)
-    return unexpected(context.report.at(node, std::string(what) + " " + single_quoted(path) +
+    return unexpected(context.report.at(node, std::string(what) + " " + quote(path) +
                                                   " does not exist; create it or correct the path (a relative "
                                                   "path starts at the pipeline file's folder)"));
   if (error)
-    return unexpected(context.report.at(node, std::string(what) + " " + single_quoted(path) + " cannot be reached: " +
+    return unexpected(context.report.at(node, std::string(what) + " " + quote(path) + " cannot be reached: " +
                                                   error.message()));
   if (!fs::is_regular_file(status))
-    return unexpected(context.report.at(node, std::string(what) + " " + single_quoted(path) +
+    return unexpected(context.report.at(node, std::string(what) + " " + quote(path) +
                                                   " is not a regular file; name the file itself"));
   if (::access(path.c_str(), R_OK) != 0)
-    return unexpected(context.report.at(node, std::string(what) + " " + single_quoted(path) + " cannot be read (" +
+    return unexpected(context.report.at(node, std::string(what) + " " + quote(path) + " cannot be read (" +
                                                   std::strerror(errno) +
                                                   "); make it readable by the user cascade runs as"));
   return {};
@@ -77,7 +76,7 @@ Expected<TlsFiles, Error> read_tls(const Context& context, const YAML::Node& nod
     if (!value_node) continue;
     CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, *value_node, key));
     auto path = resolve_local(text, context.directory, context.env);
-    if (!path) return unexpected(context.report.at(*value_node, single_quoted(key) + ": " + path.error()));
+    if (!path) return unexpected(context.report.at(*value_node, quote(key) + ": " + path.error()));
     *out = *path;
     given.emplace_back(key, *value_node);
   }
@@ -88,7 +87,7 @@ Expected<TlsFiles, Error> read_tls(const Context& context, const YAML::Node& nod
   if (check == TlsCheck::files_readable) {
     for (const auto& [key, value_node] : given) {
       const std::string& path = key == "ca" ? files.ca : key == "cert" ? files.cert : files.key;
-      CASCADE_TRY(check_readable_file(context, value_node, "'tls' " + single_quoted(key) + " file", path));
+      CASCADE_TRY(check_readable_file(context, value_node, "'tls' " + quote(key) + " file", path));
     }
   }
   return files;

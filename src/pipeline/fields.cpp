@@ -9,6 +9,8 @@
 
 namespace cascade::pipeline::detail {
 
+std::string quote(std::string_view text) { return "'" + std::string(text) + "'"; }
+
 namespace {
 
 std::string allowed_list(const std::vector<Key>& keys) {
@@ -20,12 +22,11 @@ std::string allowed_list(const std::vector<Key>& keys) {
   return out;
 }
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 /// "has no value; ..." for an empty node, "must be <wanted>, not <kind>" otherwise.
 std::string wrong_type(std::string_view key, const YAML::Node& node, std::string_view wanted) {
-  if (node.IsNull()) return quoted(key) + " has no value; give it " + std::string(wanted) + " or remove the key";
-  return quoted(key) + " must be " + std::string(wanted) + ", not " + std::string(kind_of(node));
+  if (node.IsNull()) return quote(key) + " has no value; give it " + std::string(wanted) + " or remove the key";
+  return quote(key) + " must be " + std::string(wanted) + ", not " + std::string(kind_of(node));
 }
 
 }  // namespace
@@ -97,23 +98,23 @@ Expected<Fields, Error> check_keys(const Reporter& report, const YAML::Node& nod
                                            std::string(kind_of(key))));
     const std::string name = key.Scalar();
     if (auto first = seen.find(name); first != seen.end())
-      return unexpected(report.at(key, "duplicate key " + quoted(name) + " in " + std::string(section.what) +
+      return unexpected(report.at(key, "duplicate key " + quote(name) + " in " + std::string(section.what) +
                                            " (first at line " + std::to_string(first->second.line) +
                                            "); keep only one"));
     seen.emplace(name, mark_of(key));
     bool allowed = std::any_of(section.keys.begin(), section.keys.end(), [&](const Key& k) { return k.name == name; });
     if (!allowed) {
-      std::string message = "unknown key " + quoted(name) + " in " + std::string(section.what) + "; ";
-      if (auto suggestion = closest(name, section.keys)) message += "did you mean " + quoted(*suggestion) + "? ";
+      std::string message = "unknown key " + quote(name) + " in " + std::string(section.what) + "; ";
+      if (auto suggestion = closest(name, section.keys)) message += "did you mean " + quote(*suggestion) + "? ";
       return unexpected(report.at(key, message + "allowed: " + allowed_list(section.keys)));
     }
     if (entry.second.IsNull())  // yaml-cpp marks an empty value where the next token starts
-      return unexpected(report.at(key, quoted(name) + " has no value; give it one or remove the key"));
+      return unexpected(report.at(key, quote(name) + " has no value; give it one or remove the key"));
     fields.add({name, entry.second});
   }
   for (const Key& key : section.keys) {
     if (key.required && !seen.count(key.name))
-      return unexpected(report.at(node, "missing required key " + quoted(key.name) + " in " +
+      return unexpected(report.at(node, "missing required key " + quote(key.name) + " in " +
                                             std::string(section.what) + "; add it (allowed: " +
                                             allowed_list(section.keys) + ")"));
   }
@@ -127,7 +128,7 @@ Expected<std::string, Error> read_string(const Reporter& report, const YAML::Nod
 
 Expected<std::string, Error> read_nonempty(const Reporter& report, const YAML::Node& node, std::string_view key) {
   auto text = read_string(report, node, key);
-  if (text && text->empty()) return unexpected(report.at(node, quoted(key) + " must not be empty"));
+  if (text && text->empty()) return unexpected(report.at(node, quote(key) + " must not be empty"));
   return text;
 }
 
@@ -137,8 +138,8 @@ Expected<bool, Error> read_bool(const Reporter& report, const YAML::Node& node, 
     if (text == "true" || text == "True" || text == "TRUE") return true;
     if (text == "false" || text == "False" || text == "FALSE") return false;
   }
-  std::string found = node.IsScalar() ? quoted(node.Scalar()) : std::string(kind_of(node));
-  return unexpected(report.at(node, quoted(key) + " must be true or false (unquoted), not " + found));
+  std::string found = node.IsScalar() ? quote(node.Scalar()) : std::string(kind_of(node));
+  return unexpected(report.at(node, quote(key) + " must be true or false (unquoted), not " + found));
 }
 
 Expected<std::size_t, Error> read_count(const Reporter& report, const YAML::Node& node, std::string_view key,
@@ -148,8 +149,8 @@ Expected<std::size_t, Error> read_count(const Reporter& report, const YAML::Node
                 std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
   std::size_t value = digits ? std::stoul(text) : 0;
   if (!digits || value < minimum) {
-    std::string found = node.IsScalar() ? quoted(text) : std::string(kind_of(node));
-    return unexpected(report.at(node, quoted(key) + " must be a whole number of at least " + std::to_string(minimum) +
+    std::string found = node.IsScalar() ? quote(text) : std::string(kind_of(node));
+    return unexpected(report.at(node, quote(key) + " must be a whole number of at least " + std::to_string(minimum) +
                                           ", not " + found));
   }
   return value;
@@ -165,7 +166,7 @@ bool valid_env_name(std::string_view name) {
 Expected<std::string, Error> read_env_name(const Reporter& report, const YAML::Node& node, std::string_view key) {
   CASCADE_TRY_ASSIGN(auto name, read_nonempty(report, node, key));
   if (!valid_env_name(name))
-    return unexpected(report.at(node, quoted(key) + " names an environment variable: " + quoted(name) +
+    return unexpected(report.at(node, quote(key) + " names an environment variable: " + quote(name) +
                                           " must match [A-Za-z_][A-Za-z0-9_]*"));
   return name;
 }
@@ -184,18 +185,18 @@ Expected<std::map<std::string, std::string>, Error> read_string_map(const Report
     const YAML::Node name_node = entry.first;
     const YAML::Node value = entry.second;
     if (!name_node.IsScalar() || name_node.Scalar().empty())
-      return unexpected(report.at(name_node, "names in " + quoted(key) + " must be non-empty strings"));
+      return unexpected(report.at(name_node, "names in " + quote(key) + " must be non-empty strings"));
     const std::string name = name_node.Scalar();
     if (auto first = seen.find(name); first != seen.end())
-      return unexpected(report.at(name_node, "duplicate key " + quoted(name) + " in " + quoted(key) +
+      return unexpected(report.at(name_node, "duplicate key " + quote(name) + " in " + quote(key) +
                                                  " (first at line " + std::to_string(first->second.line) +
                                                  "); keep only one"));
     seen.emplace(name, mark_of(name_node));
     if (value.IsNull())
-      return unexpected(report.at(name_node, quoted(name) + " in " + quoted(key) + " has no value; write " + name +
+      return unexpected(report.at(name_node, quote(name) + " in " + quote(key) + " has no value; write " + name +
                                              ": \"\" for an empty string"));
     if (!value.IsScalar())
-      return unexpected(report.at(value, quoted(name) + " in " + quoted(key) + " must be a string, not " +
+      return unexpected(report.at(value, quote(name) + " in " + quote(key) + " must be a string, not " +
                                              std::string(kind_of(value))));
     values.emplace(name, value.Scalar());
   }

@@ -19,6 +19,10 @@ namespace cascade::pipeline::detail {
 
 using Status = Expected<void, Error>;
 
+/// `text` in single quotes, as every message names a key or a value. (Not `quoted`: with
+/// <iomanip> in reach, a std::string argument would find std::quoted by lookup.)
+std::string quote(std::string_view text);
+
 /// Builds errors that point into one file.
 class Reporter {
  public:

@@ -28,7 +28,6 @@ constexpr std::array<std::string_view, 6> kSenders{"distribution", "dockerhub", 
 /// Senders whose deliveries can carry an HMAC signature.
 constexpr std::array<std::string_view, 2> kSigningSenders{"github", "generic"};
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
@@ -42,7 +41,7 @@ YAML::Node key_node(const YAML::Node& mapping, std::string_view key) {
 Expected<std::string, Error> read_listen(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto listen, read_nonempty(context.report, node, "listen"));
   if (!valid_host_port(listen))
-    return unexpected(context.report.at(node, "'listen' " + quoted(listen) +
+    return unexpected(context.report.at(node, "'listen' " + quote(listen) +
                                                   " must be host:port (port 0-65535), e.g. 127.0.0.1:8080 or "
                                                   "[::1]:8080"));
   return listen;
@@ -56,7 +55,7 @@ Expected<std::size_t, Error> read_body_limit(const Context& context, const YAML:
   std::string_view unit = std::string_view(text).substr(digits_end);
   std::size_t scale = unit.empty() || unit == "B" ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1024 * 1024 : 0;
   if (digits_end == 0 || digits_end > 10 || scale == 0)
-    return unexpected(context.report.at(node, "'body_limit' " + quoted(text) +
+    return unexpected(context.report.at(node, "'body_limit' " + quote(text) +
                                                   " must be a size in bytes like 1048576, 512KiB or 1MiB"));
   std::size_t bytes = std::stoull(text.substr(0, digits_end)) * scale;
   if (bytes == 0) return unexpected(context.report.at(node, "'body_limit' must be more than zero"));
@@ -73,7 +72,7 @@ Expected<std::chrono::milliseconds, Error> read_debounce(const Context& context,
 Expected<std::string, Error> read_log_format(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto format, read_nonempty(context.report, node, "log"));
   if (format != "text" && format != "json")
-    return unexpected(context.report.at(node, "'log' must be text or json, not " + quoted(format)));
+    return unexpected(context.report.at(node, "'log' must be text or json, not " + quote(format)));
   return format;
 }
 
@@ -84,7 +83,7 @@ Expected<std::string, Error> read_registry_host(const Context& context, const YA
   bool valid = colon == std::string::npos ? valid_hostname(host)
                                           : valid_hostname(host.substr(0, colon)) && valid_port(host.substr(colon + 1));
   if (!valid)
-    return unexpected(context.report.at(node, "'registry' " + quoted(host) +
+    return unexpected(context.report.at(node, "'registry' " + quote(host) +
                                                   " must be host[:port], e.g. registry.example.com or 127.0.0.1:5000, "
                                                   "without a scheme or path"));
   return host;
@@ -96,7 +95,7 @@ Expected<std::string, Error> read_hook_path(const Context& context, const YAML::
     return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '.' || ch == '_' || ch == '-';
   });
   if (!valid)
-    return unexpected(context.report.at(node, "webhook path " + quoted(path) +
+    return unexpected(context.report.at(node, "webhook path " + quote(path) +
                                                   " must match [a-z0-9._-]+ (it is the URL segment after /hooks/)"));
   return path;
 }
@@ -104,7 +103,7 @@ Expected<std::string, Error> read_hook_path(const Context& context, const YAML::
 Expected<std::string, Error> read_sender(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto sender, read_nonempty(context.report, node, "sender"));
   if (std::find(kSenders.begin(), kSenders.end(), sender) == kSenders.end())
-    return unexpected(context.report.at(node, "unknown webhook sender " + quoted(sender) +
+    return unexpected(context.report.at(node, "unknown webhook sender " + quote(sender) +
                                                   "; known: distribution, dockerhub, harbor, quay, github, generic"));
   return sender;
 }
@@ -134,7 +133,7 @@ Status read_hook_auth(const Context& context, const YAML::Node& node, const Fiel
     hook.unauthenticated = true;
   }
   if (hook.token_env.empty() && hook.secret_env.empty() && !hook.unauthenticated)
-    return unexpected(context.report.at(node, "webhook " + quoted(hook.path) +
+    return unexpected(context.report.at(node, "webhook " + quote(hook.path) +
                                                   " has no authentication: add token_env or secret_env (or "
                                                   "auth: none to accept unauthenticated deliveries)"));
   return {};
@@ -160,7 +159,7 @@ Expected<std::vector<Webhook>, Error> read_webhooks(const Context& context, cons
     CASCADE_TRY_ASSIGN(auto hook, read_webhook(context, entry));
     if (auto first = lines.find(hook.path); first != lines.end()) {
       YAML::Node where = entry.IsMap() && entry["path"] ? entry["path"] : entry;
-      return unexpected(context.report.at(where, "webhook path " + quoted(hook.path) +
+      return unexpected(context.report.at(where, "webhook path " + quote(hook.path) +
                                                      " is already used by the webhook at line " +
                                                      std::to_string(first->second) + "; give each webhook its own "
                                                                                      "'path'"));
@@ -194,7 +193,7 @@ Status read_schedule_cron(const Context& context, const Fields& fields, Schedule
   auto checked = cron::Schedule::parse(expression, "UTC");
   if (!checked)
     return unexpected(context.report.at(cron_mark(cron_node, checked.error().offset),
-                                        "cron expression " + quoted(expression) + ": " + checked.error().message));
+                                        "cron expression " + quote(expression) + ": " + checked.error().message));
   entry.cron = expression;
   if (auto value = fields.find("timezone")) {
     CASCADE_TRY_ASSIGN(auto zone, read_nonempty(context.report, *value, "timezone"));
@@ -216,10 +215,10 @@ Status read_schedule_images(const Context& context, const YAML::Node& node, Sche
     CASCADE_TRY_ASSIGN(auto glob, read_nonempty(context.report, item, "images"));
     auto valid = validate_glob(glob);
     if (!valid)
-      return unexpected(context.report.at(item, "'images' glob " + quoted(glob) + ": " + valid.error().first));
+      return unexpected(context.report.at(item, "'images' glob " + quote(glob) + ": " + valid.error().first));
     std::size_t last_slash = glob.rfind('/');
     if (glob.find_first_of(":@", last_slash == std::string::npos ? 0 : last_slash + 1) != std::string::npos)
-      return unexpected(context.report.at(item, "'images' glob " + quoted(glob) +
+      return unexpected(context.report.at(item, "'images' glob " + quote(glob) +
                                                     " matches repositories: remove the tag or digest"));
     entry.images.push_back(glob);
   }
@@ -239,7 +238,7 @@ Expected<ScheduleEntry, Error> read_schedule_entry(const Context& context, const
   } else if (action == "scan") {
     entry.action = ScheduleEntry::Action::scan;
   } else {
-    return unexpected(context.report.at(action_node, "unknown action " + quoted(action) +
+    return unexpected(context.report.at(action_node, "unknown action " + quote(action) +
                                                          "; known: refresh (re-resolve the external base images), "
                                                          "rebuild (rebuild the listed images), scan (index the "
                                                          "installed packages of every image and workload)"));
@@ -248,7 +247,7 @@ Expected<ScheduleEntry, Error> read_schedule_entry(const Context& context, const
   if (auto value = fields.find("name")) {
     CASCADE_TRY_ASSIGN(auto name, read_nonempty(context.report, *value, "name"));
     if (!valid_entry_name(name))
-      return unexpected(context.report.at(*value, "schedule entry name " + quoted(name) +
+      return unexpected(context.report.at(*value, "schedule entry name " + quote(name) +
                                                       " must match [a-z0-9][a-z0-9._-]*"));
     entry.name = name;
   }
@@ -276,7 +275,7 @@ Expected<std::vector<ScheduleEntry>, Error> read_schedule(const Context& context
     CASCADE_TRY_ASSIGN(auto entry, read_schedule_entry(context, item, i));
     if (auto first = lines.find(entry.name); first != lines.end()) {
       YAML::Node where = item["name"] ? item["name"] : item;
-      return unexpected(context.report.at(where, "schedule entry name " + quoted(entry.name) +
+      return unexpected(context.report.at(where, "schedule entry name " + quote(entry.name) +
                                                      " is already used by the entry at line " +
                                                      std::to_string(first->second) + "; give each entry a unique "
                                                                                      "'name'"));
@@ -296,7 +295,7 @@ Status read_hosts(const Context& context, const YAML::Node& node, Triggers& trig
       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_';
     });
     if (!plain)
-      return unexpected(context.report.at(item, "'hosts' entry " + quoted(host) +
+      return unexpected(context.report.at(item, "'hosts' entry " + quote(host) +
                                                     " is not a host name: write the name alone (cascade.example.com), "
                                                     "without scheme, port or path"));
     triggers.hosts.push_back(util::lowercase(host));

@@ -13,13 +13,14 @@
 #include <string>
 #include <string_view>
 
+#include "chars.hpp"
+
 namespace cascade::version {
+using namespace detail;
 namespace {
 
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 constexpr bool is_lower_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
-constexpr int sign(int value) { return (value > 0) - (value < 0); }
 
 // Token kinds in grammar order; the order decides a comparison whose kinds differ.
 enum class Kind {
@@ -42,13 +43,6 @@ int suffix_rank(std::string_view name) {
     if (suffix.name == name) return suffix.rank;
   }
   return kSuffixUnknown;
-}
-
-int compare_decimal(std::string_view a, std::string_view b) {
-  while (!a.empty() && a.front() == '0') a.remove_prefix(1);
-  while (!b.empty() && b.front() == '0') b.remove_prefix(1);
-  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
-  return sign(a.compare(b));
 }
 
 // Byte-wise, then the shorter first (apk_blob_sort).
@@ -198,13 +192,6 @@ int compare_apk(std::string_view a, std::string_view b) {
 }
 
 namespace {
-
-std::string quoted(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  if (byte >= 0x20 && byte < 0x7f) return std::string("'") + c + "'";
-  constexpr std::string_view kHex = "0123456789abcdef";
-  return std::string("byte 0x") + kHex[byte >> 4] + kHex[byte & 0x0f];
-}
 
 // The words for a problem found at `offset` of `text` (offsets count from 0).
 std::string describe(Problem problem, std::string_view text, std::size_t offset) {

@@ -11,20 +11,13 @@
 #include <string>
 #include <string_view>
 
+#include "chars.hpp"
+
 namespace cascade::version {
+using namespace detail;
 namespace {
 
-constexpr std::size_t npos = std::string_view::npos;
-
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool is_blank(char c) { return c == ' ' || c == '\t'; }
-constexpr int sign(int value) { return (value > 0) - (value < 0); }
-
-// The character at `index`, or '\0' past the end (dpkg walks NUL-terminated strings).
-constexpr char char_at(std::string_view text, std::size_t index) {
-  return index < text.size() ? text[index] : '\0';
-}
 
 // dpkg's order(): `~` sorts first, then the end of a part (and digits, which never meet a
 // non-digit here), then letters by ASCII, then everything else by ASCII + 256. dpkg reads
@@ -62,15 +55,6 @@ int compare_part(std::string_view a, std::string_view b) {
     if (first_difference != 0) return sign(first_difference);
   }
   return 0;
-}
-
-// Two unsigned decimal digit strings (possibly empty, meaning 0) compared by value.
-int compare_decimal(std::string_view a, std::string_view b) {
-  while (!a.empty() && a.front() == '0') a.remove_prefix(1);
-  while (!b.empty() && b.front() == '0') b.remove_prefix(1);
-  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
-  const int result = a.compare(b);
-  return sign(result);
 }
 
 std::string_view trim_blanks(std::string_view text) {

@@ -9,30 +9,16 @@
 #include <string>
 #include <string_view>
 
+#include "chars.hpp"
+
 namespace cascade::version {
+using namespace detail;
 namespace {
 
-constexpr std::size_t npos = std::string_view::npos;
-
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-constexpr int sign(int value) { return (value > 0) - (value < 0); }
-
-// The character at `index`, or '\0' past the end (rpm walks NUL-terminated strings).
-constexpr char char_at(std::string_view text, std::size_t index) {
-  return index < text.size() ? text[index] : '\0';
-}
 
 // Anything but ASCII letters, digits, `~` and `^` only separates segments.
 constexpr bool is_separator(char c) { return c != '\0' && !is_alnum(c) && c != '~' && c != '^'; }
-
-int compare_decimal(std::string_view a, std::string_view b) {
-  while (!a.empty() && a.front() == '0') a.remove_prefix(1);
-  while (!b.empty() && b.front() == '0') b.remove_prefix(1);
-  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
-  return sign(a.compare(b));
-}
 
 std::string_view take_run(std::string_view text, std::size_t& index, bool (*belongs)(char)) {
   const std::size_t start = index;
@@ -115,13 +101,6 @@ Evr split_evr(std::string_view text) {
     evr.version = text.substr(version_start);
   }
   return evr;
-}
-
-std::string quoted(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  if (byte >= 0x20 && byte < 0x7f) return std::string("'") + c + "'";
-  constexpr std::string_view kHex = "0123456789abcdef";
-  return std::string("byte 0x") + kHex[byte >> 4] + kHex[byte & 0x0f];
 }
 
 // rpmbuild's character check: letters, digits and `._+~^` plus the `-` and `:` separators.
