@@ -24,6 +24,9 @@ packages=(
   chromium
   # the real peers the tests and the demo talk to
   docker-registry buildah podman runc busybox-static skopeo
+  # foreign platforms (linux/arm64) built under emulation: qemu's static user-mode emulators,
+  # registered with the kernel's binfmt_misc below
+  qemu-user-static binfmt-support
   # real Docker Engines (dockerd 20.10 with BuildKit inside): build workers and a deploy target
   docker.io
   # bcrypt htpasswd files for the registry tests' Basic-auth registry
@@ -47,6 +50,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# binfmt_misc: the kernel runs arm64 (and other foreign) binaries through qemu, which is what
+# `buildah bud --platform linux/arm64` needs for RUN steps. No systemd here: mount and enable.
+if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+# An arm64 busybox for the multi-platform tests, the example fleet and the benchmarks (the
+# amd64 one is /usr/bin/busybox): Debian's busybox-static:arm64, unpacked, not installed.
+arm64_busybox=/var/cache/cascade/arm64/busybox
+if [ ! -x "$arm64_busybox" ]; then
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+  apt-get update -qq
+  scratch=$(mktemp -d) && chmod 755 "$scratch"  # apt downloads as _apt
+  (cd "$scratch" && apt-get download -qq busybox-static:arm64 >/dev/null && dpkg-deb -x busybox-static_*_arm64.deb root)
+  mkdir -p "$(dirname "$arm64_busybox")"
+  install -m 0755 "$scratch/root/bin/busybox" "$arm64_busybox"
+  rm -rf "$scratch"
 fi
 
 cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASCADE_WERROR=ON >/dev/null
