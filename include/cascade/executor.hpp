@@ -26,6 +26,10 @@ namespace cascade::executor {
 
 /// Labels cascade puts on every image it builds.
 inline constexpr const char* kLabelBases = "io.cascade.bases";  // JSON: base image -> digest
+// On each platform of a multi-platform image: base image -> the digest its reference was pinned
+// to (the base's index), the same on every platform; io.cascade.bases then names the base's
+// manifest for the platform itself. What "already built on the current base" compares.
+inline constexpr const char* kLabelBaseIndexes = "io.cascade.base-indexes";
 inline constexpr const char* kLabelRun = "io.cascade.run";
 inline constexpr const char* kLabelRecipe = "io.cascade.recipe";
 inline constexpr const char* kLabelBaseName = "org.opencontainers.image.base.name";

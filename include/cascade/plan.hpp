@@ -81,6 +81,10 @@ Needs needs(const graph::Graph& graph, const Origin& origin);
 /// skipped when every base's digest is known now and the image was already built on it;
 /// a start image the fleet builds is skipped when it was also built from its recipe's commit.
 /// `observed` holds what `needs().inspect` found; `pinned` the digests of `needs().resolve`.
+/// A build step makes its platforms (Step::platforms); a base's platforms come from its step,
+/// else from `observed` (which may hold the resolved bases too, for their platforms only).
+/// A build that would narrow its tag's index, or needs a platform a base lacks, is listed in
+/// Plan::problems: the caller must not run such a plan.
 Plan make(const graph::Graph& graph, const Origin& origin, const std::map<std::string, Observed>& observed,
           const std::map<std::string, std::string>& pinned);
 

@@ -33,16 +33,37 @@ Expected<reference::Reference, Failure> parse_image(const std::string& text) {
   return std::move(parsed).value();
 }
 
+std::vector<std::string> platform_names(const registry::ImageInfo& info) {
+  std::vector<std::string> names;
+  for (const auto& manifest : info.platforms) names.push_back(manifest.platform);
+  return names;
+}
+
 // What the registry says about the affected images, and the digests of the pinned bases.
-Expected<void, Failure> observe(Wiring& wiring, const plan::Needs& needs, std::map<std::string, plan::Observed>& observed,
+// When a recipe declares platforms, the bases (pinned, or the trigger's external images at
+// their new digest) are inspected rather than only resolved, for the platforms they have:
+// the plan refuses a platform a base lacks before anything is built.
+Expected<void, Failure> observe(Wiring& wiring, const plan::Origin& origin, const plan::Needs& needs,
+                                std::map<std::string, plan::Observed>& observed,
                                 std::map<std::string, std::string>& pinned) {
   auto fleet = wiring.fleet.get();  // one snapshot while it is read
   const auto& graph = fleet->graph;
+  bool platforms_matter = std::any_of(graph.recipes().begin(), graph.recipes().end(),
+                                      [](const graph::Recipe& recipe) { return !recipe.platforms.empty(); });
+  std::vector<std::pair<graph::NodeId, std::string>> triggers;  // external start -> its new digest
+  if (platforms_matter)
+    for (const auto& [id, digest] : origin.digests)
+      if (!graph.recipe_of(id)) triggers.emplace_back(id, digest);
   std::mutex mutex;
   std::optional<Failure> failure;
-  parallel_each(needs.inspect.size() + needs.resolve.size(), kRegistryThreads, [&](std::size_t i) {
-    bool inspecting = i < needs.inspect.size();
-    const std::string& image = graph.node(inspecting ? needs.inspect[i] : needs.resolve[i - needs.inspect.size()]).image;
+  std::size_t inspected = needs.inspect.size(), resolved = needs.resolve.size();
+  parallel_each(inspected + resolved + triggers.size(), kRegistryThreads, [&](std::size_t i) {
+    bool inspecting = i < inspected;
+    bool resolving = !inspecting && i < inspected + resolved;
+    graph::NodeId id = inspecting ? needs.inspect[i]
+                       : resolving ? needs.resolve[i - inspected]
+                                   : triggers[i - inspected - resolved].first;
+    const std::string& image = graph.node(id).image;
     auto ref = reference::parse(image);
     if (!ref) return;
     if (inspecting) {
@@ -51,16 +72,29 @@ Expected<void, Failure> observe(Wiring& wiring, const plan::Needs& needs, std::m
       if (info) {
         auto revision = info->labels.find(executor::kLabelRevision);
         observed[image] = plan::Observed{info->digest, executor::built_on(info->labels),
-                                         revision == info->labels.end() ? "" : revision->second};
+                                         revision == info->labels.end() ? "" : revision->second, info->index,
+                                         platform_names(*info)};
       }
       else if (info.error().kind == registry::ErrorKind::not_found) observed[image] = plan::Observed{};
       else failure = Failure::peer("cannot inspect " + image + ": " + info.error().str(), info.error().transient());
-    } else {
+    } else if (resolving && !platforms_matter) {
       auto digest = wiring.registry->resolve_digest(*ref);
       std::lock_guard lock(mutex);
       if (digest) pinned[image] = *digest;
       else failure = Failure::peer("cannot resolve the base " + image + ": " + digest.error().str(),
                                    digest.error().transient());
+    } else {
+      // A base, for its digest (when pinned) and its platforms.
+      reference::Reference at = *ref;
+      if (!resolving) at.digest = triggers[i - inspected - resolved].second;
+      auto info = wiring.registry->inspect(at);
+      std::lock_guard lock(mutex);
+      if (!info) {
+        failure = Failure::peer("cannot inspect the base " + at.str() + ": " + info.error().str(), info.error().transient());
+        return;
+      }
+      if (resolving) pinned[image] = info->digest;
+      observed[image] = plan::Observed{info->digest, {}, "", info->index, platform_names(*info)};
     }
   });
   if (failure) return unexpected(*failure);
@@ -130,6 +164,13 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
   services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet->pipeline.max_parallel_deploys);
   for (const auto& secret : wiring.fleet->pipeline.builders.secrets)
     services.secrets.push_back({secret.id, secret.env, secret.file});
+  services.platforms_of = [&wiring](const std::string& image) -> Expected<std::vector<registry::PlatformManifest>, std::string> {
+    auto ref = reference::parse(image);
+    if (!ref) return unexpected(ref.error().message);
+    auto info = wiring.registry->inspect(*ref);
+    if (!info) return unexpected(info.error().str());
+    return info->platforms;
+  };
   if (wiring.scanner)  // every pushed image is scanned; with a question, judged before its rollouts
     services.verify = [&wiring, question = planned.question](const std::string& image, const std::string& digest) {
       return verify_pushed(wiring, question.get(), image, digest);
@@ -167,9 +208,14 @@ Expected<PlannedPatch, Failure> plan_trigger(Wiring& wiring, PlannedPatch planne
   const auto& graph = fleet->graph;
   std::map<std::string, plan::Observed> observed;
   std::map<std::string, std::string> pinned;
-  if (auto seen = observe(wiring, plan::needs(graph, planned.origin), observed, pinned); !seen)
+  if (auto seen = observe(wiring, planned.origin, plan::needs(graph, planned.origin), observed, pinned); !seen)
     return unexpected(seen.error());
   planned.plan = plan::make(graph, planned.origin, observed, pinned);
+  if (!planned.plan.problems.empty()) {
+    std::string message = "the plan cannot run; nothing was built or pushed:";
+    for (const auto& problem : planned.plan.problems) message += "\n  " + problem;
+    return unexpected(Failure::bad_input(message));
+  }
   if (deploy && !wiring.fleet->pipeline.deploy.empty()) {
     std::vector<std::string> images;
     for (const auto& step : planned.plan.steps) images.push_back(step.image);

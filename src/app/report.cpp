@@ -89,6 +89,7 @@ json plan_json(const PlannedPatch& planned, const Wiring& wiring) {
                      {"bases_built_in_run", step.bases_built_in_run},
                      {"old_digest", optional_value(step.old_digest)},
                      {"no_cache", step.no_cache},
+                     {"platforms", step.platforms},
                      {"because", because_of(planned, step)},
                      {"workloads", workloads.count(step.image) ? workloads[step.image] : json::array()}});
   }

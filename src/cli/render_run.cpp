@@ -46,6 +46,11 @@ std::string plan_text(const json& plan) {
     std::string after;
     for (const auto& image : step["after"]) after += (after.empty() ? "" : ", ") + familiar(image);
     out << "after: " << pad(after.empty() ? "-" : after, 10) << "  " << step["reason"].get<std::string>() << "\n";
+    if (step.contains("platforms") && !step["platforms"].empty()) {
+      std::string platforms;
+      for (const auto& platform : step["platforms"]) platforms += (platforms.empty() ? "" : ", ") + platform.get<std::string>();
+      out << "         for " << platforms << " (one image index)\n";
+    }
     if (step.contains("because") && step["depth"] == 0)
       for (const auto& why : step["because"]) out << "         because " << why.get<std::string>() << "\n";
     if (step.contains("workloads"))

@@ -11,7 +11,11 @@ namespace cascade::executor {
 
 std::map<std::string, std::string> built_on(const std::map<std::string, std::string>& labels) {
   std::map<std::string, std::string> bases;
-  if (auto found = labels.find(kLabelBases); found != labels.end()) {
+  // A multi-platform image's pins (the bases' index digests) first: its io.cascade.bases names
+  // per-platform manifests, which a base's tag never points to.
+  for (const char* label : {kLabelBaseIndexes, kLabelBases}) {
+    auto found = labels.find(label);
+    if (found == labels.end()) continue;
     auto parsed = nlohmann::json::parse(found->second, nullptr, false);
     if (parsed.is_object())
       for (const auto& [image, digest] : parsed.items())

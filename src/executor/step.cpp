@@ -106,6 +106,12 @@ Expected<builder::BuildRequest, std::string> make_request(const Services& servic
   request.no_cache = input.step->no_cache;
   request.build_args = recipe.build_args;
   request.labels = labels_for(input, prepared->dockerfile_text, options);  // names as written, before pinning
+  if (!input.step->platforms.empty()) {
+    auto platforms = platform_builds(services, input, final_base(prepared->dockerfile_text, options));
+    if (!platforms) return unexpected(input.step->image + ": " + platforms.error());
+    request.platforms = std::move(platforms).value();
+    request.labels[kLabelBaseIndexes] = nlohmann::json(input.base_digests).dump();
+  }
   request.log_path = input.log_path;
   request.secrets = services.secrets;
   return request;
@@ -114,6 +120,19 @@ Expected<builder::BuildRequest, std::string> make_request(const Services& servic
 }  // namespace
 
 namespace {
+
+// " (an index of linux/amd64 sha256:..., linux/arm64 sha256:...)": what a multi-platform push
+// made, read back from the registry for the run's record; empty for one platform.
+std::string pushed_platforms(const Services& services, const StepInput& input, const builder::BuildResult& built) {
+  if (input.step->platforms.empty() || !services.platforms_of) return "";
+  auto parsed = reference::parse(input.step->image);
+  if (!parsed) return "";
+  auto found = services.platforms_of(parsed->repository() + "@" + built.digest);
+  if (!found) return " (an index; its platforms could not be read back: " + found.error() + ")";
+  std::string out;
+  for (const auto& manifest : *found) out += (out.empty() ? "" : ", ") + manifest.platform + " " + manifest.digest;
+  return " (an index of " + out + ")";
+}
 
 // A build that pushed: pushing, pushed (with the digest), the digest and duration recorded.
 StepResult& record_pushed(const Services& services, const StepInput& input, const builder::BuildResult& built,
@@ -125,7 +144,8 @@ StepResult& record_pushed(const Services& services, const StepInput& input, cons
   store::TaskUpdate pushed;
   pushed.new_digest = built.digest;
   if (!transition(services, input, store::TaskState::pushing, timing, result) ||
-      !transition(services, input, store::TaskState::pushed, "pushed " + built.digest, result, pushed))
+      !transition(services, input, store::TaskState::pushed, "pushed " + built.digest + pushed_platforms(services, input, built),
+                  result, pushed))
     return result;
   if (auto recorded = services.store.record_digest(image, built.digest, store::DigestSource::pushed, input.run); !recorded) {
     result.store_error = "cannot record the pushed digest of " + image + ": " + recorded.error().message;

@@ -37,6 +37,13 @@ struct StepInput {
 StepResult run_step(const Services& services, const Options& options, const StepInput& input, std::stop_token stop,
                     std::stop_token cancel);
 
+/// The platforms of a multi-platform step (input.step->platforms), each labelled with the
+/// bases' manifests for that platform (services.platforms_of); an error message when a base
+/// lacks one of them or its platforms cannot be read. `final_base`: the base the target stage
+/// is built on, whose platform manifest becomes org.opencontainers.image.base.digest.
+Expected<std::vector<builder::PlatformBuild>, std::string> platform_builds(
+    const Services& services, const StepInput& input, const std::optional<std::string>& final_base);
+
 /// Reports progress to services.progress, when there is a listener.
 void tell(const Services& services, Progress::Kind kind, const std::string& image, const std::string& detail,
           double seconds = 0, const std::string& worker = "");

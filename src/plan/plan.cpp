@@ -48,6 +48,30 @@ std::string short_digest(const std::string& digest) {
   return colon == std::string::npos ? digest : digest.substr(0, std::min(digest.size(), colon + 13));
 }
 
+// "linux/amd64, linux/arm64"
+std::string listed(const std::vector<std::string>& platforms) {
+  std::string out;
+  for (const auto& platform : platforms) out += (out.empty() ? "" : ", ") + platform;
+  return out;
+}
+
+// The entries of `wanted` that `have` lacks, in `wanted`'s order.
+std::vector<std::string> missing_from(const std::vector<std::string>& have, const std::vector<std::string>& wanted) {
+  std::vector<std::string> missing;
+  for (const auto& platform : wanted)
+    if (std::find(have.begin(), have.end(), platform) == have.end()) missing.push_back(platform);
+  return missing;
+}
+
+// What a step builds: the recipe's declared platforms, else those of the tag's current index
+// (a cascade never narrows what nodes pull), else none (the engine's own platform, one
+// manifest, as a single-platform image always was).
+std::vector<std::string> platforms_for(const graph::Recipe* recipe, const Observed* current) {
+  if (recipe && !recipe->platforms.empty()) return recipe->platforms;
+  if (current && current->index) return current->platforms;
+  return {};
+}
+
 }  // namespace
 
 Needs needs(const graph::Graph& graph, const Origin& origin) {
@@ -101,6 +125,40 @@ void choose_action(Step& step, const graph::Graph& graph, const Origin& origin, 
 
 }  // namespace
 
+namespace {
+
+// The plan-time refusals of a multi-platform build (Plan::problems): a push that would drop
+// platforms from the tag's index, and a platform one of its bases does not have.
+void check_platforms(Plan& plan, const Step& step, const graph::Graph& graph,
+                     const std::map<std::string, Observed>& observed,
+                     const std::map<graph::NodeId, std::size_t>& step_of) {
+  if (step.platforms.empty()) return;
+  if (auto seen = observed.find(step.image); seen != observed.end() && seen->second.index) {
+    if (auto dropped = missing_from(step.platforms, seen->second.platforms); !dropped.empty())
+      plan.problems.push_back(step.image + ": its tag is an image index with " + listed(seen->second.platforms) +
+                              ", and the build makes only " + listed(step.platforms) + ": pushing it would take " +
+                              listed(dropped) + " away from every node that pulls the tag. Add " + listed(dropped) +
+                              " to the recipe's platforms (or push under another tag)");
+  }
+  for (auto base : graph.node(step.node).bases) {
+    const std::string& base_image = graph.node(base).image;
+    std::vector<std::string> has;
+    if (auto at = step_of.find(base); at != step_of.end() && plan.steps[at->second].action == Action::build) {
+      has = plan.steps[at->second].platforms;  // what this run makes of it (empty: the engine's own, unknown here)
+    } else if (auto seen = observed.find(base_image); seen != observed.end()) {
+      has = seen->second.platforms;
+    }
+    if (has.empty()) continue;  // unknown until the build: the build checks it then
+    if (auto lacking = missing_from(has, step.platforms); !lacking.empty())
+      plan.problems.push_back(step.image + " is built for " + listed(lacking) + ", which its base " + base_image +
+                              " does not have (it has " + listed(has) + "): build " + base_image + " for " +
+                              listed(lacking) + " too, or leave " + listed(lacking) + " out of " + step.image +
+                              "'s platforms");
+  }
+}
+
+}  // namespace
+
 Plan make(const graph::Graph& graph, const Origin& origin, const std::map<std::string, Observed>& observed,
           const std::map<std::string, std::string>& pinned) {
   Scope scope = scope_of(graph, origin);
@@ -147,6 +205,15 @@ Plan make(const graph::Graph& graph, const Origin& origin, const std::map<std::s
     }
     bool is_rebuilt_start = std::find(scope.rebuilt_starts.begin(), scope.rebuilt_starts.end(), id) != scope.rebuilt_starts.end();
     choose_action(step, graph, origin, is_rebuilt_start, current, all_known_and_unchanged, changed);
+    step.platforms = platforms_for(graph.recipe_of(id), current);
+    if (step.action == Action::skip && current && !current->platforms.empty()) {
+      // Built on the current bases, but not for every platform it must have now.
+      if (auto added = missing_from(current->platforms, step.platforms); !added.empty()) {
+        step.action = Action::build;
+        step.reason = "adds platform " + listed(added) + " (the tag has " + listed(current->platforms) + ")";
+      }
+    }
+    if (step.action == Action::build) check_platforms(plan, step, graph, observed, step_of);
     if (step.action == Action::skip) known[id] = *current->digest;
     step_of[id] = plan.steps.size();
     plan.steps.push_back(std::move(step));
