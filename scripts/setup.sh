@@ -71,5 +71,8 @@ if [ ! -x "$arm64_busybox" ]; then
   rm -rf "$scratch"
 fi
 
-cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASCADE_WERROR=ON >/dev/null
+# A unity build (each library's files compiled as one unit, tests as ever): a fresh machine
+# compiles cascade in about half the time. Incremental work may prefer -DCMAKE_UNITY_BUILD=OFF.
+cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCASCADE_WERROR=ON \
+  -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build "$here/build" --parallel "$(nproc)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (scripts/setup.sh), runs every test with ctest, then the sanitizer
 # configurations (scripts/sanitize.sh): every test under ASan+UBSan (build-asan/), the
-# concurrent parts (http, app, daemon) under TSan (build-tsan/). Arguments go to every ctest
+# concurrent parts (http, orchestration, daemon) under TSan (build-tsan/). Arguments go to every ctest
 # run. CASCADE_SANITIZERS=asan|tsan|all|none picks the sanitizer runs (default all).
 # Exit 1 when any run failed; every run still happens.
 set -euo pipefail
