@@ -26,6 +26,7 @@ struct Candidate {
   std::map<std::string, std::string> build_args;
   std::string declared_at;  // pipeline file position of the entry that made it
   graph::WorkerChoice worker;  // the entry's `builder:`, else its source's; empty: any worker
+  std::vector<std::string> platforms;  // the entry's `platforms:`, else its source's, else the fleet's
 };
 
 struct SourceResult {
@@ -59,11 +60,22 @@ graph::WorkerChoice worker_for(const std::optional<pipeline::WorkerChoice>& own,
   return graph::WorkerChoice{choice->name, choice->labels};
 }
 
+// The `platforms:` that apply to an entry: its own, else its source's, else the top level's;
+// empty when none is declared (the plan then keeps the platforms the tag has). An explicit
+// recipe for a file a discover rule also matches replaces the discovered one, rule and all,
+// so a discover rule's list never reaches an explicit recipe.
+std::vector<std::string> platforms_for(const std::optional<std::vector<std::string>>& own,
+                                       const pipeline::Source& source, const pipeline::Pipeline& pipeline) {
+  if (own) return *own;
+  if (source.platforms) return *source.platforms;
+  return pipeline.platforms.value_or(std::vector<std::string>{});
+}
+
 void add_explicit(const pipeline::Pipeline& pipeline, const pipeline::Source& source, std::vector<Candidate>& out) {
   for (const auto& entry : source.images) {
     out.push_back(Candidate{entry.image, entry.dockerfile, entry.context.empty() ? folder_of(entry.dockerfile) : entry.context,
                             entry.target, entry.build_args, at(pipeline, entry.mark),
-                            worker_for(entry.builder, source)});
+                            worker_for(entry.builder, source), platforms_for(entry.platforms, source, pipeline)});
   }
 }
 
@@ -107,7 +119,7 @@ void add_discovered(const pipeline::Pipeline& pipeline, const pipeline::Source& 
         continue;
       }
       out.push_back(Candidate{image->str(), file, context, rule.target, rule.build_args, where,
-                              worker_for(rule.builder, source)});
+                              worker_for(rule.builder, source), platforms_for(rule.platforms, source, pipeline)});
     }
     if (matched == 0)
       result.warnings.push_back({where, "source '" + source.name + "': no file matches '" + rule.dockerfiles + "'"});
@@ -174,6 +186,7 @@ SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Sou
     recipe.build_args = std::move(candidate.build_args);
     recipe.commit = *commit;
     recipe.worker = std::move(candidate.worker);
+    recipe.platforms = std::move(candidate.platforms);
     recipe.bases = std::move(analysis->bases);
     if (analysis->frontend) recipe.frontend = analysis->frontend->str();
     result.recipes.push_back(std::move(recipe));

@@ -28,7 +28,7 @@ namespace {
 
 const Section kTopLevel{"the pipeline file",
                         {{"version", true}, {"state"}, {"cache"}, {"registries"}, {"sources", true},
-                         {"deploy"}, {"max_parallel_deploys"}, {"builders"}, {"triggers"}}};
+                         {"deploy"}, {"max_parallel_deploys"}, {"builders"}, {"platforms"}, {"triggers"}}};
 const Section kRegistry{"registry", {{"host", true}, {"insecure"}}};
 
 constexpr std::size_t kMaxFileSize = 4 * 1024 * 1024;
@@ -119,6 +119,7 @@ Expected<Pipeline, Error> read_pipeline(const Context& context, const YAML::Node
   CASCADE_TRY(read_paths(context, fields, pipeline));
   if (auto node = fields.find("registries")) CASCADE_TRY_ASSIGN(pipeline.registries, read_registries(context, *node));
   if (auto node = fields.find("builders")) CASCADE_TRY_ASSIGN(pipeline.builders, read_builders(context, *node));
+  if (auto node = fields.find("platforms")) CASCADE_TRY_ASSIGN(pipeline.platforms, read_platforms(context, *node));
   CASCADE_TRY_ASSIGN(pipeline.sources, read_sources(context, fields.get("sources")));
   CASCADE_TRY(check_worker_choices(context, pipeline));
   if (auto node = fields.find("deploy")) CASCADE_TRY_ASSIGN(pipeline.deploy, read_deploy(context, *node));

@@ -10,9 +10,11 @@ namespace cascade::pipeline::detail {
 namespace {
 
 const Section kImageRecipe{"image recipe",
-                           {{"image", true}, {"dockerfile", true}, {"context"}, {"target"}, {"build_args"}, {"builder"}}};
+                           {{"image", true}, {"dockerfile", true}, {"context"}, {"target"}, {"build_args"}, {"builder"},
+                            {"platforms"}}};
 const Section kDiscover{"discover entry",
-                        {{"dockerfiles", true}, {"image", true}, {"context"}, {"target"}, {"build_args"}, {"builder"}}};
+                        {{"dockerfiles", true}, {"image", true}, {"context"}, {"target"}, {"build_args"}, {"builder"},
+                         {"platforms"}}};
 
 bool has_space(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char ch) { return ch <= ' ' || ch == 0x7f; });
@@ -127,6 +129,7 @@ Status read_build_options(const Context& context, const Fields& fields, Recipe& 
   if (auto node = fields.find("target")) CASCADE_TRY_ASSIGN(recipe.target, read_target(context, *node));
   if (auto node = fields.find("build_args")) CASCADE_TRY_ASSIGN(recipe.build_args, read_build_args(context, *node));
   if (auto node = fields.find("builder")) CASCADE_TRY_ASSIGN(recipe.builder, read_worker_choice(context, *node));
+  if (auto node = fields.find("platforms")) CASCADE_TRY_ASSIGN(recipe.platforms, read_platforms(context, *node));
   return {};
 }
 

@@ -60,6 +60,12 @@ Status check_readable_file(const Context& context, const YAML::Node& node, std::
 /// connections, secrets with unique ids and existing files, pull, prune, storage driver.
 Expected<Builders, Error> read_builders(const Context& context, const YAML::Node& node);
 
+/// A `platforms:` list of the top level, a source, recipe or discover entry (platforms.cpp):
+/// a non-empty list of "os/arch[/variant]", each normalized as containerd does ("linux/arm64",
+/// "linux/arm/v7"), in the order written; fails at an entry that is not a linux platform of
+/// a known architecture and variant, or that repeats an earlier one once normalized.
+Expected<std::vector<std::string>, Error> read_platforms(const Context& context, const YAML::Node& node);
+
 /// A `builder: {name, labels}` choice of a source, recipe or discover entry.
 Expected<WorkerChoice, Error> read_worker_choice(const Context& context, const YAML::Node& node);
 
