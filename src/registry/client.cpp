@@ -105,11 +105,23 @@ Expected<std::pair<Manifest, Manifest>, Error> Client::platform_manifest(const r
 Expected<ImageInfo, Error> Client::inspect(const reference::Reference& image) {
   CASCADE_TRY_ASSIGN(auto manifests, platform_manifest(image));
   const auto& [top, chosen] = manifests;
-  ImageInfo info{top.digest, top.media_type, chosen.digest, "", {}};
+  ImageInfo info;
+  info.digest = top.digest;
+  info.media_type = top.media_type;
+  info.image_digest = chosen.digest;
+  info.index = is_index(top.media_type);
   CASCADE_TRY_ASSIGN(auto config, config_of(image.domain, chosen.body));
   info.config_digest = config.digest;
   CASCADE_TRY_ASSIGN(auto blob, impl_->get_blob(image, config.digest));
   CASCADE_TRY_ASSIGN(info.labels, labels_of(image.domain, blob));
+  // The platforms come from what was fetched anyway: the index's entries (no request per
+  // child), or the config of a single image.
+  if (info.index) {
+    CASCADE_TRY_ASSIGN(info.platforms, platforms_of(image.domain, top.body));
+  } else {
+    CASCADE_TRY_ASSIGN(auto platform, config_platform(image.domain, blob));
+    if (!platform.empty()) info.platforms.push_back({std::move(platform), top.digest});
+  }
   return info;
 }
 

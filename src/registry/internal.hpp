@@ -59,6 +59,13 @@ Expected<std::string, Error> choose_platform(const std::string& registry, std::s
                                              const std::string& os, const std::string& architecture);
 /// Every child manifest of an index.
 Expected<std::vector<Descriptor>, Error> children_of(const std::string& registry, std::string_view index_body);
+/// The image platforms of an index in its order, "os/architecture[/variant]" with the child's
+/// digest; attestations and entries without a platform left out. Fails (invalid) when the
+/// body is not an index or an image entry has no digest.
+Expected<std::vector<PlatformManifest>, Error> platforms_of(const std::string& registry, std::string_view index_body);
+/// The platform "os/architecture[/variant]" an image config names; empty when it names no
+/// os or no architecture. Fails (invalid) when the body is not a JSON object.
+Expected<std::string, Error> config_platform(const std::string& registry, std::string_view config_body);
 /// The config descriptor of an image manifest.
 Expected<Descriptor, Error> config_of(const std::string& registry, std::string_view manifest_body);
 /// The config and layer descriptors of an image manifest.

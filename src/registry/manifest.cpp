@@ -54,6 +54,14 @@ bool is_attestation(const json& entry) {
          text(annotations, "vnd.docker.reference.type") == "attestation-manifest";
 }
 
+// "os/architecture[/variant]" of an index entry's platform or an image config; empty without
+// an os or an architecture.
+std::string platform_text(const json& object) {
+  std::string os = text(object, "os"), architecture = text(object, "architecture"), variant = text(object, "variant");
+  if (os.empty() || architecture.empty()) return {};
+  return os + "/" + architecture + (variant.empty() ? "" : "/" + variant);
+}
+
 }  // namespace
 
 std::string media_type_of(const http::Response& response) {
@@ -87,6 +95,24 @@ Expected<std::vector<Descriptor>, Error> children_of(const std::string& registry
     children.push_back(child);
   }
   return children;
+}
+
+Expected<std::vector<PlatformManifest>, Error> platforms_of(const std::string& registry, std::string_view index_body) {
+  CASCADE_TRY_ASSIGN(auto entries, manifest_entries(registry, index_body));
+  std::vector<PlatformManifest> platforms;
+  for (const json& entry : entries) {
+    if (is_attestation(entry) || !entry.contains("platform")) continue;
+    std::string platform = platform_text(entry["platform"]);
+    if (platform.empty()) continue;  // not an image a platform can run
+    CASCADE_TRY_ASSIGN(auto child, descriptor(registry, entry, "the index"));
+    platforms.push_back({std::move(platform), std::move(child.digest)});
+  }
+  return platforms;
+}
+
+Expected<std::string, Error> config_platform(const std::string& registry, std::string_view config_body) {
+  CASCADE_TRY_ASSIGN(auto config, parse_object(registry, config_body, "the image config"));
+  return platform_text(config);
 }
 
 Expected<Descriptor, Error> config_of(const std::string& registry, std::string_view manifest_body) {
