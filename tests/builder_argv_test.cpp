@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "../src/builder/internal.hpp"
+#include "../src/builder/platforms.hpp"
 #include "cascade/builder.hpp"
 #include "support.hpp"
 
@@ -109,6 +110,71 @@ TEST_CASE("builder::Buildah argument vectors") {
     CHECK(under_state.options().root == "/state/buildah/root");
     CHECK(under_state.options().runroot == "/state/buildah/runroot");
     CHECK(under_state.options().work_dir == "/state/buildah/work");
+  }
+}
+
+TEST_CASE("builder::Buildah multi-platform argument vectors") {
+  builder::BuildahOptions options;
+  options.root = "/r";
+  options.runroot = "/rr";
+  options.insecure_registries = {"127.0.0.1:5000"};
+  options.auth_file = "/auth/config.json";
+  options.retries = 2;
+  Args global = {"buildah", "--root", "/r", "--runroot", "/rr", "--storage-driver", "vfs"};
+  auto request = shop_request();
+  request.labels = {{"k", "v"}, {"base", "index"}};
+  builder::PlatformBuild arm64{"linux/arm64", {{"base", "arm64-child"}, {"arch", "arm64"}}};
+  request.platforms = {{"linux/amd64", {}}, arm64};
+  const std::string list = "localhost/cascade-index-0123456789abcdef";
+
+  SUBCASE("bud for one platform: --platform, no tag, its labels over the request's") {
+    Args expected = global;
+    expected.insert(expected.end(), {"bud", "--isolation", "chroot", "--format", "docker", "--pull=missing",
+                                     "--authfile", "/auth/config.json", "--retry", "2", "-f", "/w/Dockerfile",
+                                     "--platform", "linux/arm64", "--target", "runtime",
+                                     "--build-arg", "A", "--build-arg", "B",
+                                     "--label", "arch=arm64", "--label", "base=arm64-child", "--label", "k=v",
+                                     "--iidfile", "/w/image-id-1", "/ctx"});
+    builder::BuildahFiles files{"/w/Dockerfile", "/w/image-id-1", ""};
+    CHECK(builder::detail::buildah_bud_argv(options, request, files, &arm64) == expected);
+  }
+  SUBCASE("bud without a platform is Buildah::bud_argv, tagged, whatever the request's platforms") {
+    builder::BuildahFiles files{"/w/Dockerfile", "/w/iid", "/w/digest"};
+    Args untargeted = builder::detail::buildah_bud_argv(options, request, files);
+    CHECK(untargeted == builder::Buildah(options).bud_argv(request, files));
+    CHECK(std::find(untargeted.begin(), untargeted.end(), std::string("--platform")) == untargeted.end());
+    CHECK(std::find(untargeted.begin(), untargeted.end(), std::string("-t")) != untargeted.end());
+  }
+  SUBCASE("the manifest list: create, add by image id, rm") {
+    Args create = global, add = global, rm = global;
+    create.insert(create.end(), {"manifest", "create", list});
+    add.insert(add.end(), {"manifest", "add", list, kImageId});
+    rm.insert(rm.end(), {"manifest", "rm", list});
+    CHECK(builder::detail::manifest_create_argv(options, list) == create);
+    CHECK(builder::detail::manifest_add_argv(options, list, kImageId) == add);
+    CHECK(builder::detail::manifest_rm_argv(options, list) == rm);
+  }
+  SUBCASE("manifest push: every image, the format of the build, plain http only for insecure hosts, no --retry") {
+    options.push_args = {"--remove-signatures"};
+    Args push = global;
+    push.insert(push.end(), {"manifest", "push", "--all", "--format", "v2s2", "--authfile", "/auth/config.json",
+                             "--tls-verify=false", "--digestfile", "/w/digest", "--remove-signatures", list,
+                             "docker://127.0.0.1:5000/apps/shop:1"});
+    CHECK(builder::detail::manifest_push_argv(options, request, list, "/w/digest") == push);
+    options.format = "oci";
+    options.auth_file.clear();
+    options.push_args.clear();
+    Args secure = global;
+    secure.insert(secure.end(), {"manifest", "push", "--all", "--format", "oci", "--digestfile", "/w/digest", list,
+                                 "docker://registry.example.com/apps/shop:1"});
+    CHECK(builder::detail::manifest_push_argv(options, shop_request("registry.example.com/apps/shop:1"), list,
+                                              "/w/digest") == secure);
+  }
+  SUBCASE("list names are local and differ from build to build") {
+    std::string first = builder::detail::local_list_name(), second = builder::detail::local_list_name();
+    CHECK(first.rfind("localhost/cascade-index-", 0) == 0);
+    CHECK(first.size() == std::string("localhost/cascade-index-").size() + 16);
+    CHECK(first != second);
   }
 }
 

@@ -1,5 +1,6 @@
 // The buildah backend: `buildah bud` into buildah's own storage, then `buildah push` of the
-// built image id to the registry. Daemonless; the default.
+// built image id to the registry. Daemonless; the default. A request with platforms takes
+// the multi-platform path of platforms.cpp (a bud per platform, one index pushed).
 //
 // Pull policy: the caller pins every base as repo@sha256:<digest>, and a digest names exactly
 // one manifest, so an image already in local storage under that digest is byte for byte what
@@ -10,7 +11,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "internal.hpp"
+#include "platforms.hpp"
 
 namespace cascade::builder {
 
@@ -55,31 +56,43 @@ Buildah::Buildah(BuildahOptions options) : options_(std::move(options)) {
   options_.work_dir = detail::work_root(options_.work_dir, options_.state_dir, "buildah");
 }
 
-std::vector<std::string> Buildah::global_argv() const {
-  std::vector<std::string> argv = {options_.program, "--root", options_.root, "--runroot", options_.runroot};
-  if (!options_.storage_driver.empty()) append(argv, {"--storage-driver", options_.storage_driver});
-  append(argv, options_.global_args);
+std::vector<std::string> detail::buildah_global_argv(const BuildahOptions& options) {
+  std::vector<std::string> argv = {options.program, "--root", options.root, "--runroot", options.runroot};
+  if (!options.storage_driver.empty()) append(argv, {"--storage-driver", options.storage_driver});
+  append(argv, options.global_args);
+  return argv;
+}
+
+std::vector<std::string> Buildah::global_argv() const { return detail::buildah_global_argv(options_); }
+
+std::vector<std::string> detail::buildah_bud_argv(const BuildahOptions& options, const BuildRequest& request,
+                                                  const BuildahFiles& files, const PlatformBuild* platform) {
+  std::vector<std::string> argv = buildah_global_argv(options);
+  append(argv, {"bud", "--isolation", options.isolation, "--format", options.format, std::string(pull_flag(options.pull))});
+  if (!options.auth_file.empty()) append(argv, {"--authfile", options.auth_file});
+  if (options.retries) append(argv, {"--retry", std::to_string(*options.retries)});
+  if (!options.retry_delay.empty()) append(argv, {"--retry-delay", options.retry_delay});
+  append(argv, {"-f", files.dockerfile});
+  // One platform's image stays untagged: the tag goes to the pushed index alone.
+  if (platform) append(argv, {"--platform", platform->platform});
+  else append(argv, {"-t", request.image});
+  if (!request.target.empty()) append(argv, {"--target", request.target});
+  if (request.no_cache) argv.push_back("--no-cache");
+  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", detail::build_arg_argument(key, value)});
+  std::map<std::string, std::string> labels = request.labels;
+  if (platform)
+    for (const auto& [key, value] : platform->labels) labels[key] = value;
+  for (const auto& [key, value] : labels) append(argv, {"--label", key + "=" + value});
+  for (std::size_t i = 0; i < request.secrets.size(); ++i)
+    append(argv, {"--secret", detail::secret_argument(request.secrets[i], i)});
+  append(argv, {"--iidfile", files.iidfile});
+  append(argv, options.bud_args);
+  argv.push_back(request.context_dir);
   return argv;
 }
 
 std::vector<std::string> Buildah::bud_argv(const BuildRequest& request, const BuildahFiles& files) const {
-  std::vector<std::string> argv = global_argv();
-  append(argv, {"bud", "--isolation", options_.isolation, "--format", options_.format,
-                std::string(pull_flag(options_.pull))});
-  if (!options_.auth_file.empty()) append(argv, {"--authfile", options_.auth_file});
-  if (options_.retries) append(argv, {"--retry", std::to_string(*options_.retries)});
-  if (!options_.retry_delay.empty()) append(argv, {"--retry-delay", options_.retry_delay});
-  append(argv, {"-f", files.dockerfile, "-t", request.image});
-  if (!request.target.empty()) append(argv, {"--target", request.target});
-  if (request.no_cache) argv.push_back("--no-cache");
-  for (const auto& [key, value] : request.build_args) append(argv, {"--build-arg", detail::build_arg_argument(key, value)});
-  for (const auto& [key, value] : request.labels) append(argv, {"--label", key + "=" + value});
-  for (std::size_t i = 0; i < request.secrets.size(); ++i)
-    append(argv, {"--secret", detail::secret_argument(request.secrets[i], i)});
-  append(argv, {"--iidfile", files.iidfile});
-  append(argv, options_.bud_args);
-  argv.push_back(request.context_dir);
-  return argv;
+  return detail::buildah_bud_argv(options_, request, files);
 }
 
 std::vector<std::string> Buildah::push_argv(const BuildRequest& request, const std::string& image_id,
@@ -131,6 +144,8 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
   std::map<std::string, std::string> bud_env = detail::build_arg_environment(request);
   for (const auto& [key, value] : env) bud_env[key] = value;
   for (const auto& [key, value] : secrets->env) bud_env[key] = value;
+  if (!request.platforms.empty())
+    return detail::build_platforms({options_, *work, files.dockerfile, context, std::move(bud_env), std::move(env)});
   auto built = detail::run_step({"buildah bud", bud_argv(request, files), bud_env}, context);
   if (!built) return unexpected(built.error());
   if (built->exit_code != 0)

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "internal.hpp"
+#include "platforms.hpp"
 
 namespace cascade::builder {
 
@@ -90,6 +91,10 @@ std::vector<std::string> Buildctl::argv(const BuildRequest& request, const Build
 }
 
 Expected<BuildResult, Error> Buildctl::build_and_push(const BuildRequest& request, const CancelToken& cancel) {
+  // BuildKit itself can export an index of several platforms, but this backend asks for one
+  // image, and no BuildKit daemon runs where cascade is tested to check a multi-platform one.
+  if (!request.platforms.empty())
+    return unexpected(detail::one_platform_only(request, "buildctl", "this backend exports one image"));
   auto start = Clock::now();
   if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
   auto secrets = detail::read_secrets(request);

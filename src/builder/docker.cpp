@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "internal.hpp"
+#include "platforms.hpp"
 
 namespace cascade::builder {
 
@@ -83,6 +84,10 @@ std::vector<std::string> DockerBuild::push_argv(const BuildRequest& request) con
 }
 
 Expected<BuildResult, Error> DockerBuild::build_and_push(const BuildRequest& request, const CancelToken& cancel) {
+  // `docker build --platform` makes one image; an index of several takes buildx, which
+  // Debian's docker 20.10 client does not have.
+  if (!request.platforms.empty())
+    return unexpected(detail::one_platform_only(request, "docker", "Debian's docker 20.10 has no buildx"));
   auto start = Clock::now();
   if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
   for (const std::string* file : {&options_.tls_ca_cert, &options_.tls_cert, &options_.tls_key}) {
