@@ -26,18 +26,12 @@ struct KindName {
   WorkerKind kind;
   std::string_view name;
 };
-constexpr std::array<KindName, 3> kKinds{
+constexpr std::array<KindName, 3> kWorkerKinds{
     {{WorkerKind::buildah, "buildah"}, {WorkerKind::docker, "docker"}, {WorkerKind::buildkit, "buildkit"}}};
 
 
-std::string_view name_of(WorkerKind kind) { return kKinds[static_cast<std::size_t>(kind)].name; }
+std::string_view name_of(WorkerKind kind) { return kWorkerKinds[static_cast<std::size_t>(kind)].name; }
 
-/// The key node of `key` in a checked mapping (for errors about the key itself).
-YAML::Node key_node(const YAML::Node& mapping, std::string_view key) {
-  for (const auto& entry : mapping)
-    if (entry.first.Scalar() == key) return entry.first;
-  return mapping;
-}
 
 /// [a-z0-9][a-z0-9._-]*, as source and target names.
 bool valid_worker_name(std::string_view name) {
@@ -65,7 +59,7 @@ Expected<std::string, Error> read_worker_name(const Context& context, const YAML
 
 Expected<WorkerKind, Error> read_kind(const Context& context, const YAML::Node& node, const std::string& worker) {
   CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "kind"));
-  for (const KindName& kind : kKinds)
+  for (const KindName& kind : kWorkerKinds)
     if (kind.name == text) return kind.kind;
   return unexpected(context.report.at(node, "worker " + quote(worker) + ": unknown kind " + quote(text) +
                                                 "; known: buildah, docker, buildkit"));

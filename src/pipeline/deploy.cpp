@@ -27,7 +27,7 @@ struct KindKeys {
   std::string_view required;           // one of them the kind needs
 };
 
-const std::array<KindKeys, 3> kKinds{{
+const std::array<KindKeys, 3> kTargetKinds{{
     {DeployKind::docker, "docker", {"endpoint", "tls", "group_by", "insecure"}, "endpoint"},
     {DeployKind::kubernetes, "kubernetes", {"kubeconfig", "context", "namespaces"}, "namespaces"},
     {DeployKind::command, "command", {"argv", "env", "timeout"}, "argv"},
@@ -40,7 +40,7 @@ const std::vector<std::string_view> kPlaceholders{"image", "digest", "old_digest
 
 
 const KindKeys* owner_of(std::string_view key) {
-  for (const KindKeys& kind : kKinds)
+  for (const KindKeys& kind : kTargetKinds)
     if (std::find(kind.keys.begin(), kind.keys.end(), key) != kind.keys.end()) return &kind;
   return nullptr;
 }
@@ -212,7 +212,7 @@ Status read_env(const Context& context, const YAML::Node& node, DeployTarget& ta
 
 Expected<DeployKind, Error> read_kind(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, "kind"));
-  for (const KindKeys& kind : kKinds)
+  for (const KindKeys& kind : kTargetKinds)
     if (kind.name == text) return kind.kind;
   return unexpected(context.report.at(node, "unknown deploy kind " + quote(text) +
                                                 "; known: docker, kubernetes, command"));
@@ -220,7 +220,7 @@ Expected<DeployKind, Error> read_kind(const Context& context, const YAML::Node& 
 
 /// Fails on a key that belongs to another kind, or when the kind's required key is missing.
 Status check_kind_keys(const Context& context, const YAML::Node& node, const Fields& fields, DeployKind kind) {
-  const KindKeys& own = kKinds[static_cast<std::size_t>(kind)];
+  const KindKeys& own = kTargetKinds[static_cast<std::size_t>(kind)];
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     const KindKeys* owner = owner_of(key);
@@ -384,7 +384,7 @@ std::vector<Error> insecure_warnings(const Pipeline& pipeline) {
   return warnings;
 }
 
-std::string_view kind_name(DeployKind kind) { return detail::kKinds[static_cast<std::size_t>(kind)].name; }
+std::string_view kind_name(DeployKind kind) { return detail::kTargetKinds[static_cast<std::size_t>(kind)].name; }
 
 bool deploys(const DeployTarget& target, std::string_view repository) {
   if (target.images.empty()) return true;

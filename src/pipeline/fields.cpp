@@ -11,6 +11,12 @@ namespace cascade::pipeline::detail {
 
 std::string quote(std::string_view text) { return "'" + std::string(text) + "'"; }
 
+YAML::Node key_node(const YAML::Node& mapping, std::string_view key) {
+  for (const auto& entry : mapping)
+    if (entry.first.Scalar() == key) return entry.first;
+  return mapping;
+}
+
 namespace {
 
 std::string allowed_list(const std::vector<Key>& keys) {

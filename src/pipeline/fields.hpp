@@ -43,6 +43,10 @@ Mark mark_of(const YAML::Node& node);
 /// "a mapping", "a list", "a string", "empty": what a node is, for messages.
 std::string_view kind_of(const YAML::Node& node);
 
+/// The key node of `key` in a checked mapping (for errors about the key itself); the mapping
+/// when the key is absent.
+YAML::Node key_node(const YAML::Node& mapping, std::string_view key);
+
 struct Key {
   std::string_view name;
   bool required = false;

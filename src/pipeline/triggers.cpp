@@ -31,12 +31,6 @@ constexpr std::array<std::string_view, 2> kSigningSenders{"github", "generic"};
 
 bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
-/// The key node of `key` in a checked mapping (for errors about the key itself).
-YAML::Node key_node(const YAML::Node& mapping, std::string_view key) {
-  for (const auto& entry : mapping)
-    if (entry.first.Scalar() == key) return entry.first;
-  return mapping;
-}
 
 Expected<std::string, Error> read_listen(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto listen, read_nonempty(context.report, node, "listen"));
