@@ -114,3 +114,30 @@ TEST_CASE("workers: with a single worker, an unreachable engine is retried in pl
   CHECK(bench.builder.builds_of(image("base")) == 2);
   CHECK(bench.task("base").worker == "local");
 }
+
+TEST_CASE("workers: a build for several platforms goes only to a worker that pushes an image index") {
+  graph::Recipe multi = recipe("multi", {kDebian});
+  multi.platforms = {"linux/amd64", "linux/arm64"};
+  SUBCASE("placed on the buildah-like worker, though the docker-like one is declared first and idle") {
+    Bench bench({multi, recipe("single", {kDebian})});
+    fakes::Builder engine(bench.images), buildah(bench.images);
+    bench.pool = {{"engine", &engine, 2, {}, false}, {"buildah", &buildah, 2, {}, true}};
+    auto outcome = bench.execute();
+    CHECK(outcome.state == store::RunState::succeeded);
+    CHECK(bench.task("multi").worker == "buildah");
+    CHECK(engine.builds_of(image("multi")) == 0);
+  }
+  SUBCASE("failed at once, saying why, when no such worker matches") {
+    Bench bench({multi, recipe("leaf", {"multi"})});
+    fakes::Builder engine(bench.images);
+    bench.pool = {{"engine", &engine, 2, {}, false}};
+    auto outcome = bench.execute();
+    CHECK(outcome.state == store::RunState::failed);
+    auto task = bench.task("multi");
+    CHECK(task.state == store::TaskState::failed);
+    CHECK(task.reason.find("no worker can build it: it is built for several platforms") != std::string::npos);
+    CHECK(task.reason.find("give it a buildah worker") != std::string::npos);
+    CHECK(engine.started().empty());
+    CHECK(bench.task("leaf").state == store::TaskState::blocked);
+  }
+}

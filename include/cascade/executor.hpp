@@ -111,6 +111,7 @@ struct Worker {
   builder::Builder* builder = nullptr;
   std::size_t capacity = 1;
   std::map<std::string, std::string> labels;
+  bool multi_platform = true;  // its builder pushes several platforms as one index (buildah's does)
 };
 
 /// True when `worker` may build a recipe that asks for `choice`.

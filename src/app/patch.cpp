@@ -105,7 +105,8 @@ Expected<void, Failure> observe(Wiring& wiring, const plan::Origin& origin, cons
 std::vector<executor::Worker> run_workers(const Wiring& wiring, std::size_t parallel) {
   std::vector<executor::Worker> workers;
   for (const auto& worker : wiring.workers)
-    workers.push_back({worker.name, worker.builder.get(), worker.capacity ? worker.capacity : parallel, worker.labels});
+    workers.push_back({worker.name, worker.builder.get(), worker.capacity ? worker.capacity : parallel, worker.labels,
+                       worker.kind == pipeline::WorkerKind::buildah});
   return workers;
 }
 

@@ -30,12 +30,14 @@ std::size_t WorkerPool::missing(const State& state, const std::vector<std::strin
 }
 
 std::optional<std::size_t> WorkerPool::take(const graph::WorkerChoice& choice, const std::string& image,
-                                            const std::vector<std::string>& parents) {
+                                            const std::vector<std::string>& parents, bool multi_platform) {
   std::optional<std::size_t> best;
   std::size_t best_missing = 0, best_free = 0;
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const State& state = states_[i];
-    if (!matches(*state.worker, choice) || !up(state) || state.running >= state.worker->capacity) continue;
+    if (!matches(*state.worker, choice) || (multi_platform && !state.worker->multi_platform) || !up(state) ||
+        state.running >= state.worker->capacity)
+      continue;
     std::size_t miss = prefer_parents_ ? missing(state, parents) : 0;
     std::size_t free = state.worker->capacity - state.running;
     if (!best || miss < best_missing || (miss == best_missing && free > best_free)) {
@@ -67,13 +69,19 @@ void WorkerPool::mark_down(std::size_t index, const std::string& reason) {
   states_[index].down_reason = reason;
 }
 
-std::optional<std::string> WorkerPool::unplaceable(const graph::WorkerChoice& choice) const {
+std::optional<std::string> WorkerPool::unplaceable(const graph::WorkerChoice& choice, bool multi_platform) const {
   std::string why;
+  bool any_match = false;
   for (const auto& state : states_) {
     if (!matches(*state.worker, choice)) continue;
+    any_match = true;
+    if (multi_platform && !state.worker->multi_platform) continue;
     if (up(state)) return std::nullopt;
     why += (why.empty() ? "" : "; ") + state.worker->name + " is down (" + state.down_reason + ")";
   }
+  if (why.empty() && any_match && multi_platform)
+    return "it is built for several platforms, and no worker its builder choice matches pushes an image index "
+           "(docker and buildkit workers build one platform): give it a buildah worker";
   if (why.empty()) return "no worker matches its builder choice";
   return why;
 }

@@ -25,9 +25,10 @@ class WorkerPool {
 
   /// A worker for the build of `image` asking for `choice`, now counted as running one more
   /// build and holding `image` and `parents` (the images of this run it is built on);
-  /// nullopt when every matching worker is busy or down.
+  /// nullopt when every matching worker is busy or down. `multi_platform`: the build makes
+  /// several platforms, so only a worker whose builder pushes an index matches.
   std::optional<std::size_t> take(const graph::WorkerChoice& choice, const std::string& image,
-                                  const std::vector<std::string>& parents);
+                                  const std::vector<std::string>& parents, bool multi_platform = false);
   /// Worker `name` holds `image` (built before a resume).
   void hold(const std::string& name, const std::string& image);
   /// The build on worker `index` ended.
@@ -36,7 +37,7 @@ class WorkerPool {
   void mark_down(std::size_t index, const std::string& reason);
   /// Why no worker can ever take a build asking for `choice` right now: every matching
   /// worker is down (with each one's reason); nullopt when one is up.
-  std::optional<std::string> unplaceable(const graph::WorkerChoice& choice) const;
+  std::optional<std::string> unplaceable(const graph::WorkerChoice& choice, bool multi_platform = false) const;
 
   const Worker& worker(std::size_t index) const { return *states_[index].worker; }
   std::size_t capacity() const;  // builds at once over every worker
