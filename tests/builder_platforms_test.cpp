@@ -65,12 +65,6 @@ registry::Client client_for(const std::string& host, const test::TempDir& dir, c
   return registry::Client(options);
 }
 
-reference::Reference image_ref(const std::string& text) {
-  auto parsed = reference::parse(text);
-  REQUIRE_MESSAGE(parsed, text);
-  return *parsed;
-}
-
 // What `cat /arch` prints in a container of `image` (pulled into a storage of its own).
 std::string arch_file_of(const std::string& image, const std::string& platform) {
   test::TempDir storage;
@@ -105,7 +99,7 @@ TEST_CASE("builder::Buildah builds two platforms under emulation and pushes one 
 
   // One build, checked from every side (subcases would build it again for each).
   test::TempDir dir;
-  auto amd64 = client_for(host, dir).inspect(image_ref(request.image));
+  auto amd64 = client_for(host, dir).inspect(cascade::test::image_ref(request.image));
   REQUIRE_MESSAGE(amd64, amd64.error().str());
   {
     INFO("the tag names an index of both platforms, in the request's order");
@@ -120,7 +114,7 @@ TEST_CASE("builder::Buildah builds two platforms under emulation and pushes one 
   }
   {
     INFO("each platform's config has its own labels over the request's");
-    auto arm64 = client_for(host, dir, "arm64").inspect(image_ref(request.image));
+    auto arm64 = client_for(host, dir, "arm64").inspect(cascade::test::image_ref(request.image));
     REQUIRE_MESSAGE(arm64, arm64.error().str());
     CHECK(arm64->image_digest == amd64->platforms[1].digest);
     CHECK(amd64->labels.at("cascade.base") == "amd64-child");
@@ -162,7 +156,7 @@ TEST_CASE("builder::Buildah pushes nothing when one platform's RUN fails") {
   CHECK(built.error().message.rfind(request.image + ": buildah bud --platform linux/arm64 failed", 0) == 0);
 
   test::TempDir dir;
-  auto info = client_for(host, dir).inspect(image_ref(request.image));
+  auto info = client_for(host, dir).inspect(cascade::test::image_ref(request.image));
   REQUIRE_FALSE(info);
   CHECK(info.error().kind == registry::ErrorKind::not_found);
   CHECK(registry_server().manifest_puts("apps/partial") == 0);  // not even the amd64 image

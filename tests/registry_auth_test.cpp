@@ -33,12 +33,6 @@ std::string base64(const std::string& bytes, bool url = false) {
   return out;
 }
 
-cascade::reference::Reference image_ref(const std::string& text) {
-  auto parsed = cascade::reference::parse(text);
-  REQUIRE_MESSAGE(parsed, text);
-  return *parsed;
-}
-
 registry::Options base_options(const TempDir& dir) {
   registry::Options options;
   options.docker_config = (dir / "docker/config.json").string();
@@ -184,24 +178,24 @@ TEST_CASE("registry::Client with a Basic (htpasswd) docker-registry") {
   SUBCASE("credentials from the config's auth field") {
     write_auth_config(dir, host, "alice", "wonder-land-42");
     registry::Client client(options);
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     REQUIRE_MESSAGE(digest, digest.error().str());
     CHECK(*digest == pushed);
-    CHECK(client.inspect(image_ref(host + "/team/app:1")));
+    CHECK(client.inspect(cascade::test::image_ref(host + "/team/app:1")));
   }
   SUBCASE("credentials from a credential helper on PATH") {
     write_helper(dir.path(), "cascade-test", host, "alice", "wonder-land-42");
     PathPrefix path(dir.path());
     cascade::test::write_file(dir / "docker/config.json", nlohmann::json{{"credHelpers", {{host, "cascade-test"}}}}.dump());
     registry::Client client(options);
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     REQUIRE_MESSAGE(digest, digest.error().str());
     CHECK(*digest == pushed);
   }
   SUBCASE("wrong credentials: unauthorized, naming registry, scope and user, never the password") {
     write_auth_config(dir, host, "alice", "not-the-password");
     registry::Client client(options);
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     REQUIRE_FALSE(digest);
     const registry::Error& error = digest.error();
     CHECK(error.kind == registry::ErrorKind::unauthorized);
@@ -211,12 +205,12 @@ TEST_CASE("registry::Client with a Basic (htpasswd) docker-registry") {
     CHECK(error.str().find("not-the-password") == std::string::npos);
     MESSAGE(error.str());
     write_auth_config(dir, host, "alice", "wonder-land-42");  // fixed: rejected credentials are read again
-    auto fixed = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto fixed = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     CHECK_MESSAGE(fixed, fixed.error().str());
   }
   SUBCASE("no credentials: unauthorized, saying where they were looked for") {
     registry::Client client(options);
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     REQUIRE_FALSE(digest);
     CHECK(digest.error().kind == registry::ErrorKind::unauthorized);
     CHECK(digest.error().message.find(host) != std::string::npos);
@@ -335,11 +329,11 @@ TEST_CASE("registry::Client with a token-auth docker-registry and a JWT token se
     write_auth_config(dir, host, "bob", "token-pass-7");
     registry::Client client(options);
     for (int i = 0; i < 3; ++i) {
-      auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+      auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
       REQUIRE_MESSAGE(digest, (digest.error().str() + "\n" + server.log()));
       CHECK(*digest == pushed);
     }
-    CHECK(client.inspect(image_ref(host + "/team/app:1")));
+    CHECK(client.inspect(cascade::test::image_ref(host + "/team/app:1")));
     CHECK(tokens.requests() - before == 1);
     Received asked = tokens.received().back();
     CHECK(asked.header("authorization") == good);
@@ -350,7 +344,7 @@ TEST_CASE("registry::Client with a token-auth docker-registry and a JWT token se
   SUBCASE("copy across repositories asks for push on the target and pull on the source") {
     write_auth_config(dir, host, "bob", "token-pass-7");
     registry::Client client(options);
-    auto copied = client.copy(image_ref(host + "/team/app:1"), image_ref(host + "/team/copy:1"));
+    auto copied = client.copy(cascade::test::image_ref(host + "/team/app:1"), cascade::test::image_ref(host + "/team/copy:1"));
     REQUIRE_MESSAGE(copied, copied.error().str());
     CHECK(*copied == pushed);
     auto scopes = query_values(tokens.received().back().target, "scope");
@@ -358,7 +352,7 @@ TEST_CASE("registry::Client with a token-auth docker-registry and a JWT token se
   }
   SUBCASE("anonymous gets a token without access: unauthorized after a fresh token") {
     registry::Client client(options);
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     REQUIRE_FALSE(digest);
     CHECK(digest.error().kind == registry::ErrorKind::unauthorized);
     CHECK(digest.error().str().find("repository:team/app:pull") != std::string::npos);
@@ -367,7 +361,7 @@ TEST_CASE("registry::Client with a token-auth docker-registry and a JWT token se
   SUBCASE("wrong password: the token server refuses, the error never holds the password") {
     write_auth_config(dir, host, "bob", "wrong-pass-9");
     registry::Client client(options);
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     REQUIRE_FALSE(digest);
     CHECK(digest.error().kind == registry::ErrorKind::unauthorized);
     CHECK(digest.error().str().find("token server " + tokens.host()) != std::string::npos);
@@ -377,7 +371,7 @@ TEST_CASE("registry::Client with a token-auth docker-registry and a JWT token se
     write_auth_config(dir, host, "bob", "token-pass-7");
     options.registries = {{host, true, ""}};
     registry::Client client(options);
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
     REQUIRE_FALSE(digest);
     CHECK(digest.error().kind == registry::ErrorKind::invalid);
     CHECK(tokens.requests() == before);

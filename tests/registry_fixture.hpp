@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "cascade/reference.hpp"
+#include "cascade/registry.hpp"
 #include "support.hpp"
 
 namespace cascade::test {
@@ -315,6 +317,24 @@ inline std::string push_image(const fs::path& layout, const std::string& host, c
   auto copy = run(argv);
   if (copy.exit_code != 0) throw std::runtime_error("skopeo copy failed: " + copy.err);
   return read_file(digest_file);
+}
+
+/// `text` as a reference; throws (a set-up mistake of the test) when it is none.
+inline reference::Reference image_ref(const std::string& text) {
+  auto parsed = reference::parse(text);
+  if (!parsed) throw std::runtime_error("not an image reference: " + text);
+  return *parsed;
+}
+
+/// A registry client's options for one plain-http registry: no credentials read (a config
+/// file that does not exist, no DOCKER_AUTH_CONFIG), retries at once.
+inline registry::Options plain_http_options(const std::string& host, const TempDir& dir) {
+  registry::Options options;
+  options.registries = {{host, true, ""}};
+  options.docker_config = (dir / "no-config.json").string();
+  options.read_auth_config_env = false;
+  options.retry.initial_delay = std::chrono::milliseconds(1);
+  return options;
 }
 
 }  // namespace cascade::test

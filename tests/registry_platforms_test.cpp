@@ -16,21 +16,6 @@ using cascade::test::TestImage;
 
 namespace {
 
-registry::Options options_for(const std::string& host, const TempDir& dir) {
-  registry::Options options;
-  options.registries = {{host, true, ""}};
-  options.docker_config = (dir / "no-config.json").string();
-  options.read_auth_config_env = false;
-  options.retry.initial_delay = std::chrono::milliseconds(1);
-  return options;
-}
-
-cascade::reference::Reference image_ref(const std::string& text) {
-  auto parsed = cascade::reference::parse(text);
-  REQUIRE_MESSAGE(parsed, text);
-  return *parsed;
-}
-
 // buildah on a storage of its own in `dir`; each command must succeed.
 struct Buildah {
   const TempDir& dir;
@@ -71,7 +56,7 @@ TEST_CASE("registry::Client::inspect platforms") {
   TempDir dir;
   DockerRegistry server;
   const std::string host = server.host();
-  registry::Client client(options_for(host, dir));
+  registry::Client client(cascade::test::plain_http_options(host, dir));
 
   SUBCASE("an index buildah pushed: every platform in order, variant included, each with its child's digest") {
     Buildah buildah{dir};
@@ -82,11 +67,11 @@ TEST_CASE("registry::Client::inspect platforms") {
     buildah.run({"manifest", "push", "--all", "--format", "v2s2", "--tls-verify=false", "--digestfile", digestfile,
                  "localhost/platforms-test", "docker://" + host + "/multi/app:1"});
 
-    auto info = client.inspect(image_ref(host + "/multi/app:1"));
+    auto info = client.inspect(cascade::test::image_ref(host + "/multi/app:1"));
     REQUIRE_MESSAGE(info, info.error().str());
     CHECK(info->digest == cascade::test::read_file(digestfile));
     CHECK(info->index);
-    auto index = nlohmann::json::parse(client.get_manifest(image_ref(host + "/multi/app:1"))->body);
+    auto index = nlohmann::json::parse(client.get_manifest(cascade::test::image_ref(host + "/multi/app:1"))->body);
     REQUIRE(info->platforms.size() == 3);
     const char* expected[] = {"linux/amd64", "linux/arm64", "linux/arm/v7"};
     for (std::size_t i = 0; i < 3; ++i) {
@@ -96,14 +81,14 @@ TEST_CASE("registry::Client::inspect platforms") {
     CHECK(info->image_digest == info->platforms[0].digest);
 
     SUBCASE("and by digest, the same") {
-      auto pinned = client.inspect(image_ref(host + "/multi/app@" + info->digest));
+      auto pinned = client.inspect(cascade::test::image_ref(host + "/multi/app@" + info->digest));
       REQUIRE_MESSAGE(pinned, pinned.error().str());
       CHECK(pinned->index);
       REQUIRE(pinned->platforms.size() == 3);
       CHECK(pinned->platforms[2].digest == info->platforms[2].digest);
     }
     SUBCASE("one platform's manifest alone: that platform, with its own digest") {
-      auto child = client.inspect(image_ref(host + "/multi/app@" + info->platforms[2].digest));
+      auto child = client.inspect(cascade::test::image_ref(host + "/multi/app@" + info->platforms[2].digest));
       REQUIRE_MESSAGE(child, child.error().str());
       CHECK_FALSE(child->index);
       REQUIRE(child->platforms.size() == 1);
@@ -116,7 +101,7 @@ TEST_CASE("registry::Client::inspect platforms") {
     std::string arm64 = cascade::test::push_image(dir / "b", host, "oci/app:arm64", TestImage{"arm64", "linux", {}, "arm\n"});
     std::string attestation = cascade::test::push_image(dir / "c", host, "oci/app:att", TestImage{"unknown", "unknown", {}, "in-toto\n"});
     auto entry = [&](const std::string& digest, nlohmann::json platform) {
-      auto manifest = client.get_manifest(image_ref(host + "/oci/app@" + digest));
+      auto manifest = client.get_manifest(cascade::test::image_ref(host + "/oci/app@" + digest));
       REQUIRE(manifest);
       nlohmann::json described = {{"mediaType", manifest->media_type}, {"digest", digest}, {"size", manifest->body.size()}};
       if (!platform.is_null()) described["platform"] = std::move(platform);
@@ -131,7 +116,7 @@ TEST_CASE("registry::Client::inspect platforms") {
                                            entry(amd64, {{"os", "linux"}, {"architecture", "amd64"}})}}};
     put_index(host, "oci/app", "1", index.dump());
 
-    auto info = client.inspect(image_ref(host + "/oci/app:1"));
+    auto info = client.inspect(cascade::test::image_ref(host + "/oci/app:1"));
     REQUIRE_MESSAGE(info, info.error().str());
     CHECK(info->index);
     REQUIRE(info->platforms.size() == 2);
@@ -142,7 +127,7 @@ TEST_CASE("registry::Client::inspect platforms") {
   }
   SUBCASE("a single image: the one platform of its config, with the manifest's digest") {
     std::string pushed = cascade::test::push_image(dir / "img", host, "single/app:1", TestImage{"arm64", "linux", {{"v", "1"}}, "x\n"});
-    auto info = client.inspect(image_ref(host + "/single/app:1"));
+    auto info = client.inspect(cascade::test::image_ref(host + "/single/app:1"));
     REQUIRE_MESSAGE(info, info.error().str());
     CHECK_FALSE(info->index);
     REQUIRE(info->platforms.size() == 1);

@@ -17,21 +17,6 @@ using cascade::test::TestImage;
 
 namespace {
 
-registry::Options options_for(const std::string& host, const TempDir& dir) {
-  registry::Options options;
-  options.registries = {{host, true, ""}};
-  options.docker_config = (dir / "no-config.json").string();
-  options.read_auth_config_env = false;
-  options.retry.initial_delay = std::chrono::milliseconds(1);
-  return options;
-}
-
-cascade::reference::Reference image_ref(const std::string& text) {
-  auto parsed = cascade::reference::parse(text);
-  REQUIRE_MESSAGE(parsed, text);
-  return *parsed;
-}
-
 // PUTs `body` as an OCI index under repo:tag, the way a multi-arch push ends.
 void put_index(const std::string& host, const std::string& repo_tag, const std::string& body) {
   cascade::http::Options options;
@@ -56,29 +41,29 @@ TEST_CASE("registry::Client against docker-registry") {
   TempDir dir;
   DockerRegistry server;
   std::string host = server.host();
-  registry::Client client(options_for(host, dir));
+  registry::Client client(cascade::test::plain_http_options(host, dir));
 
   SUBCASE("ping") { CHECK(client.ping(host)); }
   SUBCASE("resolve_digest equals the digest skopeo pushed, over one kept-alive connection") {
     std::string pushed = cascade::test::push_image(dir / "img", host, "team/app:1");
     for (int i = 0; i < 3; ++i) {
-      auto digest = client.resolve_digest(image_ref(host + "/team/app:1"));
+      auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:1"));
       REQUIRE_MESSAGE(digest, digest.error().str());
       CHECK(*digest == pushed);
     }
     CHECK(client.connections_opened() == 1);
-    auto manifest = client.get_manifest(image_ref(host + "/team/app@" + pushed));
+    auto manifest = client.get_manifest(cascade::test::image_ref(host + "/team/app@" + pushed));
     REQUIRE(manifest);
     CHECK(registry::sha256_digest(manifest->body) == pushed);
     CHECK(manifest->media_type == "application/vnd.oci.image.manifest.v1+json");
   }
   SUBCASE("a missing tag or repository is not_found") {
     cascade::test::push_image(dir / "img", host, "team/app:1");
-    auto digest = client.resolve_digest(image_ref(host + "/team/app:2"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(host + "/team/app:2"));
     REQUIRE_FALSE(digest);
     CHECK(digest.error().kind == registry::ErrorKind::not_found);
     CHECK_FALSE(digest.error().transient());
-    auto info = client.inspect(image_ref(host + "/nobody/here:1"));
+    auto info = client.inspect(cascade::test::image_ref(host + "/nobody/here:1"));
     REQUIRE_FALSE(info);
     CHECK(info.error().kind == registry::ErrorKind::not_found);
     CHECK((info.error().code == "NAME_UNKNOWN" || info.error().code == "MANIFEST_UNKNOWN"));
@@ -97,7 +82,7 @@ TEST_CASE("registry::Client against docker-registry") {
     };
     with({"bud", "-q", "--isolation", "chroot", "-t", host + "/team/labelled:1", (dir / "ctx").string()});
     with({"push", "-q", "--tls-verify=false", "--digestfile", (dir / "digest").string(), host + "/team/labelled:1"});
-    auto info = client.inspect(image_ref(host + "/team/labelled:1"));
+    auto info = client.inspect(cascade::test::image_ref(host + "/team/labelled:1"));
     REQUIRE_MESSAGE(info, info.error().str());
     CHECK(info->digest == cascade::test::read_file(dir / "digest"));
     CHECK(info->image_digest == info->digest);
@@ -111,7 +96,7 @@ TEST_CASE("registry::Client against docker-registry") {
     std::string amd64_digest = cascade::test::push_image(dir / "a", host, "multi/app:amd64", amd64);
     cascade::test::push_image(dir / "b", host, "multi/app:arm64", arm64);
     cascade::test::push_image(dir / "c", host, "multi/app:att", attestation);
-    auto manifest_of = [&](const std::string& tag) { return *client.get_manifest(image_ref(host + "/multi/app:" + tag)); };
+    auto manifest_of = [&](const std::string& tag) { return *client.get_manifest(cascade::test::image_ref(host + "/multi/app:" + tag)); };
     nlohmann::json att = entry(manifest_of("att"), "unknown", "unknown");
     att["annotations"] = {{"vnd.docker.reference.type", "attestation-manifest"}};
     nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", "application/vnd.oci.image.index.v1+json"},
@@ -119,19 +104,19 @@ TEST_CASE("registry::Client against docker-registry") {
     std::string body = index.dump();
     put_index(host, "multi/app:1", body);
 
-    auto info = client.inspect(image_ref(host + "/multi/app:1"));
+    auto info = client.inspect(cascade::test::image_ref(host + "/multi/app:1"));
     REQUIRE_MESSAGE(info, info.error().str());
     CHECK(info->digest == registry::sha256_digest(body));
     CHECK(info->media_type == "application/vnd.oci.image.index.v1+json");
     CHECK(info->image_digest == amd64_digest);
     CHECK(info->labels.at("arch") == "amd64");
-    CHECK(*client.resolve_digest(image_ref(host + "/multi/app:1")) == info->digest);
+    CHECK(*client.resolve_digest(cascade::test::image_ref(host + "/multi/app:1")) == info->digest);
 
     SUBCASE("and the index copies to another repository with its children") {
-      auto copied = client.copy(image_ref(host + "/multi/app:1"), image_ref(host + "/mirror/app:1"));
+      auto copied = client.copy(cascade::test::image_ref(host + "/multi/app:1"), cascade::test::image_ref(host + "/mirror/app:1"));
       REQUIRE_MESSAGE(copied, copied.error().str());
       CHECK(*copied == info->digest);
-      auto mirrored = client.inspect(image_ref(host + "/mirror/app:1"));
+      auto mirrored = client.inspect(cascade::test::image_ref(host + "/mirror/app:1"));
       REQUIRE_MESSAGE(mirrored, mirrored.error().str());
       CHECK(mirrored->digest == info->digest);
       CHECK(mirrored->labels.at("arch") == "amd64");
@@ -139,14 +124,14 @@ TEST_CASE("registry::Client against docker-registry") {
   }
   SUBCASE("copy to a new tag keeps the digest; across repositories the blobs are mounted") {
     std::string pushed = cascade::test::push_image(dir / "img", host, "team/app:1", TestImage{"amd64", "linux", {{"v", "1"}}, "x\n"});
-    auto same = client.copy(image_ref(host + "/team/app:1"), image_ref(host + "/team/app:stable"));
+    auto same = client.copy(cascade::test::image_ref(host + "/team/app:1"), cascade::test::image_ref(host + "/team/app:stable"));
     REQUIRE_MESSAGE(same, same.error().str());
     CHECK(*same == pushed);
-    CHECK(*client.resolve_digest(image_ref(host + "/team/app:stable")) == pushed);
-    auto across = client.copy(image_ref(host + "/team/app:1"), image_ref(host + "/other/app:1"));
+    CHECK(*client.resolve_digest(cascade::test::image_ref(host + "/team/app:stable")) == pushed);
+    auto across = client.copy(cascade::test::image_ref(host + "/team/app:1"), cascade::test::image_ref(host + "/other/app:1"));
     REQUIRE_MESSAGE(across, across.error().str());
     CHECK(*across == pushed);
-    auto info = client.inspect(image_ref(host + "/other/app:1"));
+    auto info = client.inspect(cascade::test::image_ref(host + "/other/app:1"));
     REQUIRE_MESSAGE(info, info.error().str());
     CHECK(info->labels.at("v") == "1");
     auto inspected = cascade::test::run({"skopeo", "inspect", "--tls-verify=false", "docker://" + host + "/other/app:1"});
@@ -155,11 +140,11 @@ TEST_CASE("registry::Client against docker-registry") {
   }
   SUBCASE("tags: five tags made by copy, all listed") {
     cascade::test::push_image(dir / "img", host, "team/tags:a");
-    for (std::string tag : {"b", "c", "d", "e"}) REQUIRE(client.copy(image_ref(host + "/team/tags:a"), image_ref(host + "/team/tags:" + tag)));
-    registry::Options paged = options_for(host, dir);
+    for (std::string tag : {"b", "c", "d", "e"}) REQUIRE(client.copy(cascade::test::image_ref(host + "/team/tags:a"), cascade::test::image_ref(host + "/team/tags:" + tag)));
+    registry::Options paged = cascade::test::plain_http_options(host, dir);
     paged.tag_page_size = 2;
     registry::Client paging(paged);
-    auto tags = paging.list_tags(image_ref(host + "/team/tags"));
+    auto tags = paging.list_tags(cascade::test::image_ref(host + "/team/tags"));
     REQUIRE_MESSAGE(tags, tags.error().str());
     std::sort(tags->begin(), tags->end());
     CHECK(*tags == std::vector<std::string>{"a", "b", "c", "d", "e"});
@@ -181,10 +166,10 @@ TEST_CASE("registry::Client::list_tags follows Link pages") {
     return reply;
   });
   TempDir dir;
-  registry::Options options = options_for(server.host(), dir);
+  registry::Options options = cascade::test::plain_http_options(server.host(), dir);
   options.tag_page_size = 2;
   registry::Client client(options);
-  auto tags = client.list_tags(image_ref(server.host() + "/team/app"));
+  auto tags = client.list_tags(cascade::test::image_ref(server.host() + "/team/app"));
   REQUIRE_MESSAGE(tags, tags.error().str());
   CHECK(*tags == all);
   CHECK(server.requests() == 3);
@@ -194,7 +179,7 @@ TEST_CASE("registry::Client::list_tags follows Link pages") {
 TEST_CASE("registry::Client gives up on a registry that accepts and never answers") {
   cascade::test::HangingPeer peer;
   TempDir dir;
-  registry::Options options = options_for(peer.host(), dir);  // io_timeout stays 60 s, 4 attempts
+  registry::Options options = cascade::test::plain_http_options(peer.host(), dir);  // io_timeout stays 60 s, 4 attempts
   auto seconds_since = [](std::chrono::steady_clock::time_point started) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
@@ -203,7 +188,7 @@ TEST_CASE("registry::Client gives up on a registry that accepts and never answer
     options.retry.budget = std::chrono::seconds(2);
     registry::Client client(options);
     auto started = std::chrono::steady_clock::now();
-    auto digest = client.resolve_digest(image_ref(peer.host() + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(peer.host() + "/team/app:1"));
     double took = seconds_since(started);
     REQUIRE_FALSE(digest);
     CHECK(digest.error().kind == registry::ErrorKind::network);
@@ -220,13 +205,13 @@ TEST_CASE("registry::Client gives up on a registry that accepts and never answer
       stop.request_stop();
     });
     auto started = std::chrono::steady_clock::now();
-    auto digest = client.resolve_digest(image_ref(peer.host() + "/team/app:1"));
+    auto digest = client.resolve_digest(cascade::test::image_ref(peer.host() + "/team/app:1"));
     stopper.join();
     REQUIRE_FALSE(digest);
     CHECK_MESSAGE(digest.error().message.find("cancelled") != std::string::npos, digest.error().str());
     CHECK(seconds_since(started) < 15);
     int accepted = peer.accepted();
-    CHECK_FALSE(client.resolve_digest(image_ref(peer.host() + "/team/app:2")));
+    CHECK_FALSE(client.resolve_digest(cascade::test::image_ref(peer.host() + "/team/app:2")));
     CHECK(peer.accepted() == accepted);
   }
 }

@@ -119,12 +119,6 @@ std::string why(const cascade::Expected<T, scan::Error>& result) {
   return result ? std::string() : result.error().message;
 }
 
-cascade::reference::Reference image_ref(const std::string& text) {
-  auto parsed = cascade::reference::parse(text);
-  REQUIRE_MESSAGE(parsed, text);
-  return *parsed;
-}
-
 // A store in a temp file, a registry client for `hosts` (plain http) and a scanner on both.
 struct Scanning {
   explicit Scanning(const std::vector<std::string>& hosts) : client(options(hosts, dir)), scanner(client, *store) {}
@@ -145,7 +139,7 @@ struct Scanning {
   }
 
   scan::ScannedImage must_scan(const std::string& image) {
-    auto scanned = scanner.scan(image_ref(image));
+    auto scanned = scanner.scan(cascade::test::image_ref(image));
     REQUIRE_MESSAGE(scanned, image << ": " << why(scanned));
     return *scanned;
   }
@@ -329,7 +323,7 @@ TEST_CASE("scan::Scanner: each layer is read once") {
   SUBCASE("a scanner restarted on the same store reads no layer") {
     scanning.must_scan(bash_image);
     scan::Scanner restarted(scanning.client, *scanning.store);
-    auto again = restarted.scan(image_ref(bash_image));
+    auto again = restarted.scan(cascade::test::image_ref(bash_image));
     REQUIRE_MESSAGE(again, why(again));
     CHECK(restarted.stats().layers_read == 0);
     CHECK(find_package(again->contents, "bash") != nullptr);
@@ -346,7 +340,7 @@ TEST_CASE("scan::Scanner: each layer is read once") {
   }
   SUBCASE("scan_all reads a layer shared by two images once and reports progress per image") {
     std::vector<std::pair<std::size_t, std::size_t>> progress;
-    auto results = scanning.scanner.scan_all({image_ref(bash_image), image_ref(motd_image)},
+    auto results = scanning.scanner.scan_all({cascade::test::image_ref(bash_image), cascade::test::image_ref(motd_image)},
                                              [&](std::size_t done, std::size_t total) { progress.emplace_back(done, total); });
     REQUIRE(results.size() == 2);
     REQUIRE_MESSAGE(results[0], why(results[0]));
@@ -419,7 +413,7 @@ TEST_CASE("scan::Scanner: layer bytes from the registry") {
     ScriptedServer tiny([&](const Received& request) { return tiny_registry(request, "hand/corrupt", image, corrupted); });
     Scanning scanning({images.host(), tiny.host()});
 
-    auto failed = scanning.scanner.scan(image_ref(tiny.host() + "/hand/corrupt:1"));
+    auto failed = scanning.scanner.scan(cascade::test::image_ref(tiny.host() + "/hand/corrupt:1"));
     REQUIRE_FALSE(failed);
     CHECK(failed.error().kind == scan::Error::Kind::invalid);
     CHECK_MESSAGE(failed.error().message.find(image.layer_digests[0]) != std::string::npos, failed.error().message);
