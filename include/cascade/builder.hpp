@@ -41,6 +41,13 @@ struct PlatformBuild {
   std::map<std::string, std::string> labels;  // set on this platform's image, over BuildRequest::labels
 };
 
+/// A command run in a container of the built image (each platform's, for a multi-platform
+/// build) before anything is pushed: a non-zero exit or a timeout is Error::Kind::test_failed.
+struct TestCommand {
+  std::vector<std::string> argv;  // run as the container's command (its entrypoint is not used)
+  std::chrono::milliseconds timeout{300'000};
+};
+
 struct BuildRequest {
   std::string run_id;           // names temporary files and log headers; any text
   std::string image;            // normalized reference to push: "127.0.0.1:5000/apps/shop:1"
@@ -59,6 +66,9 @@ struct BuildRequest {
   // under the tag: a failure on one platform pushes nothing. The Dockerfile's bases are
   // pinned to index digests, so each platform's build takes that platform's child.
   std::vector<PlatformBuild> platforms;
+  // Run in order in the built image before the push; the first failing one fails the build
+  // (test_failed, its output in the message and the log) and nothing is pushed.
+  std::vector<TestCommand> tests;
 };
 
 struct BuildResult {
@@ -81,6 +91,7 @@ struct Error {
     cancelled,     // a stop was requested
     timed_out,      // the request's timeout ran out
     setup,         // cascade could not run the backend: program missing, files, bad request
+    test_failed,   // a `test:` command exited non-zero or ran past its timeout: nothing was pushed
   };
   Kind kind = Kind::setup;
   std::string message;  // one line saying what failed, then the last lines of the step's output
@@ -94,7 +105,7 @@ struct Error {
 };
 
 /// "build-failed", "pull-failed", "push-failed", "push-rejected", "runtime-failed",
-/// "worker-unavailable", "cancelled", "timed-out", "setup".
+/// "worker-unavailable", "cancelled", "timed-out", "setup", "test-failed".
 std::string_view kind_name(Error::Kind kind);
 
 /// What pruning a backend's build storage did.

@@ -50,7 +50,16 @@ struct Workload {
   std::string image_id;               // the image id the first instance runs
   std::optional<std::string> digest;  // the repo digest it runs, when the engine knows it
   std::vector<std::string> instances;  // container ids, ordered by container name
+  // The workload's own release policy: the `io.cascade.policy` label of its (first) container,
+  // or the annotation of its Kubernetes Deployment/StatefulSet/DaemonSet: "skip" (cascade
+  // leaves it out), "monitor" (reported, never touched), "hold" (every rollout waits for an
+  // approval); empty when none. A value other than these three is kept as given: it is held,
+  // and the release says the value is not understood.
+  std::string policy{};
 };
+
+/// The label (container) or annotation (Kubernetes workload) carrying Workload::policy.
+inline constexpr const char* kPolicyLabel = "io.cascade.policy";
 
 struct RolloutPolicy {
   int batch = 1;            // replicas replaced at once (stop-first: capped by max_unavailable)

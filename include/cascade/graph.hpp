@@ -11,6 +11,7 @@
 //  - everything no recipe produces is an external root.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -31,6 +32,13 @@ struct WorkerChoice {
   bool operator==(const WorkerChoice&) const = default;
 };
 
+/// A command run in the freshly built image before it is pushed (the pipeline's `test:`).
+struct TestCommand {
+  std::vector<std::string> argv;
+  std::chrono::milliseconds timeout{300'000};
+  bool operator==(const TestCommand&) const = default;
+};
+
 /// How one image of the fleet is built.
 struct Recipe {
   std::string image;       // normalized reference it produces (the node's key)
@@ -47,6 +55,9 @@ struct Recipe {
   // (the image's, else its discover rule's, else its source's, else the fleet's); empty when
   // none is declared: then the plan keeps the platforms its tag has in the registry.
   std::vector<std::string> platforms;
+  // Run in the built image before it is pushed, in order; any failure fails the build (the
+  // pipeline's `test:`: the image's, else its discover rule's, else its source's, else the fleet's).
+  std::vector<TestCommand> tests;
 };
 
 using NodeId = std::size_t;

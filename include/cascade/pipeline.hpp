@@ -28,6 +28,14 @@ struct WorkerChoice {
   bool any() const { return name.empty() && labels.empty(); }
 };
 
+/// One `test:` entry: a command run in a container of the freshly built image before it is
+/// pushed under its tag. A non-zero exit, or running past `timeout`, fails the build.
+struct TestCommand {
+  std::vector<std::string> argv;  // `run: [...]`: an argument vector, never a shell line; not empty
+  std::chrono::milliseconds timeout{300'000};  // `timeout: 5m`; > 0
+  Mark mark;
+};
+
 /// An explicit recipe: one Dockerfile producing one image.
 struct ImageRecipe {
   std::string image;       // normalized reference the recipe produces
@@ -37,6 +45,7 @@ struct ImageRecipe {
   std::map<std::string, std::string> build_args;
   std::optional<WorkerChoice> builder;  // overrides the source's
   std::optional<std::vector<std::string>> platforms;  // `platforms:`; overrides the source's
+  std::optional<std::vector<TestCommand>> tests;  // `test:`; overrides the source's (`test: []`: none)
   Mark mark;               // where the entry starts
 };
 
@@ -49,6 +58,7 @@ struct Discover {
   std::map<std::string, std::string> build_args;
   std::optional<WorkerChoice> builder;  // overrides the source's
   std::optional<std::vector<std::string>> platforms;  // `platforms:`; overrides the source's
+  std::optional<std::vector<TestCommand>> tests;  // `test:`; overrides the source's
   Mark mark;
 };
 
@@ -61,6 +71,7 @@ struct Source {
   std::vector<Discover> discover;
   std::optional<WorkerChoice> builder;  // for every recipe of the source without its own
   std::optional<std::vector<std::string>> platforms;  // for every recipe of the source without its own
+  std::optional<std::vector<TestCommand>> tests;  // for every recipe of the source without its own
   Mark mark;
 };
 
@@ -79,6 +90,61 @@ struct Rollout {
   std::string http_probe;   // "http(s)://..." checked after start; empty: none
   std::chrono::milliseconds stable_for{0};  // healthy this long before the next batch
 };
+
+/// `approval: {required: N, timeout: 24h, before: rollout}` on a deploy target or at the top
+/// level (the default of every target without its own): a run that would roll out there
+/// holds those rollouts until N different people approve it, or one rejects it, or the
+/// timeout ends it (as rejected: the images stay pushed, the workloads stay behind).
+struct Approval {
+  int required = 1;  // distinct approvers, >= 1
+  std::chrono::milliseconds timeout{24 * 3'600'000};  // from when the run starts waiting; > 0
+  // `before: build`: the run waits for the approval before it builds anything (the top-level
+  // approval only); `before: rollout` (default): it builds and pushes, then waits.
+  bool before_build = false;
+  Mark mark;
+};
+
+/// One `windows:` entry of a deploy target: rollouts may start there from each time `cron`
+/// fires (in `timezone`) for `duration`. Outside every window, rollouts wait for the next one.
+struct Window {
+  std::string cron;      // five fields or an @macro (cron::Schedule::parse)
+  std::chrono::milliseconds duration{3'600'000};  // > 0
+  std::string timezone = "UTC";  // IANA name
+  Mark mark;
+};
+
+/// One `waves:` entry: targets rolled out together; the next wave starts only after every
+/// rollout of this one is healthy and then `soak` has passed; a failure stops the later waves.
+struct Wave {
+  std::string name;                  // default "wave-<index+1>"; unique
+  std::vector<std::string> targets;  // names of `deploy:` entries; each target in one wave at most
+  std::chrono::milliseconds soak{0};
+  Mark mark;
+};
+
+/// One `notify:` destination.
+struct Notify {
+  enum class Kind {
+    slack,    // a Slack-compatible incoming webhook ({"text": ...}): Slack, Mattermost, Rocket.Chat
+    webhook,  // cascade's JSON event, POSTed; signed X-Cascade-Signature-256 when secret_env is set
+    command,  // argv run with the event's JSON on stdin
+  } kind = Kind::webhook;
+  std::string name;        // unique; default "<kind>-<index+1>"
+  std::string url_env;     // slack, webhook: the environment variable holding the URL (it may embed a token)
+  std::string secret_env;  // webhook: the environment variable holding the HMAC-SHA256 key; empty: unsigned
+  std::vector<std::string> argv;  // command
+  std::chrono::milliseconds timeout{10'000};  // one delivery
+  // Events delivered ("run-started", "awaiting-approval", "rolled-back", "quarantined",
+  // "run-finished"); empty: all of them.
+  std::vector<std::string> events;
+  std::vector<std::string> images;  // globs on repositories an event must concern; empty: any
+  bool insecure = false;  // an https URL's certificate is not verified
+  Mark mark;
+};
+
+/// The event names `notify.events` accepts.
+inline constexpr const char* kNotifyEvents[] = {"run-started", "awaiting-approval", "rolled-back", "quarantined",
+                                                "run-finished"};
 
 enum class DeployKind { docker, kubernetes, command };
 
@@ -108,6 +174,12 @@ struct DeployTarget {
   std::vector<std::string> argv;  // with {image} {digest} {old_digest} {run} {repository}
   std::map<std::string, std::string> env;
   std::chrono::milliseconds timeout{600'000};
+  // release control (any kind)
+  std::optional<Approval> approval;  // this target's; else the top-level one
+  std::vector<Window> windows;       // empty: rollouts may start at any time
+  // `urgent: true`: a run marked urgent (`--urgent`) skips this target's approval and windows
+  // (recorded as such); false: an urgent run waits here like any other.
+  bool urgent = false;
   Mark mark;
 };
 
@@ -190,6 +262,15 @@ struct Triggers {
   std::vector<Webhook> webhooks;
   std::vector<ScheduleEntry> schedule;
   std::size_t parallel = 2;               // builds at once in a daemon-started run
+  // `approvers: [{name: alice, token_env: CASCADE_TOKEN_ALICE}]`: bearer tokens that may
+  // approve or reject runs through the API, each recorded under its name. The API token
+  // itself approves as "api".
+  struct Approver {
+    std::string name;       // unique
+    std::string token_env;  // must be set (and not empty) when the file is read
+    Mark mark;
+  };
+  std::vector<Approver> approvers;
   Mark mark;
 };
 
@@ -211,6 +292,11 @@ struct Pipeline {
   // the ones its tag has in the registry, else the build engine's own.
   std::optional<std::vector<std::string>> platforms;
   std::optional<Triggers> triggers;  // set when the file has a `triggers:` section
+  // Release control.
+  std::optional<std::vector<TestCommand>> tests;  // top-level `test:`: every recipe without its own
+  std::optional<Approval> approval;  // top-level `approval:`: every deploy target without its own
+  std::vector<Wave> waves;           // deploy targets in no wave roll out as soon as their image is pushed
+  std::vector<Notify> notify;
 };
 
 /// What parse() takes from the process environment, passed in so tests can choose it.

@@ -47,15 +47,20 @@ enum class TriggerAction { patch, rebuild, fix, deploy };
 /// asks for a deploy.
 enum class EventAction { patch, rebuild, refresh, scan, fix };
 
-/// A run's life: planned -> running -> succeeded | failed | interrupted.
+/// A run's life: planned -> running -> [awaiting ->] succeeded | failed | interrupted.
 ///   planned:     the plan is stored, nothing started yet
 ///   running:     the executor works on it (after a crash the row still says running)
+///   awaiting:    its builds are done (or, with `approval: {before: build}`, not started) and
+///                releases wait for an approval, a change window or an earlier wave; the
+///                daemon or `cascade approve|release` moves it on
+
 ///   succeeded:   every task pushed or skipped
 ///   failed:      at least one task failed or was blocked; final
 ///   interrupted: stopped on purpose (signal, cancel); may be resumed (-> running)
-/// Legal changes: planned -> running|succeeded|failed|interrupted,
-/// running -> succeeded|failed|interrupted, interrupted -> running|failed.
-enum class RunState { planned, running, succeeded, failed, interrupted };
+/// Legal changes: planned -> running|awaiting|succeeded|failed|interrupted,
+/// running -> awaiting|succeeded|failed|interrupted, interrupted -> running|failed,
+/// awaiting -> running|succeeded|failed.
+enum class RunState { planned, running, succeeded, failed, interrupted, awaiting };
 
 /// A task's life (one task per affected image of a run):
 ///   pending:  waits for its dependencies or for a build slot
@@ -70,6 +75,17 @@ enum class RunState { planned, running, succeeded, failed, interrupted };
 /// failed -> pending, blocked -> pending. (-> pending from building/pushing: requeued
 /// after an interruption.)
 enum class TaskState { pending, building, pushing, pushed, skipped, failed, blocked };
+
+/// A held rollout's life (one release per workload a gated run would move):
+///   held:      waits for an approval, a change window, an earlier wave or its soak
+///   rolling:   its rollout runs (after a crash: rolled again, the target's rollout is idempotent)
+///   done:      the workload runs to_digest and is healthy; final
+///   failed:    the rollout failed or rolled back; final
+///   rejected:  a person rejected the run (or its target); the workload stays behind; final
+///   expired:   the approval timed out; the workload stays behind; final
+///   stopped:   an earlier wave failed; final
+///   monitored: the workload's policy is `monitor`: reported, never touched; final
+enum class ReleaseState { held, rolling, done, failed, rejected, expired, stopped, monitored };
 
 /// Where a latest digest was learned.
 enum class DigestSource { pushed, registry };
@@ -88,6 +104,7 @@ std::string_view to_string(RunState state);
 std::string_view to_string(TaskState state);
 std::string_view to_string(DigestSource source);
 std::string_view to_string(RolloutState state);
+std::string_view to_string(ReleaseState state);
 /// The state named `text` ("pushed"); nullopt for an unknown name.
 std::optional<TriggerKind> parse_trigger_kind(std::string_view text);
 std::optional<TriggerAction> parse_trigger_action(std::string_view text);
@@ -96,12 +113,15 @@ std::optional<RunState> parse_run_state(std::string_view text);
 std::optional<TaskState> parse_task_state(std::string_view text);
 std::optional<DigestSource> parse_digest_source(std::string_view text);
 std::optional<RolloutState> parse_rollout_state(std::string_view text);
+std::optional<ReleaseState> parse_release_state(std::string_view text);
 
 /// Whether a run or task may change from `from` to `to` (the tables above).
 bool can_transition(RunState from, RunState to);
 bool can_transition(TaskState from, TaskState to);
 /// True for pushed and skipped, the states a task never leaves.
 bool is_final(TaskState state);
+/// True for every release state but held and rolling.
+bool is_final(ReleaseState state);
 
 /// The estimate expected_duration() gives for recent successful build durations (oldest
 /// first): the median of the last kRecentDurations; nullopt when there are none.
@@ -123,6 +143,8 @@ struct TriggerRecord {
   std::vector<std::string> globs{};       // rebuild: globs on repositories; empty: every fleet image
   std::vector<std::string> advisories{};  // fix: the ids of the advisories asked about
   std::optional<std::string> package{};   // fix by a package constraint: "bash<5.2.15-2+deb12u1"
+  // `--urgent`: skips approvals and windows on the deploy targets that allow it (`urgent: true`)
+  bool urgent = false;
 
   bool operator==(const TriggerRecord&) const = default;
 };
@@ -271,6 +293,52 @@ struct RolloutStep {
   Time at{};
 };
 
+/// A rollout a gated run holds (approval, window, wave): what would move, from which digest to
+/// which. add_releases() reads all but id and the times.
+struct Release {
+  RunId run = 0;
+  std::string target;    // deploy target name
+  std::string workload;  // workload within the target
+  std::string image;     // the fleet image it runs
+  std::optional<std::string> from_digest;  // what it runs now, when known
+  std::string to_digest;
+  int wave = -1;          // index into the pipeline's `waves`; -1 in none
+  std::string policy;     // the workload's io.cascade.policy: "", "hold" or "monitor"
+  ReleaseState state = ReleaseState::held;
+  std::string detail;     // why it waits ("awaiting approval 0/1", "window opens ..."), or how it ended
+  std::int64_t id = 0;
+  Time created_at{};
+  Time updated_at{};
+  std::optional<Time> finished_at;  // entry into a final state
+};
+
+/// A person's decision on a run awaiting approval.
+struct Approval {
+  RunId run = 0;
+  std::string target;    // the deploy target it is for; empty: every target of the run
+  std::string actor;     // "alice", "cli:root", "api"
+  bool approved = true;  // false: rejected
+  std::string comment;
+  bool urgent = false;   // recorded as the urgent override (a run marked urgent after the fact)
+  std::int64_t id = 0;
+  Time at{};
+};
+
+/// One outbound notification: an event for one destination, stored before it is sent and kept
+/// until delivered (retried with backoff, across restarts). The (destination, event_id) pair
+/// is unique: storing it again changes nothing.
+struct Notification {
+  std::string destination;  // the `notify:` entry's name
+  std::string event_id;     // unique per event; what the receiver sees (X-Cascade-Delivery)
+  std::string event;        // "run-started", "awaiting-approval", ...
+  std::string body;         // the event as JSON
+  int attempts = 0;
+  Time next_at{};           // when to try (again)
+  std::optional<Time> delivered_at;
+  std::string last_error;   // never a secret
+  Time created_at{};
+};
+
 struct Quarantined {
   std::string image;
   std::string digest;
@@ -400,6 +468,38 @@ class Store {
   virtual Expected<bool, Error> is_quarantined(const std::string& image, const std::string& digest) = 0;
   /// Quarantined digests (of `image`, or of every image when empty), newest first.
   virtual Expected<std::vector<Quarantined>, Error> list_quarantined(const std::string& image = "") = 0;
+
+  // release control
+  /// Stores the run's held rollouts, all or none; fails on an unknown run, or on a second
+  /// release of the same (target, workload) in the run.
+  virtual Expected<void, Error> add_releases(RunId run, const std::vector<Release>& releases) = 0;
+  /// The run's releases in the order added.
+  virtual Expected<std::vector<Release>, Error> get_releases(RunId run) = 0;
+  /// Changes a release's state and detail (finished_at is set on entry into a final state);
+  /// fails when it is unknown, or already final (a final release never changes).
+  virtual Expected<void, Error> set_release_state(std::int64_t release, ReleaseState state,
+                                                  const std::string& detail) = 0;
+  /// Records a decision; returns its id. Fails on an unknown run.
+  virtual Expected<std::int64_t, Error> record_approval(const Approval& approval) = 0;
+  /// The run's decisions in the order recorded.
+  virtual Expected<std::vector<Approval>, Error> get_approvals(RunId run) = 0;
+  /// Runs in state awaiting, oldest first: what the daemon's releaser moves on.
+  virtual Expected<std::vector<Run>, Error> awaiting_runs() = 0;
+  /// Marks the run urgent after the fact (TriggerRecord::urgent); fails on an unknown run.
+  virtual Expected<void, Error> set_run_urgent(RunId run) = 0;
+
+  // notifications (the outbox)
+  /// Stores notifications to deliver, in one transaction; one already stored (same destination
+  /// and event id) is left as it is.
+  virtual Expected<void, Error> enqueue_notifications(const std::vector<Notification>& notifications) = 0;
+  /// Undelivered notifications due at `now` (next_at <= now), oldest first, at most `limit`.
+  virtual Expected<std::vector<Notification>, Error> due_notifications(Time now, std::size_t limit) = 0;
+  /// Every notification of a destination (or all when empty), oldest first (status, tests).
+  virtual Expected<std::vector<Notification>, Error> list_notifications(const std::string& destination = "") = 0;
+  virtual Expected<void, Error> mark_delivered(const std::string& destination, const std::string& event_id) = 0;
+  /// A failed attempt: attempts + 1, next try at `next_at`, the error kept (no secret in it).
+  virtual Expected<void, Error> mark_attempt_failed(const std::string& destination, const std::string& event_id,
+                                                    Time next_at, const std::string& error) = 0;
 
   // image contents (layer indexes are immutable by digest: stored once, never changed). These
   // are a cache of what the registry holds: their commits are synced at checkpoints only
