@@ -1,0 +1,1 @@
+// placeholder: filled in by the release-control work (issue 14)
