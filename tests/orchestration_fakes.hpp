@@ -364,6 +364,39 @@ class FaultyStore final : public store::Store {
   Expected<std::vector<store::Quarantined>, store::Error> list_quarantined(const std::string& image) override {
     CASCADE_FAKE_READ(list_quarantined(image));
   }
+  Expected<void, store::Error> add_releases(Id run, const std::vector<store::Release>& releases) override {
+    CASCADE_FAKE_WRITE(add_releases(run, releases));
+  }
+  Expected<std::vector<store::Release>, store::Error> get_releases(Id run) override { CASCADE_FAKE_READ(get_releases(run)); }
+  Expected<void, store::Error> set_release_state(std::int64_t release, store::ReleaseState state,
+                                                 const std::string& detail) override {
+    CASCADE_FAKE_WRITE(set_release_state(release, state, detail));
+  }
+  Expected<std::int64_t, store::Error> record_approval(const store::Approval& approval) override {
+    CASCADE_FAKE_WRITE(record_approval(approval));
+  }
+  Expected<std::vector<store::Approval>, store::Error> get_approvals(Id run) override {
+    CASCADE_FAKE_READ(get_approvals(run));
+  }
+  Expected<std::vector<store::Run>, store::Error> awaiting_runs() override { CASCADE_FAKE_READ(awaiting_runs()); }
+  Expected<void, store::Error> set_run_urgent(Id run) override { CASCADE_FAKE_WRITE(set_run_urgent(run)); }
+  Expected<void, store::Error> enqueue_notifications(const std::vector<store::Notification>& notifications) override {
+    CASCADE_FAKE_WRITE(enqueue_notifications(notifications));
+  }
+  Expected<std::vector<store::Notification>, store::Error> due_notifications(store::Time now,
+                                                                             std::size_t limit) override {
+    CASCADE_FAKE_READ(due_notifications(now, limit));
+  }
+  Expected<std::vector<store::Notification>, store::Error> list_notifications(const std::string& destination) override {
+    CASCADE_FAKE_READ(list_notifications(destination));
+  }
+  Expected<void, store::Error> mark_delivered(const std::string& destination, const std::string& event_id) override {
+    CASCADE_FAKE_WRITE(mark_delivered(destination, event_id));
+  }
+  Expected<void, store::Error> mark_attempt_failed(const std::string& destination, const std::string& event_id,
+                                                   store::Time next_at, const std::string& error) override {
+    CASCADE_FAKE_WRITE(mark_attempt_failed(destination, event_id, next_at, error));
+  }
   Expected<void, store::Error> put_layer_index(const packages::LayerIndex& layer) override {
     CASCADE_FAKE_WRITE(put_layer_index(layer));
   }

@@ -31,6 +31,7 @@ std::string_view kind_name(Error::Kind kind) {
     case Error::Kind::cancelled: return "cancelled";
     case Error::Kind::timed_out: return "timed-out";
     case Error::Kind::setup: return "setup";
+    case Error::Kind::test_failed: return "test-failed";
   }
   return "setup";
 }

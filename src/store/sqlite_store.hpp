@@ -97,6 +97,20 @@ class SqliteStore final : public Store {
   Expected<bool, Error> is_quarantined(const std::string& image, const std::string& digest) override;
   Expected<std::vector<Quarantined>, Error> list_quarantined(const std::string& image) override;
 
+  Expected<void, Error> add_releases(RunId run, const std::vector<Release>& releases) override;
+  Expected<std::vector<Release>, Error> get_releases(RunId run) override;
+  Expected<void, Error> set_release_state(std::int64_t release, ReleaseState state, const std::string& detail) override;
+  Expected<std::int64_t, Error> record_approval(const Approval& approval) override;
+  Expected<std::vector<Approval>, Error> get_approvals(RunId run) override;
+  Expected<std::vector<Run>, Error> awaiting_runs() override;
+  Expected<void, Error> set_run_urgent(RunId run) override;
+  Expected<void, Error> enqueue_notifications(const std::vector<Notification>& notifications) override;
+  Expected<std::vector<Notification>, Error> due_notifications(Time now, std::size_t limit) override;
+  Expected<std::vector<Notification>, Error> list_notifications(const std::string& destination) override;
+  Expected<void, Error> mark_delivered(const std::string& destination, const std::string& event_id) override;
+  Expected<void, Error> mark_attempt_failed(const std::string& destination, const std::string& event_id, Time next_at,
+                                            const std::string& error) override;
+
   Expected<void, Error> put_layer_index(const packages::LayerIndex& layer) override;
   Expected<std::vector<std::string>, Error> known_layers(const std::vector<std::string>& digests) override;
   Expected<std::map<std::string, packages::LayerIndex>, Error> get_layer_indexes(

@@ -25,9 +25,14 @@ constexpr Names<EventAction, 5> kEventActions{{
     {EventAction::patch, "patch"}, {EventAction::rebuild, "rebuild"}, {EventAction::refresh, "refresh"},
     {EventAction::scan, "scan"}, {EventAction::fix, "fix"}}};
 
-constexpr Names<RunState, 5> kRunStates{{
+constexpr Names<RunState, 6> kRunStates{{
     {RunState::planned, "planned"}, {RunState::running, "running"}, {RunState::succeeded, "succeeded"},
-    {RunState::failed, "failed"}, {RunState::interrupted, "interrupted"}}};
+    {RunState::failed, "failed"}, {RunState::interrupted, "interrupted"}, {RunState::awaiting, "awaiting"}}};
+
+constexpr Names<ReleaseState, 8> kReleaseStates{{
+    {ReleaseState::held, "held"}, {ReleaseState::rolling, "rolling"}, {ReleaseState::done, "done"},
+    {ReleaseState::failed, "failed"}, {ReleaseState::rejected, "rejected"}, {ReleaseState::expired, "expired"},
+    {ReleaseState::stopped, "stopped"}, {ReleaseState::monitored, "monitored"}}};
 
 constexpr Names<TaskState, 7> kTaskStates{{
     {TaskState::pending, "pending"}, {TaskState::building, "building"}, {TaskState::pushing, "pushing"},
@@ -67,6 +72,7 @@ std::string_view to_string(RunState state) { return name_of(kRunStates, state); 
 std::string_view to_string(TaskState state) { return name_of(kTaskStates, state); }
 std::string_view to_string(DigestSource source) { return name_of(kDigestSources, source); }
 std::string_view to_string(RolloutState state) { return name_of(kRolloutStates, state); }
+std::string_view to_string(ReleaseState state) { return name_of(kReleaseStates, state); }
 
 std::optional<TriggerKind> parse_trigger_kind(std::string_view text) { return parse_name(kTriggerKinds, text); }
 std::optional<TriggerAction> parse_trigger_action(std::string_view text) { return parse_name(kTriggerActions, text); }
@@ -75,15 +81,18 @@ std::optional<RunState> parse_run_state(std::string_view text) { return parse_na
 std::optional<TaskState> parse_task_state(std::string_view text) { return parse_name(kTaskStates, text); }
 std::optional<DigestSource> parse_digest_source(std::string_view text) { return parse_name(kDigestSources, text); }
 std::optional<RolloutState> parse_rollout_state(std::string_view text) { return parse_name(kRolloutStates, text); }
+std::optional<ReleaseState> parse_release_state(std::string_view text) { return parse_name(kReleaseStates, text); }
 std::string_view to_string(ScanRole role) { return name_of(kScanRoles, role); }
 std::optional<ScanRole> parse_scan_role(std::string_view text) { return parse_name(kScanRoles, text); }
 
 bool can_transition(RunState from, RunState to) {
   using S = RunState;
   switch (from) {
-    case S::planned: return to == S::running || to == S::succeeded || to == S::failed || to == S::interrupted;
-    case S::running: return to == S::succeeded || to == S::failed || to == S::interrupted;
+    case S::planned:
+      return to == S::running || to == S::awaiting || to == S::succeeded || to == S::failed || to == S::interrupted;
+    case S::running: return to == S::awaiting || to == S::succeeded || to == S::failed || to == S::interrupted;
     case S::interrupted: return to == S::running || to == S::failed;
+    case S::awaiting: return to == S::running || to == S::succeeded || to == S::failed;
     case S::succeeded:
     case S::failed: return false;
   }
@@ -105,6 +114,8 @@ bool can_transition(TaskState from, TaskState to) {
 }
 
 bool is_final(TaskState state) { return state == TaskState::pushed || state == TaskState::skipped; }
+
+bool is_final(ReleaseState state) { return state != ReleaseState::held && state != ReleaseState::rolling; }
 
 // The median of the last few builds rather than a mean or an EWMA: one outlier (a cold
 // cache, a build that hit every layer) does not move it, and it follows a lasting change
