@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -188,12 +189,22 @@ struct RunOptions {
   std::function<void(const executor::Progress&)> progress;
   // called once the run is stored (or resumed), with its plan, before it executes
   std::function<void(store::RunId, const PlannedPatch&)> on_run;
+  // Release control.
+  bool urgent = false;  // `--urgent`: skip approvals and windows on the targets that allow it (recorded)
+  // How long a release pass may sleep for what the clock alone will bring (a wave's soak, a
+  // window about to open) before it returns with the run awaiting: the CLI waits through
+  // soaks; the daemon passes 0 and comes back at the wake time.
+  std::chrono::milliseconds release_wait{0};
+  std::function<store::Time()> clock{};  // empty: the system clock
 };
 
 struct RunResult {
   store::RunId run = 0;
-  store::RunState state = store::RunState::succeeded;
+  store::RunState state = store::RunState::succeeded;  // awaiting: releases wait (see `waiting`)
   bool resumed = false;
+  std::string waiting{};                  // awaiting: what for ("awaiting approval (0 of 1) on podman: ...")
+  std::optional<store::Time> wake{};      // awaiting: when the clock alone may move it on
+  bool awaiting_approval = false;
 };
 
 /// Stores a new run for the plan and executes it.
@@ -203,6 +214,37 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
 /// against the registry (pushed ones are kept), the rest is built. Fails when the run is
 /// finished, unknown, or still running in another process.
 Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunOptions& options);
+
+/// Release passes over run `run` (state awaiting): decides (release::decide) what may roll out
+/// now, rolls it out (every step recorded, a failed gate quarantined and rolled back), stores the
+/// rest with what it waits for, and again, until nothing can start: then the run is final, or
+/// still awaiting (RunResult::waiting, wake). A run held before its build (`approval: {before:
+/// build}`) is built once approved. Fails with conflict when another process is releasing it.
+/// Notifications are stored as they happen (notify module).
+Expected<RunResult, Failure> advance_release(Wiring& wiring, store::RunId run, const RunOptions& options);
+
+/// A person's decision on a run awaiting approval.
+struct ReleaseDecision {
+  std::string actor;   // who: "alice", "cli:root", "api"
+  std::string target;  // empty: the whole run
+  bool approved = true;
+  std::string comment;
+  bool urgent = false;  // also mark the run urgent (the emergency override; recorded)
+};
+/// Records a decision (the run must be awaiting; a named target must be one of its releases').
+/// The caller then advances the run (the CLI at once, the daemon on its releaser thread).
+Expected<void, Failure> record_decision(Wiring& wiring, store::RunId run, const ReleaseDecision& decision);
+
+/// Stores a notification event for the pipeline's `notify:` destinations (best effort: a store
+/// error is returned for the caller to tell; never blocks).
+Expected<void, Failure> notify_event(Wiring& wiring, const std::string& id, const std::string& kind, store::RunId run,
+                                     const std::string& text, const std::vector<std::string>& images,
+                                     const nlohmann::json& details = nlohmann::json::object());
+/// The run-finished event of a run in a final state (its summary: pushed, skipped, failed,
+/// blocked, rolled back, workloads still behind).
+void notify_finished(Wiring& wiring, store::RunId run);
+/// Delivers what is due to the `notify:` destinations now (one pass; failures are retried later).
+void deliver_notifications(Wiring& wiring, std::stop_token stop = {});
 
 /// Rolls an image the fleet builds (IMAGE or IMAGE@DIGEST; no digest: its tag's digest now)
 /// out to every workload that runs it, as a run of its own; quarantined digests are refused.

@@ -83,6 +83,7 @@ struct Progress {
     vulnerable,  // the pushed image still carries a vulnerable package: it is not rolled out
     store_error,  // the state store refused a write the run goes on without (detail: which, and why)
     pruned,       // a worker's build storage was pruned after the run (worker; detail: what went)
+    held,         // a rollout is held for release control (image: "target/workload"; detail: to which digest)
   } kind;
   std::string image;
   std::string detail;    // digest, error or reason
@@ -96,6 +97,12 @@ struct Deployment {
   deploy::Target* target = nullptr;
   deploy::Workload workload;
   deploy::RolloutPolicy policy;
+  // Release control: a held deployment is not rolled out by the run; once its image is pushed
+  // (and verified) it is stored as a store::Release in state held (`wave` is its wave, -1 in
+  // none), for the application's release passes (approvals, windows, waves). A workload whose
+  // policy is monitor is stored as monitored instead.
+  bool held = false;
+  int wave = -1;
 };
 
 /// What the scan of a freshly pushed image found, before it is rolled out.
@@ -145,8 +152,24 @@ bool written_or_told(const Services& services, const Expected<T, store::Error>& 
   return false;
 }
 
+/// How rolling an image out to one workload went.
+struct RolloutOutcome {
+  bool healthy = false;
+  std::string detail;       // why not, when not healthy
+  std::string store_error;  // a rollout step or quarantine the store refused: the run stops
+};
+
+/// Rolls `deployment` to image@digest for run `run`: refuses a quarantined digest, records every
+/// step in the store (a refused write is kept in RolloutOutcome::store_error; the rollout itself
+/// goes on to its end) and quarantines the digest when its health gate fails. The executor calls
+/// it for every deployment that is not held; the application's release passes for held ones.
+RolloutOutcome roll_out(const Services& services, store::RunId run, const std::string& image, const std::string& digest,
+                        const Deployment& deployment, std::stop_token stop);
+
 struct RunOutcome {
-  store::RunState state = store::RunState::succeeded;  // succeeded, failed or interrupted
+  // succeeded, failed or interrupted; awaiting when releases were held (the builds are over,
+  // the rollouts wait for the application's release passes)
+  store::RunState state = store::RunState::succeeded;
   double seconds = 0;
   std::string detail;  // why, when a refused store write stopped the run
 };

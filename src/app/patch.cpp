@@ -7,6 +7,7 @@
 
 #include "cascade/app.hpp"
 #include "cascade/exposure.hpp"
+#include "notifications.hpp"
 #include "run_lock.hpp"
 
 namespace cascade::app {
@@ -151,16 +152,47 @@ void prune_after_run(Wiring& wiring, int keep_runs, const RunOptions& options) {
   }
 }
 
-Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned, store::RunId run,
-                                     const RunOptions& options, bool resumed) {
+// The executor's progress, with the rollback notifications of the rollouts it makes.
+std::function<void(const executor::Progress&)> notifying(Wiring& wiring, const PlannedPatch& planned, store::RunId run,
+                                                         const RunOptions& options) {
+  if (wiring.fleet->pipeline.notify.empty()) return options.progress;
+  std::map<std::string, std::string> image_of;  // "target/workload" -> the fleet image it runs
+  for (const auto& item : planned.deployments)
+    image_of[wiring.targets[item.target].config.name + "/" + item.workload.name] = item.image;
+  return [&wiring, run, image_of, progress = options.progress](const executor::Progress& event) {
+    if (event.kind == executor::Progress::Kind::rolled_back) {
+      auto image = image_of.find(event.image);
+      std::string digest;
+      if (image != image_of.end())
+        if (auto task = wiring.store->get_tasks(run))
+          for (const auto& stored : *task)
+            if (stored.image == image->second) digest = stored.new_digest.value_or(stored.old_digest.value_or(""));
+      detail::notify_rollback(wiring, run, event.image, image == image_of.end() ? "" : image->second, digest,
+                              event.detail);
+    }
+    if (progress) progress(event);
+  };
+}
+
+Expected<RunResult, Failure> execute_locked(Wiring& wiring, const PlannedPatch& planned, store::RunId run,
+                                            const RunOptions& options, bool resumed) {
   auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
   if (!lock) return unexpected(Failure::conflict("run " + std::to_string(run) + " is running in another process"));
   if (options.on_run) options.on_run(run, planned);
+  if (!resumed) {
+    std::vector<std::string> images;
+    for (const auto& step : planned.plan.steps) images.push_back(step.image);
+    (void)notify_event(wiring, "run-" + std::to_string(run) + "-started", "run-started", run,
+                       "cascade run " + std::to_string(run) + " started (" + planned.origin.query + "): " +
+                           std::to_string(planned.plan.steps.size()) + " image(s) affected" +
+                           (options.urgent ? ", urgent" : ""),
+                       images, {{"trigger", planned.origin.query}, {"urgent", options.urgent}});
+  }
   auto command_targets = run_targets(wiring, run);
   if (!command_targets) return unexpected(command_targets.error());
   auto run_options = executor_options(wiring, options);
   executor::Services services{run_workers(wiring, run_options.parallel), *wiring.store, *wiring.workspace,
-                              options.progress};
+                              notifying(wiring, planned, run, options)};
   if (options.deploy) services.deployments = deployments_for(wiring, planned.deployments, *command_targets);
   services.max_parallel_deploys = static_cast<std::size_t>(wiring.fleet->pipeline.max_parallel_deploys);
   for (const auto& secret : wiring.fleet->pipeline.builders.secrets)
@@ -183,6 +215,22 @@ Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned
   if (planned.question && options.deploy && !wiring.fleet->pipeline.deploy.empty())
     (void)scan_workloads(wiring);  // what the workloads run now, for the next exposure question; best effort
   return RunResult{run, outcome.state, resumed};
+}
+
+// Executes the run; then, when it holds rollouts, the first release passes (outside the run's
+// lock, which advance_release takes itself); a final run tells its notify destinations.
+Expected<RunResult, Failure> execute(Wiring& wiring, const PlannedPatch& planned, store::RunId run,
+                                     const RunOptions& options, bool resumed) {
+  auto result = execute_locked(wiring, planned, run, options, resumed);
+  if (!result) return result;
+  if (result->state == store::RunState::awaiting) {
+    auto released = advance_release(wiring, run, options);
+    if (!released) return unexpected(released.error());
+    released->resumed = resumed;
+    return released;
+  }
+  if (result->state != store::RunState::interrupted) notify_finished(wiring, run);
+  return result;
 }
 
 std::vector<store::TaskSpec> task_specs(const Wiring& wiring, const plan::Plan& plan) {
@@ -322,6 +370,7 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
   new_run.trigger.actor = options.actor;
   new_run.trigger.action = planned.action;
   new_run.trigger.globs = planned.globs;
+  new_run.trigger.urgent = options.urgent;
   if (planned.question) {
     for (const auto& item : planned.question->advisories) new_run.trigger.advisories.push_back(item.id);
     if (planned.question->constraint) new_run.trigger.package = advisory::to_string(*planned.question->constraint);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "cascade/app.hpp"
+#include "cascade/release.hpp"
 #include "cascade/deploy_command.hpp"
 #include "cascade/deploy_kubernetes.hpp"
 
@@ -131,6 +132,7 @@ Expected<std::vector<PlannedDeployment>, Failure> plan_deployments(Wiring& wirin
     if (!workloads)
       return unexpected(Failure::failed("deploy target '" + config.name + "': " + workloads.error().str()));
     for (auto& workload : *workloads) {
+      if (workload.policy == "skip") continue;  // io.cascade.policy=skip: its owners keep cascade out
       auto image = fleet_image_of(fleet->graph, workload.image);
       if (!image || !wanted.count(*image)) continue;
       auto parsed = reference::parse(*image);
@@ -157,10 +159,14 @@ std::map<std::string, std::vector<executor::Deployment>> deployments_for(
     Wiring& wiring, const std::vector<PlannedDeployment>& planned,
     const std::vector<std::unique_ptr<deploy::Target>>& command_targets) {
   std::map<std::string, std::vector<executor::Deployment>> out;
+  auto fleet = wiring.fleet.get();
   for (const auto& item : planned) {
     const auto& entry = wiring.targets[item.target];
     deploy::Target* target = command_targets[item.target] ? command_targets[item.target].get() : entry.target.get();
-    out[item.image].push_back({target, item.workload, policy_of(entry.config)});
+    // Release control: a gated target's (or a held workload's) rollout waits for the release passes.
+    bool held = release::gated(fleet->pipeline, entry.config, item.workload.policy);
+    out[item.image].push_back(
+        {target, item.workload, policy_of(entry.config), held, release::wave_of(fleet->pipeline, entry.config.name)});
   }
   return out;
 }

@@ -220,6 +220,8 @@ int run(int argc, char** argv) {
 
   PatchCommandArgs patch_args;
   add_patch_commands(app, common, patch_args, exit_code);
+  ReleaseCommandArgs release_args;
+  add_release_commands(app, common, release_args, exit_code);
   add_serve_command(app, common, exit_code);
 
   try {

@@ -51,7 +51,28 @@ struct PatchArgs {
   std::size_t parallel = 2;
   long long resume = 0;  // a run to resume; 0: none
   std::string server;    // a `cascade serve` URL: ask it to run the patch instead
+  bool urgent = false;   // skip approvals and windows where the pipeline allows it (recorded)
 };
+
+/// approve, reject and release (release_commands.cpp).
+struct ReleaseArgs {
+  long long run = 0;
+  std::string target;   // empty: the whole run
+  std::string actor;    // --as; empty: "cli:$USER"
+  std::string comment;
+  bool urgent = false;
+};
+struct ReleaseCommandArgs {
+  ReleaseArgs approve, reject, release;
+};
+void add_release_commands(CLI::App& app, Common& common, ReleaseCommandArgs& args, int& exit_code);
+/// The CLI's progress lines on stderr (patch_commands.cpp).
+void print_progress(const executor::Progress& progress);
+/// Prints run `run` (text or JSON) and returns its exit code: 0 succeeded or awaiting, 1 else.
+int report_run(app::Wiring& wiring, const Common& common, store::RunId run);
+/// How long the CLI's release passes may wait for the clock: the longest wave soak (then the
+/// run is left awaiting for `cascade serve` or `cascade release`).
+std::chrono::milliseconds cli_release_wait(const pipeline::Pipeline& pipeline);
 
 /// What plan, patch and status parse their arguments into; owned by run().
 /// --package NAME[OP VERSION] or --advisory FILE... (affected, plan, patch).

@@ -21,13 +21,15 @@ namespace {
 
 std::optional<app::Wiring> wire(const Common& common) { return wire_fleet(common); }
 
+}  // namespace
+
 // "[03:04:05] pushed  127.0.0.1:5000/apps/shop:1  sha256:1234…  2.1 s" on stderr.
 void print_progress(const executor::Progress& progress) {
   static std::mutex mutex;
   static const char* names[] = {"build",    "retry",    "pushed",   "FAILED",   "blocked",    "skip",
                                 "stopping", "deploy",   "deployed", "ROLLBACK", "verified", "VULNERABLE",
-                                "STORE",    "pruned"};
-  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::pruned) + 1);
+                                "STORE",    "pruned",   "held"};
+  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::held) + 1);
   std::time_t now = std::time(nullptr);
   std::tm local{};
   localtime_r(&now, &local);
@@ -42,6 +44,12 @@ void print_progress(const executor::Progress& progress) {
   std::fprintf(stderr, "\n");
 }
 
+std::chrono::milliseconds cli_release_wait(const pipeline::Pipeline& pipeline) {
+  std::chrono::milliseconds longest{0};
+  for (const auto& wave : pipeline.waves) longest = std::max(longest, wave.soak);
+  return longest + std::chrono::seconds(1);
+}
+
 int report_run(app::Wiring& wiring, const Common& common, store::RunId run) {
   auto detail = app::run_json(*wiring.store, run);
   if (!detail) {
@@ -51,8 +59,13 @@ int report_run(app::Wiring& wiring, const Common& common, store::RunId run) {
   if (common.format == "json") std::cout << detail->dump(2) << "\n";
   else std::cout << run_text(*detail);
   std::string state = (*detail)["state"];
-  return state == "succeeded" ? kOk : kFailed;
+  if (state == "awaiting")
+    std::cerr << "cascade: run " << run << " awaits its release; approve it with: cascade approve " << run
+              << " (or reject it); `cascade serve` rolls out when a window opens\n";
+  return state == "succeeded" || state == "awaiting" ? kOk : kFailed;
 }
+
+namespace {
 
 void print_plan(const Common& common, const app::PlannedPatch& planned, const app::Wiring& wiring) {
   if (common.format == "json") std::cout << app::plan_json(planned, wiring).dump(2) << "\n";
@@ -100,6 +113,8 @@ int patch_command(const Common& common, const PatchArgs& args, const PackageArgs
   options.stop = signals.stop();
   options.cancel = signals.cancel();
   options.progress = print_progress;
+  options.urgent = args.urgent;
+  options.release_wait = cli_release_wait(wiring->fleet->pipeline);
   if (args.dry_run && args.resume == 0) {  // the plan only: no trigger is handled
     auto planned = app::plan_patch(*wiring, args.image, {}, !args.no_deploy);
     if (!planned) {
@@ -133,6 +148,7 @@ int patch_command(const Common& common, const PatchArgs& args, const PackageArgs
     return exit_code_for(handled.error().kind);
   }
   const auto& result = handled->run;
+  app::deliver_notifications(*wiring, options.cancel);
   int code = report_run(*wiring, common, result->run);
   if (result->state == store::RunState::interrupted)
     std::cerr << "cascade: run " << result->run << " interrupted; finish it with: cascade patch --resume "
@@ -164,11 +180,14 @@ int fix_command(const Common& common, const PatchArgs& args, const PackageArgs& 
   options.cancel = signals.cancel();
   options.progress = print_progress;
   options.actor = "cli:" + planned.origin.query;
+  options.urgent = args.urgent;
+  options.release_wait = cli_release_wait(wiring.fleet->pipeline);
   auto result = app::run_patch(wiring, planned, options);
   if (!result) {
     fail(result.error().message);
     return exit_code_for(result.error().kind);
   }
+  app::deliver_notifications(wiring, options.cancel);
   int code = report_run(wiring, common, result->run);
   return code == kOk ? unfixed_code : code;
 }
@@ -205,11 +224,13 @@ int deploy_command(const Common& common, const std::string& image, std::size_t p
   options.stop = signals.stop();
   options.cancel = signals.cancel();
   options.progress = print_progress;
+  options.release_wait = cli_release_wait(wiring->fleet->pipeline);
   auto result = app::deploy_image(*wiring, image, options);
   if (!result) {
     fail(result.error().message);
     return exit_code_for(result.error().kind);
   }
+  app::deliver_notifications(*wiring, options.cancel);
   return report_run(*wiring, common, result->run);
 }
 
@@ -306,6 +327,8 @@ void add_patch_commands(CLI::App& app, Common& common, PatchCommandArgs& args, i
   patch->add_option("IMAGE", patch_args.image, "IMAGE or IMAGE@DIGEST (no digest: resolved in its registry)");
   patch->add_flag("--dry-run", patch_args.dry_run, "print the plan and stop");
   patch->add_flag("--no-deploy", patch_args.no_deploy, "build and push only; roll nothing out");
+  patch->add_flag("--urgent", patch_args.urgent,
+                  "an emergency: skip approvals and change windows on the deploy targets with `urgent: true` (recorded)");
   patch->add_option("--parallel", patch_args.parallel, "builds at once")->check(CLI::Range(1, 256))->capture_default_str();
   patch->add_option("--resume", patch_args.resume, "finish run RUN after a crash or an interruption")
       ->check(CLI::PositiveNumber);

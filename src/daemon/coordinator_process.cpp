@@ -166,8 +166,8 @@ void Coordinator::on_progress(const executor::Progress& progress) {
   static const char* names[] = {"build started", "build retried", "pushed",   "build failed", "blocked",
                                 "skipped",       "interrupted",   "deploying", "deployed",    "rolled back",
                                 "verified",      "still vulnerable", "the state store refused a write",
-                                "pruned builder storage"};
-  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::pruned) + 1);
+                                "pruned builder storage", "rollout held for release"};
+  static_assert(std::size(names) == static_cast<std::size_t>(executor::Progress::Kind::held) + 1);
   if (progress.kind == K::store_error) {
     log_.error(names[static_cast<int>(progress.kind)], {{"image", progress.image}, {"detail", progress.detail}});
     return;

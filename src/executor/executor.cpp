@@ -56,7 +56,7 @@ struct VerifyDone {
   Verdict verdict;
 };
 struct DeployDone {
-  detail::RolloutOutcome outcome;
+  RolloutOutcome outcome;
 };
 using Done = std::variant<BuildDone, VerifyDone, DeployDone>;
 
@@ -108,13 +108,36 @@ class Run {
   }
 
   void start_deploys() {
+    for (const auto& held : deploys_.take_held()) hold(held);
     while (!stopping()) {
       auto next = deploys_.start();
       if (!next) return;
       crew_.start([this, next = std::move(*next)]() -> Done {
-        return DeployDone{detail::roll_out(services_, run_, next.image, next.digest, *next.deployment, cancel_)};
+        return DeployDone{roll_out(services_, run_, next.image, next.digest, *next.deployment, cancel_)};
       });
     }
+  }
+
+  // A gated rollout: stored as a held release for the application's release passes.
+  void hold(const detail::PendingDeploy& pending) {
+    const Deployment& deployment = *pending.deployment;
+    store::Release release;
+    release.run = run_;
+    release.target = deployment.target->name();
+    release.workload = deployment.workload.name;
+    release.image = pending.image;
+    release.from_digest = deployment.workload.digest;
+    release.to_digest = pending.digest;
+    release.wave = deployment.wave;
+    release.policy = deployment.workload.policy;
+    release.detail = "held for release";
+    std::string what = release.target + "/" + release.workload;
+    if (auto written = services_.store.add_releases(run_, {release}); !written) {
+      halt_on("cannot record the held rollout of " + what + ": " + written.error().message);
+      return;
+    }
+    ++held_;
+    tell(Progress::Kind::held, what, pending.digest);
   }
 
   void finish(BuildDone& done) {
@@ -183,6 +206,8 @@ class Run {
       detail = "stopped: the state store refused a write (" + store_error_ + "); resume the run once it is writable";
     } else if (!builds_.done() || builds_.cancelled() || deploys_.waiting()) {
       outcome.state = store::RunState::interrupted;
+    } else if (held_ > 0) {
+      outcome.state = store::RunState::awaiting;  // the release passes decide the final state
     } else if (builds_.any_failed() || vulnerable_ || deploys_.any_failed()) {
       outcome.state = store::RunState::failed;
     }
@@ -213,6 +238,7 @@ class Run {
   detail::WorkerPool pool_;
   std::string store_error_;
   bool vulnerable_ = false;
+  std::size_t held_ = 0;  // rollouts stored as held releases
   detail::Crew<Done> crew_;  // last: its threads are joined before anything they use goes
 };
 

@@ -135,7 +135,13 @@ StoreError BuildQueue::record_blocked(std::size_t failed) {
 void DeployQueue::add(const std::string& image, const std::string& digest) {
   auto found = deployments_.find(image);
   if (found == deployments_.end()) return;
-  for (const auto& deployment : found->second) queue_.push_back({image, digest, &deployment});
+  for (const auto& deployment : found->second) {
+    if (!deployment.held) {
+      queue_.push_back({image, digest, &deployment});
+    } else if (deployment.workload.digest != digest) {  // a held workload on the digest already: nothing to release
+      held_.push_back({image, digest, &deployment});
+    }
+  }
 }
 
 std::optional<PendingDeploy> DeployQueue::start() {
@@ -146,7 +152,7 @@ std::optional<PendingDeploy> DeployQueue::start() {
   return next;
 }
 
-void DeployQueue::complete(const RolloutOutcome& outcome) {
+void DeployQueue::complete(const executor::RolloutOutcome& outcome) {
   --running_;
   if (!outcome.healthy) any_failed_ = true;
 }

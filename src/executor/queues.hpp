@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <utility>
 #include <functional>
 #include <map>
 #include <optional>
@@ -86,11 +87,14 @@ class DeployQueue {
   DeployQueue(const std::map<std::string, std::vector<Deployment>>& deployments, std::size_t max_parallel)
       : deployments_(deployments), max_parallel_(std::max<std::size_t>(1, max_parallel)) {}
 
-  /// Queues a rollout of image@digest to every workload that runs `image`.
+  /// Queues a rollout of image@digest to every workload that runs `image` (a held deployment
+  /// goes aside for take_held(), unless the workload runs the digest already).
   void add(const std::string& image, const std::string& digest);
+  /// The held deployments added since the last call.
+  std::vector<PendingDeploy> take_held() { return std::exchange(held_, {}); }
   /// The next rollout, now running, when a slot is free; nullopt otherwise.
   std::optional<PendingDeploy> start();
-  void complete(const RolloutOutcome& outcome);
+  void complete(const executor::RolloutOutcome& outcome);
 
   std::size_t running() const { return running_; }
   bool waiting() const { return !queue_.empty(); }
@@ -100,6 +104,7 @@ class DeployQueue {
   const std::map<std::string, std::vector<Deployment>>& deployments_;
   std::size_t max_parallel_;
   std::deque<PendingDeploy> queue_;
+  std::vector<PendingDeploy> held_;
   std::size_t running_ = 0;
   bool any_failed_ = false;
 };

@@ -2,7 +2,9 @@
 #include "rollout.hpp"
 #include "step.hpp"
 
-namespace cascade::executor::detail {
+namespace cascade::executor {
+
+using detail::tell;
 
 namespace {
 
@@ -84,4 +86,4 @@ RolloutOutcome roll_out(const Services& services, store::RunId run, const std::s
   return done(false, "unknown outcome");
 }
 
-}  // namespace cascade::executor::detail
+}  // namespace cascade::executor
