@@ -28,9 +28,10 @@ TEST_CASE("store::open") {
     CHECK(raw.one("PRAGMA journal_mode") == "wal");
     CHECK(raw.one("PRAGMA user_version") == std::to_string(st::latest_schema_version()));
     CHECK(raw.rows("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") ==
-          std::vector<std::string>{"build_durations", "events", "image_digests", "image_layers", "image_scans",
-                                   "layer_files", "layer_packages", "layers", "quarantine", "rollout_steps", "runs",
-                                   "settings", "tasks", "transitions"});
+          std::vector<std::string>{"approvals", "build_durations", "events", "image_digests", "image_layers",
+                                   "image_scans", "layer_files", "layer_packages", "layers", "notifications",
+                                   "quarantine", "releases", "rollout_steps", "runs", "settings", "tasks",
+                                   "transitions"});
     CHECK(raw.one("PRAGMA integrity_check") == "ok");
   }
   SUBCASE("reopening keeps the data") {

@@ -246,10 +246,129 @@ const char* const kVersion7 = R"sql(
 ALTER TABLE tasks ADD COLUMN worker TEXT;
 )sql";
 
+// Version 8: release control. A run may wait in state awaiting (its releases held for an
+// approval, a change window or an earlier wave), and may be urgent (it skips approvals and
+// windows where the pipeline allows). The runs table is rebuilt: its state CHECK is part of
+// the table's definition, which SQLite cannot alter in place. migrate() runs every migration
+// with foreign key enforcement off (SQLite's procedure for rebuilding a table: dropping runs
+// with it on would delete the tasks, transitions and rollout steps that reference it) and
+// checks the foreign keys before committing. Ids and the AUTOINCREMENT counter carry over, so
+// a run id is still never reused.
+//   releases:      the rollouts a gated run holds, one per (run, target, workload)
+//   approvals:     the decisions people made on awaiting runs, append-only
+//   notifications: the outbox: one row per (destination, event id), kept after delivery
+const char* const kVersion8 = R"sql(
+CREATE TABLE runs_new (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,  -- increasing, never reused
+  trigger_kind   TEXT NOT NULL CHECK (trigger_kind IN ('cli', 'webhook', 'schedule', 'api')),
+  trigger_image  TEXT NOT NULL,
+  trigger_digest TEXT,                               -- NULL: the trigger named no digest
+  trigger_actor  TEXT NOT NULL,                      -- who or what: "cli:alice", "webhook:harbor"
+  pipeline_path  TEXT NOT NULL,
+  state          TEXT NOT NULL
+                 CHECK (state IN ('planned', 'running', 'awaiting', 'succeeded', 'failed', 'interrupted')),
+  created_at     INTEGER NOT NULL,
+  started_at     INTEGER,                            -- first entry into running
+  finished_at    INTEGER,                            -- entry into succeeded/failed/interrupted
+  plan_json      TEXT NOT NULL CHECK (json_valid(plan_json)),
+  trigger_action TEXT NOT NULL DEFAULT 'patch' CHECK (trigger_action IN ('patch', 'rebuild', 'fix', 'deploy')),
+  trigger_args   TEXT CHECK (trigger_args IS NULL OR json_valid(trigger_args)),
+  plan_version   INTEGER NOT NULL DEFAULT 0 CHECK (plan_version >= 0),
+  urgent         INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1))  -- 1: skips approvals and windows where allowed
+) STRICT;
+INSERT INTO runs_new (id, trigger_kind, trigger_image, trigger_digest, trigger_actor, pipeline_path, state,
+                      created_at, started_at, finished_at, plan_json, trigger_action, trigger_args, plan_version)
+  SELECT id, trigger_kind, trigger_image, trigger_digest, trigger_actor, pipeline_path, state,
+         created_at, started_at, finished_at, plan_json, trigger_action, trigger_args, plan_version FROM runs;
+-- The old table's counter (it may be above its highest id) becomes the new table's.
+DELETE FROM sqlite_sequence WHERE name = 'runs_new';
+UPDATE sqlite_sequence SET name = 'runs_new' WHERE name = 'runs';
+DROP TABLE runs;
+ALTER TABLE runs_new RENAME TO runs;
+CREATE INDEX runs_by_state ON runs (state, id);
+
+CREATE TABLE releases (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  target      TEXT NOT NULL,                         -- deploy target name
+  workload    TEXT NOT NULL,                         -- workload within the target
+  image       TEXT NOT NULL,                         -- the fleet image it runs
+  from_digest TEXT,                                  -- NULL: what it runs now is unknown
+  to_digest   TEXT NOT NULL,
+  wave        INTEGER NOT NULL CHECK (wave >= -1),   -- index into the pipeline's waves; -1: none
+  policy      TEXT NOT NULL,                         -- the workload's io.cascade.policy ('' when none)
+  state       TEXT NOT NULL CHECK (state IN ('held', 'rolling', 'done', 'failed', 'rejected', 'expired',
+                                             'stopped', 'monitored')),
+  detail      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  finished_at INTEGER,                               -- entry into a final state (all but held, rolling)
+  UNIQUE (run_id, target, workload)
+) STRICT;
+CREATE INDEX releases_by_run ON releases (run_id, id);
+
+CREATE TABLE approvals (
+  id       INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  target   TEXT NOT NULL,                            -- '': every target of the run
+  actor    TEXT NOT NULL,
+  approved INTEGER NOT NULL CHECK (approved IN (0, 1)),  -- 0: rejected
+  comment  TEXT NOT NULL,
+  urgent   INTEGER NOT NULL CHECK (urgent IN (0, 1)),    -- 1: the urgent override
+  at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX approvals_by_run ON approvals (run_id, id);
+
+CREATE TABLE notifications (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,    -- the order they were stored in
+  destination  TEXT NOT NULL,                        -- the notify: entry's name
+  event_id     TEXT NOT NULL,                        -- what the receiver sees; unique per destination
+  event        TEXT NOT NULL,                        -- "run-started", "awaiting-approval", ...
+  body         TEXT NOT NULL CHECK (json_valid(body)),
+  attempts     INTEGER NOT NULL CHECK (attempts >= 0),  -- failed attempts so far
+  next_at      INTEGER NOT NULL,                     -- when to try (again)
+  delivered_at INTEGER,                              -- NULL: not delivered yet
+  last_error   TEXT NOT NULL,                        -- '' until an attempt fails; never a secret
+  created_at   INTEGER NOT NULL,
+  UNIQUE (destination, event_id)
+) STRICT;
+-- What due_notifications() reads: the undelivered ones by when they are due.
+CREATE INDEX notifications_due ON notifications (next_at, id) WHERE delivered_at IS NULL;
+)sql";
+
 const std::vector<const char*>& migrations() {
   static const std::vector<const char*> scripts = {kVersion1, kVersion2, kVersion3, kVersion4, kVersion5,
-                                                   kVersion6, kVersion7};
+                                                   kVersion6, kVersion7, kVersion8};
   return scripts;
+}
+
+/// Turns foreign key enforcement off for its lifetime when it was on (outside a transaction).
+class ForeignKeysOff {
+ public:
+  explicit ForeignKeysOff(sql::Connection& db) : db_(db), was_on_(db.query_int("PRAGMA foreign_keys") != 0) {
+    if (was_on_) db_.exec("PRAGMA foreign_keys = OFF");
+  }
+  ~ForeignKeysOff() {
+    if (!was_on_) return;
+    try {
+      db_.exec("PRAGMA foreign_keys = ON");
+    } catch (const sql::Failure&) {  // only fails inside a transaction, which is never open here
+    }
+  }
+  ForeignKeysOff(const ForeignKeysOff&) = delete;
+  ForeignKeysOff& operator=(const ForeignKeysOff&) = delete;
+
+ private:
+  sql::Connection& db_;
+  bool was_on_;
+};
+
+/// Throws Failure (schema) when a row references one that does not exist.
+void check_foreign_keys(sql::Connection& db) {
+  auto violations = db.prepare("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check LIMIT 1");
+  if (violations.step())
+    throw sql::Failure(ErrorCode::schema, "row " + violations.text(1) + " of table " + violations.text(0) +
+                                              " references a missing row of " + violations.text(2));
 }
 
 }  // namespace
@@ -264,12 +383,17 @@ void migrate(sql::Connection& db, int target) {
     throw sql::Failure(ErrorCode::schema, "schema version " + std::to_string(current) +
                                               " is newer than this cascade supports (" + std::to_string(latest) +
                                               "); use a newer cascade binary");
+  if (current >= target) return;
+  // Off while migrating (it cannot change inside a transaction): a migration may rebuild a
+  // table others reference (version 8), and each checks the keys itself before committing.
+  ForeignKeysOff keys_off(db);
   for (int version = current + 1; version <= target; ++version) {
     sql::Transaction transaction(db);
     // Another process may have migrated between our read and our write lock.
     if (db.query_int("PRAGMA user_version") >= version) continue;
     try {
       db.exec(migrations()[version - 1]);
+      check_foreign_keys(db);
       db.exec("PRAGMA user_version = " + std::to_string(version));
       transaction.commit();
     } catch (const sql::Failure& failure) {

@@ -15,7 +15,7 @@ namespace {
 
 const char* const kRunColumns =
     "SELECT id, trigger_kind, trigger_image, trigger_digest, trigger_actor, pipeline_path, state, "
-    "created_at, started_at, finished_at, trigger_action, trigger_args, plan_version FROM runs ";
+    "created_at, started_at, finished_at, trigger_action, trigger_args, plan_version, urgent FROM runs ";
 
 const char* const kTaskColumns =
     "SELECT run_id, position, image, source, dockerfile, recipe_commit, dependencies, state, reason, "
@@ -46,6 +46,7 @@ Run run_from(const sql::Statement& row) {
   run.started_at = to_time(row.optional_int64(8));
   run.finished_at = to_time(row.optional_int64(9));
   read_trigger_columns(run.trigger, row.text(10), row.optional_text(11), row.int64(12));
+  run.trigger.urgent = row.int64(13) != 0;  // 0 for the runs stored before schema version 8
   return run;
 }
 
@@ -184,11 +185,11 @@ Expected<RunId, Error> SqliteStore::create_run(const NewRun& run) {
     sql::Transaction transaction(db_);
     std::int64_t now = now_ms();
     db_.prepare("INSERT INTO runs (trigger_kind, trigger_image, trigger_digest, trigger_actor, pipeline_path, "
-                "state, created_at, plan_json, trigger_action, trigger_args, plan_version) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, 'planned', ?6, ?7, ?8, ?9, ?10)")
+                "state, created_at, plan_json, trigger_action, trigger_args, plan_version, urgent) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, 'planned', ?6, ?7, ?8, ?9, ?10, ?11)")
         .bind_all(to_string(run.trigger.kind), run.trigger.image, run.trigger.digest, run.trigger.actor,
                   run.pipeline_path, now, plan_column(run.plan), to_string(run.trigger.action),
-                  trigger_args_column(run.trigger), static_cast<std::int64_t>(kPlanVersion))
+                  trigger_args_column(run.trigger), static_cast<std::int64_t>(kPlanVersion), run.trigger.urgent ? 1 : 0)
         .run();
     RunId id = db_.last_insert_rowid();
     db_.prepare(kInsertTransition).bind_all(id, std::nullopt, std::nullopt, "planned", "", now).run();
