@@ -1,5 +1,6 @@
-// The buildah backend: `buildah bud` into buildah's own storage, then `buildah push` of the
-// built image id to the registry. Daemonless; the default. A request with platforms takes
+// The buildah backend: `buildah bud` into buildah's own storage, then the request's `test:`
+// commands in containers of the built image (tests.cpp), then `buildah push` of the built
+// image id to the registry. Daemonless; the default. A request with platforms takes
 // the multi-platform path of platforms.cpp (a bud per platform, one index pushed).
 //
 // Pull policy: the caller pins every base as repo@sha256:<digest>, and a digest names exactly
@@ -113,6 +114,7 @@ std::vector<std::string> Buildah::push_argv(const BuildRequest& request, const s
 Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request, const CancelToken& cancel) {
   auto start = Clock::now();
   if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
+  if (auto checked = detail::check_tests(request); !checked) return unexpected(checked.error());
   for (const std::string* file : {&options_.registries_conf, &options_.auth_file}) {
     std::error_code ec;
     if (!file->empty() && !fs::is_regular_file(*file, ec))
@@ -155,6 +157,11 @@ Expected<BuildResult, Error> Buildah::build_and_push(const BuildRequest& request
   result.image_id = detail::read_trimmed(files.iidfile);
   if (!detail::is_digest(result.image_id))
     return unexpected(Error{Error::Kind::setup, request.image + ": buildah bud wrote no image id to " + files.iidfile});
+  // The tests run in the built image by id, before the push: a failing one pushes nothing.
+  if (!request.tests.empty()) {
+    CASCADE_TRY_ASSIGN(double tested, detail::run_buildah_tests(options_, context, env, result.image_id));
+    result.build_seconds += tested;
+  }
 
   auto pushed = detail::run_step({"buildah push", push_argv(request, result.image_id, files), env}, context);
   if (!pushed) return unexpected(pushed.error());

@@ -95,6 +95,14 @@ Expected<BuildResult, Error> Buildctl::build_and_push(const BuildRequest& reques
   // image, and no BuildKit daemon runs where cascade is tested to check a multi-platform one.
   if (!request.platforms.empty())
     return unexpected(detail::one_platform_only(request, "buildctl", "this backend exports one image"));
+  // BuildKit pushes from inside the daemon as the build ends: nothing here could run the
+  // image between its build and its push.
+  if (!request.tests.empty())
+    return unexpected(Error{Error::Kind::setup,
+                            request.image + ": test: needs a buildah or docker worker; this build went to a buildkit "
+                                            "worker (buildctl" + (options_.addr.empty() ? "" : " at " + options_.addr) +
+                                            "), which pushes from inside BuildKit, so the image cannot be tested "
+                                            "before it is pushed: give the recipe a buildah or docker worker"});
   auto start = Clock::now();
   if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
   auto secrets = detail::read_secrets(request);

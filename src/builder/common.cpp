@@ -147,13 +147,13 @@ void mask_log(const std::string& path, std::uintmax_t offset, const std::vector<
   append_log(path, clean);
 }
 
+}  // namespace
+
 std::string with_tail(std::string message, std::string_view output, const std::string& log_path) {
   std::string tail = tail_lines(output, kTailLines);
   if (!tail.empty()) message += "\nlast lines of " + log_path + ":" + tail;
   return message;
 }
-
-}  // namespace
 
 Expected<WorkDir, Error> WorkDir::create(const std::string& parent, const std::string& run_id) {
   std::error_code ec;
@@ -268,6 +268,9 @@ Expected<StepRun, Error> run_step(const Step& step, const StepContext& context) 
   options.output_file = request.log_path;
   if (context.deadline != Clock::time_point::max())
     options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(context.deadline - now);
+  // The step's own limit, when it is the nearer one, is what a timeout means.
+  const bool own_limit = step.limit && (!options.timeout || *step.limit < *options.timeout);
+  if (own_limit) options.timeout = step.limit;
   auto result = process::run(step.argv, options);
   if (!result) return unexpected(setup_error(what + ": " + result.error()));
   mask_log(request.log_path, offset, context.masked);
@@ -276,6 +279,10 @@ Expected<StepRun, Error> run_step(const Step& step, const StepContext& context) 
   if (result->cancelled) {
     append_log(request.log_path, "cascade: " + step.name + " cancelled\n");
     return unexpected(Error{Error::Kind::cancelled, with_tail(what + " cancelled", run.output, request.log_path)});
+  }
+  if (result->timed_out && own_limit) {
+    run.timed_out = true;
+    return run;
   }
   if (result->timed_out) {
     append_log(request.log_path, "cascade: " + step.name + " stopped: the build's timeout ran out\n");

@@ -1,7 +1,8 @@
 // The Docker Engine backend: `DOCKER_BUILDKIT=1 docker build` on an engine (a local socket,
 // or tcp:// with TLS client certificates) through the Debian client, which speaks BuildKit's
-// session itself (no buildx plugin); then `docker push` of the tag; then a look-up that the
-// digest the push printed names the image this build made.
+// session itself (no buildx plugin); then the request's `test:` commands, each in a
+// `docker run --rm` of the built image id (tests.cpp); then `docker push` of the tag; then a
+// look-up that the digest the push printed names the image this build made.
 //
 // Why the look-up: `docker push` pushes a tag, and another build tagging the same name on the
 // same engine between this build and its push would have its image pushed instead (buildah
@@ -90,6 +91,7 @@ Expected<BuildResult, Error> DockerBuild::build_and_push(const BuildRequest& req
     return unexpected(detail::one_platform_only(request, "docker", "Debian's docker 20.10 has no buildx"));
   auto start = Clock::now();
   if (auto checked = detail::check_request(request); !checked) return unexpected(checked.error());
+  if (auto checked = detail::check_tests(request); !checked) return unexpected(checked.error());
   for (const std::string* file : {&options_.tls_ca_cert, &options_.tls_cert, &options_.tls_key}) {
     std::error_code ec;
     if (!file->empty() && !fs::is_regular_file(*file, ec))
@@ -131,6 +133,12 @@ Expected<BuildResult, Error> DockerBuild::build_and_push(const BuildRequest& req
   result.image_id = detail::read_trimmed(files.iidfile);
   if (!detail::is_digest(result.image_id))
     return unexpected(Error{Error::Kind::setup, request.image + ": docker build wrote no image id to " + files.iidfile});
+  // The tests run in the built image by id, before the push: a failing one pushes nothing.
+  if (!request.tests.empty()) {
+    detail::DockerTestEngine engine{global_argv(), options_.network, endpoint, env};
+    CASCADE_TRY_ASSIGN(double tested, detail::run_docker_tests(engine, context, result.image_id));
+    result.build_seconds += tested;
+  }
 
   auto pushed = detail::run_step({"docker push", push_argv(request), env}, context);
   if (!pushed) return unexpected(pushed.error());

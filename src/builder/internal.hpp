@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,9 @@ struct Step {
   std::string name;                        // "buildah bud", said in errors
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;  // added to the inherited environment
+  // The step's own time limit (a `test:` command's), besides the build's deadline: when it
+  // runs out first, run_step stops the step and returns a StepRun with timed_out set.
+  std::optional<std::chrono::milliseconds> limit = std::nullopt;
 };
 
 /// What the build as a whole brings to every step.
@@ -105,19 +109,30 @@ struct StepRun {
   int exit_code = 0;
   double seconds = 0;
   std::string output;  // the end (up to 64 KiB) of what the step wrote to the log
+  bool timed_out = false;  // stopped because Step::limit ran out (exit_code is then the signal's)
 };
 
 /// The deadline for a request started at `start`.
 Clock::time_point deadline_for(const BuildRequest& request, Clock::time_point start);
 
 /// Runs the step with its output appended to the log after a "$ command" line. Fails with
-/// Setup (cannot start, log unusable), Cancelled or TimedOut, each with the output's end.
+/// Setup (cannot start, log unusable), Cancelled or TimedOut (the build's deadline), each
+/// with the output's end. The step's own limit running out is a StepRun with timed_out.
 Expected<StepRun, Error> run_step(const Step& step, const StepContext& context);
 
 /// An Error of `kind`: "<image>: <what> (exit N): <line>", then the output's last lines;
 /// `line` empty: the output's last_error_line.
 Error step_error(Error::Kind kind, const std::string& what, const BuildRequest& request, const StepRun& run,
                  std::string_view line = {});
+
+/// `message`, then "\nlast lines of <log_path>:" and the output's last non-empty lines (up
+/// to 20, each indented and cut at 400 characters); `message` alone when there are none.
+std::string with_tail(std::string message, std::string_view output, const std::string& log_path);
+
+/// True when the output's last build step (from its "STEP " line; all of it without one)
+/// says the container runtime could not start the process (runc's sealed-memfd copy,
+/// "runc create failed", "OCI runtime error"): the command itself never ran.
+bool runtime_could_not_start(std::string_view output);
 
 /// The last line of `output` starting with "error:" (any case, after spaces) — how buildah
 /// and buildctl end a failure — or, with none, its last non-empty line.
@@ -168,6 +183,59 @@ bool is_digest(std::string_view text);
 
 /// `options_dir` or, when empty, <default_state_dir()>/<backend>/work.
 std::string work_root(const std::string& options_dir, const std::string& state_dir, const std::string& backend);
+
+// `test:` commands (src/builder/tests.cpp): each runs in a fresh container of the built image
+// (of each platform's image, for a multi-platform build) after the build and before any push;
+// the first that exits non-zero or runs past its timeout fails the build with TestFailed.
+
+/// Checks the request's tests before anything is built: each has a command and a timeout
+/// above zero. Fails with Setup naming the test by its number.
+Expected<void, Error> check_tests(const BuildRequest& request);
+
+/// "30s", "5m", "1500ms": a test's timeout as messages and logs say it.
+std::string duration_text(std::chrono::milliseconds duration);
+
+/// `buildah ... from --pull=never --quiet --name CONTAINER IMAGE_ID`: a working container of
+/// the built image, from local storage only.
+std::vector<std::string> buildah_test_from_argv(const BuildahOptions& options, const std::string& image_id,
+                                                const std::string& container);
+/// `buildah ... run --isolation I CONTAINER -- ARGV...`: the test's argv as the process (the
+/// image's entrypoint is not used), no shell.
+std::vector<std::string> buildah_test_run_argv(const BuildahOptions& options, const std::string& container,
+                                               const TestCommand& test);
+/// `buildah ... rm CONTAINER`.
+std::vector<std::string> buildah_test_rm_argv(const BuildahOptions& options, const std::string& container);
+
+/// Runs the request's tests in order, each in a fresh buildah container of `image_id` that
+/// is removed afterwards whatever happened; `platform` (empty for a one-platform build) is
+/// said in the log and the error. Returns the seconds the tests took. Fails with TestFailed
+/// at the first test that exits non-zero or runs past its timeout ("<image>: test N of M
+/// failed [on P]: `ARGV` exited with code C" or "timed out after 30s", then the output's last
+/// lines); RuntimeFailed when the runtime could not start it; Setup when no container could be
+/// made of the image; Cancelled, TimedOut (the build's deadline).
+Expected<double, Error> run_buildah_tests(const BuildahOptions& options, const StepContext& context,
+                                          const std::map<std::string, std::string>& env, const std::string& image_id,
+                                          std::string_view platform = {});
+
+/// How the docker backend reaches its engine, for the tests.
+struct DockerTestEngine {
+  std::vector<std::string> global;          // `docker -H ... [--tls...]`
+  std::string network;                      // --network for the test containers; empty: the engine's default
+  std::string endpoint;                     // the engine, for messages and telling its failures apart
+  std::map<std::string, std::string> env;   // the client's environment (DOCKER_CONFIG)
+};
+
+/// `docker ... run --rm --pull never --name CONTAINER [--network N] --entrypoint ARGV[0]
+/// IMAGE_ID ARGV[1..]`: the test's argv replaces the image's entrypoint and command.
+std::vector<std::string> docker_test_run_argv(const DockerTestEngine& engine, const std::string& image_id,
+                                              const std::string& container, const TestCommand& test);
+
+/// Runs the request's tests in order in containers of `image_id` on the engine (a container
+/// left by a timeout or a cancel is removed with `docker rm -f`). Returns the seconds they
+/// took. Fails as run_buildah_tests, and with WorkerUnavailable when the engine could not be
+/// reached, Setup when the engine refused to run the container.
+Expected<double, Error> run_docker_tests(const DockerTestEngine& engine, const StepContext& context,
+                                         const std::string& image_id);
 
 /// Appends `more` to an argument vector.
 inline void append(std::vector<std::string>& argv, const std::vector<std::string>& more) {

@@ -1,5 +1,6 @@
-// Multi-platform builds on buildah (see platforms.hpp): a bud per platform, a local manifest
-// list of their images, one `manifest push --all` of it, the list removed.
+// Multi-platform builds on buildah (see platforms.hpp): a bud per platform, the `test:`
+// commands in each platform's image, a local manifest list of the images, one
+// `manifest push --all` of it, the list removed.
 //
 // Foreign platforms build under emulation: with qemu-user-static registered in binfmt_misc,
 // `bud --platform linux/arm64` pulls each base's arm64 child and runs RUN steps through
@@ -154,6 +155,14 @@ Expected<BuildResult, Error> build_platforms(const PlatformsRun& run) {
     image_ids.push_back(std::move(image_id));
   }
   result.image_id = image_ids.front();
+  // Each platform's image passes the tests (a foreign one under emulation) before any push.
+  if (!request.tests.empty()) {
+    for (std::size_t i = 0; i < request.platforms.size(); ++i) {
+      CASCADE_TRY_ASSIGN(double tested, run_buildah_tests(run.options, run.context, run.env, image_ids[i],
+                                                          request.platforms[i].platform));
+      result.build_seconds += tested;
+    }
+  }
 
   append_log(request.log_path, "=== cascade buildah: " + request.image + " as one index of " + platform_list(request) +
                                    " ===\n");

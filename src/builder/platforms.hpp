@@ -51,11 +51,12 @@ struct PlatformsRun {
   std::map<std::string, std::string> env;      // CONTAINERS_REGISTRIES_CONF, for the manifest commands
 };
 
-/// Builds every platform of the request, then pushes them as one index (see the top of this
-/// file). The result's digest is the index's, its image id the first platform's. Fails like
-/// the single build: Setup for a bad platform list (empty, repeated) or a local manifest
-/// command that failed; a bud's failure classified as buildah's (BuildFailed, PullFailed,
-/// RuntimeFailed), pushing nothing; the push's as PushFailed or PushRejected; Cancelled,
+/// Builds every platform of the request, runs the request's tests in each platform's image,
+/// then pushes them as one index (see the top of this file). The result's digest is the
+/// index's, its image id the first platform's. Fails like the single build: Setup for a bad
+/// platform list (empty, repeated) or a local manifest command that failed; a bud's failure
+/// classified as buildah's (BuildFailed, PullFailed, RuntimeFailed), or a test's
+/// (TestFailed, naming the platform), pushing nothing; the push's as PushFailed or PushRejected; Cancelled,
 /// TimedOut. The local list is removed whatever happened once it was made.
 Expected<BuildResult, Error> build_platforms(const PlatformsRun& run);
 

@@ -114,6 +114,9 @@ Expected<builder::BuildRequest, std::string> make_request(const Services& servic
   }
   request.log_path = input.log_path;
   request.secrets = services.secrets;
+  // Run in the built image before the push; a failing one is test_failed, which is not
+  // transient: the task fails at once with the test's output and its descendants are blocked.
+  for (const graph::TestCommand& test : recipe.tests) request.tests.push_back({test.argv, test.timeout});
   return request;
 }
 
