@@ -30,7 +30,8 @@ json run_record_json(const store::Run& run) {
            {{"kind", store::to_string(run.trigger.kind)},
             {"image", run.trigger.image},
             {"digest", optional_value(run.trigger.digest)},
-            {"actor", run.trigger.actor}}},
+            {"actor", run.trigger.actor},
+            {"urgent", run.trigger.urgent}}},
           {"pipeline", run.pipeline_path},
           {"created_at", util::iso_utc_ms(run.created_at)},
           {"started_at", optional_time(run.started_at)},
@@ -121,6 +122,33 @@ Expected<json, Failure> run_json(store::Store& store, store::RunId id) {
                                  {"detail", step.detail},
                                  {"at", util::iso_utc_ms(step.at)}});
   }
+  // Release control: the held rollouts (the blast radius: which workload moves from which digest
+  // to which) and the decisions people made on them.
+  out["releases"] = json::array();
+  if (auto releases = store.get_releases(id))
+    for (const auto& release : *releases)
+      out["releases"].push_back({{"id", release.id},
+                                 {"target", release.target},
+                                 {"workload", release.workload},
+                                 {"image", release.image},
+                                 {"from_digest", optional_value(release.from_digest)},
+                                 {"to_digest", release.to_digest},
+                                 {"wave", release.wave >= 0 ? json(release.wave) : json(nullptr)},
+                                 {"policy", release.policy.empty() ? json(nullptr) : json(release.policy)},
+                                 {"state", store::to_string(release.state)},
+                                 {"detail", release.detail},
+                                 {"created_at", util::iso_utc_ms(release.created_at)},
+                                 {"updated_at", util::iso_utc_ms(release.updated_at)},
+                                 {"finished_at", optional_time(release.finished_at)}});
+  out["approvals"] = json::array();
+  if (auto approvals = store.get_approvals(id))
+    for (const auto& approval : *approvals)
+      out["approvals"].push_back({{"actor", approval.actor},
+                                  {"decision", approval.approved ? "approved" : "rejected"},
+                                  {"target", approval.target.empty() ? json(nullptr) : json(approval.target)},
+                                  {"comment", approval.comment},
+                                  {"urgent", approval.urgent},
+                                  {"at", util::iso_utc_ms(approval.at)}});
   if (run->trigger.action == store::TriggerAction::fix)  // its question, and the versions before and after
     if (auto plan = store.get_plan(id))
       if (auto question = stored_question(run->trigger, *plan)) {

@@ -66,6 +66,7 @@ std::string run_text(const json& run) {
   std::ostringstream out;
   const json& s = run["summary"];
   out << "run " << run["id"] << " " << run["state"].get<std::string>() << ": " << run["trigger"]["image"].get<std::string>();
+  if (run["trigger"].value("urgent", false)) out << " (urgent)";
   if (run["trigger"]["digest"].is_string()) out << " @ " << short_digest(run["trigger"]["digest"]);
   out << "\n  " << s["pushed"] << " pushed, " << s["skipped"] << " skipped, " << s["failed"] << " failed, "
       << s["blocked"] << " blocked, " << s["pending"].get<int>() + s["building"].get<int>() + s["pushing"].get<int>()
@@ -114,6 +115,20 @@ std::string run_text(const json& run) {
           << state << "  " << step["detail"].get<std::string>() << "\n";
     }
   }
+  if (run.contains("releases") && !run["releases"].empty()) {
+    out << "  releases (held rollouts: from -> to digest):\n";
+    for (const auto& release : run["releases"])
+      out << "    " << release["target"].get<std::string>() << "/" << release["workload"].get<std::string>() << "  "
+          << short_digest(release["from_digest"]) << " -> " << short_digest(release["to_digest"]) << "  "
+          << release["state"].get<std::string>() << "  " << release["detail"].get<std::string>() << "\n";
+  }
+  if (run.contains("approvals"))
+    for (const auto& approval : run["approvals"])
+      out << "  " << approval["decision"].get<std::string>() << " by " << approval["actor"].get<std::string>()
+          << (approval["target"].is_string() ? " for " + approval["target"].get<std::string>() : "")
+          << (approval["urgent"].get<bool>() ? " (urgent)" : "") << " at " << approval["at"].get<std::string>()
+          << (approval["comment"].get<std::string>().empty() ? "" : ": " + approval["comment"].get<std::string>())
+          << "\n";
   return terminal_safe(out.str());
 }
 

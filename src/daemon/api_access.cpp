@@ -78,6 +78,8 @@ http::ServerResponse Routes::internal_error(int status, std::string_view what, s
 
 bool Routes::may_read(const http::ServerRequest& request, const http::Respond& respond) {
   if (read_token.empty() || offers(request, read_token) || offers(request, api_token)) return true;
+  for (const auto& [name, token] : approvers)  // an approver reads what it decides on
+    if (offers(request, token)) return true;
   respond(json_error(401, "reads need the read token: Authorization: Bearer $" + pipeline.triggers->read_token_env));
   return false;
 }
@@ -92,6 +94,13 @@ bool Routes::authorized(const http::ServerRequest& request, const http::Respond&
     return false;
   }
   return true;
+}
+
+std::optional<std::string> Routes::actor_of(const http::ServerRequest& request) const {
+  if (!api_token.empty() && offers(request, api_token)) return std::string("api");
+  for (const auto& [name, token] : approvers)
+    if (offers(request, token)) return name;
+  return std::nullopt;
 }
 
 void Routes::inventory_get(http::ServerRequest&&, http::Respond respond) {

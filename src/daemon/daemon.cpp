@@ -76,6 +76,7 @@ struct Secrets {
   std::vector<webhook::HookConfig> hooks;  // by index of triggers.webhooks
   std::string read_token;                  // empty: reads are open
   std::string api_token;                   // empty: changes are refused
+  std::vector<std::pair<std::string, std::string>> approvers;  // triggers.approvers: (name, token)
 };
 
 /// Step 1: the pipeline file, which must have a `triggers:` section; nullopt after saying
@@ -134,6 +135,8 @@ std::optional<Secrets> read_secrets(const pipeline::Pipeline& file, const Getenv
     }
   }
   secrets.api_token = getenv(triggers.api_token_env).value_or("");
+  for (const auto& approver : triggers.approvers)  // the pipeline parser checked each is set
+    secrets.approvers.emplace_back(approver.name, getenv(approver.token_env).value_or(""));
   if (secrets.api_token.empty())
     log.warn("no API token: POST /api/patch and /api/advisories are refused", {{"set", "$" + triggers.api_token_env}});
   for (const auto& warning : pipeline::insecure_warnings(file))
@@ -200,14 +203,17 @@ Expected<std::unique_ptr<http::Server>, std::string> start_server(const Options&
 /// Step 5: the coordinator and the schedule, each on its own thread until the stop.
 class Threads {
  public:
-  Threads(const Options& options, Coordinator& coordinator, ScheduleClock& scheduler, std::stop_token cancel)
+  Threads(const Options& options, Coordinator& coordinator, ScheduleClock& scheduler, Releaser& releaser,
+          Notifier& notifier, std::stop_token cancel)
       : coordinator_([this, &options, &coordinator, cancel] {
           coordinator.run(options.stop, cancel);
           std::lock_guard lock(mutex_);
           coordinator_finished_ = true;
           finished_changed_.notify_all();
         }),
-        scheduler_([&options, &scheduler] { scheduler.run(options.stop); }) {}
+        scheduler_([&options, &scheduler] { scheduler.run(options.stop); }),
+        releaser_([&options, &releaser, cancel] { releaser.run(options.stop, cancel); }),
+        notifier_([&options, &notifier] { notifier.run(options.stop); }) {}
 
   /// Whether the coordinator's run() returned by `deadline`.
   bool coordinator_finished(std::chrono::steady_clock::time_point deadline) {
@@ -218,13 +224,15 @@ class Threads {
   void join() {
     coordinator_.join();
     scheduler_.join();
+    releaser_.join();
+    notifier_.join();
   }
 
  private:
   std::mutex mutex_;
   std::condition_variable finished_changed_;
   bool coordinator_finished_ = false;
-  std::jthread coordinator_, scheduler_;  // last: joined before the members they use go
+  std::jthread coordinator_, scheduler_, releaser_, notifier_;  // last: joined before the members they use go
 };
 
 void wait_for_stop(std::stop_token stop) {
@@ -263,11 +271,15 @@ int run_daemon(const Options& options, const pipeline::Pipeline& file, Secrets s
   Metrics metrics;
   declare_metrics(metrics);
   Coordinator coordinator(wiring, {triggers.debounce, triggers.parallel, !file.deploy.empty()}, metrics, log);
+  Releaser releaser(wiring, coordinator, log);
+  Notifier notifier(wiring, log);
   Intake intake(*wiring.store);
   Routes routes{file, std::move(secrets.hooks), secrets.api_token, *wiring.store, intake, coordinator,
                 metrics, log, wiring, {}};
   Listen listen = split_listen(triggers.listen);
   routes.read_token = secrets.read_token;
+  routes.approvers = std::move(secrets.approvers);
+  routes.wake_releaser = [&releaser] { releaser.wake(); };
   routes.host_check = HostCheck(listen.host, triggers.hosts);
   routes.start();
   auto server = start_server(options, listen, *wiring.fleet.get(), routes, log);
@@ -276,7 +288,7 @@ int run_daemon(const Options& options, const pipeline::Pipeline& file, Secrets s
     return 1;
   }
   ScheduleClock scheduler(file, *wiring.store, coordinator, log, metrics);
-  Threads threads(options, coordinator, scheduler, cancel.get_token());
+  Threads threads(options, coordinator, scheduler, releaser, notifier, cancel.get_token());
   wait_for_stop(options.stop);
   shut_down(options, **server, routes, threads, intake, cancel, log);
   return 0;

@@ -197,9 +197,12 @@ class Coordinator {
   void save_retries();
   void load_retries();
   void update_behind();
-  /// Counts and logs what a run tells as it goes.
+
+ public:
+  /// Counts and logs what a run tells as it goes (the release passes' rollouts too).
   void on_progress(const executor::Progress& progress);
 
+ private:
   app::Wiring& wiring_;
   Config config_;
   Metrics& metrics_;
@@ -246,6 +249,40 @@ class ScheduleClock {
   Metrics& metrics_;
 };
 
+// ---- release control --------------------------------------------------------------------
+
+/// Moves awaiting runs on (app::advance_release): every second, at once when woken (an
+/// approval came in), and at the wake time a pass names (a window opens, a soak ends). The
+/// runs and their releases are in the store, so a restarted daemon goes on where it was.
+class Releaser {
+ public:
+  Releaser(app::Wiring& wiring, Coordinator& coordinator, Logger& log);
+  void run(std::stop_token stop, std::stop_token cancel);
+  void wake();
+  static constexpr auto kPoll = std::chrono::seconds(1);
+
+ private:
+  app::Wiring& wiring_;
+  Coordinator& coordinator_;
+  Logger& log_;
+  std::mutex mutex_;
+  std::condition_variable_any woken_;
+  bool wake_ = false;
+  std::map<store::RunId, std::string> told_;  // what was last logged of each awaiting run
+};
+
+/// Delivers the stored notifications (notify::Deliverer) as they fall due, retrying with
+/// backoff; a destination that is down delays only its own deliveries.
+class Notifier {
+ public:
+  Notifier(app::Wiring& wiring, Logger& log) : wiring_(wiring), log_(log) {}
+  void run(std::stop_token stop);
+
+ private:
+  app::Wiring& wiring_;
+  Logger& log_;
+};
+
 // ---- routes -----------------------------------------------------------------------------
 
 /// {"error": message} as application/json with `status`.
@@ -284,6 +321,9 @@ struct Routes {
   GraphSvg graph_svg{};                    // before `workers`: outlives the jobs that use it
   std::unique_ptr<Workers> workers{};      // start(): the reads that may block
   std::unique_ptr<InventoryCache> inventory{};  // start(): GET /api/inventory
+  // `triggers.approvers`: (name, token) pairs whose bearer token may approve or reject runs
+  std::vector<std::pair<std::string, std::string>> approvers{};
+  std::function<void()> wake_releaser{};  // after a decision: the releaser acts on it now
 
   static constexpr std::size_t worker_threads = 2;
   static constexpr std::size_t worker_queue = 32;               // reads waiting for a worker; more: 503
@@ -307,6 +347,7 @@ struct Routes {
     none,  // open
     read,  // the read token when one is set (or the API token); the path tells nothing without it
     api,   // the API bearer token (changes)
+    approve,  // the API token or an approver's token (a decision on a run, recorded under its name)
   };
   enum class Thread { io, worker };  // worker: the handler may block (the store, Graphviz, files)
   struct Route {
@@ -335,6 +376,9 @@ struct Routes {
   bool may_read(const http::ServerRequest& request, const http::Respond& respond);
   /// Answers 403/401 and returns false unless the request carries the API bearer token.
   bool authorized(const http::ServerRequest& request, const http::Respond& respond);
+  /// Who the request's bearer token is: "api" for the API token, an approver's name; nullopt
+  /// for none of them.
+  std::optional<std::string> actor_of(const http::ServerRequest& request) const;
 
   // The handlers, by file. routes.cpp: the dashboard page, /healthz, /metrics, nothing there.
   void page_get(http::ServerRequest&& request, http::Respond respond);
@@ -350,6 +394,8 @@ struct Routes {
   void quarantine_get(http::ServerRequest&& request, http::Respond respond);
   void schedule_get(http::ServerRequest&& request, http::Respond respond);
   void patch_post(http::ServerRequest&& request, http::Respond respond);
+  // release_api.cpp: POST /api/runs/<id>/approve and /reject.
+  void run_post(http::ServerRequest&& request, http::Respond respond);
   // api_access.cpp: GET /api/inventory (the shared refresh).
   void inventory_get(http::ServerRequest&& request, http::Respond respond);
   // graph_api.cpp: the graph as JSON and SVG; GET /api/affected?image=.

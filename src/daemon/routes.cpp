@@ -36,6 +36,7 @@ std::span<const Routes::Route> Routes::table() {
       {"GET",  "/api/inventory",    exact,  &Routes::inventory_get,        read, io},  // its own refresh thread
       {"GET",  "/api/runs",         exact,  &Routes::runs_get,             read, worker},
       {"GET",  "/api/runs/",        prefix, &Routes::run_get,              read, worker},  // <id>, <id>/log
+      {"POST", "/api/runs/",        prefix, &Routes::run_post,             approve, worker},  // <id>/approve, <id>/reject
       {"GET",  "/api/quarantine",   exact,  &Routes::quarantine_get,       read, worker},
       {"GET",  "/api/schedule",     exact,  &Routes::schedule_get,         read, worker},
       {"GET",  "/api/events",       exact,  &Routes::events_get,           read, worker},
@@ -88,6 +89,9 @@ void Routes::handle(http::ServerRequest&& request, http::Respond respond) {
   auto route = std::ranges::find_if(routes, [&](const Route& route) { return here(route) && route.takes(request.method); });
   if (route == routes.end()) return respond(json_error(405, wrong_method(routes, first)));
   if (route->guard == Guard::api && !authorized(request, respond)) return;
+  if (route->guard == Guard::approve && !actor_of(request))
+    return respond(json_error(401, "missing or wrong bearer token: decisions take the API token or an approver's "
+                                   "token (triggers.approvers)"));
   if (route->thread == Thread::worker) return run_blocking(route->handler, std::move(request), std::move(respond));
   (this->*route->handler)(std::move(request), std::move(respond));
 }
