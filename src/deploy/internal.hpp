@@ -45,6 +45,16 @@ json create_body(const json& container, const json& old_image, const std::string
 /// The container's name without the leading '/'.
 std::string container_name(const json& container);
 
+// ---- the workload's release policy (target.cpp) ----------------------------------------
+
+/// The kPolicyLabel value in `labels` (a container's Labels or a Kubernetes object's
+/// metadata.annotations), blanks around it trimmed; empty when absent, not a string, or
+/// `labels` is not an object. Any other value is kept as written (Workload::policy).
+std::string policy_of(const json& labels);
+/// Of two replicas' policies, the one the workload takes when they disagree: an unknown
+/// value, then "hold", then "monitor", then "skip", then "" (see target.cpp for why).
+std::string stricter_policy(const std::string& a, const std::string& b);
+
 // ---- the engine ------------------------------------------------------------------------
 
 /// One engine: its http client and negotiated version. Thread-safe.

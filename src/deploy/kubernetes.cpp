@@ -1,6 +1,6 @@
 // The Kubernetes target: API calls over http::Client with the kubeconfig's credentials,
-// inventory of workloads and the digests their pods run, and image rollouts with rollback
-// (PROTOCOLS.md 6.2 - 6.5).
+// inventory of workloads (with the io.cascade.policy annotation) and the digests their pods
+// run, and image rollouts with rollback (PROTOCOLS.md 6.2 - 6.5).
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "cascade/deploy_kubernetes.hpp"
 #include "cascade/http.hpp"
 #include "cascade/util/text.hpp"
+#include "internal.hpp"
 
 namespace cascade::deploy {
 
@@ -183,6 +184,8 @@ class KubernetesTarget::Impl {
     Workload workload;
     workload.target = options.name;
     workload.name = ns + "/" + std::string(kind.singular) + "/" + object.value("/metadata/name"_json_pointer, "");
+    // The workload object's own annotation; its pods' annotations are not read.
+    workload.policy = detail::policy_of(object.value("/metadata/annotations"_json_pointer, json::object()));
     auto image = reference::parse(container.image);
     workload.image = image ? image->str() : container.image;
     auto pods = pods_of(ns, object);

@@ -1,4 +1,5 @@
-// DockerTarget: connecting, the inventory (containers grouped into workloads) and the pull.
+// DockerTarget: connecting, the inventory (containers grouped into workloads, each with its
+// release policy from the io.cascade.policy label) and the pull.
 #include <map>
 
 #include "internal.hpp"
@@ -69,11 +70,46 @@ std::string created_from(detail::Engine& engine, const json& container) {
 
 }  // namespace
 
+namespace detail {
+
+std::string policy_of(const json& labels) {
+  if (!labels.is_object()) return {};
+  auto found = labels.find(kPolicyLabel);
+  if (found == labels.end() || !found->is_string()) return {};
+  const std::string& value = found->get_ref<const std::string&>();
+  constexpr std::string_view blanks = " \t\r\n";
+  std::size_t first = value.find_first_not_of(blanks);
+  if (first == std::string::npos) return {};
+  return value.substr(first, value.find_last_not_of(blanks) - first + 1);
+}
+
+// Replicas of one workload disagree when a label was changed on some of them only. The
+// workload then takes the policy that keeps a person in the loop: an unknown value (held,
+// and the release says it is not understood, so the mismatch gets seen), then "hold" (no
+// rollout without an approval that shows the whole workload), then "monitor" (reported,
+// never touched), then "skip" (left out), then none. hold ranks above monitor and skip
+// although those never touch anything: they also never ask anyone, and a replica asking
+// for an approval is the one explicit request for a human to look; a skip still ranks above
+// none, so a container someone excluded is not rolled along with unlabelled siblings.
+// Equal ranks (two different unknown values) keep `a`, the earlier replica by name.
+std::string stricter_policy(const std::string& a, const std::string& b) {
+  auto rank = [](const std::string& policy) {
+    if (policy.empty()) return 0;
+    if (policy == "skip") return 1;
+    if (policy == "monitor") return 2;
+    if (policy == "hold") return 3;
+    return 4;
+  };
+  return rank(b) > rank(a) ? b : a;
+}
+
+}  // namespace detail
+
 Expected<std::vector<Workload>, Error> DockerTarget::inventory(const std::optional<reference::Reference>& repository) {
   auto listed = detail::list_containers(*impl_->engine);
   if (!listed) return unexpected(listed.error());
   struct Member {
-    std::string name, id;
+    std::string name, id, policy;
   };
   std::map<std::string, Workload> workloads;
   std::map<std::string, std::vector<Member>> members;
@@ -86,7 +122,8 @@ Expected<std::vector<Workload>, Error> DockerTarget::inventory(const std::option
     std::string image_text = created_from(*impl_->engine, container);
     auto parsed = reference::parse(image_text);
     if (repository && (!parsed || parsed->repository() != repository->repository())) continue;
-    std::string key = group_key(container.value("Labels", json::object()), impl_->options.group_label, name);
+    json labels = container.value("Labels", json::object());
+    std::string key = group_key(labels, impl_->options.group_label, name);
     Workload& workload = workloads[key];
     if (workload.name.empty()) {
       workload.target = impl_->options.name;
@@ -95,13 +132,16 @@ Expected<std::vector<Workload>, Error> DockerTarget::inventory(const std::option
       workload.image_id = container.value("ImageID", "");
       if (parsed) repositories[key] = parsed->repository();
     }
-    members[key].push_back({name, container.value("Id", "")});
+    members[key].push_back({name, container.value("Id", ""), detail::policy_of(labels)});
   }
   std::vector<Workload> result;
   for (auto& [key, workload] : workloads) {
     auto& group = members[key];
     std::sort(group.begin(), group.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
-    for (const auto& member : group) workload.instances.push_back(member.id);
+    for (const auto& member : group) {
+      workload.instances.push_back(member.id);
+      workload.policy = detail::stricter_policy(workload.policy, member.policy);
+    }
     if (repositories.contains(key)) workload.digest = repo_digest(*impl_->engine, workload.image_id, repositories[key]);
     result.push_back(std::move(workload));
   }
