@@ -37,6 +37,8 @@ struct Trigger {
   // up-to-date check, and an unfinished run of the same image and digest is finished.
   // Otherwise a notice: a hint confirmed with the registry first.
   bool exact = false;
+  // `--urgent`, "urgent": true: the run skips approvals and windows on the targets that allow it
+  bool urgent = false;
   std::vector<std::string> globs;                   // rebuild
   std::shared_ptr<const PackageQuestion> question;  // fix
   store::RunId run = 0;                             // resume

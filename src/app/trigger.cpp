@@ -221,7 +221,13 @@ Decision decide(const std::optional<ActiveRun>& active, const Trigger& trigger) 
   return same || active->images.count(trigger.image) ? Decision::join : Decision::follow;
 }
 
-Expected<Handled, Failure> handle(Wiring& wiring, const Trigger& trigger, const HandleOptions& options) {
+Expected<Handled, Failure> handle(Wiring& wiring, const Trigger& trigger, const HandleOptions& given) {
+  HandleOptions urgent_options;
+  if (trigger.urgent) {  // the trigger marks its run urgent
+    urgent_options = given;
+    urgent_options.run.urgent = true;
+  }
+  const HandleOptions& options = trigger.urgent ? urgent_options : given;
   switch (trigger.action) {
     case Trigger::Action::patch: return handle_patch(wiring, trigger, options);
     case Trigger::Action::rebuild: return handle_rebuild(wiring, trigger, options);

@@ -57,7 +57,11 @@ struct Remote {
   }
 };
 
-bool final_state(const std::string& state) { return state == "succeeded" || state == "failed" || state == "interrupted"; }
+// Where following a run stops: a final state, or awaiting its release (an approval or a window
+// may be hours away; the daemon releases it).
+bool final_state(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "interrupted" || state == "awaiting";
+}
 
 }  // namespace
 
@@ -81,7 +85,9 @@ int remote_patch(const Common& common, const PatchArgs& args) {
     return kBadInput;
   }
   Remote remote(args.server);
-  auto posted = remote.call("POST", "/api/patch", json{{"image", args.image}}.dump());
+  json request{{"image", args.image}};
+  if (args.urgent) request["urgent"] = true;
+  auto posted = remote.call("POST", "/api/patch", request.dump());
   if (!posted) {
     fail("cannot reach " + args.server + ": " + posted.error());
     return kFailed;
@@ -129,7 +135,10 @@ int remote_patch(const Common& common, const PatchArgs& args) {
       if (final_state(run->second["state"])) {
         if (common.format == "json") std::cout << run->second.dump(2) << "\n";
         else std::cout << run_text(run->second);
-        return run->second["state"] == "succeeded" ? kOk : kFailed;
+        if (run->second["state"] == "awaiting")
+          std::cerr << "cascade: the run awaits its release; the daemon rolls out once it is approved (POST "
+                       "/api/runs/" << run_id.get<long long>() << "/approve) or its window opens\n";
+        return run->second["state"] == "succeeded" || run->second["state"] == "awaiting" ? kOk : kFailed;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));

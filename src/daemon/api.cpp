@@ -119,6 +119,11 @@ void Routes::patch_post(http::ServerRequest&& request, http::Respond respond) {
     if (!body["digest"].is_string()) return respond(json_error(400, "digest: expected a string"));
     query += "@" + body["digest"].get<std::string>();
   }
+  bool urgent = false;
+  if (body.contains("urgent")) {
+    if (!body["urgent"].is_boolean()) return respond(json_error(400, "urgent: expected true or false"));
+    urgent = body["urgent"];
+  }
   auto ref = reference::parse(query);
   if (!ref) return respond(json_error(400, "'" + query + "' is not an image reference: " + ref.error().message));
   if (coordinator.fleet().fleet->graph.match(*ref).empty())
@@ -130,7 +135,7 @@ void Routes::patch_post(http::ServerRequest&& request, http::Respond respond) {
   event.source = store::TriggerKind::api;  // patched exactly as asked, also after a restart
   static std::atomic<std::uint64_t> counter{0};
   event.dedupe_key = "api:" + util::iso_now_ms() + ":" + std::to_string(counter++);
-  intake.submit({event}, [this, query, respond = std::move(respond)](auto recorded) {
+  intake.submit({event}, [this, query, urgent, respond = std::move(respond)](auto recorded) {
     if (!recorded) return respond(json_error(503, "cannot store the request; retry"));
     store::EventId id = recorded->front().id;
     Queued queued;
@@ -138,6 +143,7 @@ void Routes::patch_post(http::ServerRequest&& request, http::Respond respond) {
     queued.trigger.actor = "api";
     queued.trigger.image = query;
     queued.trigger.exact = true;
+    queued.trigger.urgent = urgent;
     queued.events = {id};
     auto busy = coordinator.active();
     if (busy || coordinator.queued() > 0) {  // answer now; the caller follows the event
