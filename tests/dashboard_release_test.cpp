@@ -1,0 +1,1 @@
+// placeholder: the dashboard's release view (issue 14)
