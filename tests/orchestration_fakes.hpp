@@ -116,6 +116,7 @@ class Builder final : public builder::Builder {
       std::lock_guard lock(mutex_);
       started_.push_back(request.image);
       dockerfiles_[request.image] = request.dockerfile_text;
+      tests_[request.image] = request.tests.size();
       max_running_ = std::max(max_running_, ++running_);
       auto& script = scripts_[request.image];
       if (dead_) {
@@ -168,6 +169,12 @@ class Builder final : public builder::Builder {
     std::lock_guard lock(mutex_);
     return max_running_;
   }
+  /// How many `test:` commands the latest request for `image` carried.
+  std::size_t tests_of(const std::string& image) const {
+    std::lock_guard lock(mutex_);
+    auto found = tests_.find(image);
+    return found == tests_.end() ? 0 : found->second;
+  }
 
  private:
   Expected<builder::BuildResult, builder::Error> perform(Attempt attempt, const builder::BuildRequest& request,
@@ -197,6 +204,7 @@ class Builder final : public builder::Builder {
   std::map<std::string, std::deque<Attempt>> scripts_;
   std::vector<std::string> started_;
   std::map<std::string, std::string> dockerfiles_;
+  std::map<std::string, std::size_t> tests_;
   int running_ = 0, max_running_ = 0;
   std::size_t held_ = 0;
   bool released_ = false;

@@ -191,3 +191,38 @@ TEST_CASE("executor: a failure leaves ready and waiting steps outside its descen
   CHECK(bench.task("worker").state == store::TaskState::pushed);
   CHECK(bench.task("tool").state == store::TaskState::pushed);
 }
+
+TEST_CASE("executor: a held deployment is stored as a release once its image is pushed, and the run awaits its release") {
+  // Release control: a gated target's rollouts are not made by the run; each is stored with the
+  // digest this run pushed, for the release passes (app::advance_release).
+  Bench bench({recipe("app", {kDebian}), recipe("worker", {kDebian})});
+  fakes::Target target("prod");
+  executor::Deployment held;
+  held.target = &target;
+  held.workload.name = "app-web";
+  held.workload.digest = "sha256:" + std::string(64, '1');
+  held.held = true;
+  held.wave = 1;
+  held.workload.policy = "hold";
+  bench.deployments[image("app")].push_back(held);
+  executor::Deployment direct;  // an ungated target's rollout is made at once, as before
+  direct.target = &target;
+  direct.workload.name = "worker-1";
+  bench.deployments[image("worker")].push_back(direct);
+  CHECK(bench.execute().state == store::RunState::awaiting);
+  auto rolled = target.rolled();
+  REQUIRE(rolled.size() == 1);
+  CHECK(rolled[0].starts_with("worker-1 -> "));
+  auto releases = bench.sqlite->get_releases(bench.run);
+  REQUIRE(releases);
+  REQUIRE(releases->size() == 1);
+  const auto& release = releases->front();
+  CHECK(release.target == "prod");
+  CHECK(release.workload == "app-web");
+  CHECK(release.image == image("app"));
+  CHECK(release.from_digest == held.workload.digest);
+  CHECK(release.to_digest == bench.pushed("app"));
+  CHECK(release.wave == 1);
+  CHECK(release.policy == "hold");
+  CHECK(release.state == store::ReleaseState::held);
+}

@@ -141,3 +141,28 @@ TEST_CASE("workers: a build for several platforms goes only to a worker that pus
     CHECK(bench.task("leaf").state == store::TaskState::blocked);
   }
 }
+
+TEST_CASE("workers: a recipe with test: commands goes only to a worker that runs them before the push") {
+  graph::Recipe tested = recipe("tested", {kDebian});
+  tested.tests = {graph::TestCommand{{"/bin/true"}, std::chrono::seconds(30)}};
+  SUBCASE("placed on the docker-like worker, though the buildkit-like one is declared first and idle; the request "
+          "carries the tests") {
+    Bench bench({tested, recipe("plain", {kDebian})});
+    fakes::Builder buildkit(bench.images), docker(bench.images);
+    bench.pool = {{"buildkit", &buildkit, 2, {}, false, false}, {"docker", &docker, 2, {}, false, true}};
+    auto outcome = bench.execute();
+    CHECK(outcome.state == store::RunState::succeeded);
+    CHECK(bench.task("tested").worker == "docker");
+    CHECK(buildkit.builds_of(image("tested")) == 0);
+    CHECK(docker.tests_of(image("tested")) == 1);
+  }
+  SUBCASE("failed at once, saying why, when no such worker matches") {
+    Bench bench({tested});
+    fakes::Builder buildkit(bench.images);
+    bench.pool = {{"buildkit", &buildkit, 2, {}, false, false}};
+    auto outcome = bench.execute();
+    CHECK(outcome.state == store::RunState::failed);
+    CHECK(bench.task("tested").reason.find("it has `test:` commands") != std::string::npos);
+    CHECK(buildkit.started().empty());
+  }
+}

@@ -119,6 +119,7 @@ struct Worker {
   std::size_t capacity = 1;
   std::map<std::string, std::string> labels;
   bool multi_platform = true;  // its builder pushes several platforms as one index (buildah's does)
+  bool runs_tests = true;      // its builder runs `test:` commands before the push (buildah's, docker's)
 };
 
 /// True when `worker` may build a recipe that asks for `choice`.

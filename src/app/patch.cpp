@@ -107,7 +107,7 @@ std::vector<executor::Worker> run_workers(const Wiring& wiring, std::size_t para
   std::vector<executor::Worker> workers;
   for (const auto& worker : wiring.workers)
     workers.push_back({worker.name, worker.builder.get(), worker.capacity ? worker.capacity : parallel, worker.labels,
-                       worker.kind == pipeline::WorkerKind::buildah});
+                       worker.kind == pipeline::WorkerKind::buildah, worker.kind != pipeline::WorkerKind::buildkit});
   return workers;
 }
 

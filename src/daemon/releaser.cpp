@@ -1,6 +1,8 @@
 // The daemon's release control: the releaser moves awaiting runs on (approvals, windows,
 // waves), the notifier delivers the stored notifications. Both read their work from the
 // store, so a restart loses nothing.
+#include <algorithm>
+
 #include "cascade/notify.hpp"
 #include "internal.hpp"
 
@@ -61,8 +63,16 @@ void Notifier::run(std::stop_token stop) {
     if (report.failed > 0)
       log_.warn("notifications not delivered; retrying with backoff",
                 {{"delivered", report.delivered}, {"failed", report.failed}});
+    // New notifications are looked for every second; while a destination is down and its
+    // next try is later, the backlog is not read again before then (at most 30 s apart).
+    auto pause = std::chrono::milliseconds(1000);
+    if (report.failed > 0)
+      if (auto due = deliverer.next_due()) {
+        auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        pause = std::clamp<std::chrono::milliseconds>(*due - now, std::chrono::milliseconds(1000), std::chrono::seconds(30));
+      }
     std::unique_lock lock(mutex);
-    never.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+    never.wait_for(lock, stop, pause, [] { return false; });
   }
 }
 

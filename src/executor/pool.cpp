@@ -23,6 +23,10 @@ WorkerPool::WorkerPool(const std::vector<Worker>& workers, std::chrono::millisec
   for (const auto& worker : workers) states_.push_back({&worker, 0, {}, {}, {}});
 }
 
+bool WorkerPool::can(const Worker& worker, BuildNeeds needs) {
+  return (!needs.multi_platform || worker.multi_platform) && (!needs.tests || worker.runs_tests);
+}
+
 std::size_t WorkerPool::missing(const State& state, const std::vector<std::string>& parents) const {
   std::size_t count = 0;
   for (const auto& parent : parents) count += state.holds.count(parent) ? 0 : 1;
@@ -30,12 +34,12 @@ std::size_t WorkerPool::missing(const State& state, const std::vector<std::strin
 }
 
 std::optional<std::size_t> WorkerPool::take(const graph::WorkerChoice& choice, const std::string& image,
-                                            const std::vector<std::string>& parents, bool multi_platform) {
+                                            const std::vector<std::string>& parents, BuildNeeds needs) {
   std::optional<std::size_t> best;
   std::size_t best_missing = 0, best_free = 0;
   for (std::size_t i = 0; i < states_.size(); ++i) {
     const State& state = states_[i];
-    if (!matches(*state.worker, choice) || (multi_platform && !state.worker->multi_platform) || !up(state) ||
+    if (!matches(*state.worker, choice) || !can(*state.worker, needs) || !up(state) ||
         state.running >= state.worker->capacity)
       continue;
     std::size_t miss = prefer_parents_ ? missing(state, parents) : 0;
@@ -69,19 +73,22 @@ void WorkerPool::mark_down(std::size_t index, const std::string& reason) {
   states_[index].down_reason = reason;
 }
 
-std::optional<std::string> WorkerPool::unplaceable(const graph::WorkerChoice& choice, bool multi_platform) const {
+std::optional<std::string> WorkerPool::unplaceable(const graph::WorkerChoice& choice, BuildNeeds needs) const {
   std::string why;
   bool any_match = false;
   for (const auto& state : states_) {
     if (!matches(*state.worker, choice)) continue;
     any_match = true;
-    if (multi_platform && !state.worker->multi_platform) continue;
+    if (!can(*state.worker, needs)) continue;
     if (up(state)) return std::nullopt;
     why += (why.empty() ? "" : "; ") + state.worker->name + " is down (" + state.down_reason + ")";
   }
-  if (why.empty() && any_match && multi_platform)
+  if (why.empty() && any_match && needs.multi_platform)
     return "it is built for several platforms, and no worker its builder choice matches pushes an image index "
            "(docker and buildkit workers build one platform): give it a buildah worker";
+  if (why.empty() && any_match && needs.tests)
+    return "it has `test:` commands, and no worker its builder choice matches can run the image before the push "
+           "(buildkit workers push from inside BuildKit): give it a buildah or docker worker";
   if (why.empty()) return "no worker matches its builder choice";
   return why;
 }

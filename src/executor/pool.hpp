@@ -17,6 +17,12 @@
 
 namespace cascade::executor::detail {
 
+/// What a build asks of its worker beyond its builder choice.
+struct BuildNeeds {
+  bool multi_platform = false;  // several platforms: only a worker whose builder pushes an index
+  bool tests = false;           // `test:` commands: only a worker that can run the image before the push
+};
+
 class WorkerPool {
  public:
   using Clock = std::chrono::steady_clock;
@@ -25,10 +31,10 @@ class WorkerPool {
 
   /// A worker for the build of `image` asking for `choice`, now counted as running one more
   /// build and holding `image` and `parents` (the images of this run it is built on);
-  /// nullopt when every matching worker is busy or down. `multi_platform`: the build makes
-  /// several platforms, so only a worker whose builder pushes an index matches.
+  /// nullopt when every matching worker is busy or down. `needs`: only a worker that can do
+  /// what the build needs matches (see BuildNeeds).
   std::optional<std::size_t> take(const graph::WorkerChoice& choice, const std::string& image,
-                                  const std::vector<std::string>& parents, bool multi_platform = false);
+                                  const std::vector<std::string>& parents, BuildNeeds needs = {});
   /// Worker `name` holds `image` (built before a resume).
   void hold(const std::string& name, const std::string& image);
   /// The build on worker `index` ended.
@@ -37,7 +43,7 @@ class WorkerPool {
   void mark_down(std::size_t index, const std::string& reason);
   /// Why no worker can ever take a build asking for `choice` right now: every matching
   /// worker is down (with each one's reason); nullopt when one is up.
-  std::optional<std::string> unplaceable(const graph::WorkerChoice& choice, bool multi_platform = false) const;
+  std::optional<std::string> unplaceable(const graph::WorkerChoice& choice, BuildNeeds needs = {}) const;
 
   const Worker& worker(std::size_t index) const { return *states_[index].worker; }
   std::size_t capacity() const;  // builds at once over every worker
@@ -46,6 +52,7 @@ class WorkerPool {
   std::size_t parent_pulls() const { return parent_pulls_; }
 
  private:
+  static bool can(const Worker& worker, BuildNeeds needs);
   struct State {
     const Worker* worker = nullptr;
     std::size_t running = 0;

@@ -42,12 +42,12 @@ std::optional<StepInput> BuildQueue::start(
       }
       const plan::Step& step = plan_.steps[index];
       const graph::WorkerChoice& choice = graph_.recipe_of(step.node)->worker;
-      const bool multi_platform = !step.platforms.empty();
-      if (auto worker = pool.take(choice, step.image, step.bases_built_in_run, multi_platform)) {
+      const BuildNeeds needs{!step.platforms.empty(), !graph_.recipe_of(step.node)->tests.empty()};
+      if (auto worker = pool.take(choice, step.image, step.bases_built_in_run, needs)) {
         scheduler_.start(index);
         return input_for(index, *worker);
       }
-      if (auto why = pool.unplaceable(choice, multi_platform)) {
+      if (auto why = pool.unplaceable(choice, needs)) {
         if ((error = fail_unplaceable(index, *why))) return std::nullopt;
         again = true;
         break;
