@@ -1,7 +1,8 @@
-// fleet::scan carries the pipeline's `platforms:` into each graph recipe, against real git
-// repositories created by the test.
+// fleet::scan carries the pipeline's `platforms:` and `test:` into each graph recipe, against
+// real git repositories created by the test.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -93,4 +94,64 @@ TEST_CASE("fleet::scan carries each recipe's platforms into the graph") {
     CHECK(platforms_of(fleet, "r.example.com/base/debian:12").empty());
     CHECK(platforms_of(fleet, "r.example.com/apps/web:1") == Platforms{"linux/amd64", "linux/arm64"});
   }
+}
+
+namespace {
+
+using Tests = std::vector<graph::TestCommand>;
+
+Tests tests_of(const fleet::Fleet& fleet, const std::string& image) {
+  auto id = fleet.graph.find(image);
+  REQUIRE_MESSAGE(id, image);
+  return fleet.graph.recipe_of(*id)->tests;
+}
+
+graph::TestCommand test_command(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
+  return graph::TestCommand{std::move(argv), timeout};
+}
+
+// Tests at every level, as kPipeline declares platforms: the top level's, the apps source's,
+// an image entry's own and a discover rule's; `test: []` on the web entry turns them off.
+constexpr const char* kTestedPipeline = R"(version: 1
+test:
+  - run: [/bin/sh, -c, "test -x /bin/sh"]
+sources:
+  - name: platform
+    git: platform
+    images:
+      - {image: r.example.com/base/debian:12, dockerfile: debian/Dockerfile}
+  - name: apps
+    git: apps
+    test:
+      - {run: [bash, --version], timeout: 30s}
+    images:
+      - image: r.example.com/apps/api:1
+        dockerfile: api/Dockerfile
+        test:
+          - {run: [api, --self-test], timeout: 2m}
+          - {run: [curl, --version]}
+      - {image: r.example.com/apps/web:1, dockerfile: web/Dockerfile, test: []}
+      - {image: r.example.com/apps/cart:2, dockerfile: services/cart/Dockerfile}
+    discover:
+      - {dockerfiles: "services/*/Dockerfile", image: "r.example.com/apps/{dir}:1", test: [{run: [shop, check]}]}
+      - {dockerfiles: "jobs/*/Dockerfile", image: "r.example.com/jobs/{dir}:1"}
+)";
+
+}  // namespace
+
+TEST_CASE("fleet::scan carries each recipe's tests into the graph") {
+  // The image entry's `test:`, else its discover rule's, else its source's, else the
+  // pipeline's top-level list, else none; in the order written, with their timeouts.
+  using namespace std::chrono_literals;
+  TempDir dir;
+  make_repos(dir);
+  auto fleet = scan_ok(dir, kTestedPipeline);
+  CHECK(tests_of(fleet, "r.example.com/apps/api:1") ==
+        Tests{test_command({"api", "--self-test"}, 2min), test_command({"curl", "--version"}, 5min)});
+  CHECK(tests_of(fleet, "r.example.com/apps/web:1").empty());  // `test: []` overrides the source's
+  CHECK(tests_of(fleet, "r.example.com/apps/shop:1") == Tests{test_command({"shop", "check"}, 5min)});
+  CHECK(tests_of(fleet, "r.example.com/jobs/nightly:1") == Tests{test_command({"bash", "--version"}, 30s)});
+  CHECK(tests_of(fleet, "r.example.com/apps/cart:2") == Tests{test_command({"bash", "--version"}, 30s)});
+  CHECK(tests_of(fleet, "r.example.com/base/debian:12") ==
+        Tests{test_command({"/bin/sh", "-c", "test -x /bin/sh"}, 5min)});
 }

@@ -242,16 +242,16 @@ TEST_CASE("pipeline::parse errors") {
     CHECK(error.column == 9);
     CHECK(error.message ==
           "unknown key 'dockerfiel' in image recipe; did you mean 'dockerfile'? allowed: image, dockerfile, context, "
-          "target, build_args, builder, platforms");
+          "target, build_args, builder, platforms, test");
     CHECK(error.str() == "cascade.yaml:8:9: " + error.message);
   }
-  SUBCASE("unknown key without a close match; future sections are unknown for now") {
-    Error error = error_for(std::string(kMinimal) + "notify: mail\n");
+  SUBCASE("unknown key without a close match") {
+    Error error = error_for(std::string(kMinimal) + "alerts: mail\n");
     CHECK(error.line == 8);
     CHECK(error.column == 1);
     CHECK(error.message ==
-          "unknown key 'notify' in the pipeline file; allowed: version, state, cache, registries, sources, deploy, "
-          "max_parallel_deploys, builders, platforms, triggers");
+          "unknown key 'alerts' in the pipeline file; allowed: version, state, cache, registries, sources, deploy, "
+          "max_parallel_deploys, builders, platforms, triggers, test, approval, waves, notify");
     Error builder = error_for(std::string(kMinimal) + "builder: buildah\n");
     CHECK(contains(builder.message, "unknown key 'builder' in the pipeline file; did you mean 'builders'?"));
     Error typo = error_for(std::string(kMinimal) + "registrie: []\n");
@@ -261,7 +261,7 @@ TEST_CASE("pipeline::parse errors") {
     Error source = error_for(std::string(kMinimal) + "    branch: main\n");
     CHECK(source.line == 8);
     CHECK(source.column == 5);
-    CHECK(contains(source.message, "unknown key 'branch' in source; allowed: name, git, ref, builder, platforms, images, discover"));
+    CHECK(contains(source.message, "unknown key 'branch' in source; allowed: name, git, ref, builder, platforms, test, images, discover"));
     Error discover = error_for(R"(version: 1
 sources:
   - name: a
@@ -295,7 +295,7 @@ sources:
     Error source = error_for("version: 1\nsources:\n  - platform\n");
     CHECK(source.line == 3);
     CHECK(source.column == 5);
-    CHECK(contains(source.message, "source must be a mapping with keys name, git, ref, builder, platforms, images, discover, not a string"));
+    CHECK(contains(source.message, "source must be a mapping with keys name, git, ref, builder, platforms, test, images, discover, not a string"));
     Error args = error_for(with_recipe_line("build_args: [A=1]"));
     CHECK(args.line == 8);
     CHECK(args.column == 21);
@@ -344,7 +344,7 @@ sources:
     CHECK(dockerfile.column == 9);
     CHECK(dockerfile.message ==
           "missing required key 'dockerfile' in image recipe; add it (allowed: image, dockerfile, context, target, "
-          "build_args, builder, platforms)");
+          "build_args, builder, platforms, test)");
     Error git = error_for("version: 1\nsources:\n  - name: a\n    images: []\n");
     CHECK(git.line == 3);
     CHECK(git.column == 5);

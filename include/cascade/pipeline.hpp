@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -303,6 +304,10 @@ struct Pipeline {
 struct Environment {
   std::string home;            // $HOME; empty when unset (a path starting with '~' then fails)
   std::string xdg_cache_home;  // $XDG_CACHE_HOME; empty when unset (ignored unless absolute)
+  // Looks up the variables the file names for its secrets (`notify` url_env and secret_env,
+  // `triggers.approvers` token_env), which must be set when the file is read; nullopt: unset.
+  // Empty: the process environment.
+  std::function<std::optional<std::string>(const std::string& name)> variable = {};
   /// The values of the running process.
   static Environment current();
 };
@@ -319,7 +324,8 @@ struct Error {
 /// Parses pipeline YAML text; `file` and `directory` are used for messages and for
 /// resolving relative paths. Fails with Error on any invalid content.
 Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory);
-/// The same, with '~' and the default cache taken from `env` instead of the process.
+/// The same, with '~', the default cache and the secret variables taken from `env` instead of
+/// the process.
 Expected<Pipeline, Error> parse(std::string_view text, std::string_view file, std::string_view directory,
                                 const Environment& env);
 

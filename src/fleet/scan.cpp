@@ -27,6 +27,7 @@ struct Candidate {
   std::string declared_at;  // pipeline file position of the entry that made it
   graph::WorkerChoice worker;  // the entry's `builder:`, else its source's; empty: any worker
   std::vector<std::string> platforms;  // the entry's `platforms:`, else its source's, else the fleet's
+  std::vector<graph::TestCommand> tests;  // the entry's `test:`, else its source's, else the fleet's
 };
 
 struct SourceResult {
@@ -71,11 +72,23 @@ std::vector<std::string> platforms_for(const std::optional<std::vector<std::stri
   return pipeline.platforms.value_or(std::vector<std::string>{});
 }
 
+// The `test:` commands that apply to an entry, chosen as platforms_for chooses: its own,
+// else its source's, else the top level's; `test: []` at any level means none from there down.
+std::vector<graph::TestCommand> tests_for(const std::optional<std::vector<pipeline::TestCommand>>& own,
+                                          const pipeline::Source& source, const pipeline::Pipeline& pipeline) {
+  const auto& chosen = own ? own : source.tests ? source.tests : pipeline.tests;
+  std::vector<graph::TestCommand> tests;
+  if (!chosen) return tests;
+  for (const auto& test : *chosen) tests.push_back(graph::TestCommand{test.argv, test.timeout});
+  return tests;
+}
+
 void add_explicit(const pipeline::Pipeline& pipeline, const pipeline::Source& source, std::vector<Candidate>& out) {
   for (const auto& entry : source.images) {
     out.push_back(Candidate{entry.image, entry.dockerfile, entry.context.empty() ? folder_of(entry.dockerfile) : entry.context,
                             entry.target, entry.build_args, at(pipeline, entry.mark),
-                            worker_for(entry.builder, source), platforms_for(entry.platforms, source, pipeline)});
+                            worker_for(entry.builder, source), platforms_for(entry.platforms, source, pipeline),
+                            tests_for(entry.tests, source, pipeline)});
   }
 }
 
@@ -119,7 +132,8 @@ void add_discovered(const pipeline::Pipeline& pipeline, const pipeline::Source& 
         continue;
       }
       out.push_back(Candidate{image->str(), file, context, rule.target, rule.build_args, where,
-                              worker_for(rule.builder, source), platforms_for(rule.platforms, source, pipeline)});
+                              worker_for(rule.builder, source), platforms_for(rule.platforms, source, pipeline),
+                              tests_for(rule.tests, source, pipeline)});
     }
     if (matched == 0)
       result.warnings.push_back({where, "source '" + source.name + "': no file matches '" + rule.dockerfiles + "'"});
@@ -187,6 +201,7 @@ SourceResult read_source(const pipeline::Pipeline& pipeline, const pipeline::Sou
     recipe.commit = *commit;
     recipe.worker = std::move(candidate.worker);
     recipe.platforms = std::move(candidate.platforms);
+    recipe.tests = std::move(candidate.tests);
     recipe.bases = std::move(analysis->bases);
     if (analysis->frontend) recipe.frontend = analysis->frontend->str();
     result.recipes.push_back(std::move(recipe));

@@ -15,7 +15,7 @@ namespace {
 const Section kTarget{"deploy target",
                       {{"name", true}, {"kind", true}, {"images"}, {"rollout"}, {"endpoint"}, {"tls"},
                        {"group_by"}, {"kubeconfig"}, {"context"}, {"namespaces"}, {"argv"}, {"env"},
-                       {"timeout"}, {"insecure"}}};
+                       {"timeout"}, {"insecure"}, {"approval"}, {"windows"}, {"urgent"}}};
 const Section kRolloutSection{"rollout",
                               {{"batch"}, {"max_unavailable"}, {"health_timeout"}, {"rollback"}, {"http_probe"},
                                {"stable_for"}}};
@@ -63,29 +63,6 @@ bool valid_namespace(const std::string& name) {
 Expected<int, Error> read_int(const Context& context, const YAML::Node& node, std::string_view key, int minimum) {
   CASCADE_TRY_ASSIGN(auto count, read_count(context.report, node, key, static_cast<std::size_t>(minimum)));
   return static_cast<int>(count);
-}
-
-Expected<std::chrono::milliseconds, Error> read_duration(const Context& context, const YAML::Node& node,
-                                                         std::string_view key, bool allow_zero) {
-  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, key));
-  auto duration = parse_duration(text);
-  if (!duration) return unexpected(context.report.at(node, quote(key) + ": " + duration.error()));
-  if (!allow_zero && duration->count() == 0)
-    return unexpected(context.report.at(node, quote(key) + " must be longer than zero"));
-  return *duration;
-}
-
-/// A list of non-empty strings.
-Expected<std::vector<std::string>, Error> read_string_list(const Context& context, const YAML::Node& node,
-                                                           std::string_view key) {
-  CASCADE_TRY(expect_list(context.report, node, key));
-  if (node.size() == 0) return unexpected(context.report.at(node, quote(key) + " is empty: list at least one value"));
-  std::vector<std::string> values;
-  for (const YAML::Node& entry : node) {
-    CASCADE_TRY_ASSIGN(auto value, read_nonempty(context.report, entry, key));
-    values.push_back(value);
-  }
-  return values;
 }
 
 /// Checks the placeholders of one argv entry; fails with the reason.
@@ -160,23 +137,6 @@ Status read_rollout(const Context& context, const YAML::Node& node, DeployKind k
   if (auto value = fields.find("stable_for")) {
     CASCADE_TRY_ASSIGN(rollout.stable_for, read_duration(context, *value, "stable_for", true));
   }
-  return {};
-}
-
-Status read_images(const Context& context, const YAML::Node& node, DeployTarget& target) {
-  CASCADE_TRY_ASSIGN(auto images, read_string_list(context, node, "images"));
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    const std::string& glob = images[i];
-    auto valid = validate_glob(glob);
-    if (!valid)
-      return unexpected(context.report.at(node[i], "'images' glob " + quote(glob) + ": " + valid.error().first));
-    std::size_t last_slash = glob.rfind('/');
-    std::size_t tail = last_slash == std::string::npos ? 0 : last_slash + 1;
-    if (glob.find_first_of(":@", tail) != std::string::npos)
-      return unexpected(context.report.at(node[i], "'images' glob " + quote(glob) +
-                                                       " matches repositories: remove the tag or digest"));
-  }
-  target.images = std::move(images);
   return {};
 }
 
@@ -286,6 +246,16 @@ Status read_kind_fields(const Context& context, const Fields& fields, DeployTarg
   return {};
 }
 
+/// approval, windows, urgent: what holds a target's rollouts (release.cpp reads the values).
+Status read_release_fields(const Context& context, const Fields& fields, DeployTarget& target) {
+  if (auto node = fields.find("approval")) {
+    CASCADE_TRY_ASSIGN(target.approval, read_approval(context, *node, ApprovalScope::target));
+  }
+  if (auto node = fields.find("windows")) CASCADE_TRY_ASSIGN(target.windows, read_windows(context, *node));
+  if (auto node = fields.find("urgent")) CASCADE_TRY_ASSIGN(target.urgent, read_bool(context.report, *node, "urgent"));
+  return {};
+}
+
 Expected<DeployTarget, Error> read_deploy_target(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kTarget));
   DeployTarget target;
@@ -298,14 +268,56 @@ Expected<DeployTarget, Error> read_deploy_target(const Context& context, const Y
   target.name = name;
   CASCADE_TRY_ASSIGN(target.kind, read_kind(context, fields.get("kind")));
   CASCADE_TRY(check_kind_keys(context, node, fields, target.kind));
-  if (auto images = fields.find("images")) CASCADE_TRY(read_images(context, *images, target));
+  if (auto images = fields.find("images")) {
+    CASCADE_TRY_ASSIGN(target.images, read_repository_globs(context, *images, "images"));
+  }
   if (auto rollout = fields.find("rollout")) CASCADE_TRY(read_rollout(context, *rollout, target.kind, target.rollout));
   CASCADE_TRY(read_kind_fields(context, fields, target));
   CASCADE_TRY(check_insecure(context, fields, target));
+  CASCADE_TRY(read_release_fields(context, fields, target));
   return target;
 }
 
 }  // namespace
+
+Expected<std::chrono::milliseconds, Error> read_duration(const Context& context, const YAML::Node& node,
+                                                         std::string_view key, bool allow_zero) {
+  CASCADE_TRY_ASSIGN(auto text, read_nonempty(context.report, node, key));
+  auto duration = parse_duration(text);
+  if (!duration) return unexpected(context.report.at(node, quote(key) + ": " + duration.error()));
+  if (!allow_zero && duration->count() == 0)
+    return unexpected(context.report.at(node, quote(key) + " must be longer than zero"));
+  return *duration;
+}
+
+Expected<std::vector<std::string>, Error> read_string_list(const Context& context, const YAML::Node& node,
+                                                           std::string_view key) {
+  CASCADE_TRY(expect_list(context.report, node, key));
+  if (node.size() == 0) return unexpected(context.report.at(node, quote(key) + " is empty: list at least one value"));
+  std::vector<std::string> values;
+  for (const YAML::Node& entry : node) {
+    CASCADE_TRY_ASSIGN(auto value, read_nonempty(context.report, entry, key));
+    values.push_back(value);
+  }
+  return values;
+}
+
+Expected<std::vector<std::string>, Error> read_repository_globs(const Context& context, const YAML::Node& node,
+                                                                std::string_view key) {
+  CASCADE_TRY_ASSIGN(auto globs, read_string_list(context, node, key));
+  for (std::size_t i = 0; i < globs.size(); ++i) {
+    const std::string& glob = globs[i];
+    auto valid = validate_glob(glob);
+    if (!valid)
+      return unexpected(context.report.at(node[i], quote(key) + " glob " + quote(glob) + ": " + valid.error().first));
+    std::size_t last_slash = glob.rfind('/');
+    std::size_t tail = last_slash == std::string::npos ? 0 : last_slash + 1;
+    if (glob.find_first_of(":@", tail) != std::string::npos)
+      return unexpected(context.report.at(node[i], quote(key) + " glob " + quote(glob) +
+                                                       " matches repositories: remove the tag or digest"));
+  }
+  return globs;
+}
 
 Expected<std::vector<DeployTarget>, Error> read_deploy(const Context& context, const YAML::Node& node) {
   CASCADE_TRY(expect_list(context.report, node, "deploy"));

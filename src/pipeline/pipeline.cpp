@@ -28,7 +28,8 @@ namespace {
 
 const Section kTopLevel{"the pipeline file",
                         {{"version", true}, {"state"}, {"cache"}, {"registries"}, {"sources", true},
-                         {"deploy"}, {"max_parallel_deploys"}, {"builders"}, {"platforms"}, {"triggers"}}};
+                         {"deploy"}, {"max_parallel_deploys"}, {"builders"}, {"platforms"}, {"triggers"},
+                         {"test"}, {"approval"}, {"waves"}, {"notify"}}};
 const Section kRegistry{"registry", {{"host", true}, {"insecure"}}};
 
 constexpr std::size_t kMaxFileSize = 4 * 1024 * 1024;
@@ -107,6 +108,16 @@ Status read_paths(const Context& context, const Fields& fields, Pipeline& pipeli
   return {};
 }
 
+/// test, approval, waves (after `deploy:`, whose targets they name), notify.
+Status read_release_control(const Context& context, const Fields& fields, Pipeline& pipeline) {
+  if (auto node = fields.find("approval")) {
+    CASCADE_TRY_ASSIGN(pipeline.approval, read_approval(context, *node, ApprovalScope::pipeline));
+  }
+  if (auto node = fields.find("waves")) CASCADE_TRY_ASSIGN(pipeline.waves, read_waves(context, *node, pipeline.deploy));
+  if (auto node = fields.find("notify")) CASCADE_TRY_ASSIGN(pipeline.notify, read_notify(context, *node));
+  return {};
+}
+
 Expected<Pipeline, Error> read_pipeline(const Context& context, const YAML::Node& root) {
   if (root.IsNull())
     return unexpected(Error{context.report.file(), 1, 1,
@@ -120,12 +131,14 @@ Expected<Pipeline, Error> read_pipeline(const Context& context, const YAML::Node
   if (auto node = fields.find("registries")) CASCADE_TRY_ASSIGN(pipeline.registries, read_registries(context, *node));
   if (auto node = fields.find("builders")) CASCADE_TRY_ASSIGN(pipeline.builders, read_builders(context, *node));
   if (auto node = fields.find("platforms")) CASCADE_TRY_ASSIGN(pipeline.platforms, read_platforms(context, *node));
+  if (auto node = fields.find("test")) CASCADE_TRY_ASSIGN(pipeline.tests, read_tests(context, *node));
   CASCADE_TRY_ASSIGN(pipeline.sources, read_sources(context, fields.get("sources")));
   CASCADE_TRY(check_worker_choices(context, pipeline));
   if (auto node = fields.find("deploy")) CASCADE_TRY_ASSIGN(pipeline.deploy, read_deploy(context, *node));
   if (auto node = fields.find("max_parallel_deploys")) {
     CASCADE_TRY_ASSIGN(pipeline.max_parallel_deploys, read_max_parallel_deploys(context, *node));
   }
+  CASCADE_TRY(read_release_control(context, fields, pipeline));
   if (auto node = fields.find("triggers")) CASCADE_TRY_ASSIGN(pipeline.triggers, read_triggers(context, *node));
   return pipeline;
 }

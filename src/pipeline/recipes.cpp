@@ -11,10 +11,10 @@ namespace {
 
 const Section kImageRecipe{"image recipe",
                            {{"image", true}, {"dockerfile", true}, {"context"}, {"target"}, {"build_args"}, {"builder"},
-                            {"platforms"}}};
+                            {"platforms"}, {"test"}}};
 const Section kDiscover{"discover entry",
                         {{"dockerfiles", true}, {"image", true}, {"context"}, {"target"}, {"build_args"}, {"builder"},
-                         {"platforms"}}};
+                         {"platforms"}, {"test"}}};
 
 bool has_space(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char ch) { return ch <= ' ' || ch == 0x7f; });
@@ -130,6 +130,7 @@ Status read_build_options(const Context& context, const Fields& fields, Recipe& 
   if (auto node = fields.find("build_args")) CASCADE_TRY_ASSIGN(recipe.build_args, read_build_args(context, *node));
   if (auto node = fields.find("builder")) CASCADE_TRY_ASSIGN(recipe.builder, read_worker_choice(context, *node));
   if (auto node = fields.find("platforms")) CASCADE_TRY_ASSIGN(recipe.platforms, read_platforms(context, *node));
+  if (auto node = fields.find("test")) CASCADE_TRY_ASSIGN(recipe.tests, read_tests(context, *node));
   return {};
 }
 

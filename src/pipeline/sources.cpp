@@ -1,5 +1,5 @@
-// The `sources:` section: names, git locations, refs, worker choices, platforms, and the
-// recipes of each source.
+// The `sources:` section: names, git locations, refs, worker choices, platforms, tests, and
+// the recipes of each source.
 #include <algorithm>
 #include <map>
 
@@ -11,7 +11,8 @@ namespace cascade::pipeline::detail {
 namespace {
 
 const Section kSource{"source",
-                      {{"name", true}, {"git", true}, {"ref"}, {"builder"}, {"platforms"}, {"images"}, {"discover"}}};
+                      {{"name", true}, {"git", true}, {"ref"}, {"builder"}, {"platforms"}, {"test"}, {"images"},
+                       {"discover"}}};
 
 bool valid_source_name(const std::string& name) {
   auto lower_or_digit = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
@@ -93,6 +94,7 @@ Expected<Source, Error> read_source(const Context& context, const YAML::Node& no
   if (auto ref_node = fields.find("ref")) CASCADE_TRY_ASSIGN(source.ref, read_ref(context, *ref_node));
   if (auto builder = fields.find("builder")) CASCADE_TRY_ASSIGN(source.builder, read_worker_choice(context, *builder));
   if (auto list = fields.find("platforms")) CASCADE_TRY_ASSIGN(source.platforms, read_platforms(context, *list));
+  if (auto list = fields.find("test")) CASCADE_TRY_ASSIGN(source.tests, read_tests(context, *list));
   CASCADE_TRY(read_recipes(context, fields, source));
   return source;
 }

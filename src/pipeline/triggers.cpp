@@ -1,7 +1,8 @@
 // The `triggers:` section: what `cascade serve` listens on (address, debounce, body limit,
 // parallel builds, API token variable, log format), its webhook endpoints (sender, path,
 // authentication) and its cron schedule (expression checked with cron::Schedule::parse in
-// its time zone, action: refresh, rebuild or scan; image globs for a rebuild).
+// its time zone, action: refresh, rebuild or scan; image globs for a rebuild); its approvers
+// are read in release.cpp.
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -18,7 +19,7 @@ namespace {
 
 const Section kTriggers{"triggers",
                         {{"listen"}, {"debounce"}, {"body_limit"}, {"parallel"}, {"api_token_env"}, {"read_token_env"},
-                         {"hosts"}, {"log"}, {"webhooks"}, {"schedule"}}};
+                         {"hosts"}, {"log"}, {"webhooks"}, {"schedule"}, {"approvers"}}};
 const Section kWebhook{"webhook",
                        {{"sender", true}, {"path"}, {"token_env"}, {"secret_env"}, {"auth"}, {"registry"}}};
 const Section kScheduleEntry{"schedule entry",
@@ -162,16 +163,6 @@ Expected<std::vector<Webhook>, Error> read_webhooks(const Context& context, cons
     hooks.push_back(std::move(hook));
   }
   return hooks;
-}
-
-/// Where in the file the character at `offset` of a cron expression is: the node's own mark
-/// moved along its line (past the opening quote of a quoted scalar); the node's mark when
-/// the value spans lines.
-YAML::Mark cron_mark(const YAML::Node& node, std::size_t offset) {
-  YAML::Mark mark = node.Mark();
-  if (mark.is_null() || node.Scalar().find('\n') != std::string::npos) return mark;
-  mark.column += static_cast<int>(offset) + (node.Tag() == "!" ? 1 : 0);
-  return mark;
 }
 
 bool valid_entry_name(const std::string& name) {
@@ -318,6 +309,13 @@ Status read_server_settings(const Context& context, const Fields& fields, Trigge
 
 }  // namespace
 
+YAML::Mark cron_mark(const YAML::Node& node, std::size_t offset) {
+  YAML::Mark mark = node.Mark();
+  if (mark.is_null() || node.Scalar().find('\n') != std::string::npos) return mark;
+  mark.column += static_cast<int>(offset) + (node.Tag() == "!" ? 1 : 0);
+  return mark;
+}
+
 Expected<Triggers, Error> read_triggers(const Context& context, const YAML::Node& node) {
   CASCADE_TRY_ASSIGN(auto fields, check_keys(context.report, node, kTriggers));
   Triggers triggers;
@@ -325,6 +323,9 @@ Expected<Triggers, Error> read_triggers(const Context& context, const YAML::Node
   CASCADE_TRY(read_server_settings(context, fields, triggers));
   if (auto value = fields.find("webhooks")) CASCADE_TRY_ASSIGN(triggers.webhooks, read_webhooks(context, *value));
   if (auto value = fields.find("schedule")) CASCADE_TRY_ASSIGN(triggers.schedule, read_schedule(context, *value));
+  if (auto value = fields.find("approvers")) {
+    CASCADE_TRY_ASSIGN(triggers.approvers, read_approvers(context, *value, triggers));
+  }
   return triggers;
 }
 
