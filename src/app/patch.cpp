@@ -381,6 +381,24 @@ Expected<RunResult, Failure> run_patch(Wiring& wiring, const PlannedPatch& plann
   if (!run) return unexpected(Failure::failed(run.error().message));
   if (auto added = wiring.store->add_tasks(*run, task_specs(wiring, planned.plan)); !added)
     return unexpected(Failure::failed(added.error().message));
+  // `approval: {before: build}`: the run waits for its approval before anything is built
+  // (an urgent run goes on where every deploy target allows it); advance_release builds it then.
+  const auto& approval = wiring.fleet->pipeline.approval;
+  if (approval && approval->before_build && !planned.plan.steps.empty()) {
+    if (auto held = wiring.store->set_run_state(*run, store::RunState::awaiting, "awaiting approval before the build");
+        !held)
+      return unexpected(Failure::failed(held.error().message));
+    std::vector<std::string> images;
+    for (const auto& step : planned.plan.steps) images.push_back(step.image);
+    (void)notify_event(wiring, "run-" + std::to_string(*run) + "-awaiting-approval", "awaiting-approval", *run,
+                       "cascade run " + std::to_string(*run) + " (" + planned.origin.query + ") awaits approval before "
+                       "building " + std::to_string(images.size()) + " image(s): cascade approve " + std::to_string(*run),
+                       images, {{"before", "build"}});
+    if (options.on_run) options.on_run(*run, planned);
+    RunOptions later = options;  // told once: an urgent run built at once is not a second start
+    later.on_run = nullptr;
+    return advance_release(wiring, *run, later);  // an urgent run may go on at once
+  }
   if (auto started = wiring.store->set_run_state(*run, store::RunState::running); !started)
     return unexpected(Failure::failed(started.error().message));
   return execute(wiring, planned, *run, options, false);

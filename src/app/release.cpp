@@ -3,6 +3,7 @@
 // One process at a time per run (the run's lock); a release left rolling by a crash is held
 // again and rolled again (a target's rollout leaves instances already on the digest alone).
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "cascade/app.hpp"
@@ -242,12 +243,82 @@ class Releaser {
   const RunOptions& options_;
 };
 
+// A run held before its build (`approval: {before: build}`): awaiting, no release stored, no
+// task started. nullopt when `run` is not such a run.
+struct BeforeBuild {
+  enum class Outcome { waiting, ended, approved } outcome = Outcome::waiting;
+  RunResult result;
+};
+
+std::optional<BeforeBuild> before_build(Wiring& wiring, const store::Run& run, const RunOptions& options) {
+  const auto& approval = wiring.fleet->pipeline.approval;
+  if (run.state != store::RunState::awaiting || !approval || !approval->before_build) return std::nullopt;
+  auto releases = wiring.store->get_releases(run.id);
+  auto tasks = wiring.store->get_tasks(run.id);
+  if (!releases || !tasks || !releases->empty()) return std::nullopt;
+  if (std::any_of(tasks->begin(), tasks->end(), [](const auto& task) { return task.state != store::TaskState::pending; }))
+    return std::nullopt;
+  auto approvals = wiring.store->get_approvals(run.id);
+  if (!approvals) return std::nullopt;
+  BeforeBuild gate;
+  gate.result.run = run.id;
+  gate.result.state = store::RunState::awaiting;
+  std::set<std::string> approvers;
+  for (const auto& decision : *approvals) {
+    if (!decision.approved) {
+      gate.outcome = BeforeBuild::Outcome::ended;
+      gate.result.state = store::RunState::failed;
+      gate.result.waiting = "rejected by " + decision.actor + " before the build" +
+                            (decision.comment.empty() ? "" : ": " + decision.comment) + "; nothing was built";
+      return gate;
+    }
+    approvers.insert(decision.actor);
+  }
+  // An urgent run skips it when every deploy target allows urgent runs past its gates.
+  const auto& targets = wiring.fleet->pipeline.deploy;
+  bool urgent = run.trigger.urgent && std::all_of(targets.begin(), targets.end(), [](const auto& t) { return t.urgent; });
+  if (urgent || static_cast<int>(approvers.size()) >= approval->required) {
+    gate.outcome = BeforeBuild::Outcome::approved;
+    gate.result.waiting = urgent && static_cast<int>(approvers.size()) < approval->required
+                              ? "urgent: built without the approval"
+                              : "approved by " + std::to_string(approvers.size()) + " before the build";
+    return gate;
+  }
+  store::Time deadline = run.created_at + approval->timeout;
+  if (now_of(options) >= deadline) {
+    gate.outcome = BeforeBuild::Outcome::ended;
+    gate.result.state = store::RunState::failed;
+    gate.result.waiting = "the approval before the build timed out; nothing was built";
+    return gate;
+  }
+  gate.result.waiting = "awaiting approval (" + std::to_string(approvers.size()) + " of " +
+                        std::to_string(approval->required) + ") before the build";
+  gate.result.wake = deadline;
+  gate.result.awaiting_approval = true;
+  return gate;
+}
+
 }  // namespace
 
 Expected<RunResult, Failure> advance_release(Wiring& wiring, store::RunId run, const RunOptions& options) {
-  auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
-  if (!lock) return unexpected(Failure::conflict("run " + std::to_string(run) + " is being run or released by another process"));
-  return Releaser(wiring, run, options).advance();
+  {
+    auto lock = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
+    if (!lock)
+      return unexpected(Failure::conflict("run " + std::to_string(run) + " is being run or released by another process"));
+    auto stored = wiring.store->get_run(run);
+    auto gate = stored ? before_build(wiring, *stored, options) : std::nullopt;
+    if (!gate) return Releaser(wiring, run, options).advance();
+    if (gate->outcome == BeforeBuild::Outcome::waiting) return gate->result;
+    if (gate->outcome == BeforeBuild::Outcome::ended) {
+      if (auto ended = wiring.store->set_run_state(run, gate->result.state, gate->result.waiting); !ended)
+        return unexpected(Failure::failed(ended.error().message));
+      notify_finished(wiring, run);
+      return gate->result;
+    }
+    if (auto started = wiring.store->set_run_state(run, store::RunState::running, gate->result.waiting); !started)
+      return unexpected(Failure::failed(started.error().message));
+  }
+  return resume(wiring, run, options);  // approved: built now (outside the lock, which resume takes itself)
 }
 
 Expected<void, Failure> record_decision(Wiring& wiring, store::RunId run, const ReleaseDecision& decision) {
