@@ -1,1 +1,1 @@
-// placeholder: filled in by the release-control work (issue 14)
+// placeholder: filled in later in this issue

@@ -36,6 +36,11 @@ int release_command(const Common& common, const ReleaseArgs& args, std::optional
   options.progress = print_progress;
   options.release_wait = cli_release_wait(wiring->fleet->pipeline);
   auto released = app::advance_release(*wiring, args.run, options);
+  if (!released && released.error().kind == app::Failure::Kind::conflict && approved) {
+    // `cascade serve` (or another cascade) is releasing it now: it acts on the decision.
+    std::cerr << "cascade: " << released.error().message << "; it acts on the decision\n";
+    return report_run(*wiring, common, args.run);
+  }
   if (!released) {
     fail(released.error().message);
     return exit_code_for(released.error().kind);
