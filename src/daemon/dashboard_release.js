@@ -88,6 +88,7 @@ function makeBlock(id) {
     reject: button("reject", "Reject"),
     outcome: el("span", { id: `decided-${id}`, class: "outcome", role: "status" }),
     targets: null,  // the target options last offered, joined
+    state: null,    // the run's state as last polled
     busy: false,    // a decision is being posted
   };
   const head = ["target / workload", "image", "from → to", "wave", "state", "detail"].map((name) => el("th", {}, name));
@@ -122,7 +123,13 @@ function updateBlock(block, run) {
   block.decisions.replaceChildren(...(approvals.length ? approvals.map(decisionItem)
                                                        : [el("li", { class: "empty" }, "no decision yet")]));
   offerTargets(block, releases);
-  const open = run.state === "awaiting" && !block.busy;
+  block.state = run.state;
+  enableButtons(block);
+}
+
+// Decisions are open while the run awaits and none is being posted from here.
+function enableButtons(block) {
+  const open = block.state === "awaiting" && !block.busy;
   block.approve.disabled = !open;
   block.reject.disabled = !open;
 }
@@ -199,7 +206,7 @@ async function decide(id, action) {
   if (block.comment.value.trim()) body.comment = block.comment.value.trim();
   if (block.target.value) body.target = block.target.value;
   block.busy = true;
-  block.approve.disabled = block.reject.disabled = true;
+  enableButtons(block);
   showOutcome(block, "pending", action === "approve" ? "approving…" : "rejecting…");
   try {
     const response = await fetch(`/api/runs/${id}/${action}`, {
@@ -225,6 +232,7 @@ async function decide(id, action) {
     showOutcome(block, "error", `the daemon could not be reached: ${error.message}`);
   } finally {
     block.busy = false;
+    enableButtons(block);  // open again at once (to retry after an error); the polls close them once the run moves on
   }
 }
 
