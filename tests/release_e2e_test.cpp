@@ -158,3 +158,35 @@ TEST_CASE("release: bad release keys are refused with the file, line, column and
   CHECK(secret.exit_code == 2);
   CHECK(secret.err.find("CASCADE_TEST_UNSET_HOOK_URL") != std::string::npos);
 }
+
+TEST_CASE("release: a held rollout a later run superseded is not rolled out when approved late") {
+  test::ReleaseFleet fleet;
+  fleet.build();
+  test::PodmanService podman({fleet.registry().host()});
+  test::EngineApi api(podman.socket());
+  api.pull(fleet.image("app"), "1");
+  api.run("web", test::sleeper(fleet.image("app:1")));
+  fleet.configure("deploy:\n" + test::podman_target("podman", podman, "    approval: {}\n"));
+  std::vector<long long> runs;
+  std::vector<std::string> pushed;
+  for (int i = 0; i < 2; ++i) {
+    fleet.change_base();
+    auto patched = fleet.cascade("patch", {fleet.image("base:1"), "--format", "json"});
+    REQUIRE_MESSAGE(patched.exit_code == 0, patched.err);
+    json run = json::parse(patched.out);
+    CHECK(run["state"] == "awaiting");
+    runs.push_back(run["id"]);
+    pushed.push_back(test::tasks_by_image(run)[fleet.image("app:1")]["new_digest"]);
+  }
+  // The newer run goes first; the older one, approved after, must not move web back.
+  auto newer = fleet.cascade("approve", {std::to_string(runs[1]), "--as", "alice"});
+  REQUIRE_MESSAGE(newer.exit_code == 0, newer.err);
+  CHECK(test::running_digest(api, "web") == pushed[1]);
+  auto older = fleet.cascade("approve", {std::to_string(runs[0]), "--as", "alice", "--format", "json"});
+  REQUIRE_MESSAGE(older.exit_code == 0, older.err);
+  json after = json::parse(older.out);
+  auto release = test::releases_of(after)["podman/web"];
+  CHECK(release["state"] == "rejected");
+  CHECK(release["detail"].get<std::string>().find("superseded: run " + std::to_string(runs[1])) != std::string::npos);
+  CHECK(test::running_digest(api, "web") == pushed[1]);
+}

@@ -84,6 +84,7 @@ class Releaser {
             release.state = State::held;
           }
       }
+      CASCADE_TRY(supersede(*releases));
       release::Input input;
       input.pipeline = &wiring_.fleet->pipeline;
       input.urgent = stored->trigger.urgent;
@@ -122,6 +123,27 @@ class Releaser {
   }
 
  private:
+  // A held release whose image a later run pushed again is superseded: rolling it out now
+  // would move the workload to an older digest (or back from a newer one). It ends as not
+  // rolled out; the later run's own release (or rollout) moves the workload.
+  Expected<void, Failure> supersede(std::vector<store::Release>& releases) {
+    for (auto& release : releases) {
+      if (release.state != State::held) continue;
+      auto latest = wiring_.store->latest_digest(release.image);
+      if (!latest || !*latest) continue;
+      const store::DigestRecord& newest = **latest;
+      if (newest.digest == release.to_digest || newest.source != store::DigestSource::pushed || !newest.run ||
+          *newest.run <= run_)
+        continue;
+      std::string detail = "superseded: run " + std::to_string(*newest.run) + " pushed " + release.image + " again (" +
+                           newest.digest + "); not rolled out";
+      CASCADE_TRY(write(wiring_.store->set_release_state(release.id, State::rejected, detail)));
+      release.state = State::rejected;
+      release.detail = detail;
+    }
+    return {};
+  }
+
   static Expected<void, Failure> write(const Expected<void, store::Error>& written) {
     if (!written) return unexpected(Failure::failed(written.error().message));
     return {};
