@@ -55,6 +55,12 @@ void Coordinator::process(Queued& queued, std::stop_token stop, std::stop_token 
     case Result::ran: {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
       std::string state(store::to_string(handled->run->state));
+      if (handled->run->state == store::RunState::awaiting) {  // counted when the releaser ends it
+        log_.info("run awaits its release", {{"run", handled->run->run}, {"waiting", handled->run->waiting},
+                                             {"seconds", seconds}});
+        update_behind();
+        return;
+      }
       metrics_.add("cascade_runs_total", {state});
       metrics_.observe("cascade_run_duration_seconds", seconds);
       log_.info("run finished", {{"run", handled->run->run}, {"state", state}, {"seconds", seconds}});

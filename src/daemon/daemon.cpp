@@ -271,7 +271,7 @@ int run_daemon(const Options& options, const pipeline::Pipeline& file, Secrets s
   Metrics metrics;
   declare_metrics(metrics);
   Coordinator coordinator(wiring, {triggers.debounce, triggers.parallel, !file.deploy.empty()}, metrics, log);
-  Releaser releaser(wiring, coordinator, log);
+  Releaser releaser(wiring, coordinator, metrics, log);
   Notifier notifier(wiring, log);
   Intake intake(*wiring.store);
   Routes routes{file, std::move(secrets.hooks), secrets.api_token, *wiring.store, intake, coordinator,

@@ -256,7 +256,7 @@ class ScheduleClock {
 /// runs and their releases are in the store, so a restarted daemon goes on where it was.
 class Releaser {
  public:
-  Releaser(app::Wiring& wiring, Coordinator& coordinator, Logger& log);
+  Releaser(app::Wiring& wiring, Coordinator& coordinator, Metrics& metrics, Logger& log);
   void run(std::stop_token stop, std::stop_token cancel);
   void wake();
   static constexpr auto kPoll = std::chrono::seconds(1);
@@ -264,6 +264,7 @@ class Releaser {
  private:
   app::Wiring& wiring_;
   Coordinator& coordinator_;
+  Metrics& metrics_;
   Logger& log_;
   std::mutex mutex_;
   std::condition_variable_any woken_;

@@ -8,8 +8,8 @@
 
 namespace cascade::daemon {
 
-Releaser::Releaser(app::Wiring& wiring, Coordinator& coordinator, Logger& log)
-    : wiring_(wiring), coordinator_(coordinator), log_(log) {}
+Releaser::Releaser(app::Wiring& wiring, Coordinator& coordinator, Metrics& metrics, Logger& log)
+    : wiring_(wiring), coordinator_(coordinator), metrics_(metrics), log_(log) {}
 
 void Releaser::wake() {
   std::lock_guard lock(mutex_);
@@ -22,6 +22,7 @@ void Releaser::run(std::stop_token stop, std::stop_token cancel) {
     auto next = std::chrono::system_clock::now() + kPoll;
     auto runs = wiring_.store->awaiting_runs();
     if (!runs) log_.error("cannot list the runs awaiting their release", {{"error", runs.error().message}});
+    std::size_t awaiting = 0;
     for (const auto& run : runs ? *runs : std::vector<store::Run>{}) {
       if (stop.stop_requested()) break;
       app::RunOptions options;
@@ -36,9 +37,11 @@ void Releaser::run(std::stop_token stop, std::stop_token cancel) {
       }
       if (result->state != store::RunState::awaiting) {
         log_.info("run released", {{"run", run.id}, {"state", store::to_string(result->state)}});
+        metrics_.add("cascade_runs_total", {std::string(store::to_string(result->state))});
         told_.erase(run.id);
         continue;
       }
+      ++awaiting;
       if (told_[run.id] != result->waiting) {
         log_.info("run awaits its release", {{"run", run.id}, {"waiting", result->waiting}});
         told_[run.id] = result->waiting;
@@ -46,6 +49,7 @@ void Releaser::run(std::stop_token stop, std::stop_token cancel) {
       if (result->wake)
         next = std::min(next, std::chrono::system_clock::time_point(result->wake->time_since_epoch()));
     }
+    if (runs) metrics_.set("cascade_runs_awaiting", static_cast<double>(awaiting));
     std::unique_lock lock(mutex_);
     woken_.wait_until(lock, stop, next, [this] { return wake_; });
     wake_ = false;

@@ -134,6 +134,7 @@ void declare_metrics(Metrics& metrics) {
   metrics.counter("cascade_deploys_total", "Workload rollouts by outcome", {"outcome"});
   metrics.gauge("cascade_queue_depth", "Triggers waiting for their debounce window or for the running run");
   metrics.gauge("cascade_runs_active", "Runs executing now");
+  metrics.gauge("cascade_runs_awaiting", "Runs whose rollouts wait for an approval, a change window or an earlier wave");
   metrics.gauge("cascade_workloads_behind", "Workloads not running their image's newest pushed digest");
   metrics.gauge("cascade_exposed_images", "Fleet images and external bases carrying a package a stored advisory names "
                 "in a vulnerable version (latest scans; refreshed at each scrape)", {"advisory"});
