@@ -445,6 +445,9 @@ Expected<RunResult, Failure> resume(Wiring& wiring, store::RunId run, const RunO
   if (stored->state == store::RunState::succeeded || stored->state == store::RunState::failed)
     return unexpected(
         Failure::conflict("run " + std::to_string(run) + " is already " + std::string(store::to_string(stored->state))));
+  if (stored->state == store::RunState::awaiting)  // its builds are done (or wait for an approval): nothing to resume
+    return unexpected(Failure::conflict("run " + std::to_string(run) + " awaits its release: cascade approve, reject or "
+                                        "release " + std::to_string(run) + " moves it on"));
   auto probe = RunLock::try_acquire(run_lock_path(wiring.state_dir, run));
   if (!probe) return unexpected(Failure::conflict("run " + std::to_string(run) + " is running in another process"));
   probe.reset();

@@ -60,8 +60,9 @@ int report_run(app::Wiring& wiring, const Common& common, store::RunId run) {
   else std::cout << run_text(*detail);
   std::string state = (*detail)["state"];
   if (state == "awaiting")
-    std::cerr << "cascade: run " << run << " awaits its release; approve it with: cascade approve " << run
-              << " (or reject it); `cascade serve` rolls out when a window opens\n";
+    std::cerr << "cascade: run " << run << " awaits its release (cascade status " << run
+              << " says what each rollout waits for): cascade approve|reject " << run
+              << " decides; cascade serve rolls out as windows open and waves soak\n";
   return state == "succeeded" || state == "awaiting" ? kOk : kFailed;
 }
 
