@@ -45,10 +45,8 @@ TEST_CASE("release: a target that needs an approval holds the rollout with its b
   fleet.build();
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
-  api.run("watched", test::sleeper(fleet.image("app:1"), {{"io.cascade.policy", "monitor"}}));
-  api.run("ignored", test::sleeper(fleet.image("app:1"), {{"io.cascade.policy", "skip"}}));
+  test::run_app(api, fleet,
+                {{"web", {}}, {"watched", {{"io.cascade.policy", "monitor"}}}, {"ignored", {{"io.cascade.policy", "skip"}}}});
   std::string before = test::running_digest(api, "web");
   REQUIRE_FALSE(before.empty());
   fleet.configure("deploy:\n" + test::podman_target("podman", podman, "    approval: {required: 1, timeout: 1h}\n"));
@@ -164,8 +162,7 @@ TEST_CASE("release: a held rollout a later run superseded is not rolled out when
   fleet.build();
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
+  test::run_app(api, fleet, {{"web", {}}});
   fleet.configure("deploy:\n" + test::podman_target("podman", podman, "    approval: {}\n"));
   std::vector<long long> runs;
   std::vector<std::string> pushed;

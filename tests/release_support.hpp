@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <string>
 #include <thread>
@@ -108,6 +109,24 @@ class ReleaseFleet {
   std::string base_yaml_;
   int version_ = 1;
 };
+
+/// Pulls app:1 into the engine and runs a sleeper of it per (name, labels); their ids by name.
+inline std::map<std::string, std::string> run_app(
+    EngineApi& api, const ReleaseFleet& fleet,
+    const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& containers) {
+  api.pull(fleet.image("app"), "1");
+  std::map<std::string, std::string> ids;
+  for (const auto& [name, labels] : containers) ids[name] = api.run(name, sleeper(fleet.image("app:1"), labels));
+  return ids;
+}
+
+/// "2026-12-06T08:01:02.345Z" -> milliseconds since the epoch.
+inline long long millis(const std::string& iso) {
+  std::tm tm{};
+  REQUIRE_MESSAGE(strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr, iso);
+  long long seconds = timegm(&tm);
+  return seconds * 1000 + (iso.size() > 23 && iso[19] == '.' ? std::stoi(iso.substr(20, 3)) : 0);
+}
 
 /// A deploy target entry for a podman service, with `extra` keys (indented by 4 spaces).
 inline std::string podman_target(const std::string& name, const PodmanService& podman, const std::string& extra = "") {

@@ -2,34 +2,18 @@
 // and two real podman engines (a canary and production, each with its own storage).
 #include <doctest/doctest.h>
 
-#include "cascade/util/time.hpp"
 #include "release_support.hpp"
 
 using nlohmann::json;
 using namespace cascade;
-
-namespace {
-
-// "2026-12-06T08:01:02.345Z" -> milliseconds since the epoch.
-long long millis(const std::string& iso) {
-  std::tm tm{};
-  REQUIRE(strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr);
-  long long seconds = timegm(&tm);
-  return seconds * 1000 + std::stoi(iso.substr(20, 3));
-}
-
-}  // namespace
 
 TEST_CASE("release: waves roll the canary first, production after its soak; a canary that fails stops production") {
   test::ReleaseFleet fleet;
   fleet.build();
   test::PodmanService canary({fleet.registry().host()}), prod({fleet.registry().host()});
   test::EngineApi canary_api(canary.socket()), prod_api(prod.socket());
-  canary_api.pull(fleet.image("app"), "1");
-  prod_api.pull(fleet.image("app"), "1");
-  canary_api.run("web", test::sleeper(fleet.image("app:1")));
-  prod_api.run("web-1", test::sleeper(fleet.image("app:1")));
-  prod_api.run("web-2", test::sleeper(fleet.image("app:1")));
+  test::run_app(canary_api, fleet, {{"web", {}}});
+  test::run_app(prod_api, fleet, {{"web-1", {}}, {"web-2", {}}});
   fleet.configure("deploy:\n" + test::podman_target("canary", canary) + test::podman_target("prod", prod) +
                   "waves:\n  - {name: canary, targets: [canary], soak: 3s}\n  - {name: production, targets: [prod]}\n");
 
@@ -49,10 +33,10 @@ TEST_CASE("release: waves roll the canary first, production after its soak; a ca
   CHECK(test::running_digest(prod_api, "web-2") == pushed);
   {
     INFO("production's first rollout step comes after the canary was healthy and then soaked 3 s");
-    long long canary_done = millis(releases["canary/web"]["finished_at"]);
+    long long canary_done = test::millis(releases["canary/web"]["finished_at"]);
     long long prod_first = 0;
     for (const auto& step : run["rollouts"])
-      if (step["target"] == "prod" && prod_first == 0) prod_first = millis(step["at"]);
+      if (step["target"] == "prod" && prod_first == 0) prod_first = test::millis(step["at"]);
     REQUIRE(prod_first > 0);
     CHECK(prod_first >= canary_done + 3000);
   }
@@ -86,9 +70,7 @@ TEST_CASE("release: with approval before the build nothing is built until approv
   std::string built = fleet.digest("app:1");
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
-  api.run("db", test::sleeper(fleet.image("app:1"), {{"io.cascade.policy", "hold"}}));
+  test::run_app(api, fleet, {{"web", {}}, {"db", {{"io.cascade.policy", "hold"}}}});
   fleet.configure("approval: {required: 2, timeout: 1h, before: build}\ndeploy:\n" + test::podman_target("podman", podman));
   fleet.change_base();
 
@@ -126,9 +108,7 @@ TEST_CASE("release: a hold workload on an ungated target waits for an approval; 
   fleet.build();
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
-  api.run("db", test::sleeper(fleet.image("app:1"), {{"io.cascade.policy", "hold"}}));
+  test::run_app(api, fleet, {{"web", {}}, {"db", {{"io.cascade.policy", "hold"}}}});
   std::string before = test::running_digest(api, "db");
   fleet.configure("deploy:\n" + test::podman_target("podman", podman));
   fleet.change_base();

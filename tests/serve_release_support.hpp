@@ -68,14 +68,6 @@ inline nlohmann::json wait_held(ServeProcess& serve, long long id, const std::st
       timeout);
 }
 
-/// "2026-12-06T08:01:02.345Z" -> milliseconds since the epoch.
-inline long long millis(const std::string& iso) {
-  std::tm tm{};
-  REQUIRE_MESSAGE(strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr, iso);
-  long long seconds = timegm(&tm);
-  return seconds * 1000 + (iso.size() > 23 && iso[19] == '.' ? std::stoi(iso.substr(20, 3)) : 0);
-}
-
 /// Lower-case hex HMAC-SHA256 of `data` under `key`, by OpenSSL (independent of cascade).
 inline std::string openssl_hmac_hex(const std::string& key, const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

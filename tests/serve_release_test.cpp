@@ -35,8 +35,7 @@ TEST_CASE("serve release: a held rollout is rejected through the API by an appro
   fleet.build();
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
+  test::run_app(api, fleet, {{"web", {}}});
   std::string before = test::running_digest(api, "web");
   REQUIRE_FALSE(before.empty());
   int port = test::free_port();
@@ -120,8 +119,7 @@ TEST_CASE("serve release: a run awaiting approval survives a restart of the daem
   fleet.build();
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
+  test::run_app(api, fleet, {{"web", {}}});
   std::string before = test::running_digest(api, "web");
   int port = test::free_port();
   fleet.configure("deploy:\n" + test::podman_target("podman", podman, "    approval: {required: 1}\n") + triggers(port));
@@ -174,8 +172,7 @@ TEST_CASE("serve release: a closed change window holds the rollout; the daemon r
   auto build_time = Clock::now() - build_started;  // the API's run rebuilds the same three images
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
+  test::run_app(api, fleet, {{"web", {}}});
   std::string before = test::running_digest(api, "web");
   int port = test::free_port();
   fleet.change_base();
@@ -216,12 +213,12 @@ TEST_CASE("serve release: a closed change window holds the rollout; the daemon r
   long long opens_ms = std::chrono::duration_cast<std::chrono::milliseconds>(opening.time_since_epoch()).count();
   REQUIRE_FALSE(run["rollouts"].empty());
   {
-    long long first_step = millis(run["rollouts"][0]["at"]);
+    long long first_step = test::millis(run["rollouts"][0]["at"]);
     INFO("the window opens at " << shown << "; first rollout step " << run["rollouts"][0]["at"] << ", done at "
                                 << release["finished_at"]);
     CHECK(first_step >= opens_ms);         // nothing moved before the window opened
     CHECK(first_step <= opens_ms + 5000);  // the releaser wakes at the opening (it re-decides every second)
-    CHECK(millis(release["finished_at"]) <= opens_ms + 15000);
+    CHECK(test::millis(release["finished_at"]) <= opens_ms + 15000);
   }
   CHECK(serve.stop() == 0);
 }
@@ -233,9 +230,8 @@ TEST_CASE("serve release: notifications reach a webhook that fails at first: ret
   fleet.build();
   test::PodmanService podman({fleet.registry().host()});
   test::EngineApi api(podman.socket());
-  api.pull(fleet.image("app"), "1");
-  api.run("web", test::sleeper(fleet.image("app:1")));
-  std::string watched_id = api.run("watched", test::sleeper(fleet.image("app:1"), {{"io.cascade.policy", "monitor"}}));
+  auto ids = test::run_app(api, fleet, {{"web", {}}, {"watched", {{"io.cascade.policy", "monitor"}}}});
+  std::string watched_id = ids["watched"];
   std::string before = test::running_digest(api, "web");
   int port = test::free_port();
   fleet.configure("deploy:\n" + test::podman_target("podman", podman, "    approval: {required: 1}\n") +
@@ -333,11 +329,8 @@ TEST_CASE("serve release: waves through the daemon: canary first, production aft
   fleet.build();
   test::PodmanService canary({fleet.registry().host()}), prod({fleet.registry().host()});
   test::EngineApi canary_api(canary.socket()), prod_api(prod.socket());
-  canary_api.pull(fleet.image("app"), "1");
-  prod_api.pull(fleet.image("app"), "1");
-  canary_api.run("web", test::sleeper(fleet.image("app:1")));
-  prod_api.run("web-1", test::sleeper(fleet.image("app:1")));
-  prod_api.run("web-2", test::sleeper(fleet.image("app:1")));
+  test::run_app(canary_api, fleet, {{"web", {}}});
+  test::run_app(prod_api, fleet, {{"web-1", {}}, {"web-2", {}}});
   int port = test::free_port();
   fleet.configure("deploy:\n" + test::podman_target("canary", canary) + test::podman_target("prod", prod) +
                   "waves:\n  - {name: canary, targets: [canary], soak: 3s}\n  - {name: production, targets: [prod]}\n" +
@@ -360,11 +353,11 @@ TEST_CASE("serve release: waves through the daemon: canary first, production aft
   CHECK(test::running_digest(prod_api, "web-2") == pushed);
   {
     INFO("production's first rollout step comes after the canary's release finished and then soaked 3 s");
-    long long canary_done = millis(releases["canary/web"]["finished_at"]);
+    long long canary_done = test::millis(releases["canary/web"]["finished_at"]);
     long long prod_first = 0, canary_first = 0;
     for (const auto& step : run["rollouts"]) {
-      if (step["target"] == "prod" && prod_first == 0) prod_first = millis(step["at"]);
-      if (step["target"] == "canary" && canary_first == 0) canary_first = millis(step["at"]);
+      if (step["target"] == "prod" && prod_first == 0) prod_first = test::millis(step["at"]);
+      if (step["target"] == "canary" && canary_first == 0) canary_first = test::millis(step["at"]);
     }
     REQUIRE(prod_first > 0);
     CHECK(canary_first > 0);
