@@ -124,6 +124,7 @@ TEST_CASE("release: an urgent run skips a closed window only on the targets that
   std::string pushed = test::tasks_by_image(run)[fleet.image("app:1")]["new_digest"];
   auto releases = test::releases_of(run);
   CHECK(releases["lab/web"]["state"] == "done");
+  CHECK(releases["lab/web"]["detail"].get<std::string>().starts_with("urgent (past its approval and windows): "));
   CHECK(test::running_digest(lab_api, "web") == pushed);
   CHECK(releases["prod/web"]["state"] == "held");
   std::string detail = releases["prod/web"]["detail"];

@@ -161,7 +161,12 @@ class Releaser {
       std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(at - now_of(options_), std::chrono::milliseconds(200)));
   }
 
+  // Once per run: a daemon pass every second must not write the outbox every second (the
+  // outbox would keep one copy anyway; the setting is a cheap read).
   void notify_awaiting(const std::vector<store::Release>& releases) {
+    if (wiring_.fleet->pipeline.notify.empty()) return;
+    std::string id = "run-" + std::to_string(run_) + "-awaiting-approval";
+    if (auto told = wiring_.store->get_setting("notified." + id); !told || *told) return;
     nlohmann::json radius = nlohmann::json::array();
     std::vector<std::string> images;
     for (const auto& release : releases) {
@@ -173,8 +178,8 @@ class Releaser {
     }
     std::string text = "cascade run " + std::to_string(run_) + " awaits approval to roll out " +
                        std::to_string(radius.size()) + " workload(s): cascade approve " + std::to_string(run_);
-    (void)notify_event(wiring_, "run-" + std::to_string(run_) + "-awaiting-approval", "awaiting-approval", run_, text,
-                       images, {{"releases", radius}});
+    if (notify_event(wiring_, id, "awaiting-approval", run_, text, images, {{"releases", radius}}))
+      (void)wiring_.store->put_setting("notified." + id, "1");
   }
 
   Expected<RunResult, Failure> finish(const std::vector<store::Release>& releases) {
@@ -194,6 +199,7 @@ class Releaser {
     struct Job {
       store::Release release;
       executor::Deployment deployment;
+      bool urgent = false;  // started past its gates by the urgent override: said in its record
     };
     std::vector<Job> jobs;
     for (auto id : decision.start) {
@@ -223,9 +229,10 @@ class Releaser {
         continue;
       }
       deploy::Target* target = (*command_targets)[index] ? (*command_targets)[index].get() : entry->target.get();
-      std::string how = decision.urgent_used && stored_urgent() ? "urgent: rolling out past its gates" : "rolling out";
-      CASCADE_TRY(write(wiring_.store->set_release_state(release.id, State::rolling, how)));
-      jobs.push_back({release, executor::Deployment{target, std::move(**workload), rollout_policy(entry->config)}});
+      bool urgent = decision.urgent_used && stored_urgent() && urgent_skips(release);
+      CASCADE_TRY(write(wiring_.store->set_release_state(
+          release.id, State::rolling, urgent ? "urgent: rolling out past its approval and windows" : "rolling out")));
+      jobs.push_back({release, executor::Deployment{target, std::move(**workload), rollout_policy(entry->config)}, urgent});
     }
     executor::Services services{{}, *wiring_.store, *wiring_.workspace, options_.progress};
     std::vector<executor::RolloutOutcome> outcomes(jobs.size());
@@ -246,13 +253,22 @@ class Releaser {
       const auto& outcome = outcomes[i];
       CASCADE_TRY(write(wiring_.store->set_release_state(
           release.id, outcome.healthy ? State::done : State::failed,
-          outcome.healthy ? "every instance runs " + release.to_digest : outcome.detail)));
+          std::string(jobs[i].urgent ? "urgent (past its approval and windows): " : "") +
+              (outcome.healthy ? "every instance runs " + release.to_digest : outcome.detail))));
       if (!outcome.healthy)
         detail::notify_rollback(wiring_, run_, release.target + "/" + release.workload, release.image,
                                 release.to_digest, outcome.detail);
       if (!outcome.store_error.empty()) return unexpected(Failure::failed(outcome.store_error));
     }
     return {};
+  }
+
+  // Whether the release's target lets an urgent run past gates it has (an approval or windows).
+  bool urgent_skips(const store::Release& release) const {
+    for (const auto& target : wiring_.fleet->pipeline.deploy)
+      if (target.name == release.target)
+        return target.urgent && (release::approval_for(wiring_.fleet->pipeline, target) || !target.windows.empty());
+    return false;
   }
 
   bool stored_urgent() {
