@@ -28,6 +28,25 @@ inline std::string chromium_program() {
 /// True when a test can load pages in Chromium; tests skip (with a message) otherwise.
 inline bool chromium_available() { return !chromium_program().empty(); }
 
+/// Chromium's argv for a headless run in a fresh profile at `profile`: the program and the
+/// flags every test run takes (no sandbox, GPU, QUIC, first-run, background or sync traffic);
+/// the caller appends its own.
+inline std::vector<std::string> chromium_argv(const std::string& profile) {
+  std::string program = chromium_program();
+  if (program.empty()) throw std::runtime_error("chromium is not installed");
+  return {program,
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--user-data-dir=" + profile,
+          "--window-size=1280,1024"};
+}
+
 struct ChromiumPage {
   std::string dom;                   // document.documentElement.outerHTML once the budget ran out
   std::vector<std::string> console;  // console messages and uncaught errors, in order ("Uncaught TypeError: ...")
@@ -39,25 +58,10 @@ struct ChromiumPage {
 inline ChromiumPage chromium_load(const std::string& url,
                                   std::chrono::milliseconds virtual_time_budget = std::chrono::milliseconds(3000),
                                   std::chrono::milliseconds timeout = std::chrono::seconds(90)) {
-  std::string program = chromium_program();
-  if (program.empty()) throw std::runtime_error("chromium is not installed");
   TempDir profile;
-  std::vector<std::string> argv = {program,
-                                   "--headless",
-                                   "--no-sandbox",
-                                   "--disable-gpu",
-                                   "--disable-quic",
-                                   "--no-first-run",
-                                   "--disable-background-networking",
-                                   "--disable-component-update",
-                                   "--disable-sync",
-                                   "--user-data-dir=" + (profile / "profile").string(),
-                                   "--window-size=1280,1024",
-                                   "--enable-logging=stderr",
-                                   "--v=0",
-                                   "--virtual-time-budget=" + std::to_string(virtual_time_budget.count()),
-                                   "--dump-dom",
-                                   url};
+  std::vector<std::string> argv = chromium_argv((profile / "profile").string());
+  argv.insert(argv.end(), {"--enable-logging=stderr", "--v=0",
+                           "--virtual-time-budget=" + std::to_string(virtual_time_budget.count()), "--dump-dom", url});
   process::Options options;
   options.timeout = timeout;
   options.env = {{"HOME", profile.str()}, {"XDG_CONFIG_HOME", (profile / "config").string()},

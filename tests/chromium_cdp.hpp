@@ -33,23 +33,9 @@ class ChromiumSession {
   /// so nothing the page does later is missed). Throws std::runtime_error with Chromium's log
   /// when it is missing, does not start, or offers no page within `timeout`.
   explicit ChromiumSession(std::chrono::milliseconds timeout = std::chrono::seconds(60)) : socket_(io_) {
-    std::string program = chromium_program();
-    if (program.empty()) throw std::runtime_error("chromium is not installed");
-    std::vector<std::string> argv = {program,
-                                     "--headless",
-                                     "--no-sandbox",
-                                     "--disable-gpu",
-                                     "--disable-quic",
-                                     "--no-first-run",
-                                     "--disable-background-networking",
-                                     "--disable-component-update",
-                                     "--disable-sync",
-                                     "--password-store=basic",
-                                     "--user-data-dir=" + profile().string(),
-                                     "--window-size=1280,1024",
-                                     "--remote-debugging-address=127.0.0.1",
-                                     "--remote-debugging-port=0",
-                                     "about:blank"};
+    std::vector<std::string> argv = chromium_argv(profile().string());
+    argv.insert(argv.end(), {"--password-store=basic", "--remote-debugging-address=127.0.0.1",
+                             "--remote-debugging-port=0", "about:blank"});
     process::Options options;
     options.env = {{"HOME", dir_.str()}, {"XDG_CONFIG_HOME", (dir_ / "config").string()},
                    {"XDG_CACHE_HOME", (dir_ / "cache").string()}};
