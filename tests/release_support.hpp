@@ -128,6 +128,13 @@ inline long long millis(const std::string& iso) {
   return seconds * 1000 + (iso.size() > 23 && iso[19] == '.' ? std::stoi(iso.substr(20, 3)) : 0);
 }
 
+/// When the run's first rollout step on `target` was recorded (ms since the epoch); 0 for none.
+inline long long first_step_at(const nlohmann::json& run, const std::string& target) {
+  for (const auto& step : run["rollouts"])
+    if (step["target"] == target) return millis(step["at"]);
+  return 0;
+}
+
 /// A deploy target entry for a podman service, with `extra` keys (indented by 4 spaces).
 inline std::string podman_target(const std::string& name, const PodmanService& podman, const std::string& extra = "") {
   return "  - name: " + name + "\n    kind: docker\n    endpoint: " + podman.endpoint() +

@@ -34,9 +34,7 @@ TEST_CASE("release: waves roll the canary first, production after its soak; a ca
   {
     INFO("production's first rollout step comes after the canary was healthy and then soaked 3 s");
     long long canary_done = test::millis(releases["canary/web"]["finished_at"]);
-    long long prod_first = 0;
-    for (const auto& step : run["rollouts"])
-      if (step["target"] == "prod" && prod_first == 0) prod_first = test::millis(step["at"]);
+    long long prod_first = test::first_step_at(run, "prod");
     REQUIRE(prod_first > 0);
     CHECK(prod_first >= canary_done + 3000);
   }

@@ -357,11 +357,7 @@ TEST_CASE("serve release: waves through the daemon: canary first, production aft
   {
     INFO("production's first rollout step comes after the canary's release finished and then soaked 3 s");
     long long canary_done = test::millis(releases["canary/web"]["finished_at"]);
-    long long prod_first = 0, canary_first = 0;
-    for (const auto& step : run["rollouts"]) {
-      if (step["target"] == "prod" && prod_first == 0) prod_first = test::millis(step["at"]);
-      if (step["target"] == "canary" && canary_first == 0) canary_first = test::millis(step["at"]);
-    }
+    long long prod_first = test::first_step_at(run, "prod"), canary_first = test::first_step_at(run, "canary");
     REQUIRE(prod_first > 0);
     CHECK(canary_first > 0);
     CHECK(canary_first <= canary_done);
